@@ -1,0 +1,492 @@
+/**
+ * Typed configuration of a BSA-TNP model (model.md §3–§9), the data schema stored beside it in a
+ * model folder's `config.json`, and the training configuration (experiments.md §1).
+ *
+ * Configuration is JSON only: no YAML parser is installed and we add no dependency for it.
+ * `parseConfig` / `parseModelFolderConfig` / `parseTrainConfig` validate untrusted JSON; fields that
+ * are absent take the value of the defaults below (explicit `null` disables an optional group),
+ * unknown fields are errors. Files written by us always hold every field.
+ * No Node built-ins here.
+ */
+import {
+  ConfigError,
+  boolean,
+  finiteNumber,
+  nonEmptyString,
+  nonNegativeInt,
+  numberIn,
+  object,
+  oneOf,
+  or,
+  positiveInt,
+  positiveIntArray,
+  stringArray,
+} from './config-checks.js';
+
+export { ConfigError } from './config-checks.js';
+
+export type Activation = 'gelu' | 'relu';
+/** `euclidean`: ‖cᵢ − cⱼ‖₂; `great-circle`: (lon°, lat°) → degrees of arc (model.md §5.1). */
+export type Distance = 'euclidean' | 'great-circle';
+/** Bias families of model.md §5.2. */
+export type BiasFamily = 'rbf' | 'tisa' | 'exponential' | 'scalar';
+/** `scan`: biased scan attention (bsa.md); `dense`: materialised softmax (only_embed ablation, tests). */
+export type AttentionKind = 'scan' | 'dense';
+export type GroupName = 'x' | 's' | 't';
+export const GROUP_NAMES: readonly GroupName[] = ['x', 's', 't'];
+
+export interface BiasConfig {
+  readonly family: BiasFamily;
+  /** Basis functions F per head (ignored by `scalar`, which has one parameter per head). */
+  readonly numBasis: number;
+  readonly distance: Distance;
+}
+
+/** One coordinate group (`x` fixed effects, `s` space, `t` time). */
+export interface GroupConfig {
+  readonly dims: number;
+  /** Concatenate this group into the tokens (model.md §3). Off for translation invariance. */
+  readonly embed: boolean;
+  /** Attention bias from this group's pairwise distances, or `null` for none. */
+  readonly bias: BiasConfig | null;
+}
+
+export type OutputConfig =
+  /** Diagonal Gaussian over `dims` values; σ = minStd + (1 − minStd)·softplus(ρ) (model.md §6). */
+  | { readonly kind: 'gaussian'; readonly dims: number; readonly minStd: number }
+  /** Categorical over `classes` (one-hot `f` of width `classes` in the tokens). */
+  | { readonly kind: 'categorical'; readonly classes: number };
+
+export interface ModelConfig {
+  readonly groups: { readonly x: GroupConfig | null; readonly s: GroupConfig | null; readonly t: GroupConfig | null };
+  readonly output: OutputConfig;
+  /** L: KR blocks, each with its own parameters. */
+  readonly blocks: number;
+  /** R: repeats of each block (shared parameters). */
+  readonly reps: number;
+  /** E: token width. */
+  readonly embedDim: number;
+  readonly heads: number;
+  /** Width of one head; the q/k/v projections are E → heads·headDim. */
+  readonly headDim: number;
+  /** Width of each row of the 2-row observed/unobserved embedding table. */
+  readonly obsEmbedDim: number;
+  /** MLP_in widths; the last must equal `embedDim`. */
+  readonly inputMlp: readonly number[];
+  /** FFN widths; the last must equal `embedDim`. */
+  readonly ffn: readonly number[];
+  /** Hidden widths of the head MLP; its output layer (2·Df or #classes) is implied by `output`. */
+  readonly headHidden: readonly number[];
+  readonly activation: Activation;
+  readonly layerNormEps: number;
+  readonly attention: AttentionKind;
+  /** BSA tile sizes (queries × keys per chunk). */
+  readonly tile: { readonly queries: number; readonly keys: number };
+}
+
+/** The paper's 2-D GP BSA-TNP (model.md §8–§9): 475,770 parameters. */
+export const DEFAULT_CONFIG = {
+  groups: {
+    x: null,
+    s: { dims: 2, embed: false, bias: { family: 'rbf', numBasis: 5, distance: 'euclidean' } },
+    t: null,
+  },
+  output: { kind: 'gaussian', dims: 1, minStd: 0 },
+  blocks: 6,
+  reps: 1,
+  embedDim: 64,
+  heads: 4,
+  headDim: 32,
+  obsEmbedDim: 4,
+  inputMlp: [256, 128, 64],
+  ffn: [256, 64],
+  headHidden: [256, 64],
+  activation: 'gelu',
+  layerNormEps: 1e-6,
+  attention: 'scan',
+  tile: { queries: 1024, keys: 1024 },
+} as const satisfies ModelConfig;
+
+/** Df: width of `f` in the tokens (Gaussian dims, or one-hot classes). */
+export function valueDims(config: ModelConfig): number {
+  return config.output.kind === 'gaussian' ? config.output.dims : config.output.classes;
+}
+
+/** P: width of the head's output layer (2·Df for Gaussian, #classes for categorical). */
+export function headOutputDims(config: ModelConfig): number {
+  return config.output.kind === 'gaussian' ? 2 * config.output.dims : config.output.classes;
+}
+
+/** Width of a token before MLP_in: obs embedding + embedded groups + Df. */
+export function tokenDims(config: ModelConfig): number {
+  let n = config.obsEmbedDim + valueDims(config);
+  for (const g of GROUP_NAMES) {
+    const group = config.groups[g];
+    if (group !== null && group.embed) n += group.dims;
+  }
+  return n;
+}
+
+function mlpParameters(input: number, widths: readonly number[]): number {
+  let n = 0;
+  let fanIn = input;
+  for (const w of widths) {
+    n += fanIn * w + w;
+    fanIn = w;
+  }
+  return n;
+}
+
+/** Parameters of one bias function (per block). */
+export function biasParameters(bias: BiasConfig, heads: number): number {
+  switch (bias.family) {
+    case 'rbf':
+    case 'exponential':
+      return 2 * heads * bias.numBasis;
+    case 'tisa':
+      return 3 * heads * bias.numBasis;
+    case 'scalar':
+      return heads;
+  }
+}
+
+/** Number of trainable parameters implied by the layer layout of model.md §3–§4 (§10 test 5). */
+export function countParameters(config: ModelConfig): number {
+  const e = config.embedDim;
+  const inner = config.heads * config.headDim;
+  const ln = 2 * e;
+  let block = 2 * ln + 3 * (e * inner + inner) + (inner * e + e) + mlpParameters(e, config.ffn);
+  for (const g of GROUP_NAMES) {
+    const bias = config.groups[g]?.bias;
+    if (bias) block += biasParameters(bias, config.heads);
+  }
+  return (
+    2 * config.obsEmbedDim +
+    mlpParameters(tokenDims(config), config.inputMlp) + ln +
+    config.blocks * block +
+    ln + mlpParameters(e, [...config.headHidden, headOutputDims(config)])
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model config parsing
+
+const GROUP_FIELDS = ['dims', 'embed', 'bias'] as const;
+const BIAS_FIELDS = ['family', 'numBasis', 'distance'] as const;
+const MODEL_FIELDS = Object.keys(DEFAULT_CONFIG) as (keyof ModelConfig)[];
+
+function defaultBias(group: GroupName): BiasConfig {
+  // model.md §5.2: s → RBF F=5, t → RBF F=3.
+  return { family: 'rbf', numBasis: group === 't' ? 3 : 5, distance: 'euclidean' };
+}
+
+function parseBias(v: unknown, path: string, base: BiasConfig): BiasConfig {
+  const o = object(v, path, BIAS_FIELDS);
+  const family = oneOf(or(o.family, base.family), `${path}.family`, ['rbf', 'tisa', 'exponential', 'scalar'] as const);
+  return {
+    family,
+    numBasis: positiveInt(or(o.numBasis, base.numBasis), `${path}.numBasis`),
+    distance: oneOf(or(o.distance, base.distance), `${path}.distance`, ['euclidean', 'great-circle'] as const),
+  };
+}
+
+function parseGroup(v: unknown, path: string, name: GroupName, base: GroupConfig | null): GroupConfig | null {
+  if (v === null) return null;
+  const o = object(v, path, GROUP_FIELDS);
+  if (base === null && o.dims === undefined) throw new ConfigError(`${path}.dims`, 'required (a positive integer) for a group the defaults do not have');
+  const dims = positiveInt(or(o.dims, base?.dims), `${path}.dims`);
+  const embed = boolean(or(o.embed, base?.embed ?? true), `${path}.embed`);
+  let bias: BiasConfig | null;
+  if (o.bias === undefined) bias = base?.bias ?? null;
+  else if (o.bias === null) bias = null;
+  else bias = parseBias(o.bias, `${path}.bias`, base?.bias ?? defaultBias(name));
+  if (bias?.distance === 'great-circle' && dims !== 2) {
+    throw new ConfigError(`${path}.bias.distance`, `"great-circle" needs 2 dims (lon°, lat°), group has ${dims}`);
+  }
+  return { dims, embed, bias };
+}
+
+function parseOutput(v: unknown, path: string, base: OutputConfig): OutputConfig {
+  const probe = object(v, path, ['kind', 'dims', 'minStd', 'classes']);
+  const kind = oneOf(or(probe.kind, base.kind), `${path}.kind`, ['gaussian', 'categorical'] as const);
+  if (kind === 'gaussian') {
+    const b = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
+    const o = object(v, path, ['kind', 'dims', 'minStd']);
+    return {
+      kind,
+      dims: positiveInt(or(o.dims, b.dims), `${path}.dims`),
+      minStd: numberIn(or(o.minStd, b.minStd), `${path}.minStd`, 0, 1, { hi: true }),
+    };
+  }
+  const o = object(v, path, ['kind', 'classes']);
+  if (base.kind !== 'categorical' && o.classes === undefined) throw new ConfigError(`${path}.classes`, 'required (an integer >= 2) for a categorical output');
+  const classes = positiveInt(or(o.classes, base.kind === 'categorical' ? base.classes : undefined), `${path}.classes`);
+  if (classes < 2) throw new ConfigError(`${path}.classes`, `expected an integer >= 2, got ${classes}`);
+  return { kind, classes };
+}
+
+/**
+ * Validates a model configuration (the `model` section of a model folder's `config.json`, or a
+ * stand-alone file). Absent fields take `DEFAULT_CONFIG`'s values.
+ *
+ * **Arguments**: `json` – parsed JSON; `path` – name used in error messages (default `config`).
+ * **Returns** a complete `ModelConfig`. Throws `ConfigError` naming the field, e.g.
+ * `config.blocks: expected a positive integer, got -1`.
+ */
+export function parseConfig(json: unknown, path = 'config'): ModelConfig {
+  const o = object(json, path, MODEL_FIELDS);
+  const d: ModelConfig = DEFAULT_CONFIG;
+  const groupsIn = object(or(o.groups, {}), `${path}.groups`, GROUP_NAMES);
+  const groups = {
+    x: parseGroup(or(groupsIn.x, d.groups.x), `${path}.groups.x`, 'x', d.groups.x),
+    s: parseGroup(or(groupsIn.s, d.groups.s), `${path}.groups.s`, 's', d.groups.s),
+    t: parseGroup(or(groupsIn.t, d.groups.t), `${path}.groups.t`, 't', d.groups.t),
+  };
+  const tileIn = object(or(o.tile, {}), `${path}.tile`, ['queries', 'keys']);
+  const config: ModelConfig = {
+    groups,
+    output: parseOutput(or(o.output, {}), `${path}.output`, d.output),
+    blocks: positiveInt(or(o.blocks, d.blocks), `${path}.blocks`),
+    reps: positiveInt(or(o.reps, d.reps), `${path}.reps`),
+    embedDim: positiveInt(or(o.embedDim, d.embedDim), `${path}.embedDim`),
+    heads: positiveInt(or(o.heads, d.heads), `${path}.heads`),
+    headDim: positiveInt(or(o.headDim, d.headDim), `${path}.headDim`),
+    obsEmbedDim: positiveInt(or(o.obsEmbedDim, d.obsEmbedDim), `${path}.obsEmbedDim`),
+    inputMlp: positiveIntArray(or(o.inputMlp, d.inputMlp), `${path}.inputMlp`),
+    ffn: positiveIntArray(or(o.ffn, d.ffn), `${path}.ffn`),
+    headHidden: positiveIntArray(or(o.headHidden, d.headHidden), `${path}.headHidden`),
+    activation: oneOf(or(o.activation, d.activation), `${path}.activation`, ['gelu', 'relu'] as const),
+    layerNormEps: numberIn(or(o.layerNormEps, d.layerNormEps), `${path}.layerNormEps`, 0, 1, { lo: true }),
+    attention: oneOf(or(o.attention, d.attention), `${path}.attention`, ['scan', 'dense'] as const),
+    tile: {
+      queries: positiveInt(or(tileIn.queries, d.tile.queries), `${path}.tile.queries`),
+      keys: positiveInt(or(tileIn.keys, d.tile.keys), `${path}.tile.keys`),
+    },
+  };
+  const e = config.embedDim;
+  if (config.inputMlp.at(-1) !== e) {
+    throw new ConfigError(`${path}.inputMlp`, `last width must equal embedDim (${e}), got ${JSON.stringify(config.inputMlp)}`);
+  }
+  if (config.ffn.at(-1) !== e) {
+    throw new ConfigError(`${path}.ffn`, `last width must equal embedDim (${e}) for the residual, got ${JSON.stringify(config.ffn)}`);
+  }
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data schema and model folder config
+
+/** Per-column normalisation learned from training data: z = (value − mean) / std. */
+export interface ColumnStats {
+  readonly mean: number;
+  readonly std: number;
+}
+
+/** How CSV columns map onto the model's inputs (the `data` section of a model folder's config.json). */
+export interface DataSchema {
+  /** CSV column names per group, in the model's dimension order; `f` are the values. */
+  readonly columns: {
+    readonly x: readonly string[];
+    readonly s: readonly string[];
+    readonly t: readonly string[];
+    readonly f: readonly string[];
+  };
+  /** Free-text unit per column (e.g. {"s0": "degrees longitude"}); optional per column. */
+  readonly units: Readonly<Record<string, string>>;
+  /** Distance on the `s` coordinates; must match the `s` bias distance when there is one. */
+  readonly distance: Distance;
+  /** Statistics learned from the training data, applied before the model and undone after. */
+  readonly normalization: Readonly<Record<string, ColumnStats>>;
+}
+
+export const DEFAULT_DATA_SCHEMA = {
+  columns: { x: [], s: ['s0', 's1'], t: [], f: ['f'] },
+  units: {},
+  distance: 'euclidean',
+  normalization: {},
+} as const satisfies DataSchema;
+
+/** Format version written into every model folder's config.json. */
+export const MODEL_FOLDER_FORMAT_VERSION = 1;
+
+/** A model folder's `config.json`. */
+export interface ModelFolderConfig {
+  readonly formatVersion: number;
+  readonly model: ModelConfig;
+  readonly data: DataSchema;
+  /** How the weights were trained, when known. */
+  readonly training: TrainConfig | null;
+}
+
+function parseDataSchema(json: unknown, path: string, model: ModelConfig): DataSchema {
+  const d = DEFAULT_DATA_SCHEMA;
+  const o = object(json, path, ['columns', 'units', 'distance', 'normalization']);
+  const c = object(or(o.columns, {}), `${path}.columns`, ['x', 's', 't', 'f']);
+  const defaultNames = (g: 'x' | 's' | 't' | 'f', n: number): string[] =>
+    g === 'f' && n === 1 ? ['f'] : Array.from({ length: n }, (_, i) => `${g}${i}`);
+  const expected = {
+    x: model.groups.x?.dims ?? 0,
+    s: model.groups.s?.dims ?? 0,
+    t: model.groups.t?.dims ?? 0,
+    // Categorical values are one integer class column, not a one-hot block.
+    f: model.output.kind === 'gaussian' ? model.output.dims : 1,
+  };
+  const columns = { x: [] as string[], s: [] as string[], t: [] as string[], f: [] as string[] };
+  const seen = new Map<string, string>();
+  for (const g of ['x', 's', 't', 'f'] as const) {
+    const names = stringArray(or(c[g], defaultNames(g, expected[g])), `${path}.columns.${g}`);
+    const why = g === 'f'
+      ? (model.output.kind === 'gaussian' ? 'model.output.dims' : 'one integer class column for a categorical output')
+      : `model.groups.${g}${model.groups[g] === null ? ' is null' : '.dims'}`;
+    if (names.length !== expected[g]) {
+      throw new ConfigError(`${path}.columns.${g}`, `expected ${expected[g]} column name(s) (${why}), got ${JSON.stringify(names)}`);
+    }
+    for (const n of names) {
+      if (seen.has(n)) throw new ConfigError(`${path}.columns.${g}`, `column '${n}' is already used by columns.${seen.get(n)}`);
+      seen.set(n, g);
+    }
+    columns[g] = names;
+  }
+  const known = [...seen.keys()];
+  const unitsIn = object(or(o.units, d.units), `${path}.units`, known);
+  const units: Record<string, string> = {};
+  for (const [k, v] of Object.entries(unitsIn)) units[k] = nonEmptyString(v, `${path}.units.${k}`);
+  const distance = oneOf(or(o.distance, model.groups.s?.bias?.distance ?? d.distance), `${path}.distance`, ['euclidean', 'great-circle'] as const);
+  const sBias = model.groups.s?.bias;
+  if (sBias && sBias.distance !== distance) {
+    throw new ConfigError(`${path}.distance`, `"${distance}" disagrees with model.groups.s.bias.distance "${sBias.distance}"`);
+  }
+  const normIn = object(or(o.normalization, d.normalization), `${path}.normalization`, known);
+  const normalization: Record<string, ColumnStats> = {};
+  for (const [k, v] of Object.entries(normIn)) {
+    const p = `${path}.normalization.${k}`;
+    const s = object(v, p, ['mean', 'std']);
+    normalization[k] = {
+      mean: finiteNumber(s.mean, `${p}.mean`),
+      std: numberIn(s.std, `${p}.std`, 0, Number.MAX_VALUE, { lo: true }),
+    };
+  }
+  return { columns, units, distance, normalization };
+}
+
+/**
+ * Validates a model folder's `config.json`:
+ * `{ formatVersion: 1, model: ModelConfig, data: DataSchema, training: TrainConfig | null }`.
+ * `data.columns` must agree with the model's group dims and output.
+ */
+export function parseModelFolderConfig(json: unknown, path = 'config.json'): ModelFolderConfig {
+  const o = object(json, path, ['formatVersion', 'model', 'data', 'training']);
+  if (o.formatVersion === undefined) throw new ConfigError(`${path}.formatVersion`, `required (this version of bsa-tnp writes ${MODEL_FOLDER_FORMAT_VERSION})`);
+  const formatVersion = positiveInt(o.formatVersion, `${path}.formatVersion`);
+  if (formatVersion !== MODEL_FOLDER_FORMAT_VERSION) {
+    throw new ConfigError(`${path}.formatVersion`, `expected ${MODEL_FOLDER_FORMAT_VERSION}, got ${formatVersion} (written by a different version of bsa-tnp)`);
+  }
+  if (o.model === undefined) throw new ConfigError(`${path}.model`, 'required (the model configuration)');
+  const model = parseConfig(o.model, `${path}.model`);
+  const data = parseDataSchema(or(o.data, {}), `${path}.data`, model);
+  const training = o.training === undefined || o.training === null ? null : parseTrainConfig(o.training, `${path}.training`);
+  return { formatVersion, model, data, training };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training configuration
+
+export interface TaskConfig {
+  /** Task generator name (resolved by the data module, which validates `options`). */
+  readonly name: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface TrainConfig {
+  readonly steps: number;
+  readonly batchSize: number;
+  /** lr0. */
+  readonly lr: number;
+  /** `cosine`: lr(k) = lr0·((1 − α)·½(1 + cos(π·min(k, K)/K)) + α); `constant`: lr0. */
+  readonly schedule: 'cosine' | 'constant';
+  /** α: final lr as a fraction of lr0. */
+  readonly alpha: number;
+  /** Global L2 gradient-norm clip. */
+  readonly clipNorm: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Decoupled weight decay, applied to all parameters. */
+  readonly weightDecay: number;
+  readonly validEvery: number;
+  readonly validBatches: number;
+  readonly testBatches: number;
+  /** Which state becomes the model: the last, or the best validation NLL. */
+  readonly keep: 'last' | 'best';
+  /** Steps between checkpoints (ours; not in the paper). */
+  readonly checkpointEvery: number;
+  /** Steps between progress/log lines (ours). */
+  readonly logEvery: number;
+  readonly seed: number;
+  readonly task: TaskConfig;
+}
+
+/** experiments.md §1, 2D GP row. Seed: the first of the pinned seeds [46, 61, 69, 79, 91]. */
+export const DEFAULT_TRAIN_CONFIG = {
+  steps: 100_000,
+  batchSize: 8,
+  lr: 1e-4,
+  schedule: 'cosine',
+  alpha: 2e-5,
+  clipNorm: 0.5,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 1e-4,
+  validEvery: 10_000,
+  validBatches: 5000,
+  testBatches: 5000,
+  keep: 'last',
+  checkpointEvery: 1000,
+  logEvery: 100,
+  seed: 46,
+  task: { name: 'gp2d', options: {} },
+} as const satisfies TrainConfig;
+
+/** Validates a training configuration; absent fields take `DEFAULT_TRAIN_CONFIG`'s values. */
+export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
+  const d: TrainConfig = DEFAULT_TRAIN_CONFIG;
+  const o = object(json, path, Object.keys(DEFAULT_TRAIN_CONFIG));
+  const taskIn = object(or(o.task, {}), `${path}.task`, ['name', 'options']);
+  const options = or(taskIn.options, {});
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(`${path}.task.options`, `expected an object, got ${Array.isArray(options) ? 'an array' : String(options)}`);
+  }
+  const n = (k: keyof TrainConfig) => or(o[k], d[k]);
+  return {
+    steps: positiveInt(n('steps'), `${path}.steps`),
+    batchSize: positiveInt(n('batchSize'), `${path}.batchSize`),
+    lr: numberIn(n('lr'), `${path}.lr`, 0, 1, { lo: true }),
+    schedule: oneOf(n('schedule'), `${path}.schedule`, ['cosine', 'constant'] as const),
+    alpha: numberIn(n('alpha'), `${path}.alpha`, 0, 1),
+    clipNorm: numberIn(n('clipNorm'), `${path}.clipNorm`, 0, Number.MAX_VALUE, { lo: true }),
+    beta1: numberIn(n('beta1'), `${path}.beta1`, 0, 1, { hi: true }),
+    beta2: numberIn(n('beta2'), `${path}.beta2`, 0, 1, { hi: true }),
+    eps: numberIn(n('eps'), `${path}.eps`, 0, 1, { lo: true }),
+    weightDecay: numberIn(n('weightDecay'), `${path}.weightDecay`, 0, 1),
+    validEvery: positiveInt(n('validEvery'), `${path}.validEvery`),
+    validBatches: nonNegativeInt(n('validBatches'), `${path}.validBatches`),
+    testBatches: nonNegativeInt(n('testBatches'), `${path}.testBatches`),
+    keep: oneOf(n('keep'), `${path}.keep`, ['last', 'best'] as const),
+    checkpointEvery: positiveInt(n('checkpointEvery'), `${path}.checkpointEvery`),
+    logEvery: positiveInt(n('logEvery'), `${path}.logEvery`),
+    seed: nonNegativeInt(n('seed'), `${path}.seed`),
+    task: {
+      name: nonEmptyString(or(taskIn.name, d.task.name), `${path}.task.name`),
+      options: structuredClone(options as Record<string, unknown>),
+    },
+  };
+}
+
+/** Learning rate at step k (0-based) under `config`'s schedule (experiments.md §1). */
+export function learningRate(config: TrainConfig, k: number): number {
+  if (config.schedule === 'constant') return config.lr;
+  const K = config.steps;
+  const cosine = 0.5 * (1 + Math.cos((Math.PI * Math.min(k, K)) / K));
+  return config.lr * ((1 - config.alpha) * cosine + config.alpha);
+}
