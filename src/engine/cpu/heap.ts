@@ -57,6 +57,14 @@ function sizeClass(bytes: number): { cls: number; size: number } {
   return { cls: p * 4 + Math.round(size / step), size };
 }
 
+/** Shared memories and every buffer object they exposed, to the heap that owns them. */
+const owners = new WeakMap<object, CpuHeap>();
+
+/** The shared heap whose memory holds `view` (or that owns `memory`), or null. */
+export function heapOf(x: Float32Array | WebAssembly.Memory): CpuHeap | null {
+  return owners.get(x instanceof WebAssembly.Memory ? x : x.buffer) ?? null;
+}
+
 class SharedHeap implements CpuHeap {
   readonly memory: WebAssembly.Memory;
   private top = HEAP_RESERVED_BYTES;
@@ -70,6 +78,8 @@ class SharedHeap implements CpuHeap {
     const pages = Math.max(2, Math.ceil(initialBytes / PAGE));
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
     this.buffers.add(this.memory.buffer);
+    owners.set(this.memory, this);
+    owners.set(this.memory.buffer, this);
   }
 
   get reservedBytes(): number {
@@ -92,6 +102,7 @@ class SharedHeap implements CpuHeap {
         const want = Math.min(MAX_PAGES, Math.max(Math.ceil(end / PAGE), Math.ceil((have * 1.5) / PAGE)));
         this.memory.grow(want - have / PAGE);
         this.buffers.add(this.memory.buffer);
+        owners.set(this.memory.buffer, this);
       }
       this.top = end;
     }

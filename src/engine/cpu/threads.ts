@@ -18,7 +18,7 @@ export interface ThreadPool {
   readonly memory: WebAssembly.Memory;
   /**
    * Runs kernel `name` over [0, n): for each claimed chunk [s, e) some thread calls
-   * `name(...args, s, e)`. Chunks are `grain` long (last one shorter). Returns when all are done;
+   * `name(...args, tid, s, e)` (tid: 0 for the caller, 1.. for workers). Chunks are `grain` long (last one shorter). Returns when all are done;
    * rethrows if any chunk threw.
    *
    * **Arguments**
@@ -32,7 +32,7 @@ export interface ThreadPool {
 }
 
 /** Kernels a pool can run: exports of the kernel module taking (...args, start, end). */
-export const KERNEL_NAMES = ['matmul_rows'] as const;
+export const KERNEL_NAMES = ['pack_b', 'matmul_rows'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export class ThreadPoolError extends Error {

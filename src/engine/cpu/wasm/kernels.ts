@@ -1,0 +1,51 @@
+/**
+ * Loads the CPU wasm kernel module (matmul-wasm.ts, built from matmul.c) and instantiates it on a
+ * given memory. Compiled once per variant; one instance per (thread, memory).
+ *
+ * Platform-neutral: base64 is decoded with `atob`, present in Node ≥ 16 and browsers.
+ */
+import { MATMUL_WASM_PLAIN, MATMUL_WASM_SHARED } from './matmul-wasm.js';
+
+/** Exports of the kernel module. Pointers are byte addresses; the last three args of threaded
+ * kernels are (tid, start, end). */
+export interface KernelExports {
+  pack_b(b: number, packed: number, k: number, n: number, transB: number, strideB: number,
+    tid: number, start: number, end: number): void;
+  matmul_rows(a: number, packedB: number, c: number, m: number, k: number, n: number, transA: number,
+    strideA: number, stridePackedB: number, mu: number, scratch: number, scratchStride: number,
+    tid: number, start: number, end: number): void;
+  scratch_floats(mu: number): number;
+  micro_rows(): number;
+}
+
+/** Columns per packed B panel (NR in matmul.c). */
+export const PANEL_COLS = 8;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+const modules: { shared?: WebAssembly.Module; plain?: WebAssembly.Module } = {};
+
+/** The compiled kernel module for a shared or a plain memory. */
+export function kernelModule(shared: boolean): WebAssembly.Module {
+  if (shared) return (modules.shared ??= new WebAssembly.Module(decode(MATMUL_WASM_SHARED)));
+  return (modules.plain ??= new WebAssembly.Module(decode(MATMUL_WASM_PLAIN)));
+}
+
+const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
+
+/** This thread's kernel instance on `memory` (created on first use). */
+export function kernelsFor(memory: WebAssembly.Memory): KernelExports {
+  let k = instances.get(memory);
+  if (!k) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const inst = new WebAssembly.Instance(kernelModule(shared), { env: { memory } });
+    k = inst.exports as unknown as KernelExports;
+    instances.set(memory, k);
+  }
+  return k;
+}
