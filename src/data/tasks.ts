@@ -27,7 +27,7 @@ export interface Region {
 export interface GpTaskConfig {
   /** Location boxes; their points are concatenated, then permuted together. Total = L. */
   regions: readonly Region[];
-  /** Valid context count n_b ~ UniformInt[ncMin, ncMax) per batch element. */
+  /** Valid context count n_b ~ UniformInt[ncMin, ncMax) per batch element (ncMin = ncMax: exactly ncMax). */
   ncMin: number;
   ncMax: number;
   /** Number of test points. */
@@ -87,8 +87,8 @@ function validate(cfg: GpTaskConfig): { L: number; dim: number; used: number } {
     }
     L += r.count;
   }
-  if (!(Number.isInteger(cfg.ncMin) && Number.isInteger(cfg.ncMax) && cfg.ncMin >= 0 && cfg.ncMin < cfg.ncMax)) {
-    throw new RangeError(`gpTask: expected integers 0 ≤ ncMin < ncMax, got [${cfg.ncMin}, ${cfg.ncMax})`);
+  if (!(Number.isInteger(cfg.ncMin) && Number.isInteger(cfg.ncMax) && cfg.ncMin >= 0 && cfg.ncMin <= cfg.ncMax)) {
+    throw new RangeError(`gpTask: expected integers 0 ≤ ncMin ≤ ncMax, got [${cfg.ncMin}, ${cfg.ncMax})`);
   }
   const used = cfg.testIncludesContext ? Math.max(cfg.ncMax, cfg.nt) : cfg.ncMax + cfg.nt;
   if (used > L) {
@@ -143,7 +143,7 @@ export function gpTask(cfg: GpTaskConfig): TaskGenerator {
     };
     const latent = batch.gp!.latent_ctx;
     for (let b = 0; b < B; b++) {
-      const nb = rLen.int(cfg.ncMin, cfg.ncMax);
+      const nb = cfg.ncMin === cfg.ncMax ? cfg.ncMax : rLen.int(cfg.ncMin, cfg.ncMax);
       batch.n_ctx[b] = nb;
       for (let i = 0; i < Nc; i++) {
         const row = b * Nc + i;
