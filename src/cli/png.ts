@@ -1,0 +1,207 @@
+/**
+ * PNG output for `predict` and `demo` (Node only: zlib from node:zlib). No dependencies.
+ *
+ * `renderField` maps a [H, W] float field through a colour map (no colour bar) and can mark points
+ * (the demo marks observation locations on truth.png); `encodePng` writes 8-bit RGB or RGBA,
+ * filter 0 on every row, one IDAT chunk (PNG spec, W3C 2003: signature, IHDR, IDAT, IEND; each
+ * chunk = length, type, data, CRC-32 of type+data).
+ */
+import { deflateSync } from 'node:zlib';
+import { writeFileAtomic } from '../train/atomic.js';
+
+export interface Image {
+  width: number;
+  height: number;
+  /** 3 (RGB) or 4 (RGBA) bytes per pixel. */
+  channels: 3 | 4;
+  /** Row-major, top row first: `height·width·channels` bytes. */
+  data: Uint8Array;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (ISO 3309 / PNG) of `bytes`. */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
+  return out;
+}
+
+/** Encodes an 8-bit RGB/RGBA image as PNG bytes. */
+export function encodePng(image: Image): Uint8Array {
+  const { width, height, channels, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new Error(`encodePng: expected positive integer width and height, got ${width}x${height}`);
+  }
+  if (data.length !== width * height * channels) {
+    throw new Error(`encodePng: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${data.length}`);
+  }
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = channels === 3 ? 2 : 6; // colour type: truecolour / truecolour with alpha
+  ihdr[10] = 0; // deflate
+  ihdr[11] = 0; // adaptive filtering (we use filter type 0 on every row)
+  ihdr[12] = 0; // no interlace
+  const stride = width * channels;
+  const raw = new Uint8Array(height * (stride + 1));
+  for (let r = 0; r < height; r++) {
+    raw[r * (stride + 1)] = 0;
+    raw.set(data.subarray(r * stride, (r + 1) * stride), r * (stride + 1) + 1);
+  }
+  const idat = new Uint8Array(deflateSync(raw, { level: 9 }));
+  const parts = [PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Writes a PNG file atomically. */
+export function writePng(file: string, image: Image): void {
+  writeFileAtomic(file, encodePng(image));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colour maps
+
+export type ColorMapName = 'viridis' | 'magma' | 'gray';
+type Rgb = readonly [number, number, number];
+
+// Matplotlib's viridis and magma sampled at 11 evenly spaced points (0, 0.1, …, 1) and linearly
+// interpolated between them: close to the originals and still perceptually ordered.
+const STOPS: Record<ColorMapName, readonly Rgb[]> = {
+  viridis: [
+    [0x44, 0x01, 0x54], [0x48, 0x24, 0x75], [0x41, 0x44, 0x87], [0x35, 0x5f, 0x8d], [0x2a, 0x78, 0x8e], [0x21, 0x91, 0x8c],
+    [0x22, 0xa8, 0x84], [0x44, 0xbf, 0x70], [0x7a, 0xd1, 0x51], [0xbd, 0xdf, 0x26], [0xfd, 0xe7, 0x25],
+  ],
+  magma: [
+    [0x00, 0x00, 0x04], [0x14, 0x0e, 0x36], [0x3b, 0x0f, 0x70], [0x64, 0x1a, 0x80], [0x8c, 0x29, 0x81], [0xb7, 0x37, 0x79],
+    [0xde, 0x49, 0x68], [0xf7, 0x70, 0x5c], [0xfe, 0x9f, 0x6d], [0xfe, 0xcf, 0x92], [0xfc, 0xfd, 0xbf],
+  ],
+  gray: [[0, 0, 0], [255, 255, 255]],
+};
+
+/** Colour of `t` in [0, 1] (clamped) under `name`. */
+export function colorAt(name: ColorMapName, t: number): [number, number, number] {
+  const stops = STOPS[name];
+  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = stops[i]!;
+  const b = stops[i + 1]!;
+  return [0, 1, 2].map((k) => Math.round(a[k]! + f * (b[k]! - a[k]!))) as [number, number, number];
+}
+
+export interface Marker {
+  /** Fractional grid column and row of the point (see `gridCell` in grid.ts). */
+  col: number;
+  row: number;
+}
+
+export interface RenderOptions {
+  cmap?: ColorMapName;
+  /** Colour range; default: min and max of the finite values. */
+  vmin?: number;
+  vmax?: number;
+  /** 'lower' (default): field row 0 is the bottom image row (y ascending, like grid.ts). */
+  origin?: 'lower' | 'upper';
+  /** Integer upscaling: each cell becomes scale×scale pixels (default 1). */
+  scale?: number;
+  markers?: readonly Marker[];
+  /** Disc colour of markers (default white), drawn with a black outline. */
+  markerColor?: Rgb;
+  /** Disc radius in pixels (default 2). */
+  markerRadius?: number;
+  /** Colour of non-finite cells (default mid grey). */
+  nanColor?: Rgb;
+}
+
+/**
+ * Renders a [height, width] float field (row-major) to an RGB image.
+ *
+ * **Returns** an `Image` of `width·scale × height·scale` pixels.
+ */
+export function renderField(field: ArrayLike<number>, height: number, width: number, options: RenderOptions = {}): Image {
+  if (field.length !== height * width) throw new Error(`renderField: expected ${height}x${width} = ${height * width} values, got ${field.length}`);
+  const scale = options.scale ?? 1;
+  if (!Number.isInteger(scale) || scale < 1) throw new Error(`renderField: scale must be a positive integer, got ${scale}`);
+  let lo = options.vmin ?? Infinity;
+  let hi = options.vmax ?? -Infinity;
+  if (options.vmin === undefined || options.vmax === undefined) {
+    for (let i = 0; i < field.length; i++) {
+      const v = field[i]!;
+      if (!Number.isFinite(v)) continue;
+      if (options.vmin === undefined && v < lo) lo = v;
+      if (options.vmax === undefined && v > hi) hi = v;
+    }
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
+  const span = hi > lo ? hi - lo : 1;
+  const cmap = options.cmap ?? 'viridis';
+  const nan = options.nanColor ?? [128, 128, 128];
+  const W = width * scale;
+  const H = height * scale;
+  const data = new Uint8Array(W * H * 3);
+  const flip = (options.origin ?? 'lower') === 'lower';
+  for (let r = 0; r < height; r++) {
+    const imageRow = flip ? height - 1 - r : r;
+    for (let c = 0; c < width; c++) {
+      const v = field[r * width + c]!;
+      const rgb = Number.isFinite(v) ? colorAt(cmap, (v - lo) / span) : nan;
+      for (let dy = 0; dy < scale; dy++) {
+        let p = ((imageRow * scale + dy) * W + c * scale) * 3;
+        for (let dx = 0; dx < scale; dx++, p += 3) {
+          data[p] = rgb[0];
+          data[p + 1] = rgb[1];
+          data[p + 2] = rgb[2];
+        }
+      }
+    }
+  }
+  const radius = options.markerRadius ?? 2;
+  const fill = options.markerColor ?? [255, 255, 255];
+  for (const m of options.markers ?? []) {
+    const cx = (m.col + 0.5) * scale;
+    const cy = ((flip ? height - 1 - m.row : m.row) + 0.5) * scale;
+    const outer = radius + 1;
+    for (let y = Math.floor(cy - outer); y <= Math.ceil(cy + outer); y++) {
+      for (let x = Math.floor(cx - outer); x <= Math.ceil(cx + outer); x++) {
+        if (x < 0 || y < 0 || x >= W || y >= H) continue;
+        const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
+        if (d > outer) continue;
+        const rgb = d <= radius ? fill : [0, 0, 0];
+        const p = (y * W + x) * 3;
+        data[p] = rgb[0]!;
+        data[p + 1] = rgb[1]!;
+        data[p + 2] = rgb[2]!;
+      }
+    }
+  }
+  return { width: W, height: H, channels: 3, data };
+}
