@@ -1,0 +1,445 @@
+/**
+ * The WebGPU backend: `Backend` (engine/backend.ts) on a `GPUDevice`, with WGSL kernels in
+ * `./kernels/`. Browser-safe: it imports no Node built-in and not the `webgpu` package; the
+ * loaders `./node.ts` (Dawn) and `./browser.ts` (navigator.gpu) create the device.
+ *
+ * How work reaches the GPU: every kernel records a dispatch into one open compute pass of one
+ * command encoder; the encoder is submitted lazily, on `read`/`sync`, when the uniform ring is
+ * full or every `MAX_PENDING_DISPATCHES` dispatches. Nothing is read back unless `read` is called.
+ * Per-dispatch parameters go into a CPU-side uniform staging area that is copied to one uniform
+ * ring buffer with a single `writeBuffer` just before the submit (no createBuffer per dispatch).
+ *
+ * Extra API for the kernels layer (src/kernels, BSA), beyond `Backend`:
+ * - `device: GPUDevice`, `hasF16`, `hasSubgroups`, `hasSubgroupMatrix`, `limits`.
+ * - `buffer(s): GPUBuffer`: the storage's buffer. It is a pooled size-class buffer, possibly
+ *   larger than `4·s.length` bytes (at least 256 bytes, also for length 0).
+ * - `dispatch(key, wgsl, bindings, access, uniforms, workgroups)`:
+ *     key:        cache key; `wgsl()` is called only the first time a (key, layout) pair is seen.
+ *     wgsl:       () => WGSL source with entry point `main`. Bindings live in `@group(0)`:
+ *                 binding i (0 ≤ i < bindings.length) is `var<storage, read>` when access[i] is
+ *                 'read' and `var<storage, read_write>` when 'read_write'; the uniform block, if
+ *                 any, is binding `bindings.length` (`var<uniform>`, bound with its byte length
+ *                 rounded up to 16; `Params`/`paramsWgsl` in ./wgsl.ts pack one).
+ *     bindings:   Storage[] (a storage bound read_write must appear only once in a dispatch).
+ *     access:     ('read' | 'read_write')[] of the same length.
+ *     uniforms:   ArrayBuffer | null.
+ *     workgroups: [x, y, z], each ≤ 65535 (use `grid(n)` from ./wgsl.ts and `FLAT_WG` to split a
+ *                 1-D count); a zero count records nothing.
+ *   Shader compile errors are detected asynchronously and thrown (with the compiler messages and
+ *   the source) by the next `sync`/`read`.
+ */
+
+import type {
+  AdamWArgs, Backend, BinaryOp, MatmulArgs, ReduceOp, Storage, UnaryOp,
+} from '../backend.js';
+import { MemoryAccount } from '../memory.js';
+import { BufferPool, type PooledBuffer } from './pool.js';
+import * as elementwise from './kernels/elementwise.js';
+import * as reduceK from './kernels/reduce.js';
+import * as movement from './kernels/movement.js';
+import * as matmulK from './kernels/matmul.js';
+import * as rows from './kernels/rows.js';
+import * as randomK from './kernels/random.js';
+import * as adamwK from './kernels/adamw.js';
+
+export type BindingAccess = 'read' | 'read_write';
+
+/** Information from the loader. */
+export interface WebGPUInfo {
+  /** Adapter description, e.g. "nvidia-h200 (vulkan)". */
+  description: string;
+}
+
+export interface WebGPUBackendOptions {
+  /** Idle pooled bytes kept for reuse before freed buffers are destroyed (default 1 GiB). */
+  poolLimitBytes?: number;
+}
+
+/** Use of a freed storage, a foreign storage, or of the backend after `destroy`. */
+export class WebGPUStorageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebGPUStorageError';
+  }
+}
+
+/** A WGSL shader failed to compile or a GPU validation error occurred. */
+export class WebGPUShaderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebGPUShaderError';
+  }
+}
+
+/** A storage of the WebGPU backend. */
+export class WebGPUStorage implements Storage {
+  freed = false;
+  constructor(readonly length: number, readonly pooled: PooledBuffer) {}
+}
+
+// GPUBufferUsage / GPUShaderStage / GPUMapMode values, spelled out so that no global is needed.
+const USAGE_MAP_READ = 0x01;
+const USAGE_COPY_DST = 0x08;
+const USAGE_UNIFORM = 0x40;
+const STAGE_COMPUTE = 0x4;
+const MAP_READ = 0x1;
+
+const MAX_PENDING_DISPATCHES = 1024;
+const UNIFORM_RING_BYTES = 1 << 20;
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  failed: boolean;
+}
+
+export class WebGPUBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly description: string;
+  readonly memory = new MemoryAccount();
+  readonly hasF16: boolean;
+  readonly hasSubgroups: boolean;
+  readonly hasSubgroupMatrix: boolean;
+  readonly limits: GPUSupportedLimits;
+  readonly pool: BufferPool;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  private epoch = 1;
+  private readonly uniformRing: GPUBuffer;
+  private readonly uniformAlign: number;
+  private readonly uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
+  private uniformUsed = 0;
+  private readonly pipelines = new Map<string, CachedPipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly checks = new Set<Promise<void>>();
+  private errors: string[] = [];
+  private destroyed = false;
+  private ones: WebGPUStorage | null = null;
+
+  constructor(readonly device: GPUDevice, info: WebGPUInfo, options: WebGPUBackendOptions = {}) {
+    this.description = info.description;
+    this.hasF16 = device.features.has('shader-f16');
+    this.hasSubgroups = device.features.has('subgroups');
+    this.hasSubgroupMatrix = device.features.has('chromium-experimental-subgroup-matrix');
+    this.limits = device.limits;
+    this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    this.uniformRing = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
+    this.memory.recordAlloc(UNIFORM_RING_BYTES);
+    this.pool = new BufferPool(device, this.memory, (b) => { if (b.lastUse === this.epoch) this.flush(); },
+      options.poolLimitBytes ?? 2 ** 30, device.limits.maxBufferSize);
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.errors.push(`webgpu: uncaptured ${e.constructor.name}: ${e.message}`);
+    });
+  }
+
+  // ---------------------------------------------------------------- kernel-layer API
+
+  /** The GPUBuffer behind `s` (throws on a freed or foreign storage). */
+  buffer(s: Storage): GPUBuffer {
+    return this.check(s, 'buffer').pooled.buffer;
+  }
+
+  /** See the file comment. */
+  dispatch(key: string, wgsl: () => string, bindings: readonly Storage[], access: readonly BindingAccess[],
+    uniforms: ArrayBuffer | null, workgroups: readonly [number, number, number]): void {
+    if (this.destroyed) throw new WebGPUStorageError('dispatch: backend already destroyed');
+    if (access.length !== bindings.length) {
+      throw new Error(`dispatch ${key}: expected ${bindings.length} access flags, got ${access.length}`);
+    }
+    const [x, y, z] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (x > 65535 || y > 65535 || z > 65535) {
+      throw new Error(`dispatch ${key}: expected ≤ 65535 workgroups per dimension, got [${x}, ${y}, ${z}]; split with grid()`);
+    }
+    const pooled = bindings.map((s) => this.check(s, key).pooled);
+    const cached = this.pipeline(key, wgsl, access, uniforms !== null);
+    if (cached.failed) return;
+    let uniformOffset = 0;
+    let uniformSize = 0;
+    if (uniforms) {
+      uniformSize = Math.ceil(uniforms.byteLength / 16) * 16;
+      if (this.uniformUsed + uniformSize > UNIFORM_RING_BYTES) this.flush();
+      uniformOffset = this.uniformUsed;
+      this.uniformStaging.set(new Uint8Array(uniforms), uniformOffset);
+      this.uniformUsed += Math.ceil(uniformSize / this.uniformAlign) * this.uniformAlign;
+    }
+    const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
+    const entries: GPUBindGroupEntry[] = pooled.map((b, i) => ({
+      binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) },
+    }));
+    if (uniforms) {
+      entries.push({ binding: bindings.length,
+        resource: { buffer: this.uniformRing, offset: uniformOffset, size: uniformSize } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+    const pass = this.computePass();
+    pass.setPipeline(cached.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    for (const b of pooled) b.lastUse = this.epoch;
+    if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  /** Submits the recorded work now (normally done lazily). */
+  flush(): void {
+    if (!this.encoder) return;
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformStaging, 0, this.uniformUsed);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.pending = 0;
+    this.epoch++;
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  alloc(n: number): WebGPUStorage {
+    if (this.destroyed) throw new WebGPUStorageError('alloc: backend already destroyed');
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: expected a non-negative integer length, got ${n}`);
+    const bytes = n * 4;
+    if (bytes > this.limits.maxStorageBufferBindingSize) {
+      throw new RangeError(`alloc: ${bytes} bytes exceed this device's maxStorageBufferBindingSize ` +
+        `(${this.limits.maxStorageBufferBindingSize}); split the tensor`);
+    }
+    return new WebGPUStorage(n, this.pool.acquire(bytes));
+  }
+
+  upload(data: Float32Array): WebGPUStorage {
+    const s = this.alloc(data.length);
+    if (data.length > 0) {
+      // writeBuffer runs before the pending encoder: flush if the recycled buffer is used there.
+      if (s.pooled.lastUse === this.epoch) this.flush();
+      this.device.queue.writeBuffer(s.pooled.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    }
+    return s;
+  }
+
+  free(s: Storage): void {
+    const w = this.check(s, 'free');
+    w.freed = true;
+    this.pool.release(w.pooled);
+  }
+
+  async read(s: Storage): Promise<Float32Array> {
+    const w = this.check(s, 'read');
+    if (w.length === 0) {
+      this.flush();
+      await this.drainChecks();
+      return new Float32Array(0);
+    }
+    const bytes = w.length * 4;
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 16) * 16,
+      usage: USAGE_MAP_READ | USAGE_COPY_DST });
+    this.memory.recordAlloc(staging.size);
+    try {
+      this.copyEncoder().copyBufferToBuffer(w.pooled.buffer, 0, staging, 0, staging.size);
+      this.flush();
+      await this.drainChecks();
+      await staging.mapAsync(MAP_READ, 0, staging.size);
+      const out = new Float32Array(w.length);
+      out.set(new Float32Array(staging.getMappedRange(0, staging.size), 0, w.length));
+      staging.unmap();
+      this.throwErrors();
+      return out;
+    } finally {
+      staging.destroy();
+      this.memory.recordFree(staging.size);
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.drainChecks();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwErrors();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.pool.trim();
+    this.uniformRing.destroy();
+    this.device.destroy();
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  fill(n: number, value: number): Storage {
+    return elementwise.fill(this, n, value);
+  }
+
+  unary(op: UnaryOp, x: Storage): Storage {
+    return elementwise.unary(this, op, x);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[],
+    outShape: readonly number[]): Storage {
+    return elementwise.binary(this, op, a, aShape, b, bShape, outShape);
+  }
+
+  where(cond: Storage, cShape: readonly number[], a: Storage, aShape: readonly number[], b: Storage,
+    bShape: readonly number[], outShape: readonly number[]): Storage {
+    return elementwise.where(this, cond, cShape, a, aShape, b, bShape, outShape);
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage {
+    return reduceK.reduce(this, op, x, outer, r, inner);
+  }
+
+  strided(x: Storage, shape: readonly number[], strides: readonly number[], offset: number): Storage {
+    return movement.strided(this, x, shape, strides, offset);
+  }
+
+  stridedWrite(dst: Storage, src: Storage, shape: readonly number[], strides: readonly number[],
+    offset: number): void {
+    movement.stridedWrite(this, dst, src, shape, strides, offset);
+  }
+
+  gather(table: Storage, V: number, D: number, idx: Storage, n: number): Storage {
+    return movement.gather(this, table, V, D, idx, n);
+  }
+
+  scatterAdd(g: Storage, idx: Storage, n: number, V: number, D: number): Storage {
+    return movement.scatterAdd(this, g, idx, n, V, D);
+  }
+
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    return matmulK.matmul(this, a, b, args);
+  }
+
+  layerNorm(x: Storage, gamma: Storage, beta: Storage, rowsN: number, cols: number, eps: number):
+    { y: Storage; mean: Storage; rstd: Storage } {
+    return rows.layerNorm(this, x, gamma, beta, rowsN, cols, eps);
+  }
+
+  layerNormBackward(dy: Storage, x: Storage, gamma: Storage, mean: Storage, rstd: Storage, rowsN: number,
+    cols: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+    return rows.layerNormBackward(this, dy, x, gamma, mean, rstd, rowsN, cols);
+  }
+
+  softmax(x: Storage, rowsN: number, cols: number): Storage {
+    return rows.softmax(this, x, rowsN, cols, false);
+  }
+
+  logSoftmax(x: Storage, rowsN: number, cols: number): Storage {
+    return rows.softmax(this, x, rowsN, cols, true);
+  }
+
+  random(dist: 'uniform' | 'normal', n: number, key: readonly [number, number], offset: number): Storage {
+    return randomK.random(this, dist, n, key, offset);
+  }
+
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void {
+    adamwK.adamw(this, p, g, m, v, gScale ?? this.onesStorage(), gScale !== null, args);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** A backend-owned 1-element storage holding 1 (bound where an optional input is absent). */
+  private onesStorage(): WebGPUStorage {
+    if (!this.ones) this.ones = this.upload(new Float32Array([1]));
+    return this.ones;
+  }
+
+  private check(s: Storage, op: string): WebGPUStorage {
+    if (!(s instanceof WebGPUStorage)) {
+      throw new WebGPUStorageError(`${op}: expected a webgpu storage, got ${Object.prototype.toString.call(s)}`);
+    }
+    if (s.freed) throw new WebGPUStorageError(`${op}: storage already freed (use after free or double free)`);
+    if (this.destroyed) throw new WebGPUStorageError(`${op}: backend already destroyed`);
+    return s;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private copyEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private bindGroupLayout(access: readonly BindingAccess[], uniform: boolean): GPUBindGroupLayout {
+    const sig = access.map((a) => (a === 'read' ? 'r' : 'w')).join('') + (uniform ? 'u' : '');
+    let layout = this.layouts.get(sig);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = access.map((a, i) => ({
+        binding: i, visibility: STAGE_COMPUTE,
+        buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
+      }));
+      if (uniform) entries.push({ binding: access.length, visibility: STAGE_COMPUTE, buffer: { type: 'uniform' } });
+      layout = this.device.createBindGroupLayout({ entries });
+      this.layouts.set(sig, layout);
+    }
+    return layout;
+  }
+
+  private pipeline(key: string, wgsl: () => string, access: readonly BindingAccess[], uniform: boolean):
+    CachedPipeline {
+    const full = `${key}|${access.join(',')}|${uniform ? 'u' : ''}`;
+    const hit = this.pipelines.get(full);
+    if (hit) return hit;
+    const code = wgsl();
+    const layout = this.bindGroupLayout(access, uniform);
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: key });
+    const pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    const cached: CachedPipeline = { pipeline, layout, failed: false };
+    this.pipelines.set(full, cached);
+    const check = this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      cached.failed = true;
+      const info = await module.getCompilationInfo();
+      const msgs = info.messages.map((m) => `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n');
+      const numbered = code.split('\n').map((l, i) => `${String(i + 1).padStart(4)} ${l}`).join('\n');
+      this.errors.push(`webgpu: kernel '${key}' failed to compile: ${err.message}\n${msgs}\n${numbered}`);
+    });
+    this.checks.add(check);
+    void check.finally(() => this.checks.delete(check));
+    return cached;
+  }
+
+  private async drainChecks(): Promise<void> {
+    while (this.checks.size > 0) await Promise.all([...this.checks]);
+    this.throwErrors();
+  }
+
+  private throwErrors(): void {
+    if (this.errors.length === 0) return;
+    const msg = this.errors.join('\n');
+    this.errors = [];
+    throw new WebGPUShaderError(msg);
+  }
+}
+
+/**
+ * Creates the WebGPU backend on an existing device (see ./node.ts and ./browser.ts for loaders).
+ *
+ * **Arguments**: `device` with the limits and features requested by the loader; `info.description`
+ * names the adapter.
+ * **Returns**: the backend; call `destroy()` to release its buffers and the device.
+ */
+export function createWebGPUBackend(device: GPUDevice, info: WebGPUInfo,
+  options: WebGPUBackendOptions = {}): WebGPUBackend {
+  return new WebGPUBackend(device, info, options);
+}

@@ -1,0 +1,88 @@
+/**
+ * Size-class pool of GPU storage buffers (style.md: "Pool buffers by size"; cf. TF
+ * `buffer_manager.ts`, JJ `#bufferPool`).
+ *
+ * Size classes: at least 256 bytes; above that, four classes per power of two (1, 1.25, 1.5,
+ * 1.75 × 2^k), so a buffer is at most 25 % larger than asked for.
+ *
+ * Memory accounting (engine/memory.ts), our choice: a buffer counts as *live* while a Storage holds
+ * it. Every `acquire` records an allocation of the buffer's real (class) size, whether the buffer
+ * was created or reused from the pool; every `release` records a free. Idle pooled buffers are not
+ * live bytes (they are reported by `idleBytes`). So `liveBytes`/`peakBytes` follow tensors (rounded
+ * up to the size class) and `largestBytes` is the largest buffer ever handed out.
+ *
+ * A buffer recorded into the not-yet-submitted command encoder must not be destroyed, and must not
+ * be overwritten by `queue.writeBuffer` (which runs before that encoder): each buffer carries the
+ * epoch (submission number) of its last use, and the backend flushes before either when needed.
+ */
+
+import type { MemoryAccount } from '../memory.js';
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  readonly bytes: number;
+  /** Submission epoch in which a dispatch last used this buffer (0 = never). */
+  lastUse: number;
+}
+
+const MIN_CLASS = 256;
+const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+
+/** The size class (bytes) that holds `bytes`. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS) return MIN_CLASS;
+  const p = 2 ** Math.floor(Math.log2(bytes - 1));
+  const step = p / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+export class BufferPool {
+  private idle = new Map<number, PooledBuffer[]>();
+  /** Bytes held by idle (free, reusable) buffers. */
+  idleBytes = 0;
+  /** Buffers ever created (for tests of reuse). */
+  created = 0;
+
+  /**
+   * **Arguments**: `beforeDestroy(b)` is called before a buffer is destroyed (the backend flushes
+   * pending work that uses it); `limitBytes` caps the idle bytes kept for reuse.
+   */
+  constructor(private device: GPUDevice, private memory: MemoryAccount,
+    private beforeDestroy: (b: PooledBuffer) => void, private limitBytes: number,
+    private maxBufferSize: number) {}
+
+  acquire(bytes: number): PooledBuffer {
+    let size = sizeClass(bytes);
+    if (size > this.maxBufferSize) size = Math.ceil(bytes / 16) * 16;
+    const list = this.idle.get(size);
+    let b = list?.pop();
+    if (b) {
+      this.idleBytes -= size;
+    } else {
+      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0 };
+      this.created++;
+    }
+    this.memory.recordAlloc(size);
+    return b;
+  }
+
+  release(b: PooledBuffer): void {
+    this.memory.recordFree(b.bytes);
+    if (this.idleBytes + b.bytes > this.limitBytes) {
+      this.beforeDestroy(b);
+      b.buffer.destroy();
+      return;
+    }
+    let list = this.idle.get(b.bytes);
+    if (!list) this.idle.set(b.bytes, (list = []));
+    list.push(b);
+    this.idleBytes += b.bytes;
+  }
+
+  /** Destroys every idle buffer (the backend flushes first). */
+  trim(): void {
+    for (const list of this.idle.values()) for (const b of list) b.buffer.destroy();
+    this.idle.clear();
+    this.idleBytes = 0;
+  }
+}
