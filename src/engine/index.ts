@@ -8,3 +8,4 @@ export { MemoryAccount } from './memory.js';
 export type { MemoryStats } from './memory.js';
 export { Rng, threefry2x32, randomHost } from './random.js';
 export { CpuBackend, createCpuBackend } from './cpu/backend.js';
+export * as custom from './custom.js';

@@ -629,4 +629,4 @@ export function crossEntropy(logits: Tensor, labels: Tensor, mask?: Tensor): Ten
  */
 export const valueAndGrad = makeValueAndGrad({ add: (a, b) => add(a, b), zerosLike, onesLike });
 
-export { Tensor, tidy };
+export { Tensor, tidy, ShapeError };

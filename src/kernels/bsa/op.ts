@@ -1,0 +1,136 @@
+/**
+ * Biased Scan Attention as a differentiable engine op (bsa.md): tensors in, tensor out, gradients
+ * to q, k, v and every bias parameter (coordinates and the mask carry none). Dispatches to the
+ * tiled CPU kernel (cpu.ts) or the fused WebGPU kernels (webgpu.ts) by the tensors' backend.
+ */
+import type { Backend } from '../../engine/backend.js';
+import { CpuBackend } from '../../engine/cpu/backend.js';
+import { needsGrad, record, save, Tensor } from '../../engine/custom.js';
+import { ShapeError } from '../../engine/tensor.js';
+import { bsaBackwardCpu, bsaForwardCpu } from './cpu.js';
+import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup } from './desc.js';
+
+/** One bias group as tensors. */
+export interface ScanGroup {
+  family: BsaFamily;
+  distance: BsaDistance;
+  /** Query coordinates [B, Q, M], key coordinates [B, K, M]. */
+  cq: Tensor;
+  ck: Tensor;
+  /** [H, F] ([H] for scalar). */
+  a: Tensor;
+  b?: Tensor;
+  c?: Tensor;
+}
+
+export interface ScanOptions {
+  tileQ?: number;
+  tileK?: number;
+}
+
+/** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */
+export interface BsaDeviceImpl {
+  forward(b: Backend, desc: BsaDesc, t: BsaTensors): { o: Tensor; lse: Tensor };
+  backward(b: Backend, desc: BsaDesc, t: BsaTensors, o: Tensor, lse: Tensor, dO: Tensor): Tensor[];
+}
+
+export interface BsaTensors {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  mask: Tensor | null;
+  groups: readonly ScanGroup[];
+}
+
+const deviceImpls = new Map<string, BsaDeviceImpl>();
+
+export function registerBsaImpl(kind: string, impl: BsaDeviceImpl): void {
+  deviceImpls.set(kind, impl);
+}
+
+function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
+  const { q, k, v, mask } = t;
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new ShapeError(`bsa: expected q, k, v of rank 4 [B,H,N,d], got [${q.shape}], [${k.shape}], [${v.shape}]`);
+  }
+  const [B, H, Q, d] = q.shape as [number, number, number, number];
+  const K = k.shape[2]!;
+  const groups: BsaGroup[] = t.groups.map((g) => ({
+    M: g.cq.shape[2]!,
+    distance: g.distance,
+    family: g.family,
+    F: g.family === 'scalar' ? 1 : g.a.shape[1]!,
+  }));
+  if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== K)) {
+    throw new ShapeError(`bsa: expected a key mask [${B}, ${K}], got [${mask.shape}]`);
+  }
+  return { B, H, Q, K, d, dv: v.shape[3]!, hasMask: mask !== null, groups, tileQ: opts.tileQ, tileK: opts.tileK };
+}
+
+function cpuData(b: CpuBackend, t: BsaTensors): BsaData {
+  const view = (x: Tensor) => b.view(x.storage('bsa'));
+  return {
+    q: view(t.q),
+    k: view(t.k),
+    v: view(t.v),
+    mask: t.mask ? view(t.mask) : null,
+    groups: t.groups.map((g) => ({ cq: view(g.cq), ck: view(g.ck), a: view(g.a), b: g.b && view(g.b), c: g.c && view(g.c) })),
+  };
+}
+
+const cpuImpl: BsaDeviceImpl = {
+  forward(b, desc, t) {
+    const cb = b as CpuBackend;
+    const r = bsaForwardCpu(desc, cpuData(cb, t), { memory: cb.memory });
+    return {
+      o: Tensor.fromStorage(b, b.upload(r.o), [desc.B, desc.H, desc.Q, desc.dv]),
+      lse: Tensor.fromStorage(b, b.upload(r.lse), [desc.B, desc.H, desc.Q]),
+    };
+  },
+  backward(b, desc, t, o, lse, dO) {
+    const cb = b as CpuBackend;
+    const fwd = { o: cb.view(o.storage()), lse: cb.view(lse.storage()) };
+    const g = bsaBackwardCpu(desc, cpuData(cb, t), fwd, cb.view(dO.storage()), { memory: cb.memory });
+    const up = (a: Float32Array, like: Tensor) => Tensor.fromStorage(b, b.upload(a), like.shape);
+    const out = [up(g.dq, t.q), up(g.dk, t.k), up(g.dv, t.v)];
+    t.groups.forEach((grp, i) => {
+      const gg = g.groups[i]!;
+      out.push(up(gg.da, grp.a));
+      if (grp.b) out.push(up(gg.db!, grp.b));
+      if (grp.c) out.push(up(gg.dc!, grp.c));
+    });
+    return out;
+  },
+};
+
+/**
+ * Biased scan attention.
+ *
+ * **Arguments**: q [B,H,Q,d], k [B,H,K,d], v [B,H,K,dv]; mask [B,K] (1 = valid key) or null;
+ * bias groups (coordinates and parameters); tile sizes.
+ *
+ * **Returns** O [B,H,Q,dv] = softmax(q·kᵀ/√d + Σ_g φ_g(δ_g)) v with masked keys and non-finite
+ * distances excluded, and 0 for a row with no valid key.
+ */
+export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
+  groups: readonly ScanGroup[], opts: ScanOptions = {}): Tensor {
+  const t: BsaTensors = { q, k, v, mask, groups };
+  const desc = describe(t, opts);
+  const b = q.backend;
+  const impl = b.kind === 'cpu' ? cpuImpl : deviceImpls.get(b.kind);
+  if (!impl) throw new Error(`bsa: no implementation registered for the ${b.kind} backend`);
+  const { o, lse } = impl.forward(b, desc, t);
+  const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
+  const inputs = [q, k, v, ...params];
+  if (needsGrad(inputs)) {
+    const saved: BsaTensors = {
+      q: save(q), k: save(k), v: save(v), mask: mask && save(mask),
+      groups: groups.map((g) => ({ ...g, cq: save(g.cq), ck: save(g.ck), a: save(g.a), b: g.b && save(g.b), c: g.c && save(g.c) })),
+    };
+    const so = save(o);
+    const sl = save(lse);
+    record(inputs, [o], ([dO]) => impl.backward(b, desc, saved, so, sl, dO!));
+  }
+  lse.dispose();
+  return o;
+}

@@ -1,0 +1,196 @@
+/**
+ * BSA-TNP (model.md §3–§6): tokens → shared input MLP + LayerNorm → L KRBlocks (× R repeats) →
+ * LayerNorm → head → diagonal Gaussian or categorical.
+ *
+ * The forward is split into `encode` (the context stream through every block, keeping each
+ * block's projected context keys/values) and `decode` (test points through the blocks, reading
+ * that cache). Test points never interact, so `decode` can stream them in chunks of any size
+ * with identical results; `forward` = decode(encode(·)).
+ */
+import * as E from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { Rng } from '../engine/random.js';
+import type { AttentionOptions } from '../nn/attention.js';
+import { krBlockContext, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
+import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
+import { get, type ParamSpec, type Params } from '../nn/params.js';
+import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
+
+/** Coordinates of a set of points: [B, N, dims] per configured group. */
+export type Coords = Partial<Record<GroupName, Tensor>>;
+
+export interface ContextInputs {
+  /** Observed values [B, Nc, Df] (one-hot for categorical outputs). */
+  f: Tensor;
+  /** [B, Nc], 1 = real point, 0 = padding. Absent = all real. */
+  mask?: Tensor | null;
+  coords: Coords;
+}
+
+export interface ModelInputs {
+  ctx: ContextInputs;
+  test: Coords;
+}
+
+export type ModelOutput =
+  | { kind: 'gaussian'; mean: Tensor; std: Tensor }
+  | { kind: 'categorical'; logits: Tensor };
+
+/** What `decode` needs from the context: per block (and repeat) the projected context K, V. */
+export interface ContextCache {
+  kv: { k: Tensor; v: Tensor }[];
+  mask: Tensor | null;
+  coords: Coords;
+  B: number;
+  dispose(): void;
+}
+
+export class ModelInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelInputError';
+  }
+}
+
+export class BsaTnp {
+  readonly config: ModelConfig;
+  private readonly block: KRBlockConfig;
+
+  constructor(config: ModelConfig) {
+    this.config = config;
+    const attention: AttentionOptions = {
+      heads: config.heads, headDim: config.headDim, kind: config.attention,
+      tileQ: config.tile.queries, tileK: config.tile.keys,
+    };
+    this.block = {
+      embedDim: config.embedDim, heads: config.heads, headDim: config.headDim, ffn: config.ffn,
+      activation: config.activation, eps: config.layerNormEps, attention,
+      biases: GROUP_NAMES.flatMap((g) => {
+        const b = config.groups[g]?.bias;
+        return b ? [{ name: g, bias: b }] : [];
+      }),
+    };
+  }
+
+  /** Parameter specs with initial values drawn from `rng` (deterministic order and names). */
+  specs(rng: Rng): ParamSpec[] {
+    const c = this.config;
+    const r = () => rng.split();
+    return [
+      ...embeddingSpecs('obs_embed', 2, c.obsEmbedDim, r()),
+      ...mlpSpecs('mlp_in', tokenDims(c), c.inputMlp, r()),
+      ...layerNormSpecs('ln_in', c.embedDim),
+      ...Array.from({ length: c.blocks }, (_, l) => krBlockSpecs(`blocks.${l}`, this.block, r())).flat(),
+      ...layerNormSpecs('ln_out', c.embedDim),
+      ...mlpSpecs('head', c.embedDim, [...c.headHidden, headOutputDims(c)], r()),
+    ];
+  }
+
+  private checkCoords(where: string, coords: Coords, B: number, N: number): void {
+    for (const g of GROUP_NAMES) {
+      const gc = this.config.groups[g];
+      const t = coords[g];
+      if (gc && !t) throw new ModelInputError(`${where}: missing coordinates '${g}' [${B}, ${N}, ${gc.dims}]`);
+      if (!gc && t) throw new ModelInputError(`${where}: the model has no '${g}' group, but '${g}' coordinates were given`);
+      if (gc && t && (t.rank !== 3 || t.shape[0] !== B || t.shape[1] !== N || t.shape[2] !== gc.dims)) {
+        throw new ModelInputError(`${where}: expected '${g}' of shape [${B}, ${N}, ${gc.dims}], got [${t.shape.join(', ')}]`);
+      }
+    }
+  }
+
+  /** Tokens [B, N, tokenDims]: obs embedding, embedded groups, f (zeros for test points). */
+  private tokens(p: Params, coords: Coords, f: Tensor | null, B: number, N: number): Tensor {
+    return E.tidy(() => {
+      const c = this.config;
+      const table = get(p, 'obs_embed.table');
+      const flag = E.slice(table, [f ? 1 : 0, 0], [1, c.obsEmbedDim]);
+      const parts: Tensor[] = [E.broadcastTo(E.reshape(flag, [1, 1, c.obsEmbedDim]), [B, N, c.obsEmbedDim])];
+      for (const g of GROUP_NAMES) if (c.groups[g]?.embed) parts.push(coords[g]!);
+      parts.push(f ?? E.zeros([B, N, valueDims(c)], table.backend));
+      return E.concat(parts, 2);
+    });
+  }
+
+  private embed(p: Params, tokens: Tensor): Tensor {
+    return E.tidy(() => layerNorm(p, 'ln_in', mlp(p, 'mlp_in', this.config.inputMlp.length, this.config.activation, tokens), this.config.layerNormEps));
+  }
+
+  /** Runs the context stream through every block. */
+  encode(p: Params, ctx: ContextInputs): ContextCache {
+    const c = this.config;
+    if (ctx.f.rank !== 3 || ctx.f.shape[2] !== valueDims(c)) {
+      throw new ModelInputError(`encode: expected context values f of shape [B, Nc, ${valueDims(c)}], got [${ctx.f.shape.join(', ')}]`);
+    }
+    const [B, Nc] = ctx.f.shape as [number, number];
+    if (Nc === 0) throw new ModelInputError('encode: the context is empty (Nc = 0); at least one observation is needed');
+    this.checkCoords('encode (context)', ctx.coords, B, Nc);
+    const mask = ctx.mask ?? null;
+    if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Nc)) {
+      throw new ModelInputError(`encode: expected mask of shape [${B}, ${Nc}], got [${mask.shape.join(', ')}]`);
+    }
+    const kv = E.tidy(() => {
+      let k = this.embed(p, this.tokens(p, ctx.coords, ctx.f, B, Nc));
+      const out: { k: Tensor; v: Tensor }[] = [];
+      const coords = this.blockCoords(ctx.coords, ctx.coords);
+      for (let l = 0; l < c.blocks; l++) {
+        for (let r = 0; r < c.reps; r++) {
+          const step = krBlockContext(p, `blocks.${l}`, this.block, k, mask, coords);
+          k = step.k;
+          out.push(step.kv);
+        }
+      }
+      return out;
+    });
+    return {
+      kv, mask, coords: ctx.coords, B,
+      dispose() { for (const x of kv) { x.k.dispose(); x.v.dispose(); } },
+    };
+  }
+
+  private blockCoords(test: Coords, ctx: Coords): BlockCoords {
+    const m = (c: Coords) => new Map(GROUP_NAMES.filter((g) => c[g]).map((g) => [g as string, c[g]!]));
+    return { test: m(test), ctx: m(ctx) };
+  }
+
+  /** Predictive distribution at test points [B, Nt, ·] given an encoded context. */
+  decode(p: Params, cache: ContextCache, test: Coords): ModelOutput {
+    const c = this.config;
+    const first = GROUP_NAMES.map((g) => test[g]).find((t) => t);
+    const Nt = first ? first.shape[1]! : 0;
+    this.checkCoords('decode (test)', test, cache.B, Nt);
+    return E.tidy(() => {
+      let q = this.embed(p, this.tokens(p, test, null, cache.B, Nt));
+      const coords = this.blockCoords(test, cache.coords);
+      let i = 0;
+      for (let l = 0; l < c.blocks; l++) {
+        for (let r = 0; r < c.reps; r++) q = krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i++]!, cache.mask, coords);
+      }
+      const h = mlp(p, 'head', c.headHidden.length + 1, c.activation, layerNorm(p, 'ln_out', q, c.layerNormEps));
+      if (c.output.kind === 'categorical') return { kind: 'categorical', logits: h } as const;
+      const D = c.output.dims;
+      const mean = E.slice(h, [0, 0, 0], [cache.B, Nt, D]);
+      const raw = E.slice(h, [0, 0, D], [cache.B, Nt, D]);
+      const m = c.output.minStd;
+      const std = m > 0 ? E.add(E.mul(E.softplus(raw), 1 - m), m) : E.softplus(raw);
+      return { kind: 'gaussian', mean, std } as const;
+    });
+  }
+
+  forward(p: Params, inputs: ModelInputs): ModelOutput {
+    const cache = this.encode(p, inputs.ctx);
+    try {
+      return this.decode(p, cache, inputs.test);
+    } finally {
+      cache.dispose();
+    }
+  }
+
+  /** Mean NLL (Gaussian) or cross-entropy (categorical) of test targets [B, Nt, Df] (model.md §6). */
+  loss(p: Params, inputs: ModelInputs, fTest: Tensor, maskTest?: Tensor): Tensor {
+    return E.tidy(() => {
+      const out = this.forward(p, inputs);
+      if (out.kind === 'gaussian') return E.gaussianNll(fTest, out.mean, out.std, maskTest);
+      return E.crossEntropy(out.logits, fTest, maskTest);
+    });
+  }
+}

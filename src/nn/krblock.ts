@@ -1,0 +1,78 @@
+/**
+ * Kernel Regression Block (model.md §4.1), pre-norm. Test tokens attend to context only; context
+ * attends to context; LN1, the attention module (projections and biases), LN2 and the FFN are
+ * shared by both streams, and both attention calls read the block-input (normalised) context.
+ */
+import * as E from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { Rng } from '../engine/random.js';
+import { attend, projectKeys, type AttentionGroup, type AttentionOptions } from './attention.js';
+import { biasSpecs, type BiasSpec } from './bias.js';
+import { denseSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs, type Activation } from './layers.js';
+import type { ParamSpec, Params } from './params.js';
+
+export interface KRBlockConfig {
+  embedDim: number;
+  heads: number;
+  headDim: number;
+  ffn: readonly number[];
+  activation: Activation;
+  eps: number;
+  /** Bias groups by name. */
+  biases: readonly { name: string; bias: BiasSpec }[];
+  attention: AttentionOptions;
+}
+
+export function krBlockSpecs(name: string, c: KRBlockConfig, rng: Rng): ParamSpec[] {
+  const inner = c.heads * c.headDim;
+  return [
+    ...layerNormSpecs(`${name}.ln1`, c.embedDim),
+    ...denseSpecs(`${name}.attn.q`, c.embedDim, inner, rng),
+    ...denseSpecs(`${name}.attn.k`, c.embedDim, inner, rng),
+    ...denseSpecs(`${name}.attn.v`, c.embedDim, inner, rng),
+    ...denseSpecs(`${name}.attn.out`, inner, c.embedDim, rng),
+    ...c.biases.flatMap((g) => biasSpecs(`${name}.attn.bias_${g.name}`, g.bias, c.heads)),
+    ...layerNormSpecs(`${name}.ln2`, c.embedDim),
+    ...mlpSpecs(`${name}.ffn`, c.embedDim, c.ffn, rng),
+  ];
+}
+
+/** Coordinates of each bias group for the test and context points. */
+export interface BlockCoords {
+  test: ReadonlyMap<string, Tensor>;
+  ctx: ReadonlyMap<string, Tensor>;
+}
+
+function groups(c: KRBlockConfig, q: ReadonlyMap<string, Tensor>, k: ReadonlyMap<string, Tensor>): AttentionGroup[] {
+  return c.biases.map((g) => ({ name: g.name, bias: g.bias, cq: q.get(g.name)!, ck: k.get(g.name)! }));
+}
+
+function residualFfn(p: Params, name: string, c: KRBlockConfig, x: Tensor): Tensor {
+  return E.add(x, mlp(p, `${name}.ffn`, c.ffn.length, c.activation, layerNorm(p, `${name}.ln2`, x, c.eps)));
+}
+
+/** The context stream's update and the projected context keys/values the test stream reads. */
+export interface ContextStep {
+  k: Tensor;
+  kv: { k: Tensor; v: Tensor };
+}
+
+/** Context → context half of a block: returns the next context stream and this block's K, V. */
+export function krBlockContext(p: Params, name: string, c: KRBlockConfig, k: Tensor, mask: Tensor | null, coords: BlockCoords): ContextStep {
+  return E.tidy(() => {
+    const kn = layerNorm(p, `${name}.ln1`, k, c.eps);
+    const kv = projectKeys(p, `${name}.attn`, kn, c.heads);
+    const dk = attend(p, `${name}.attn`, kn, kv, mask, groups(c, coords.ctx, coords.ctx), c.attention);
+    return { k: residualFfn(p, name, c, E.add(k, dk)), kv };
+  });
+}
+
+/** Test → context half of a block, given that block's projected context keys/values. */
+export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor, kv: { k: Tensor; v: Tensor },
+  mask: Tensor | null, coords: BlockCoords): Tensor {
+  return E.tidy(() => {
+    const qn = layerNorm(p, `${name}.ln1`, q, c.eps);
+    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention);
+    return residualFfn(p, name, c, E.add(q, dq));
+  });
+}
