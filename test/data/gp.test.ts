@@ -1,0 +1,109 @@
+// GP sampler, hyper-prior samplers and the exact posterior against independent expectations.
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/engine/random.js';
+import { beta, gamma } from '../../src/data/distributions.js';
+import { sampleGpFunctions } from '../../src/data/gp.js';
+import { gaussianMeanNll, gpPosterior } from '../../src/data/gp-posterior.js';
+import { type KernelSpec, greatCircleDegrees, kernelMatrix, kernelOfDistance } from '../../src/data/kernels.js';
+
+describe('kernels', () => {
+  it('evaluate the closed forms', () => {
+    expect(kernelOfDistance({ kind: 'rbf', variance: 2, lengthscale: 0.5 }, 1)).toBeCloseTo(2 * Math.exp(-2), 14);
+    expect(kernelOfDistance({ kind: 'matern32', variance: 1, lengthscale: 1 }, 1))
+      .toBeCloseTo((1 + Math.sqrt(3)) * Math.exp(-Math.sqrt(3)), 14);
+    expect(kernelOfDistance({ kind: 'exponential', variance: 1, lengthscale: 2 }, 1)).toBeCloseTo(Math.exp(-0.5), 14);
+    expect(kernelOfDistance({ kind: 'periodic', variance: 1, lengthscale: 1, period: 2 }, 2)).toBeCloseTo(1, 14);
+  });
+
+  it('great-circle distance: quarter meridian is 90°, along the equator is Δlon', () => {
+    expect(greatCircleDegrees(0, 0, 0, 90)).toBeCloseTo(90, 10);
+    expect(greatCircleDegrees(10, 0, 40, 0)).toBeCloseTo(30, 10);
+    const k = kernelMatrix({ kind: 'great-circle-exponential', variance: 1, lengthscale: 15 }, [0, 0], 1, [0, 30], 1, 2);
+    expect(k[0]).toBeCloseTo(Math.exp(-2), 12);
+  });
+});
+
+describe('hyper-prior samplers', () => {
+  const N = 20000;
+  it('Beta(3, 7) has mean 0.3 and variance 21/1100', () => {
+    const rng = Rng.fromSeed(1);
+    let s = 0, s2 = 0;
+    for (let i = 0; i < N; i++) { const x = beta(rng, 3, 7); s += x; s2 += x * x; }
+    const m = s / N;
+    // SE of the mean = sqrt(0.0191/N) ≈ 0.001: tolerance 5 SE.
+    expect(Math.abs(m - 0.3)).toBeLessThan(0.005);
+    expect(Math.abs(s2 / N - m * m - 21 / 1100)).toBeLessThan(0.0015);
+  });
+
+  it('Gamma(3, rate 30) has mean 0.1; Gamma(0.5) (boost path) has mean 0.5', () => {
+    const rng = Rng.fromSeed(2);
+    let s = 0, h = 0;
+    for (let i = 0; i < N; i++) { s += gamma(rng, 3, 30); h += gamma(rng, 0.5); }
+    // SEs: sqrt(3/900/N) ≈ 4.1e-4 and sqrt(0.5/N) = 0.005; tolerance 5 SE.
+    expect(Math.abs(s / N - 0.1)).toBeLessThan(0.002);
+    expect(Math.abs(h / N - 0.5)).toBeLessThan(0.025);
+  });
+});
+
+describe('GP sampler', () => {
+  it('sample covariance of many draws ≈ the kernel', () => {
+    const spec: KernelSpec = { kind: 'rbf', variance: 1, lengthscale: 0.5 };
+    const locs = [0, 0, 0.3, 0.1, -0.6, 0.4];
+    const N = 20000;
+    const f = sampleGpFunctions(Rng.fromSeed(5), spec, locs, 3, 2, N);
+    const k = kernelMatrix(spec, locs, 3, locs, 3, 2);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
+      let c = 0;
+      for (let b = 0; b < N; b++) c += f[b * 3 + i]! * f[b * 3 + j]!;
+      // Known zero mean; Var(ĉ_ij) = (K_ii K_jj + K_ij²)/N ≤ 2/N → SE ≤ 0.01; tolerance 5 SE.
+      expect(Math.abs(c / N - k[i * 3 + j]! - (i === j ? 1e-5 : 0))).toBeLessThan(0.05);
+    }
+  });
+});
+
+describe('GP posterior (oracle)', () => {
+  // 3 context points, explicit 3×3 inverse by cofactors (independent of the Cholesky path).
+  function inverse3(a: number[]): number[] {
+    const [p, q, r, s, t, u, v, w, x] = a as [number, number, number, number, number, number, number, number, number];
+    const c = [t * x - u * w, -(s * x - u * v), s * w - t * v, -(q * x - r * w), p * x - r * v, -(p * w - q * v),
+      q * u - r * t, -(p * u - r * s), p * t - q * s];
+    const det = p * c[0]! + q * c[1]! + r * c[2]!;
+    // inverse = adjugate / det, adjugate = cofactorᵀ
+    return [c[0]!, c[3]!, c[6]!, c[1]!, c[4]!, c[7]!, c[2]!, c[5]!, c[8]!].map((e) => e / det);
+  }
+
+  it('equals a brute-force dense solve on a 3-point case, ignoring masked rows', () => {
+    const spec: KernelSpec = { kind: 'rbf', variance: 1.3, lengthscale: 0.4 };
+    const noise = 0.1, jitter = 1e-5;
+    const sc = [0.1, 0.2, -0.3, 0.5, 0.6, -0.1];
+    const y = [0.4, -0.7, 1.1];
+    const st = [0, 0, 0.5, 0.5];
+    const kcc = Array.from(kernelMatrix(spec, sc, 3, sc, 3, 2));
+    for (let i = 0; i < 3; i++) kcc[i * 3 + i]! += noise * noise + jitter;
+    const inv = inverse3(kcc);
+    const kct = kernelMatrix(spec, sc, 3, st, 2, 2);
+    // Add a padded 4th context row with a wild value: it must be ignored.
+    const post = gpPosterior(spec, [...sc, 9, 9], [...y, 100], 4, st, 2, 2, noise, { mask: [1, 1, 1, 0], jitter });
+    for (let t = 0; t < 2; t++) {
+      let mean = 0, quad = 0;
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
+        mean += kct[i * 2 + t]! * inv[i * 3 + j]! * y[j]!;
+        quad += kct[i * 2 + t]! * inv[i * 3 + j]! * kct[j * 2 + t]!;
+      }
+      expect(post.mean[t]).toBeCloseTo(mean, 10);
+      expect(post.std[t]).toBeCloseTo(Math.sqrt(1.3 + jitter - quad), 10);
+    }
+    // NLL is lowest when the targets equal the posterior mean.
+    const atMean = gaussianMeanNll(post.mean, post.mean, post.std);
+    const off = gaussianMeanNll([post.mean[0]! + 0.3, post.mean[1]! - 0.3], post.mean, post.std);
+    expect(atMean).toBeLessThan(off);
+    const expected = 0.5 * (Math.log(post.std[0]!) + Math.log(post.std[1]!)) + 0.5 * Math.log(2 * Math.PI);
+    expect(atMean).toBeCloseTo(expected, 12);
+  });
+
+  it('with no valid context returns the prior', () => {
+    const post = gpPosterior({ kind: 'rbf', variance: 1, lengthscale: 1 }, [0], [1], 1, [0.5], 1, 1, 0.1, { mask: [0] });
+    expect(post.mean[0]).toBe(0);
+    expect(post.std[0]).toBeCloseTo(Math.sqrt(1 + 1e-5), 12);
+  });
+});
