@@ -1,59 +1,98 @@
 /**
- * Tiled CPU kernel for Biased Scan Attention (bsa.md §2 forward, §5.2 Flash-style backward).
+ * Biased Scan Attention on the CPU: drives the WebAssembly SIMD kernel of wasm/bsa.c (tiled online-
+ * softmax forward storing O and L = m + log l; Flash-2 style backward recomputing tiles; bias
+ * parameter gradients of bsa.md §5.2 reduced in a fixed order). Falls back to the pure-JS kernel of
+ * cpu-js.ts (same algorithm, float64 tiles) where WebAssembly SIMD is unavailable.
  *
- * Forward: for each query tile I, stream key tiles J; per tile compute the distances once (shared
- * by all heads), then per head S = scale·q·kᵀ + β (β accumulated over groups and basis functions
- * into the S tile), online softmax with running (m, l, acc), and store O and L = m + log l.
- * Backward: Δ = rowsum(dO∘O); for each key tile J (dK, dV owned by J) stream query tiles I,
- * recompute S, P = exp(S − L), dP = dO·vᵀ, dS = P∘(dP − Δ), and accumulate dV += Pᵀ·dO,
- * dK += dSᵀ·q·scale, dQ_I += dS·k·scale, and the bias-parameter sums of bsa.md §5.2.
+ * Memory: the kernel works in its own wasm memory, an arena that holds, per call, copies of the
+ * inputs, the outputs, O(B·H·Q) row statistics and tile scratch — never anything of size Q×K. Each
+ * region is reported to the optional MemoryAccount as one allocation and freed when the call ends
+ * (the wasm memory itself only grows; it is reused by later calls).
  *
- * Memory: only tile scratch (O(H·(Tq+Tk)·(d+dv) + (G+ΣF)·Tq·Tk)) plus O(B·H·Q) row statistics and
- * per-point great-circle trigonometry; never anything of size Q×K. Every allocation, including
- * scratch, is reported to the optional MemoryAccount.
- *
- * Work split (for a thread pool): `forwardRows` handles a range of query tiles of one batch
- * element and writes disjoint rows of O and L; `backwardKeys` handles a range of key tiles and
- * writes disjoint rows of dK, dV, while adding into a dQ buffer and a θ-gradient buffer it is given.
- * Threads each get a private dQ/θ buffer, summed afterwards in a fixed order (deterministic).
+ * Threads: `bsa_forward(hdr, b, t0, t1)` covers query tiles [t0, t1) and `bsa_backward` key tiles
+ * [t0, t1); a pool would give each worker an instance, its own scratch and private dQ/θ buffers,
+ * and sum those in worker order. Single-threaded for now.
  */
 import type { MemoryAccount } from '../../engine/memory.js';
-import { gemmAccAB, gemmAccAtB, gemmABt } from './cpu-gemm.js';
+import { bsaBackwardJs, bsaForwardJs } from './cpu-js.js';
 import {
-  type BsaData, type BsaDesc, type BsaForward, type BsaGrads, type BsaGroupGrads, familyParams,
+  type BsaData, type BsaDesc, type BsaForward, type BsaGrads, type BsaGroupGrads, BsaError, familyParams,
   paramSize, scaleOf, validate,
 } from './desc.js';
+import { BSA_WASM } from './wasm/bsa-wasm.js';
 
-export const CPU_DEFAULT_TILE_Q = 32;
+export const CPU_DEFAULT_TILE_Q = 64;
 export const CPU_DEFAULT_TILE_K = 64;
 
 export interface BsaCpuOptions {
-  /** Every buffer this call allocates (outputs and scratch) is reported here. */
+  /** Every buffer this call allocates (outputs, input copies, statistics, scratch) is reported here. */
   readonly memory?: MemoryAccount;
+  /** Force the pure-JS kernel. */
+  readonly js?: boolean;
 }
 
-const RAD = Math.PI / 180;
-const DEG = 180 / Math.PI;
+interface Exports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  bsa_forward(hdr: number, b: number, t0: number, t1: number): void;
+  bsa_backward(hdr: number, b: number, t0: number, t1: number): void;
+  bsa_scratch_floats(H: number, tq: number, tk: number, d: number, dv: number, G: number, nbasis: number,
+    sumM: number): number;
+}
 
-/** Allocation helper that reports to a MemoryAccount and releases everything at the end. */
-class Arena {
+let instance: Exports | null | undefined;
+
+function kernel(): Exports | null {
+  if (instance !== undefined) return instance;
+  try {
+    const s = atob(BSA_WASM);
+    const bytes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+    instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
+  } catch {
+    instance = null; // no simd128 here
+  }
+  return instance;
+}
+
+/** True when the WebAssembly SIMD kernel can run here. */
+export function bsaWasmAvailable(): boolean {
+  return kernel() !== null;
+}
+
+const HDR = {
+  B: 0, H: 1, Q: 2, K: 3, D: 4, DV: 5, TQ: 6, TK: 7, G: 8, SCALE: 9, PQ: 10, PK: 11, PV: 12, PMASK: 13, PO: 14,
+  PLSE: 15, PDO: 16, PDQ: 17, PDK: 18, PDV: 19, PROWDELTA: 20, PTHETA: 21, PSCRATCH: 22, NBASIS: 23, GROUPS: 32,
+} as const;
+const G_SLOTS = 10;
+const FAMILY_CODE = { rbf: 0, tisa: 1, exp: 2, scalar: 3 } as const;
+const RAD = Math.PI / 180;
+
+/** Bump allocator over the kernel's memory for one call, reporting each region. */
+class WasmArena {
+  private top: number;
   private bytes = 0;
-  constructor(private readonly account?: MemoryAccount) {}
-  f64(n: number): Float64Array {
-    this.record(n * 8);
-    return new Float64Array(n);
+  constructor(private readonly k: Exports, private readonly account?: MemoryAccount) {
+    this.top = (k.__heap_base.value as number + 63) & ~63;
   }
-  f32(n: number): Float32Array {
-    this.record(n * 4);
-    return new Float32Array(n);
+  /** Reserves n bytes (64-byte aligned); returns the byte offset. */
+  take(nBytes: number): number {
+    const p = this.top;
+    this.top = (p + nBytes + 63) & ~63;
+    const need = this.top - this.k.memory.buffer.byteLength;
+    if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
+    this.bytes += nBytes;
+    this.account?.recordAlloc(nBytes);
+    return p;
   }
-  u8(n: number): Uint8Array {
-    this.record(n);
-    return new Uint8Array(n);
+  f32(n: number): { ptr: number; view: () => Float32Array } {
+    const ptr = this.take(4 * n);
+    return { ptr, view: () => new Float32Array(this.k.memory.buffer, ptr, n) };
   }
-  private record(b: number): void {
-    this.bytes += b;
-    this.account?.recordAlloc(b);
+  put(src: ArrayLike<number>): number {
+    const r = this.f32(src.length);
+    r.view().set(src);
+    return r.ptr;
   }
   release(): void {
     this.account?.recordFree(this.bytes);
@@ -61,33 +100,16 @@ class Arena {
   }
 }
 
-const ceil4 = (n: number): number => (n + 3) & ~3;
-
-/** Per-call constants and per-point precomputation shared by all tiles. */
-class Ctx {
-  readonly tq: number;
-  readonly tk: number;
-  readonly scale: number;
-  /** Per group, great-circle trig per point: [sinφ, cosφ, sinλ, cosλ] for queries and keys. */
-  readonly trigQ: (Float64Array | null)[];
-  readonly trigK: (Float64Array | null)[];
-  /** Σ_g F_g: basis functions per head over all groups. */
-  readonly nBasis: number;
-
-  constructor(readonly desc: BsaDesc, readonly data: BsaData, arena: Arena) {
-    this.tq = ceil4(Math.min(desc.tileQ ?? CPU_DEFAULT_TILE_Q, desc.Q));
-    this.tk = ceil4(Math.min(desc.tileK ?? CPU_DEFAULT_TILE_K, desc.K));
-    this.scale = scaleOf(desc);
-    this.trigQ = desc.groups.map((g, gi) => g.distance === 'greatCircle'
-      ? trig(data.groups[gi]!.cq, desc.B * desc.Q, arena) : null);
-    this.trigK = desc.groups.map((g, gi) => g.distance === 'greatCircle'
-      ? trig(data.groups[gi]!.ck, desc.B * desc.K, arena) : null);
-    this.nBasis = desc.groups.reduce((s, g) => s + g.F, 0);
-  }
+function tiles(desc: BsaDesc): { tq: number; tk: number } {
+  const tq = Math.min(desc.tileQ ?? CPU_DEFAULT_TILE_Q, (desc.Q + 1) & ~1);
+  const tk = Math.min(desc.tileK ?? CPU_DEFAULT_TILE_K, (desc.K + 15) & ~15);
+  return { tq: (tq + 1) & ~1, tk: (tk + 15) & ~15 };
 }
 
-function trig(c: Float32Array, n: number, arena: Arena): Float64Array {
-  const t = arena.f64(4 * n);
+/** Per-point [sinφ, cosφ, sinλ, cosλ] from (lon°, lat°) pairs. */
+function trig(c: Float32Array): Float32Array {
+  const n = c.length / 2;
+  const t = new Float32Array(4 * n);
   for (let p = 0; p < n; p++) {
     const lam = c[2 * p]! * RAD, phi = c[2 * p + 1]! * RAD;
     t[4 * p] = Math.sin(phi); t[4 * p + 1] = Math.cos(phi);
@@ -96,407 +118,85 @@ function trig(c: Float32Array, n: number, arena: Arena): Float64Array {
   return t;
 }
 
-/** Per-thread tile scratch. */
-class Work {
-  readonly delta: Float64Array; // [G][tq·tk] safe δ
-  readonly valid: Uint8Array; // [tq·tk]
-  readonly S: Float64Array; // [tq·tk] scores, then P
-  readonly dP: Float64Array; // [tq·tk] dP, then dS
-  readonly E: Float64Array; // [ΣF][tq·tk] basis values of one head (backward)
-  readonly qT: Float64Array; // [H][tq·d] scaled queries
-  readonly kT: Float64Array; // [H][tk·d]
-  readonly vT: Float64Array; // [H][tk·dv]
-  readonly oT: Float64Array; // [H][tq·dv] accumulators (fwd) / dO tile (bwd)
-  readonly m: Float64Array; // [H][tq]
-  readonly l: Float64Array; // [H][tq]
-  readonly dkT: Float64Array; // [H][tk·d]
-  readonly dvT: Float64Array; // [H][tk·dv]
-  readonly dqT: Float64Array; // [tq·d]
-
-  constructor(ctx: Ctx, arena: Arena, backward: boolean) {
-    const { H, d, dv } = ctx.desc;
-    const { tq, tk } = ctx;
-    const G = ctx.desc.groups.length;
-    this.delta = arena.f64(Math.max(1, G) * tq * tk);
-    this.valid = arena.u8(tq * tk);
-    this.S = arena.f64(tq * tk);
-    this.qT = arena.f64(H * tq * d);
-    this.kT = arena.f64(H * tk * d);
-    this.vT = arena.f64(H * tk * dv);
-    this.oT = arena.f64(H * tq * dv);
-    this.m = arena.f64(H * tq);
-    this.l = arena.f64(H * tq);
-    this.dP = arena.f64(backward ? tq * tk : 0);
-    this.E = arena.f64(backward ? Math.max(1, ctx.nBasis) * tq * tk : 0);
-    this.dkT = arena.f64(backward ? H * tk * d : 0);
-    this.dvT = arena.f64(backward ? H * tk * dv : 0);
-    this.dqT = arena.f64(backward ? tq * d : 0);
-  }
+interface Setup {
+  hdr: number;
+  arena: WasmArena;
+  k: Exports;
+  tq: number;
+  tk: number;
+  thetaPtr: number;
+  thetaSize: number;
+  thetaOffsets: number[];
 }
 
-/**
- * Fills w.delta (safe δ per group) and w.valid for tile rows [i0, i0+ni) × keys [j0, j0+nj) of batch b;
- * padded entries (up to niP × njP) are invalid with δ = 0.
- */
-function tileDistances(ctx: Ctx, w: Work, b: number, i0: number, ni: number, j0: number, nj: number,
-  niP: number, njP: number): void {
-  const { desc, data } = ctx;
-  const { Q, K } = desc;
-  const valid = w.valid;
-  const n = niP * njP;
-  const mask = desc.hasMask ? data.mask! : null;
-  for (let ii = 0; ii < niP; ii++) {
-    const row = ii * njP;
-    for (let jj = 0; jj < njP; jj++) {
-      valid[row + jj] = ii < ni && jj < nj && (mask === null || mask[b * K + j0 + jj] !== 0) ? 1 : 0;
-    }
-  }
-  const tn = ctx.tq * ctx.tk;
-  for (let g = 0; g < desc.groups.length; g++) {
-    const grp = desc.groups[g]!;
-    const D = w.delta;
-    const off = g * tn;
-    const M = grp.M;
-    const cq = data.groups[g]!.cq, ck = data.groups[g]!.ck;
-    const tQ = ctx.trigQ[g], tK = ctx.trigK[g];
-    for (let ii = 0; ii < niP; ii++) {
-      const row = ii * njP;
-      if (ii >= ni) {
-        for (let jj = 0; jj < njP; jj++) D[off + row + jj] = 0;
-        continue;
-      }
-      const qi = b * Q + i0 + ii;
-      for (let jj = 0; jj < njP; jj++) {
-        let dl = 0;
-        if (jj < nj) {
-          const kj = b * K + j0 + jj;
-          if (tQ !== null && tK !== null) {
-            const sp = tQ[4 * qi]!, cp = tQ[4 * qi + 1]!, sl = tQ[4 * qi + 2]!, cl = tQ[4 * qi + 3]!;
-            const sp2 = tK[4 * kj]!, cp2 = tK[4 * kj + 1]!, sl2 = tK[4 * kj + 2]!, cl2 = tK[4 * kj + 3]!;
-            const sdl = sl * cl2 - cl * sl2; // sin(λi − λj); its sign is irrelevant (squared)
-            const cdl = cl * cl2 + sl * sl2;
-            const x = cp2 * sdl;
-            const y = cp * sp2 - sp * cp2 * cdl;
-            const z = sp * sp2 + cp * cp2 * cdl;
-            dl = Math.atan2(Math.sqrt(x * x + y * y), z) * DEG;
-          } else if (M === 1) {
-            dl = Math.abs(cq[qi]! - ck[kj]!);
-          } else if (M === 2) {
-            const t0 = cq[2 * qi]! - ck[2 * kj]!, t1 = cq[2 * qi + 1]! - ck[2 * kj + 1]!;
-            dl = Math.sqrt(t0 * t0 + t1 * t1);
-          } else {
-            let s = 0;
-            for (let mm = 0; mm < M; mm++) {
-              const t = cq[qi * M + mm]! - ck[kj * M + mm]!;
-              s += t * t;
-            }
-            dl = Math.sqrt(s);
-          }
-          if (dl - dl !== 0) { // not finite (NaN or ±∞)
-            valid[row + jj] = 0;
-            dl = 0;
-          }
-        }
-        D[off + row + jj] = dl;
-      }
-    }
-  }
-  void n;
+/** Copies inputs into the kernel memory and writes the header. */
+function setup(k: Exports, desc: BsaDesc, data: BsaData, account: MemoryAccount | undefined): Setup {
+  const arena = new WasmArena(k, account);
+  const { tq, tk } = tiles(desc);
+  const hdr = arena.take(4 * (HDR.GROUPS + G_SLOTS * desc.groups.length));
+  const put = (x: ArrayLike<number> | undefined | null): number => (x ? arena.put(x) : 0);
+  const slots: [number, number][] = [];
+  const set = (slot: number, v: number): void => { slots.push([slot, v]); };
+  set(HDR.B, desc.B); set(HDR.H, desc.H); set(HDR.Q, desc.Q); set(HDR.K, desc.K);
+  set(HDR.D, desc.d); set(HDR.DV, desc.dv); set(HDR.TQ, tq); set(HDR.TK, tk); set(HDR.G, desc.groups.length);
+  set(HDR.PQ, put(data.q)); set(HDR.PK, put(data.k)); set(HDR.PV, put(data.v));
+  set(HDR.PMASK, desc.hasMask ? put(data.mask) : 0);
+  let nbasis = 0, sumM = 0, thetaSize = 0;
+  const thetaOffsets: number[] = [];
+  desc.groups.forEach((g, gi) => {
+    const gd = data.groups[gi]!;
+    const base = HDR.GROUPS + gi * G_SLOTS;
+    const gc = g.distance === 'greatCircle';
+    set(base, g.M); set(base + 1, gc ? 1 : 0); set(base + 2, FAMILY_CODE[g.family]); set(base + 3, g.F);
+    set(base + 4, put(gc ? trig(gd.cq) : gd.cq)); set(base + 5, put(gc ? trig(gd.ck) : gd.ck));
+    set(base + 6, put(gd.a)); set(base + 7, put(gd.b)); set(base + 8, put(gd.c));
+    set(base + 9, thetaSize);
+    thetaOffsets.push(thetaSize);
+    thetaSize += 3 * paramSize(desc, g);
+    nbasis += g.F;
+    sumM += g.M;
+  });
+  set(HDR.NBASIS, nbasis);
+  const scratchFloats = k.bsa_scratch_floats(desc.H, tq, tk, desc.d, desc.dv, desc.groups.length, nbasis, sumM);
+  set(HDR.PSCRATCH, arena.take(4 * scratchFloats));
+  const thetaPtr = arena.take(8 * Math.max(1, thetaSize));
+  set(HDR.PTHETA, thetaPtr);
+  const h32 = new Int32Array(k.memory.buffer, hdr, HDR.GROUPS + G_SLOTS * desc.groups.length);
+  for (const [s, v] of slots) h32[s] = v;
+  new Float32Array(k.memory.buffer, hdr, HDR.GROUPS)[HDR.SCALE] = scaleOf(desc);
+  return { hdr, arena, k, tq, tk, thetaPtr, thetaSize, thetaOffsets };
 }
 
-/**
- * Adds head h's bias to S over n tile entries and sets invalid entries to −∞. When `E` is given,
- * stores each basis value E_k (the exp factor; δ for scalar) for the parameter gradients.
- */
-function addBias(ctx: Ctx, w: Work, h: number, n: number, storeE: boolean): void {
-  const { desc, data } = ctx;
-  const S = w.S, D = w.delta, E = w.E, valid = w.valid;
-  const tn = ctx.tq * ctx.tk;
-  let e = 0;
-  for (let g = 0; g < desc.groups.length; g++) {
-    const grp = desc.groups[g]!;
-    const gd = data.groups[g]!;
-    const off = g * tn;
-    for (let k = 0; k < grp.F; k++, e++) {
-      const pi = h * grp.F + k;
-      const a = gd.a[pi]!;
-      const eo = e * tn;
-      switch (grp.family) {
-        case 'rbf': {
-          const bb = gd.b![pi]!;
-          if (storeE) {
-            for (let p = 0; p < n; p++) {
-              const x = D[off + p]!;
-              const ex = Math.exp(-bb * x * x);
-              E[eo + p] = ex;
-              S[p] += a * ex;
-            }
-          } else {
-            for (let p = 0; p < n; p++) {
-              const x = D[off + p]!;
-              S[p] += a * Math.exp(-bb * x * x);
-            }
-          }
-          break;
-        }
-        case 'tisa': {
-          const bb = gd.b![pi]!, cc = gd.c![pi]!;
-          for (let p = 0; p < n; p++) {
-            const u = D[off + p]! - cc;
-            const ex = Math.exp(-bb * u * u);
-            if (storeE) E[eo + p] = ex;
-            S[p] += a * ex;
-          }
-          break;
-        }
-        case 'exp': {
-          const bb = gd.b![pi]!;
-          for (let p = 0; p < n; p++) {
-            const ex = Math.exp(-bb * D[off + p]!);
-            if (storeE) E[eo + p] = ex;
-            S[p] += a * ex;
-          }
-          break;
-        }
-        case 'scalar':
-          for (let p = 0; p < n; p++) S[p] += a * D[off + p]!;
-          break;
-      }
-    }
-  }
-  for (let p = 0; p < n; p++) if (valid[p] === 0) S[p] = -Infinity;
+function setSlot(s: Setup, slot: number, v: number): void {
+  new Int32Array(s.k.memory.buffer, s.hdr, HDR.GROUPS)[slot] = v;
 }
 
-/** Copies rows [r0, r0+nr) of head (b,h) of x [B,H,N,w] into dst (nrP rows, zero padded), times s. */
-function loadRows(x: Float32Array, base: number, nr: number, nrP: number, width: number,
-  dst: Float64Array, dOff: number, s: number): void {
-  const n = nr * width;
-  for (let t = 0; t < n; t++) dst[dOff + t] = s * x[base + t]!;
-  for (let t = n; t < nrP * width; t++) dst[dOff + t] = 0;
-}
-
-/** Forward over query tiles [t0, t1) of batch element b. Writes O and L rows. */
-function forwardRows(ctx: Ctx, w: Work, b: number, t0: number, t1: number, o: Float32Array,
-  lse: Float32Array): void {
-  const { desc, data, tq, tk, scale } = ctx;
-  const { H, Q, K, d, dv } = desc;
-  const nJ = Math.ceil(K / tk);
-  for (let t = t0; t < t1; t++) {
-    const i0 = t * tq;
-    const ni = Math.min(tq, Q - i0), niP = ceil4(ni);
-    for (let h = 0; h < H; h++) {
-      loadRows(data.q, ((b * H + h) * Q + i0) * d, ni, niP, d, w.qT, h * tq * d, scale);
-      w.m.fill(-Infinity, h * tq, h * tq + tq);
-      w.l.fill(0, h * tq, h * tq + tq);
-      w.oT.fill(0, h * tq * dv, (h + 1) * tq * dv);
-    }
-    for (let jt = 0; jt < nJ; jt++) {
-      const j0 = jt * tk;
-      const nj = Math.min(tk, K - j0), njP = ceil4(nj);
-      tileDistances(ctx, w, b, i0, ni, j0, nj, niP, njP);
-      const n = niP * njP;
-      for (let h = 0; h < H; h++) {
-        loadRows(data.k, ((b * H + h) * K + j0) * d, nj, njP, d, w.kT, 0, 1);
-        loadRows(data.v, ((b * H + h) * K + j0) * dv, nj, njP, dv, w.vT, 0, 1);
-        const S = w.S;
-        gemmABt(w.qT.subarray(h * tq * d), w.kT, S, niP, njP, d);
-        addBias(ctx, w, h, n, false);
-        // Online softmax (bsa.md §2) with m starting at −∞ and the exp(−∞ − (−∞)) guard.
-        const acc = w.oT.subarray(h * tq * dv);
-        for (let ii = 0; ii < niP; ii++) {
-          const row = ii * njP;
-          let mx = -Infinity;
-          for (let jj = 0; jj < njP; jj++) if (S[row + jj]! > mx) mx = S[row + jj]!;
-          const mOld = w.m[h * tq + ii]!;
-          const mNew = mx > mOld ? mx : mOld;
-          if (mNew === -Infinity) {
-            for (let jj = 0; jj < njP; jj++) S[row + jj] = 0;
-            continue;
-          }
-          let sum = 0;
-          for (let jj = 0; jj < njP; jj++) {
-            const p = Math.exp(S[row + jj]! - mNew);
-            S[row + jj] = p;
-            sum += p;
-          }
-          if (mNew !== mOld) {
-            const c = Math.exp(mOld - mNew);
-            w.l[h * tq + ii] = w.l[h * tq + ii]! * c + sum;
-            const ao = ii * dv;
-            for (let cc = 0; cc < dv; cc++) acc[ao + cc]! *= c;
-            w.m[h * tq + ii] = mNew;
-          } else {
-            w.l[h * tq + ii]! += sum;
-          }
-        }
-        gemmAccAB(S, w.vT, acc, niP, njP, dv);
-      }
-    }
-    for (let h = 0; h < H; h++) {
-      for (let ii = 0; ii < ni; ii++) {
-        const row = (b * H + h) * Q + i0 + ii;
-        const l = w.l[h * tq + ii]!;
-        const ao = (h * tq + ii) * dv;
-        if (l === 0) {
-          lse[row] = -Infinity;
-          for (let cc = 0; cc < dv; cc++) o[row * dv + cc] = 0;
-        } else {
-          lse[row] = w.m[h * tq + ii]! + Math.log(l);
-          const r = 1 / l;
-          for (let cc = 0; cc < dv; cc++) o[row * dv + cc] = w.oT[ao + cc]! * r;
-        }
-      }
-    }
-  }
-}
-
-/** Float64 accumulators of the bias-parameter gradients: per group [da | db | dc], each paramSize. */
-function thetaLayout(desc: BsaDesc): { offsets: number[]; size: number } {
-  const offsets: number[] = [];
-  let size = 0;
-  for (const g of desc.groups) {
-    offsets.push(size);
-    size += 3 * paramSize(desc, g);
-  }
-  return { offsets, size };
-}
-
-/** Adds tile bias-parameter sums for head h (bsa.md §5.2 table) into theta. dS in w.dP. */
-function thetaTile(ctx: Ctx, w: Work, h: number, n: number, theta: Float64Array, offsets: number[]): void {
-  const { desc, data } = ctx;
-  const dS = w.dP, D = w.delta, E = w.E;
-  const tn = ctx.tq * ctx.tk;
-  let e = 0;
-  for (let g = 0; g < desc.groups.length; g++) {
-    const grp = desc.groups[g]!;
-    const gd = data.groups[g]!;
-    const off = g * tn;
-    const np = paramSize(desc, grp);
-    const base = offsets[g]!;
-    for (let k = 0; k < grp.F; k++, e++) {
-      const pi = h * grp.F + k;
-      const eo = e * tn;
-      let sA = 0, sB = 0, sC = 0;
-      switch (grp.family) {
-        case 'rbf':
-          for (let p = 0; p < n; p++) {
-            const t = dS[p]! * E[eo + p]!;
-            const x = D[off + p]!;
-            sA += t; sB += t * x * x;
-          }
-          break;
-        case 'tisa': {
-          const cc = gd.c![pi]!;
-          for (let p = 0; p < n; p++) {
-            const t = dS[p]! * E[eo + p]!;
-            const u = D[off + p]! - cc;
-            sA += t; sB += t * u * u; sC += t * u;
-          }
-          break;
-        }
-        case 'exp':
-          for (let p = 0; p < n; p++) {
-            const t = dS[p]! * E[eo + p]!;
-            sA += t; sB += t * D[off + p]!;
-          }
-          break;
-        case 'scalar':
-          for (let p = 0; p < n; p++) sA += dS[p]! * D[off + p]!;
-          break;
-      }
-      const a = gd.a[pi]!;
-      theta[base + pi]! += sA;
-      if (grp.family !== 'scalar') theta[base + np + pi]! += -a * sB;
-      if (grp.family === 'tisa') theta[base + 2 * np + pi]! += 2 * a * gd.b![pi]! * sC;
-    }
-  }
-}
-
-/**
- * Backward over key tiles [t0, t1) of batch element b: writes dK, dV rows of those tiles, adds
- * into dq and theta.
- */
-function backwardKeys(ctx: Ctx, w: Work, b: number, t0: number, t1: number, fwd: BsaForward,
-  dO: Float32Array, rowDelta: Float64Array, dq: Float32Array, dk: Float32Array, dvOut: Float32Array,
-  theta: Float64Array, offsets: number[]): void {
-  const { desc, data, tq, tk, scale } = ctx;
-  const { H, Q, K, d, dv } = desc;
-  const nI = Math.ceil(Q / tq);
-  const lse = fwd.lse;
-  for (let t = t0; t < t1; t++) {
-    const j0 = t * tk;
-    const nj = Math.min(tk, K - j0), njP = ceil4(nj);
-    for (let h = 0; h < H; h++) {
-      loadRows(data.k, ((b * H + h) * K + j0) * d, nj, njP, d, w.kT, h * tk * d, 1);
-      loadRows(data.v, ((b * H + h) * K + j0) * dv, nj, njP, dv, w.vT, h * tk * dv, 1);
-    }
-    w.dkT.fill(0);
-    w.dvT.fill(0);
-    for (let it = 0; it < nI; it++) {
-      const i0 = it * tq;
-      const ni = Math.min(tq, Q - i0), niP = ceil4(ni);
-      tileDistances(ctx, w, b, i0, ni, j0, nj, niP, njP);
-      const n = niP * njP;
-      for (let h = 0; h < H; h++) {
-        const rowBase = (b * H + h) * Q + i0;
-        loadRows(data.q, rowBase * d, ni, niP, d, w.qT, 0, scale);
-        loadRows(dO, rowBase * dv, ni, niP, dv, w.oT, 0, 1);
-        const S = w.S, dP = w.dP;
-        gemmABt(w.qT, w.kT.subarray(h * tk * d), S, niP, njP, d);
-        addBias(ctx, w, h, n, true);
-        gemmABt(w.oT, w.vT.subarray(h * tk * dv), dP, niP, njP, dv);
-        for (let ii = 0; ii < niP; ii++) {
-          const row = ii * njP;
-          const L = ii < ni ? lse[rowBase + ii]! : -Infinity;
-          if (L === -Infinity) {
-            for (let jj = 0; jj < njP; jj++) { S[row + jj] = 0; dP[row + jj] = 0; }
-            continue;
-          }
-          const dl = rowDelta[rowBase + ii]!;
-          for (let jj = 0; jj < njP; jj++) {
-            const p = Math.exp(S[row + jj]! - L);
-            S[row + jj] = p;
-            dP[row + jj] = p * (dP[row + jj]! - dl);
-          }
-        }
-        // dV += Pᵀ·dO ; dK += dSᵀ·(scale·q) ; dQ_I += scale·dS·k
-        gemmAccAtB(S, w.oT, w.dvT.subarray(h * tk * dv), niP, njP, dv);
-        gemmAccAtB(dP, w.qT, w.dkT.subarray(h * tk * d), niP, njP, d);
-        w.dqT.fill(0);
-        gemmAccAB(dP, w.kT.subarray(h * tk * d), w.dqT, niP, njP, d);
-        const qo = rowBase * d;
-        for (let x = 0; x < ni * d; x++) dq[qo + x]! += scale * w.dqT[x]!;
-        if (desc.groups.length > 0) thetaTile(ctx, w, h, n, theta, offsets);
-      }
-    }
-    for (let h = 0; h < H; h++) {
-      const ko = ((b * H + h) * K + j0);
-      for (let x = 0; x < nj * d; x++) dk[ko * d + x] = w.dkT[h * tk * d + x]!;
-      for (let x = 0; x < nj * dv; x++) dvOut[ko * dv + x] = w.dvT[h * tk * dv + x]!;
-    }
-  }
+/** Copies a kernel-memory region out, reporting the new JS buffer. */
+function copyOut(s: Setup, ptr: number, n: number, account?: MemoryAccount): Float32Array {
+  account?.recordAlloc(4 * n);
+  return new Float32Array(s.k.memory.buffer, ptr, n).slice();
 }
 
 /**
  * BSA forward on the CPU.
  *
- * **Arguments**: `desc` (tile sizes default to 32 queries × 64 keys), `data` (see desc.ts).
+ * **Arguments**: `desc` (tiles default to 64 queries × 64 keys), `data` (desc.ts layout).
  *
  * **Returns** `{ o [B,H,Q,dv], lse [B,H,Q] }` (float32; lse = −∞ for rows with no valid key).
  */
 export function bsaForwardCpu(desc: BsaDesc, data: BsaData, opts: BsaCpuOptions = {}): BsaForward {
   validate(desc, data);
+  const k = opts.js ? null : kernel();
+  if (!k) return bsaForwardJs(desc, data, opts);
   const { B, H, Q, dv } = desc;
-  const outArena = new Arena(opts.memory);
-  const o = outArena.f32(B * H * Q * dv);
-  const lse = outArena.f32(B * H * Q);
-  const arena = new Arena(opts.memory);
-  const ctx = new Ctx(desc, data, arena);
-  const w = new Work(ctx, arena, false);
-  const nI = Math.ceil(Q / ctx.tq);
-  for (let b = 0; b < B; b++) forwardRows(ctx, w, b, 0, nI, o, lse);
-  arena.release();
-  return { o, lse };
+  const s = setup(k, desc, data, opts.memory);
+  const o = s.arena.take(4 * B * H * Q * dv), lse = s.arena.take(4 * B * H * Q);
+  setSlot(s, HDR.PO, o); setSlot(s, HDR.PLSE, lse);
+  const nI = Math.ceil(Q / s.tq);
+  for (let b = 0; b < B; b++) k.bsa_forward(s.hdr, b, 0, nI);
+  const res = { o: copyOut(s, o, B * H * Q * dv, opts.memory), lse: copyOut(s, lse, B * H * Q, opts.memory) };
+  s.arena.release();
+  return res;
 }
 
 /**
@@ -511,48 +211,49 @@ export function bsaBackwardCpu(desc: BsaDesc, data: BsaData, fwd: BsaForward, dO
   opts: BsaCpuOptions = {}): BsaGrads {
   validate(desc, data);
   const { B, H, Q, K, d, dv } = desc;
-  if (dO.length !== B * H * Q * dv) {
-    throw new Error(`bsa: expected dO of length ${B * H * Q * dv}, got length ${dO.length}`);
+  if (dO.length !== B * H * Q * dv) throw new BsaError(`bsa: expected dO of length ${B * H * Q * dv}, got length ${dO.length}`);
+  if (fwd.o.length !== B * H * Q * dv || fwd.lse.length !== B * H * Q) {
+    throw new BsaError(`bsa: expected forward outputs o [${B * H * Q * dv}], lse [${B * H * Q}], got o [${fwd.o.length}], lse [${fwd.lse.length}]`);
   }
-  const outArena = new Arena(opts.memory);
-  const dq = outArena.f32(B * H * Q * d);
-  const dk = outArena.f32(B * H * K * d);
-  const dvOut = outArena.f32(B * H * K * dv);
-  const groups: BsaGroupGrads[] = desc.groups.map((g) => {
-    const n = paramSize(desc, g);
-    const ps = familyParams(g.family);
-    return {
-      da: outArena.f32(n),
-      db: ps.includes('b') ? outArena.f32(n) : undefined,
-      dc: ps.includes('c') ? outArena.f32(n) : undefined,
-    };
-  });
-  const arena = new Arena(opts.memory);
-  const ctx = new Ctx(desc, data, arena);
-  const w = new Work(ctx, arena, true);
+  const k = opts.js ? null : kernel();
+  if (!k) return bsaBackwardJs(desc, data, fwd, dO, opts);
+  const s = setup(k, desc, data, opts.memory);
   const rows = B * H * Q;
-  const rowDelta = arena.f64(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < dv; c++) s += dO[r * dv + c]! * fwd.o[r * dv + c]!;
-    rowDelta[r] = s;
-  }
-  const { offsets, size } = thetaLayout(desc);
-  const theta = arena.f64(Math.max(1, size));
-  const nJ = Math.ceil(K / ctx.tk);
-  for (let b = 0; b < B; b++) {
-    backwardKeys(ctx, w, b, 0, nJ, fwd, dO, rowDelta, dq, dk, dvOut, theta, offsets);
-  }
-  desc.groups.forEach((g, gi) => {
-    const n = paramSize(desc, g);
-    const base = offsets[gi]!;
-    const gg = groups[gi]!;
-    for (let p = 0; p < n; p++) {
-      gg.da[p] = theta[base + p]!;
-      if (gg.db) gg.db[p] = theta[base + n + p]!;
-      if (gg.dc) gg.dc[p] = theta[base + 2 * n + p]!;
+  const rd = s.arena.f32(rows);
+  {
+    const r = rd.view();
+    for (let i = 0; i < rows; i++) {
+      let acc = 0;
+      for (let c = 0; c < dv; c++) acc += dO[i * dv + c]! * fwd.o[i * dv + c]!;
+      r[i] = acc;
     }
+  }
+  const pDo = s.arena.put(dO), pLse = s.arena.put(fwd.lse);
+  const dq = s.arena.f32(B * H * Q * d);
+  dq.view().fill(0);
+  const dk = s.arena.take(4 * B * H * K * d), dvp = s.arena.take(4 * B * H * K * dv);
+  new Float64Array(k.memory.buffer, s.thetaPtr, Math.max(1, s.thetaSize)).fill(0);
+  setSlot(s, HDR.PROWDELTA, rd.ptr); setSlot(s, HDR.PDO, pDo); setSlot(s, HDR.PLSE, pLse);
+  setSlot(s, HDR.PDQ, dq.ptr); setSlot(s, HDR.PDK, dk); setSlot(s, HDR.PDV, dvp);
+  const nJ = Math.ceil(K / s.tk);
+  for (let b = 0; b < B; b++) k.bsa_backward(s.hdr, b, 0, nJ);
+  const theta = new Float64Array(k.memory.buffer, s.thetaPtr, Math.max(1, s.thetaSize));
+  const groups: BsaGroupGrads[] = desc.groups.map((g, gi) => {
+    const n = paramSize(desc, g);
+    const base = s.thetaOffsets[gi]!;
+    const ps = familyParams(g.family);
+    const grab = (off: number): Float32Array => {
+      opts.memory?.recordAlloc(4 * n);
+      return Float32Array.from(theta.subarray(base + off, base + off + n));
+    };
+    return { da: grab(0), db: ps.includes('b') ? grab(n) : undefined, dc: ps.includes('c') ? grab(2 * n) : undefined };
   });
-  arena.release();
-  return { dq, dk, dv: dvOut, groups };
+  const res: BsaGrads = {
+    dq: copyOut(s, dq.ptr, B * H * Q * d, opts.memory),
+    dk: copyOut(s, dk, B * H * K * d, opts.memory),
+    dv: copyOut(s, dvp, B * H * K * dv, opts.memory),
+    groups,
+  };
+  s.arena.release();
+  return res;
 }
