@@ -64,7 +64,7 @@ describe('cholesky', () => {
     expect(logDetFromCholesky(l2, 2)).toBeCloseTo(Math.log(4 * 3 - 2 * 2), 12);
   });
 
-  it('factorises a 1536×1536 RBF matrix (training-task size) in well under 2 s', () => {
+  it('factorises a 1536×1536 RBF matrix (training-task size): smoke bound 10 s', () => {
     const n = 1536;
     const rng = Rng.fromSeed(3);
     const p = Float64Array.from({ length: 2 * n }, () => 4 * rng.uniform() - 2);
@@ -77,7 +77,8 @@ describe('cholesky', () => {
     const l = cholesky(a, n, 1e-5);
     const ms = performance.now() - t0;
     expect(Number.isFinite(l[n * n - 1]!)).toBe(true);
-    // Generous bound for shared CI machines; measured ≈ 0.45 s on a 2-core Xeon.
-    expect(ms).toBeLessThan(2500);
+    // Measured ≈ 0.45 s idle, ≈ 2 s at load average 5 on 2 cores: the bound only catches regressions
+    // of an order of magnitude on a shared machine.
+    expect(ms).toBeLessThan(10000);
   });
 });
