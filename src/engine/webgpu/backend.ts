@@ -116,7 +116,8 @@ export class WebGPUBackend implements Backend {
   private readonly checks = new Set<Promise<void>>();
   private errors: string[] = [];
   private destroyed = false;
-  private ones: WebGPUStorage | null = null;
+  /** A backend-owned 1-element storage holding 1 (bound where an optional input is absent). */
+  private readonly ones: WebGPUStorage;
 
   constructor(readonly device: GPUDevice, info: WebGPUInfo, options: WebGPUBackendOptions = {}) {
     this.description = info.description;
@@ -126,9 +127,11 @@ export class WebGPUBackend implements Backend {
     this.limits = device.limits;
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.uniformRing = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
-    this.memory.recordAlloc(UNIFORM_RING_BYTES);
+    // The 1 MiB uniform ring is fixed overhead, not data: it is not recorded in `memory` (it would
+    // dominate `largestBytes` in small tests). Storage and read-back staging buffers are.
     this.pool = new BufferPool(device, this.memory, (b) => { if (b.lastUse === this.epoch) this.flush(); },
       options.poolLimitBytes ?? 2 ** 30, device.limits.maxBufferSize);
+    this.ones = this.upload(new Float32Array([1]));
     device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(`webgpu: uncaptured ${e.constructor.name}: ${e.message}`);
@@ -226,7 +229,7 @@ export class WebGPUBackend implements Backend {
   free(s: Storage): void {
     const w = this.check(s, 'free');
     w.freed = true;
-    this.pool.release(w.pooled);
+    this.pool.release(w.pooled, w.length * 4);
   }
 
   async read(s: Storage): Promise<Float32Array> {
@@ -239,7 +242,7 @@ export class WebGPUBackend implements Backend {
     const bytes = w.length * 4;
     const staging = this.device.createBuffer({ size: Math.ceil(bytes / 16) * 16,
       usage: USAGE_MAP_READ | USAGE_COPY_DST });
-    this.memory.recordAlloc(staging.size);
+    this.memory.recordAlloc(bytes);
     try {
       this.copyEncoder().copyBufferToBuffer(w.pooled.buffer, 0, staging, 0, staging.size);
       this.flush();
@@ -252,7 +255,7 @@ export class WebGPUBackend implements Backend {
       return out;
     } finally {
       staging.destroy();
-      this.memory.recordFree(staging.size);
+      this.memory.recordFree(bytes);
     }
   }
 
@@ -340,16 +343,10 @@ export class WebGPUBackend implements Backend {
   }
 
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void {
-    adamwK.adamw(this, p, g, m, v, gScale ?? this.onesStorage(), gScale !== null, args);
+    adamwK.adamw(this, p, g, m, v, gScale ?? this.ones, gScale !== null, args);
   }
 
   // ---------------------------------------------------------------- internals
-
-  /** A backend-owned 1-element storage holding 1 (bound where an optional input is absent). */
-  private onesStorage(): WebGPUStorage {
-    if (!this.ones) this.ones = this.upload(new Float32Array([1]));
-    return this.ones;
-  }
 
   private check(s: Storage, op: string): WebGPUStorage {
     if (!(s instanceof WebGPUStorage)) {

@@ -5,11 +5,12 @@
  * Size classes: at least 256 bytes; above that, four classes per power of two (1, 1.25, 1.5,
  * 1.75 × 2^k), so a buffer is at most 25 % larger than asked for.
  *
- * Memory accounting (engine/memory.ts), our choice: a buffer counts as *live* while a Storage holds
- * it. Every `acquire` records an allocation of the buffer's real (class) size, whether the buffer
- * was created or reused from the pool; every `release` records a free. Idle pooled buffers are not
- * live bytes (they are reported by `idleBytes`). So `liveBytes`/`peakBytes` follow tensors (rounded
- * up to the size class) and `largestBytes` is the largest buffer ever handed out.
+ * Memory accounting (engine/memory.ts), our choice: every `acquire` records an allocation of the
+ * *requested* bytes (4·length), whether the buffer was created or reused from the pool, and every
+ * `release` records the matching free. So `liveBytes`, `peakBytes` and `largestBytes` describe
+ * tensors exactly as on the CPU backend (engine-level memory tests hold on both), and a [Q, K]
+ * tensor shows up as such. What the device really holds is reported separately: `deviceBytes`
+ * (all pool buffers alive, rounded up to their class, idle ones included) and `idleBytes`.
  *
  * A buffer recorded into the not-yet-submitted command encoder must not be destroyed, and must not
  * be overwritten by `queue.writeBuffer` (which runs before that encoder): each buffer carries the
@@ -40,6 +41,8 @@ export class BufferPool {
   private idle = new Map<number, PooledBuffer[]>();
   /** Bytes held by idle (free, reusable) buffers. */
   idleBytes = 0;
+  /** Bytes of every pool buffer not yet destroyed (live and idle, at class size). */
+  deviceBytes = 0;
   /** Buffers ever created (for tests of reuse). */
   created = 0;
 
@@ -61,16 +64,19 @@ export class BufferPool {
     } else {
       b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0 };
       this.created++;
+      this.deviceBytes += size;
     }
-    this.memory.recordAlloc(size);
+    this.memory.recordAlloc(bytes);
     return b;
   }
 
-  release(b: PooledBuffer): void {
-    this.memory.recordFree(b.bytes);
+  /** Returns a buffer acquired for `bytes` requested bytes. */
+  release(b: PooledBuffer, bytes: number): void {
+    this.memory.recordFree(bytes);
     if (this.idleBytes + b.bytes > this.limitBytes) {
       this.beforeDestroy(b);
       b.buffer.destroy();
+      this.deviceBytes -= b.bytes;
       return;
     }
     let list = this.idle.get(b.bytes);
@@ -81,7 +87,12 @@ export class BufferPool {
 
   /** Destroys every idle buffer (the backend flushes first). */
   trim(): void {
-    for (const list of this.idle.values()) for (const b of list) b.buffer.destroy();
+    for (const list of this.idle.values()) {
+      for (const b of list) {
+        b.buffer.destroy();
+        this.deviceBytes -= b.bytes;
+      }
+    }
     this.idle.clear();
     this.idleBytes = 0;
   }
