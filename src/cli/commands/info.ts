@@ -1,0 +1,104 @@
+/**
+ * `bsa-tnp info <model-folder>`: shows a model folder's configuration and the CSV columns it
+ * expects, after checking config.json and the model.safetensors header (weights are not loaded).
+ */
+import * as path from 'node:path';
+import { type CommandSpec, CliError, EXIT_OK } from '../args.js';
+import { type GroupConfig, type ModelConfig, countParameters, headOutputDims, tokenDims } from '../../models/config.js';
+import { ModelFolderError, readModelFolderInfo, storedParameterCount } from '../../train/model-folder.js';
+
+function describeGroup(name: string, g: GroupConfig | null): string {
+  if (g === null) return `${name}: absent`;
+  const bias = g.bias === null
+    ? 'no bias'
+    : `bias ${g.bias.family}${g.bias.family === 'scalar' ? '' : ` F=${g.bias.numBasis}`} on ${g.bias.distance} distance`;
+  return `${name}: ${g.dims} dim${g.dims > 1 ? 's' : ''}, ${g.embed ? 'in tokens' : 'not in tokens'}, ${bias}`;
+}
+
+function describeModel(m: ModelConfig): string[] {
+  const out = m.output.kind === 'gaussian'
+    ? `gaussian, Df=${m.output.dims}, min std ${m.output.minStd}`
+    : `categorical, ${m.output.classes} classes`;
+  return [
+    `  trunk: ${m.blocks} blocks x ${m.reps} repeat${m.reps > 1 ? 's' : ''}, width ${m.embedDim}, ${m.heads} heads x ${m.headDim}, ${m.attention} attention (tiles ${m.tile.queries}x${m.tile.keys})`,
+    `  tokens: width ${tokenDims(m)} (obs embedding ${m.obsEmbedDim}); input MLP [${m.inputMlp.join(', ')}] ${m.activation} + LayerNorm`,
+    `  FFN [${m.ffn.join(', ')}]; head [${[...m.headHidden, headOutputDims(m)].join(', ')}]; LayerNorm eps ${m.layerNormEps}`,
+    `  output: ${out}`,
+    ...(['x', 's', 't'] as const).map((g) => `  ${describeGroup(g, m.groups[g])}`),
+  ];
+}
+
+export const infoCommand: CommandSpec = {
+  name: 'info',
+  summary: 'Show a model folder: configuration, expected CSV columns, weights.',
+  positionals: { names: ['<model-folder>'], min: 1, max: 1 },
+  description: `
+Reads <model-folder>/config.json and the header of <model-folder>/model.safetensors, checks that
+they are valid and agree, and prints the model configuration and the CSV columns that 'predict'
+expects. Exits 1 with the reason if the folder is missing, incomplete or corrupt.
+
+Example:
+  bsa-tnp info runs/gp2d`,
+  options: {
+    json: { type: 'boolean', description: 'print everything as one JSON object' },
+  },
+  async run(args, ctx) {
+    const folder = path.resolve(ctx.cwd, args.positionals[0]!);
+    let info;
+    try {
+      info = readModelFolderInfo(folder);
+    } catch (e) {
+      if (e instanceof ModelFolderError) throw new CliError(`info: ${e.message}`);
+      throw e;
+    }
+    const { config, header } = info;
+    const expected = countParameters(config.model);
+    const stored = storedParameterCount(header);
+    if (stored !== expected) {
+      throw new CliError(
+        `info: ${path.join(info.folder, 'model.safetensors')} holds ${stored} parameters in ${header.entries.length} tensors, ` +
+          `but config.json's model needs ${expected}: the weights do not belong to this configuration`,
+      );
+    }
+    if (info.recovered) ctx.stderr.write(`info: restored ${info.folder} from ${info.folder}.old (an interrupted write)\n`);
+    if (args.values.json === true) {
+      ctx.stdout.write(`${JSON.stringify({
+        folder: info.folder,
+        config,
+        parameters: stored,
+        tensors: header.entries.map((e) => ({ name: e.name, shape: e.shape })),
+        metadata: header.metadata,
+      }, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    const d = config.data;
+    const unit = (c: string) => (d.units[c] !== undefined ? ` [${d.units[c]}]` : '');
+    const cols = (names: readonly string[]) => names.map((c) => `${c}${unit(c)}`).join(', ');
+    const lines = [
+      `model folder: ${info.folder}`,
+      `format version: ${config.formatVersion}`,
+      `parameters: ${stored.toLocaleString('en-US')} in ${header.entries.length} tensors`,
+      'model:',
+      ...describeModel(config.model),
+      'CSV columns:',
+      ...(d.columns.s.length > 0 ? [`  s (location): ${cols(d.columns.s)}; distance ${d.distance}`] : []),
+      ...(d.columns.t.length > 0 ? [`  t (time): ${cols(d.columns.t)}`] : []),
+      ...(d.columns.x.length > 0 ? [`  x (covariates): ${cols(d.columns.x)}`] : []),
+      `  f (values): ${cols(d.columns.f)}${config.model.output.kind === 'categorical' ? ' (integer class label)' : ''}`,
+      `  context CSV needs: ${[...d.columns.s, ...d.columns.t, ...d.columns.x, ...d.columns.f].join(', ')}`,
+      `  query CSV needs: ${[...d.columns.s, ...d.columns.t, ...d.columns.x].join(', ') || '(no columns)'}`,
+    ];
+    const norm = Object.entries(d.normalization);
+    if (norm.length > 0) {
+      lines.push('normalisation (from training data):', ...norm.map(([c, s]) => `  ${c}: mean ${s.mean}, std ${s.std}`));
+    }
+    if (config.training !== null) {
+      const t = config.training;
+      lines.push(`training: task ${t.task.name}, ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
+    }
+    const meta = Object.entries(header.metadata);
+    if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k}: ${v}`));
+    ctx.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT_OK;
+  },
+};
