@@ -1,26 +1,145 @@
-/** `bsa-tnp predict`: predictions for query points from context data. STUB: not implemented yet. */
-import type { CommandSpec } from '../args.js';
-import { notImplemented } from './not-implemented.js';
+/**
+ * `bsa-tnp predict`: predictions at target points (a CSV file or a regular grid) from context
+ * observations (CSV), in the data's own units. The context is encoded once; targets stream
+ * through the model in chunks, so memory is bounded by --chunk, and rows go to the output CSV as
+ * they are produced, through the atomic writer (an error or Ctrl-C leaves no partial file).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
+import { parseGridBounds, parseGridSize } from '../grid.js';
+import { renderField, writePng } from '../png.js';
+import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, gridTargets, loadContext, streamPredictions } from '../predict-stream.js';
+import { Predictor, createBackend, parseBackendName, type Prediction } from '../predictor.js';
+
+const DEFAULT_CHUNK = 4096;
+
+function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A positive integer option, or its default. */
+export function positiveIntOption(args: ParsedArgs, name: string, command: string, fallback: number): number {
+  const v = str(args, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+    throw new UsageError(`bsa-tnp ${command}: --${name} must be a positive integer, got '${v}'`);
+  }
+  return Number(v);
+}
+
+async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const cmd = 'predict';
+  const model = str(args, 'model') ?? args.positionals[0];
+  if (str(args, 'model') !== undefined && args.positionals.length > 0) {
+    throw new UsageError(`bsa-tnp predict: give the model folder once (--model DIR or a positional argument), got both`);
+  }
+  const context = str(args, 'context');
+  const targets = str(args, 'targets');
+  const grid = str(args, 'grid');
+  const out = str(args, 'out');
+  const missing = [model === undefined ? '--model DIR' : '', context === undefined ? '--context FILE' : '', out === undefined ? '--out FILE' : ''].filter(Boolean);
+  if (missing.length > 0) throw new UsageError(`bsa-tnp predict: missing ${missing.join(', ')}`);
+  if ((targets === undefined) === (grid === undefined)) {
+    throw new UsageError(`bsa-tnp predict: give the target points with exactly one of --targets FILE or --grid X0,X1,Y0,Y1 (with --size WxH)`);
+  }
+  if (grid === undefined && str(args, 'size') !== undefined) throw new UsageError('bsa-tnp predict: --size only applies to --grid');
+  if (grid === undefined && str(args, 'png') !== undefined) throw new UsageError('bsa-tnp predict: --png only applies to --grid');
+  if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp predict: give --backend or --device, not both');
+  const chunk = positiveIntOption(args, 'chunk', cmd, DEFAULT_CHUNK);
+  const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
+  const bounds = grid !== undefined ? parseGridBounds(grid) : null;
+  const size = grid !== undefined ? parseGridSize(str(args, 'size') ?? '128x128') : null;
+  const abs = (p: string) => path.resolve(ctx.cwd, p);
+  const outFile = abs(out!);
+  const pngDir = str(args, 'png') !== undefined ? abs(str(args, 'png')!) : null;
+  if (!fs.existsSync(path.dirname(outFile))) throw new CliError(`${cmd}: the folder of --out '${outFile}' does not exist`);
+  if (fs.existsSync(outFile) && fs.statSync(outFile).isDirectory()) throw new CliError(`${cmd}: --out '${outFile}' is a folder, expected a CSV file name`);
+
+  const handle = await createBackend(backendName, cmd);
+  let predictor: Predictor | null = null;
+  try {
+    predictor = Predictor.load(abs(model!), handle.backend, cmd);
+    if (bounds) checkGridModel(predictor, cmd);
+    const nc = await loadContext(predictor, abs(context!), cmd);
+    if (targets !== undefined) await checkTargetsHeader(predictor, abs(targets), cmd);
+    const total = size ? size.width * size.height : await countDataRows(abs(targets!));
+    const fields = pngDir && size && predictor.valueKind === 'gaussian'
+      ? { mean: new Float64Array(total), std: new Float64Array(total) }
+      : null;
+    const onChunk = fields
+      ? (p: Prediction, start: number, n: number) => {
+        if (p.kind !== 'gaussian') return;
+        fields.mean.set(p.mean[0]!.subarray(0, n), start);
+        fields.std.set(p.std[0]!.subarray(0, n), start);
+      }
+      : undefined;
+    const t0 = performance.now();
+    const written = await streamPredictions({
+      predictor,
+      targets: bounds && size ? gridTargets(bounds, size, chunk) : csvTargets(predictor, abs(targets!), chunk, cmd),
+      total, out: outFile, progress: ctx.stderr, label: cmd,
+      ...(onChunk ? { onChunk } : {}),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (pngDir && size) {
+      if (!fields) throw new CliError(`${cmd}: --png needs a Gaussian model (this one is categorical)`);
+      fs.mkdirSync(pngDir, { recursive: true });
+      writePng(path.join(pngDir, 'mean.png'), renderField(fields.mean, size.height, size.width, { cmap: 'viridis', scale: pngScale(size.width, size.height) }));
+      writePng(path.join(pngDir, 'std.png'), renderField(fields.std, size.height, size.width, { cmap: 'magma', scale: pngScale(size.width, size.height) }));
+    }
+    const summary = {
+      event: 'predict_done', out: outFile, points: written, context: nc, chunk, backend: handle.description,
+      seconds: Math.round(seconds * 1000) / 1000, ...(pngDir ? { png: pngDir } : {}),
+    };
+    ctx.stdout.write(ctx.stdout.isTTY
+      ? `wrote ${written} predictions from ${nc} context points to ${outFile} in ${summary.seconds} s${pngDir ? `; mean.png and std.png in ${pngDir}` : ''}\n`
+      : `${JSON.stringify(summary)}\n`);
+    return EXIT_OK;
+  } finally {
+    predictor?.dispose();
+    handle.dispose();
+  }
+}
+
+/** Upscale small grids so the PNG is at least ~256 pixels wide. */
+export function pngScale(width: number, height: number): number {
+  return Math.max(1, Math.min(8, Math.floor(256 / Math.max(width, height))));
+}
 
 export const predictCommand: CommandSpec = {
   name: 'predict',
-  summary: 'Predict mean and std at query points (CSV or a grid) from context observations (CSV).',
-  positionals: { names: ['<model-folder>'], min: 1, max: 1 },
+  summary: 'Predict mean, std and a 90% interval at target points (CSV or a grid) from context observations (CSV).',
+  positionals: { names: ['[model-folder]'], min: 0, max: 1 },
   description: `
-The context CSV needs the columns named in the model folder's config.json (see 'bsa-tnp info');
-the query CSV needs the coordinate and covariate columns. With --grid and --size the queries are a
-regular grid, and --png also writes mean.png and std.png.
+Reads the context observations (CSV with exactly the coordinate, covariate and value columns named
+in the model folder's config.json; see 'bsa-tnp info'), applies the model's stored normalisation
+(give values in their own units), encodes the context once and streams the targets through the
+model in chunks of --chunk points. Targets are a CSV with exactly the coordinate and covariate
+columns, or with --grid and --size a regular grid (row-major, y ascending; models with two
+coordinates only).
 
-Example:
-  bsa-tnp predict runs/gp2d --context obs.csv --grid -2,2,-2,2 --size 128x128 --out pred.csv --png maps/`,
+The output CSV holds per target point its coordinates, then for each value column f:
+f_mean, f_std, f_lo90, f_hi90 (the 90% interval mean -/+ 1.6449 std), in the data's units
+(categorical models: f_p0, f_p1, ... class probabilities). It is written atomically: on an error
+no partial file is left. Progress goes to stderr (a bar on a terminal, JSON lines otherwise); a
+summary goes to stdout (a JSON line when stdout is not a terminal).
+
+Examples:
+  bsa-tnp predict --model models/demo-gp2d --context obs.csv --targets points.csv --out pred.csv
+  bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid -2,2,-2,2 --size 128x128 --out pred.csv --png maps/`,
   options: {
+    model: { type: 'string', short: 'm', value: 'DIR', description: 'model folder (config.json + model.safetensors); may also be given as the positional argument' },
     context: { type: 'string', short: 'c', value: 'FILE', description: 'context observations (CSV)' },
-    query: { type: 'string', short: 'q', value: 'FILE', description: 'query points (CSV)' },
-    grid: { type: 'string', value: 'X0,X1,Y0,Y1', description: 'query a regular grid over these bounds' },
+    targets: { type: 'string', short: 't', value: 'FILE', description: 'target points (CSV of coordinates/covariates)' },
+    grid: { type: 'string', value: 'X0,X1,Y0,Y1', description: 'predict on a regular grid over these bounds instead of --targets' },
     size: { type: 'string', value: 'WxH', description: 'grid size', default: '128x128' },
-    out: { type: 'string', short: 'o', value: 'FILE', description: 'output CSV (queries + mean + std)' },
+    out: { type: 'string', short: 'o', value: 'FILE', description: 'output CSV (coordinates + mean, std, 90% interval)' },
+    chunk: { type: 'string', value: 'N', description: 'target points per model call (bounds memory; results do not depend on it)', default: String(DEFAULT_CHUNK) },
     png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png (grid only)' },
-    device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend' },
+    backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
+    device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
   },
-  run: notImplemented('predict'),
+  run,
 };

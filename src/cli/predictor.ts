@@ -1,0 +1,336 @@
+/**
+ * A loaded model folder ready to predict in the data's own units (Node only): the model, its
+ * weights on a backend, and the data schema of config.json (CSV column names, normalisation).
+ *
+ * `predict` and `demo` both go through here, so the normalisation round trip is written once:
+ * inputs z = (v − mean) / std per column before the model, outputs μ·std + mean and σ·std after
+ * (columns without stored statistics pass through). The context is encoded once (`setContext`);
+ * test points then go through `predictChunk` in chunks of any size with identical results,
+ * because test points never interact (models/bsa-tnp.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Backend } from '../engine/backend.js';
+import { CpuBackend } from '../engine/cpu/backend.js';
+import { createHeap } from '../engine/cpu/heap.js';
+import type { ThreadPool } from '../engine/cpu/threads.js';
+import { createNodeThreadPool } from '../engine/cpu/worker-node.js';
+import * as E from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { BsaTnp, type ContextCache, type Coords } from '../models/bsa-tnp.js';
+import { GROUP_NAMES, type DataSchema, type GroupName, type ModelFolderConfig } from '../models/config.js';
+import { toParams, type Params } from '../nn/params.js';
+import { Rng } from '../engine/random.js';
+import { CheckpointError, loadModelFolder } from '../train/checkpoint.js';
+import { CliError } from './args.js';
+
+/** z of the central 90% interval of a Gaussian: Φ⁻¹(0.95). */
+export const Z90 = 1.6448536269514722;
+
+export type BackendName = 'cpu' | 'webgpu';
+
+/** A compute backend and how to release it (CPU worker pool, GPU device). */
+export interface BackendHandle {
+  backend: Backend;
+  description: string;
+  dispose(): void;
+}
+
+/** Parses `--backend` (default cpu). */
+export function parseBackendName(value: string | boolean | undefined, command: string): BackendName {
+  if (value === undefined) return 'cpu';
+  if (value === 'cpu' || value === 'webgpu') return value;
+  throw new CliError(`${command}: --backend must be 'cpu' or 'webgpu', got '${String(value)}'`);
+}
+
+/**
+ * Creates the backend. `cpu`: shared wasm heap plus a worker pool of up to `threads` threads
+ * (default: all cores, at most 8) for matmul. `webgpu`: the first Dawn adapter; a clear error
+ * when there is none.
+ */
+export async function createBackend(name: BackendName, command: string, threads?: number): Promise<BackendHandle> {
+  if (name === 'webgpu') {
+    const mod = await import('../engine/webgpu/node.js');
+    const res = await mod.createNodeWebGPUBackend();
+    if (!res.backend) throw new CliError(`${command}: --backend webgpu: no WebGPU device (${res.reason}); use --backend cpu`);
+    const backend = res.backend as Backend;
+    return { backend, description: backend.description, dispose() {} };
+  }
+  const heap = createHeap();
+  let pool: ThreadPool | undefined;
+  if (heap.memory && (threads ?? 2) > 1) pool = await createNodeThreadPool(threads === undefined ? { memory: heap.memory } : { memory: heap.memory, threads });
+  const backend = new CpuBackend(pool ? { heap, pool } : { heap });
+  return { backend, description: backend.description, dispose() { pool?.destroy(); } };
+}
+
+/** The CSV layout of a model's points, from config.json's data schema. */
+export interface PointLayout {
+  /** Coordinate and covariate columns, in model order: x…, s…, t…. */
+  coordinates: string[];
+  /** Value columns (one integer class column for categorical models). */
+  values: string[];
+  /** Which group (and dimension within it) each coordinate column feeds. */
+  groupOf: { group: GroupName; dim: number }[];
+}
+
+export function pointLayout(schema: DataSchema): PointLayout {
+  const coordinates: string[] = [];
+  const groupOf: { group: GroupName; dim: number }[] = [];
+  for (const g of GROUP_NAMES) {
+    schema.columns[g].forEach((name, dim) => {
+      coordinates.push(name);
+      groupOf.push({ group: g, dim });
+    });
+  }
+  return { coordinates, values: [...schema.columns.f], groupOf };
+}
+
+const GROUP_WORDS: Record<GroupName | 'f', string> = {
+  x: 'covariate', s: 'spatial coordinate', t: 'time coordinate', f: 'value',
+};
+
+/** "2 spatial coordinates (s0, s1) and 1 value (f)": what a model's CSV must hold, in words. */
+export function describeColumns(schema: DataSchema, withValues: boolean): string {
+  const parts: string[] = [];
+  for (const g of [...GROUP_NAMES, 'f'] as const) {
+    if (g === 'f' && !withValues) continue;
+    const names = schema.columns[g];
+    if (names.length === 0) continue;
+    parts.push(`${names.length} ${GROUP_WORDS[g]}${names.length > 1 ? 's' : ''} (${names.join(', ')})`);
+  }
+  return parts.length <= 1 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+}
+
+/**
+ * Checks a CSV header against the columns a model needs; throws a `CliError` that lists the
+ * missing and unexpected columns, and says so when the number of coordinate columns differs from
+ * the model's (a file for a model of another dimension).
+ */
+export function checkHeader(label: string, header: readonly string[], expected: readonly string[], schema: DataSchema,
+  withValues: boolean, modelFolder: string): void {
+  const missing = expected.filter((c) => !header.includes(c));
+  const extra = header.filter((c) => !expected.includes(c));
+  if (missing.length === 0 && extra.length === 0) return;
+  const q = (xs: readonly string[]) => xs.map((c) => `'${c}'`).join(', ');
+  const problems: string[] = [];
+  if (missing.length > 0) problems.push(`missing column${missing.length > 1 ? 's' : ''} ${q(missing)}`);
+  if (extra.length > 0) problems.push(`unexpected column${extra.length > 1 ? 's' : ''} ${q(extra)}`);
+  // A dimension mismatch: e.g. s0,s1,s2 for a 2-D model (default names are g0, g1, ...).
+  const hints: string[] = [];
+  for (const g of GROUP_NAMES) {
+    const want = schema.columns[g].length;
+    const pattern = new RegExp(`^${g}\\d+$`);
+    const got = header.filter((c) => pattern.test(c)).length;
+    if (got !== want && (got > 0 || want > 0) && schema.columns[g].every((c) => pattern.test(c))) {
+      hints.push(`the model takes ${want} ${GROUP_WORDS[g]}${want === 1 ? '' : 's'}, the file has ${got}`);
+    }
+  }
+  const dims = hints.length > 0 ? `; dimension mismatch: ${hints.join('; ')}` : '';
+  throw new CliError(`${label}: ${problems.join(' and ')}${dims}. The model in '${modelFolder}' expects exactly ` +
+    `${describeColumns(schema, withValues)}; header was: ${header.join(', ')}`);
+}
+
+/** Model outputs for a chunk of points, in data units; `[value column][point]`. */
+export type Prediction =
+  | { kind: 'gaussian'; mean: Float64Array[]; std: Float64Array[] }
+  | { kind: 'categorical'; probs: Float64Array[] };
+
+/** A model folder loaded onto a backend. */
+export class Predictor {
+  readonly model: BsaTnp;
+  readonly layout: PointLayout;
+  private cache: ContextCache | null = null;
+  private contextSize = 0;
+
+  private constructor(
+    readonly folder: string,
+    readonly config: ModelFolderConfig,
+    private readonly params: Params,
+    private readonly tensors: Tensor[],
+    readonly backend: Backend,
+    readonly command: string,
+  ) {
+    this.model = new BsaTnp(config.model);
+    this.layout = pointLayout(config.data);
+  }
+
+  /**
+   * Loads `folder` (config.json + model.safetensors, every tensor checked against the config)
+   * and uploads the weights. Problems become `CliError`s naming the file.
+   */
+  static load(folder: string, backend: Backend, command: string): Predictor {
+    const abs = path.resolve(folder);
+    if (!fs.existsSync(abs)) throw new CliError(`${command}: model folder '${abs}' does not exist (pass --model DIR, a folder with config.json and model.safetensors)`);
+    if (!fs.statSync(abs).isDirectory()) throw new CliError(`${command}: --model '${abs}' is not a folder (expected a model folder with config.json and model.safetensors)`);
+    let loaded: ReturnType<typeof loadModelFolder>;
+    try {
+      loaded = loadModelFolder(abs);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new CliError(`${command}: cannot load the model: ${e.message}`);
+      throw e;
+    }
+    const model = new BsaTnp(loaded.config.model);
+    const specs = model.specs(Rng.fromSeed(0));
+    const tensors = specs.map((s) => {
+      const w = loaded.weights.get(s.name)!;
+      for (let i = 0; i < w.data.length; i++) {
+        if (!Number.isFinite(w.data[i]!)) {
+          throw new CliError(`${command}: cannot load the model: ${path.join(abs, 'model.safetensors')}: tensor '${s.name}' holds a non-finite value at index ${i}; the file is corrupt`);
+        }
+      }
+      return E.tensor(w.data, s.shape, backend);
+    });
+    return new Predictor(abs, loaded.config, toParams(specs, tensors), tensors, backend, command);
+  }
+
+  get valueKind(): 'gaussian' | 'categorical' {
+    return this.config.model.output.kind;
+  }
+
+  /** Number of classes (categorical) or value columns (Gaussian). */
+  get outputWidth(): number {
+    const o = this.config.model.output;
+    return o.kind === 'gaussian' ? o.dims : o.classes;
+  }
+
+  private stats(column: string): { mean: number; std: number } {
+    return this.config.data.normalization[column] ?? { mean: 0, std: 1 };
+  }
+
+  /** Normalised coordinates [1, n, dims] per group from columns in `layout.coordinates` order. */
+  private coords(columns: readonly ArrayLike<number>[], n: number): Coords {
+    const out: Coords = {};
+    for (const g of GROUP_NAMES) {
+      const gc = this.config.model.groups[g];
+      if (!gc) continue;
+      const data = new Float32Array(n * gc.dims);
+      this.layout.groupOf.forEach(({ group, dim }, k) => {
+        if (group !== g) return;
+        const { mean, std } = this.stats(this.layout.coordinates[k]!);
+        const col = columns[k]!;
+        for (let i = 0; i < n; i++) data[i * gc.dims + dim] = (col[i]! - mean) / std;
+      });
+      out[g] = E.tensor(data, [1, n, gc.dims], this.backend);
+    }
+    return out;
+  }
+
+  /**
+   * Encodes the context once. `columns`: coordinate columns then value columns
+   * (`[...layout.coordinates, ...layout.values]` order), each `n` long, in data units.
+   */
+  setContext(columns: readonly ArrayLike<number>[], n: number): void {
+    if (n === 0) throw new CliError(`${this.command}: the context is empty: at least one observation is needed`);
+    this.clearContext();
+    const nc = this.layout.coordinates.length;
+    const o = this.config.model.output;
+    const width = o.kind === 'gaussian' ? o.dims : o.classes;
+    const f = new Float32Array(n * width);
+    if (o.kind === 'gaussian') {
+      this.layout.values.forEach((name, d) => {
+        const { mean, std } = this.stats(name);
+        const col = columns[nc + d]!;
+        for (let i = 0; i < n; i++) f[i * width + d] = (col[i]! - mean) / std;
+      });
+    } else {
+      const name = this.layout.values[0]!;
+      const col = columns[nc]!;
+      for (let i = 0; i < n; i++) {
+        const c = col[i]!;
+        if (!Number.isInteger(c) || c < 0 || c >= o.classes) {
+          throw new CliError(`${this.command}: context row ${i + 1}, column '${name}': expected a class 0..${o.classes - 1}, got ${c}`);
+        }
+        f[i * width + c] = 1;
+      }
+    }
+    const fT = E.tensor(f, [1, n, width], this.backend);
+    const coords = this.coords(columns, n);
+    try {
+      this.cache = this.model.encode(this.params, { f: fT, coords });
+      this.contextSize = n;
+    } finally {
+      fT.dispose();
+    }
+  }
+
+  get context(): number {
+    return this.contextSize;
+  }
+
+  /** Predicts `n` points; `columns` in `layout.coordinates` order, data units. */
+  async predictChunk(columns: readonly ArrayLike<number>[], n: number): Promise<Prediction> {
+    if (!this.cache) throw new Error(`${this.command}: predictChunk before setContext`);
+    const coords = this.coords(columns, n);
+    try {
+      const out = this.model.decode(this.params, this.cache, coords);
+      if (out.kind === 'gaussian') {
+        const [mu, sigma] = await Promise.all([out.mean.data(), out.std.data()]);
+        out.mean.dispose();
+        out.std.dispose();
+        const D = this.layout.values.length;
+        const mean = this.layout.values.map(() => new Float64Array(n));
+        const std = this.layout.values.map(() => new Float64Array(n));
+        this.layout.values.forEach((name, d) => {
+          const s = this.stats(name);
+          for (let i = 0; i < n; i++) {
+            // Rounded to float32: the model's precision, and short CSV text.
+            mean[d]![i] = Math.fround(mu[i * D + d]! * s.std + s.mean);
+            std[d]![i] = Math.fround(sigma[i * D + d]! * s.std);
+          }
+        });
+        return { kind: 'gaussian', mean, std };
+      }
+      const logits = await out.logits.data();
+      out.logits.dispose();
+      const C = this.outputWidth;
+      const probs = Array.from({ length: C }, () => new Float64Array(n));
+      for (let i = 0; i < n; i++) {
+        let mx = -Infinity;
+        for (let c = 0; c < C; c++) mx = Math.max(mx, logits[i * C + c]!);
+        let z = 0;
+        for (let c = 0; c < C; c++) z += Math.exp(logits[i * C + c]! - mx);
+        for (let c = 0; c < C; c++) probs[c]![i] = Math.fround(Math.exp(logits[i * C + c]! - mx) / z);
+      }
+      return { kind: 'categorical', probs };
+    } finally {
+      for (const g of GROUP_NAMES) coords[g]?.dispose();
+    }
+  }
+
+  /** Output CSV column names after the coordinates. */
+  outputColumns(): string[] {
+    if (this.valueKind === 'gaussian') {
+      return this.layout.values.flatMap((f) => [`${f}_mean`, `${f}_std`, `${f}_lo90`, `${f}_hi90`]);
+    }
+    const f = this.layout.values[0]!;
+    return Array.from({ length: this.outputWidth }, (_, c) => `${f}_p${c}`);
+  }
+
+  private clearContext(): void {
+    this.cache?.dispose();
+    this.cache = null;
+    this.contextSize = 0;
+  }
+
+  dispose(): void {
+    this.clearContext();
+    for (const t of this.tensors) t.dispose();
+  }
+}
+
+/** Fills one output row (after the coordinates) for point `i` of a prediction. */
+export function fillOutputRow(p: Prediction, i: number, row: Float64Array, offset: number): void {
+  let k = offset;
+  if (p.kind === 'gaussian') {
+    for (let d = 0; d < p.mean.length; d++) {
+      const m = p.mean[d]![i]!;
+      const s = p.std[d]![i]!;
+      row[k++] = m;
+      row[k++] = s;
+      row[k++] = Math.fround(m - Z90 * s);
+      row[k++] = Math.fround(m + Z90 * s);
+    }
+  } else {
+    for (const col of p.probs) row[k++] = col[i]!;
+  }
+}
