@@ -30,7 +30,8 @@ const VARIANTS = {
 
 function build(flags: readonly string[], dir: string, name: string): Uint8Array {
   const out = join(dir, `${name}.wasm`);
-  execFileSync('clang', [...COMMON, ...flags, '-o', out, source], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const extra = (process.env.BSA_WASM_CFLAGS ?? '').split(/\s+/).filter(Boolean); // experiments: -DMR=4
+  execFileSync('clang', [...COMMON, ...flags, ...extra, '-o', out, source], { stdio: ['ignore', 'inherit', 'inherit'] });
   return new Uint8Array(readFileSync(out));
 }
 

@@ -13,7 +13,7 @@
 import type { MatmulArgs } from '../backend.js';
 import { createHeap, heapOf, HEAP_RESERVED_BYTES, type CpuHeap } from './heap.js';
 import type { ThreadPool } from './threads.js';
-import { kernelsFor, PANEL_COLS, type KernelExports } from './wasm/kernels.js';
+import { kernelsFor, type KernelExports } from './wasm/kernels.js';
 
 /** Largest block of C rows one unit handles (packed A: MC × KC floats, in L2). */
 const MC = 144;
@@ -47,6 +47,16 @@ function check(a: Float32Array, b: Float32Array, out: Float32Array, args: Matmul
   if (out.length < batch * m * n) throw new MatmulError(`matmul: expected out of at least ${batch * m * n} elements, got ${out.length}`);
 }
 
+/** Validates; handles empty products (nothing to write, or zeros when k = 0). True when done. */
+function trivial(a: Float32Array, b: Float32Array, out: Float32Array, args: MatmulArgs): boolean {
+  check(a, b, out, args);
+  const { batch, m, k, n } = args;
+  if (batch === 0 || m === 0 || n === 0) return true;
+  if (k > 0) return false;
+  out.fill(0, 0, batch * m * n);
+  return true;
+}
+
 /** Private kernel memory for operands outside any shared heap (lazily created). */
 let privateHeap: CpuHeap | null = null;
 let plainMemory: WebAssembly.Memory | null = null;
@@ -62,13 +72,7 @@ let plainMemory: WebAssembly.Memory | null = null;
  */
 export function matmul(a: Float32Array, b: Float32Array, out: Float32Array, args: MatmulArgs,
   pool?: ThreadPool): void {
-  check(a, b, out, args);
-  const { batch, m, k, n } = args;
-  if (batch === 0 || m === 0 || n === 0) return;
-  if (k === 0) {
-    out.fill(0, 0, batch * m * n);
-    return;
-  }
+  if (trivial(a, b, out, args)) return;
   let heap = pool ? heapOf(pool.memory) : heapOf(out) ?? heapOf(a);
   if (!heap) pool = undefined;
   if (!heap && typeof SharedArrayBuffer !== 'undefined') heap = privateHeap ??= createHeap();
@@ -107,7 +111,8 @@ function plan(kern: KernelExports, args: MatmulArgs, threads: number, copyA: boo
   const aCopy = copyA ? take(extent(batch, strideA, m * k)) : -1;
   const bCopy = copyB ? take(extent(batch, strideB, k * n)) : -1;
   const cTemp = copyC ? take(batch * m * n) : -1;
-  const packB = take(batchB * Math.ceil(n / PANEL_COLS) * PANEL_COLS * k);
+  const nr = kern.panel_cols();
+  const packB = take(batchB * Math.ceil(n / nr) * nr * k);
   const scratch = take(threads * scratchStride);
   return { aCopy, bCopy, cTemp, packB, scratch, scratchStride, total, mu, threads };
 }
@@ -119,19 +124,20 @@ function plan(kern: KernelExports, args: MatmulArgs, threads: number, copyA: boo
 function execute(kern: KernelExports, pool: ThreadPool | undefined, p: Plan, args: MatmulArgs,
   pa: number, pb: number, pc: number, base: number): void {
   const { batch, m, k, n, transA, transB, strideA, strideB } = args;
-  const npanels = Math.ceil(n / PANEL_COLS);
+  const nr = kern.panel_cols();
+  const npanels = Math.ceil(n / nr);
   const batchB = strideB === 0 ? 1 : batch;
   const packB = base + p.packB * 4;
   const scratch = base + p.scratch * 4;
   const packUnits = batchB * npanels;
   const packArgs = [pb, packB, k, n, transB ? 1 : 0, strideB];
-  if (pool && packUnits * k * PANEL_COLS >= PARALLEL_PACK_MIN) {
+  if (pool && packUnits * k * nr >= PARALLEL_PACK_MIN) {
     pool.run('pack_b', packUnits, Math.ceil(packUnits / (4 * pool.size)), packArgs);
   } else {
     kern.pack_b(pb, packB, k, n, transB ? 1 : 0, strideB, 0, 0, packUnits);
   }
   const units = batch * Math.ceil(m / p.mu);
-  const stridePackedB = strideB === 0 ? 0 : npanels * PANEL_COLS * k;
+  const stridePackedB = strideB === 0 ? 0 : npanels * nr * k;
   if (pool && units > 1) {
     pool.run('matmul_rows', units, 1, [pa, packB, pc, m, k, n, transA ? 1 : 0, strideA, stridePackedB, p.mu,
       scratch, p.scratchStride]);
@@ -163,8 +169,12 @@ function runShared(heap: CpuHeap, a: Float32Array, b: Float32Array, out: Float32
   }
 }
 
-/** No SharedArrayBuffer (browser without cross-origin isolation): a private, growable plain memory. */
-function runPlain(a: Float32Array, b: Float32Array, out: Float32Array, args: MatmulArgs): void {
+/**
+ * No SharedArrayBuffer (browser without cross-origin isolation): copies through a private,
+ * growable plain memory. Exported for tests, which cannot switch SharedArrayBuffer off.
+ */
+export function runPlain(a: Float32Array, b: Float32Array, out: Float32Array, args: MatmulArgs): void {
+  if (trivial(a, b, out, args)) return;
   const memory = plainMemory ??= new WebAssembly.Memory({ initial: 2, maximum: 65536 });
   const kern = kernelsFor(memory);
   const p = plan(kern, args, 1, true, true, true);

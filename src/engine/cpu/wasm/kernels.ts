@@ -16,10 +16,8 @@ export interface KernelExports {
     tid: number, start: number, end: number): void;
   scratch_floats(mu: number): number;
   micro_rows(): number;
+  panel_cols(): number;
 }
-
-/** Columns per packed B panel (NR in matmul.c). */
-export const PANEL_COLS = 8;
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);

@@ -10,7 +10,7 @@
  * - matmul_rows: a unit is (batch entry, block of `mu` rows of C). For each KC-long slice of k it
  *   packs its rows of A into MR-row micro-panels apack[l][MR] (zero-padded), then for every B
  *   panel (kept in L1) sweeps the micro-panels with the MR x NR register-blocked micro-kernel:
- *   MR*NR/4 f32x4 accumulators, one splat of A and NR/4 loads of B per k step.
+ *   MR*NR/4 f32x4 accumulators (4x8: 8 of them; 6x8 ran slower in V8, which keeps xmm15 as scratch), one splat of A and NR/4 loads of B per k step.
  * - Every thread gets its own scratch (packed A, an edge tile) at scratch + tid * scratch_stride.
  *
  * Nothing here uses the C stack in linear memory (checked by the build script: no
@@ -20,10 +20,16 @@
 #include <wasm_simd128.h>
 
 #ifndef MR
-#define MR 6
+#define MR 4
 #endif
+#ifndef NR
 #define NR 8
+#endif
+#define NV (NR / 4)
 #define KC 256
+#ifndef NC_FLOATS
+#define NC_FLOATS (128 * 1024) /* packed-B floats per column block: 512 KiB */
+#endif
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
@@ -37,8 +43,8 @@ static void pack_b_panel(const float *restrict b, float *restrict dst, int k, in
     const float *src = b + j0;
     if (nc == NR) {
       for (int l = 0; l < k; l++) {
-        wasm_v128_store(dst + l * NR, wasm_v128_load(src + (long)l * n));
-        wasm_v128_store(dst + l * NR + 4, wasm_v128_load(src + (long)l * n + 4));
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NV; v++) wasm_v128_store(dst + l * NR + 4 * v, wasm_v128_load(src + (long)l * n + 4 * v));
       }
     } else {
       for (int l = 0; l < k; l++) {
@@ -101,17 +107,21 @@ static void pack_a(const float *restrict a, float *restrict dst, int m, int k, i
  */
 static void kernel(int kc, const float *restrict ap, const float *restrict bp, float *restrict c,
                    int ldc, int mr, int nc, int accum, float *restrict tile) {
-  v128_t acc0[MR], acc1[MR];
+  v128_t acc[MR][NV];
 #pragma clang loop unroll(full)
-  for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = wasm_f32x4_splat(0.0f);
+  for (int r = 0; r < MR; r++) {
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
+  }
   for (int l = 0; l < kc; l++) {
-    v128_t b0 = wasm_v128_load(bp);
-    v128_t b1 = wasm_v128_load(bp + 4);
+    v128_t bv[NV];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) bv[v] = wasm_v128_load(bp + 4 * v);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
       v128_t av = wasm_v128_load32_splat(ap + r);
-      acc0[r] = wasm_f32x4_add(acc0[r], wasm_f32x4_mul(av, b0));
-      acc1[r] = wasm_f32x4_add(acc1[r], wasm_f32x4_mul(av, b1));
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(av, bv[v]));
     }
     ap += MR;
     bp += NR;
@@ -120,19 +130,18 @@ static void kernel(int kc, const float *restrict ap, const float *restrict bp, f
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
       float *cr = c + (long)r * ldc;
-      if (accum) {
-        acc0[r] = wasm_f32x4_add(acc0[r], wasm_v128_load(cr));
-        acc1[r] = wasm_f32x4_add(acc1[r], wasm_v128_load(cr + 4));
+#pragma clang loop unroll(full)
+      for (int v = 0; v < NV; v++) {
+        if (accum) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_v128_load(cr + 4 * v));
+        wasm_v128_store(cr + 4 * v, acc[r][v]);
       }
-      wasm_v128_store(cr, acc0[r]);
-      wasm_v128_store(cr + 4, acc1[r]);
     }
     return;
   }
 #pragma clang loop unroll(full)
   for (int r = 0; r < MR; r++) {
-    wasm_v128_store(tile + r * NR, acc0[r]);
-    wasm_v128_store(tile + r * NR + 4, acc1[r]);
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) wasm_v128_store(tile + r * NR + 4 * v, acc[r][v]);
   }
   for (int r = 0; r < mr; r++) {
     float *cr = c + (long)r * ldc;
@@ -151,6 +160,9 @@ int scratch_floats(int mu) {
 
 EXPORT(micro_rows)
 int micro_rows(void) { return MR; }
+
+EXPORT(panel_cols)
+int panel_cols(void) { return NR; }
 
 EXPORT(matmul_rows)
 void matmul_rows(const float *a, const float *packed_b, float *c, int m, int k, int n, int trans_a,
@@ -171,13 +183,22 @@ void matmul_rows(const float *a, const float *packed_b, float *c, int m, int k, 
     for (int pc = 0; pc < k; pc += KC) {
       int kc = k - pc < KC ? k - pc : KC;
       pack_a(ab, apack, m, k, trans_a, i0, rows, pc, kc);
-      for (int jp = 0; jp < npanels; jp++) {
-        int j0 = jp * NR;
-        int nc = n - j0 < NR ? n - j0 : NR;
-        const float *bpanel = bb + ((long)jp * k + pc) * NR;
+      /* Column blocks of NCB panels keep the packed B slice (kc x NCB*NR) in L2. Inside one, each
+       * MR-row micro-panel of A sweeps all panels, writing whole row segments of C: with ldc a
+       * large power of two, sweeping rows within a panel instead thrashes L1/L2 sets. */
+      int ncb = NC_FLOATS / (kc * NR);
+      if (ncb < 1) ncb = 1;
+      for (int jb = 0; jb < npanels; jb += ncb) {
+        int je = jb + ncb < npanels ? jb + ncb : npanels;
         for (int ip = 0; ip < rows; ip += MR) {
           int mr = rows - ip < MR ? rows - ip : MR;
-          kernel(kc, apack + (long)ip * kc, bpanel, cb + (long)ip * n + j0, n, mr, nc, pc > 0, tile);
+          const float *ap = apack + (long)ip * kc;
+          float *cr = cb + (long)ip * n;
+          for (int jp = jb; jp < je; jp++) {
+            int j0 = jp * NR;
+            int nc = n - j0 < NR ? n - j0 : NR;
+            kernel(kc, ap, bb + ((long)jp * k + pc) * NR, cr + j0, n, mr, nc, pc > 0, tile);
+          }
         }
       }
     }
