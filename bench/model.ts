@@ -1,0 +1,147 @@
+/**
+ * Whole-model benchmark (issue "GPU at scale"): BSA-TNP forward at context/test sizes, batch 1,
+ * default 2-D GP configuration, random weights; and the training step on the 2-D GP shapes
+ * (batch 8, context 512 padded, 1024 test).
+ *
+ *   npm run bench -- model [--backend cpu|webgpu] [--sizes 10000x100000,100000x1000000]
+ *                          [--chunk 65536] [--train] [--steps 50] [--f16]
+ *
+ * Prints one JSON line per measurement:
+ *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
+ *   {"bench":"model","impl":…,"pass":"train-step","b":8,"nc":512,"nt":1024,"ms_pipelined":…,"ms_synced":…}
+ * Forward time covers encoding the context, streaming every test chunk through the model and
+ * reading the predictions back to the host. Peak memory is the backend's own accounting of live
+ * buffers (the WebGPU pool's, or the CPU heap's).
+ */
+import type { Backend } from '../src/engine/backend.js';
+import * as E from '../src/engine/ops.js';
+import { Rng } from '../src/engine/random.js';
+import type { Tensor } from '../src/engine/tensor.js';
+import { BsaTnp } from '../src/models/bsa-tnp.js';
+import { DEFAULT_CONFIG, type ModelConfig } from '../src/models/config.js';
+import { materialise, toParams } from '../src/nn/params.js';
+import { openBackend } from './backends.js';
+
+function arg(args: string[], name: string, dflt: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+}
+
+function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rng.uniform();
+  return a;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function forward(b: Backend, impl: string, model: BsaTnp, params: ReturnType<typeof toParams>, nc: number, nt: number, chunk: number): Promise<void> {
+  const rng = Rng.fromSeed(nc + nt);
+  const sCtx = uniform(rng, nc * 2, -2, 2);
+  const fCtx = uniform(rng, nc, -1, 1);
+  const sTest = uniform(rng, nt * 2, -2, 2);
+  const mem = (b as { memory?: { resetPeak(): unknown; peakBytes: number } }).memory;
+  await b.sync();
+  mem?.resetPeak();
+  const t0 = performance.now();
+  const ctx = { f: E.tensor(fCtx, [1, nc, 1], b), coords: { s: E.tensor(sCtx, [1, nc, 2], b) } };
+  const cache = model.encode(params, ctx);
+  const mean = new Float32Array(nt);
+  const std = new Float32Array(nt);
+  let pending: Promise<void> | null = null;
+  for (let start = 0; start < nt; start += chunk) {
+    const n = Math.min(chunk, nt - start);
+    const s = E.tensor(sTest.subarray(2 * start, 2 * (start + n)), [1, n, 2], b);
+    const out = model.decode(params, cache, { s });
+    s.dispose();
+    if (out.kind !== 'gaussian') throw new Error('model bench: expected a Gaussian model');
+    // Read this chunk back while the next one is recorded.
+    const prev = pending;
+    pending = (async () => {
+      await prev;
+      mean.set(await out.mean.data(), start);
+      std.set(await out.std.data(), start);
+      out.mean.dispose();
+      out.std.dispose();
+    })();
+  }
+  await pending;
+  cache.dispose();
+  ctx.f.dispose();
+  ctx.coords.s.dispose();
+  const seconds = (performance.now() - t0) / 1000;
+  if (!mean.every(Number.isFinite) || !std.every((v) => v > 0)) throw new Error('model bench: non-finite predictions');
+  const peak = mem ? mem.peakBytes / 2 ** 30 : null;
+  console.log(JSON.stringify({ bench: 'model', impl, pass: 'forward', nc, nt, chunk, seconds: +seconds.toFixed(4), peak_gib: peak && +peak.toFixed(3), date: new Date().toISOString(), device: b.description }));
+}
+
+async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number): Promise<void> {
+  const model = new BsaTnp(config);
+  const specs = model.specs(Rng.fromSeed(0));
+  const values = materialise(specs, b);
+  const names = specs.map((s) => s.name);
+  const m = values.map((v) => E.zerosLike(v));
+  const v2 = values.map((v) => E.zerosLike(v));
+  const rng = Rng.fromSeed(5);
+  const B = 8, Nc = 512, Nt = 1024;
+  const mask = new Float32Array(B * Nc);
+  for (let i = 0; i < B; i++) { const n = rng.int(128, 512); mask.fill(1, i * Nc, i * Nc + n); }
+  const batch = {
+    ctx: { f: E.tensor(uniform(rng, B * Nc, -1, 1), [B, Nc, 1], b), mask: E.tensor(mask, [B, Nc], b), coords: { s: E.tensor(uniform(rng, B * Nc * 2, -2, 2), [B, Nc, 2], b) } },
+    test: { s: E.tensor(uniform(rng, B * Nt * 2, -2, 2), [B, Nt, 2], b) },
+  };
+  const fTest = E.tensor(uniform(rng, B * Nt, -1, 1), [B, Nt, 1], b);
+  const step = (k: number): Tensor => {
+    const { value, grads } = E.valueAndGrad((ps) => model.loss(new Map(names.map((n, i) => [n, ps[i]!])), batch, fTest))(values);
+    // Global-norm clipping to 0.5 on the device, then AdamW.
+    const scale = E.tidy(() => {
+      const sq = grads.map((g) => E.sum(E.square(g)));
+      const norm = E.sqrt(sq.reduce((a, c) => E.add(a, c)));
+      return E.minimum(E.div(0.5, E.add(norm, 1e-12)), 1);
+    });
+    values.forEach((p, i) => b.adamw(p.storage(), grads[i]!.storage(), m[i]!.storage(), v2[i]!.storage(), scale.storage(),
+      { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, step: k + 1 }));
+    grads.forEach((g) => g.dispose());
+    scale.dispose();
+    return value;
+  };
+  // Warm-up (pipeline compilation), then pipelined (no readback) and synced timings.
+  for (let k = 0; k < 3; k++) step(k).dispose();
+  await b.sync();
+  const t0 = performance.now();
+  let last: Tensor | null = null;
+  for (let k = 0; k < steps; k++) { last?.dispose(); last = step(k); }
+  const loss = await last!.data();
+  last!.dispose();
+  const pipelined = (performance.now() - t0) / steps;
+  const synced: number[] = [];
+  for (let k = 0; k < Math.min(steps, 10); k++) {
+    const t = performance.now();
+    const l = step(k);
+    await l.data();
+    l.dispose();
+    synced.push(performance.now() - t);
+  }
+  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), loss: loss[0], date: new Date().toISOString(), device: b.description }));
+}
+
+export async function run(args: string[]): Promise<void> {
+  const which = arg(args, 'backend', 'cpu');
+  const b = await openBackend(which);
+  const impl = `bsa-tnp-${which}`;
+  const config: ModelConfig = { ...DEFAULT_CONFIG };
+  const model = new BsaTnp(config);
+  const specs = model.specs(Rng.fromSeed(0));
+  const params = toParams(specs, materialise(specs, b));
+  const chunk = Number(arg(args, 'chunk', '65536'));
+  const sizes = arg(args, 'sizes', which === 'cpu' ? '1000x10000' : '1000x10000,10000x100000,100000x1000000')
+    .split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  // Warm-up: compile every pipeline once.
+  await forward(b, `${impl}-warmup`, model, params, 256, 1024, chunk);
+  for (const [nc, nt] of sizes) await forward(b, impl, model, params, nc, nt, chunk);
+  if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')));
+  b.destroy();
+}
