@@ -252,6 +252,8 @@ export function formatNumber(x: number): string {
   return String(x);
 }
 
+let tmpCounter = 0;
+
 function quoteName(name: string): string {
   return /[",\r\n]/.test(name) || name !== name.trim() ? `"${name.replace(/"/g, '""')}"` : name;
 }
@@ -276,7 +278,7 @@ export class CsvWriter {
     const abs = path.resolve(file);
     const dir = path.dirname(abs);
     if (!fs.existsSync(dir)) throw new CsvError(`output folder '${dir}' does not exist`);
-    const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}`);
+    const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}-${tmpCounter++}`);
     const fd = fs.openSync(tmp, 'w');
     const w = new CsvWriter(abs, tmp, fd, [...header]);
     w.push(`${header.map(quoteName).join(',')}\n`);

@@ -5,15 +5,15 @@
  * reader sees either the old file or the new one, never a partial file (POSIX rename is atomic
  * within one file system, which is why the temp file sits in the same directory).
  *
- * Folders (checkpoints, model folders): write every file into `name.tmp-<pid>`, fsync each file
+ * Folders (checkpoints, model folders): write every file into `name.tmp-<pid>-<n>`, fsync each file
  * and the folder, then swap:
  *   1. rename `name` -> `name.old`   (only if `name` exists)
- *   2. rename `name.tmp-<pid>` -> `name`
+ *   2. rename `name.tmp-<pid>-<n>` -> `name`
  *   3. delete `name.old`
  * A crash at any point leaves one complete folder: before 1, `name` is the old one; between 1 and
  * 2, only `name.old` exists and `recoverFolder` renames it back; after 2, `name` is the new one
- * and a stale `name.old` is deleted on the next write or recovery. Stale `name.tmp-<pid>` folders
- * of dead processes are removed by `recoverFolder`.
+ * and a stale `name.old` is deleted on the next write or recovery. Stale temp folders
+ * (`name.tmp-<pid>-<n>`) of dead processes are removed by `recoverFolder`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -78,7 +78,7 @@ export type RecoverResult = 'ok' | 'recovered' | 'missing';
  * Brings `folder` back to a consistent state after a crash and says what it found:
  * `'ok'` (folder present; a stale `.old` beside it is deleted), `'recovered'` (`folder` was
  * missing, `folder.old` renamed back) or `'missing'` (neither exists). Temp folders
- * `folder.tmp-<pid>` whose process is gone are deleted. Call it before loading a checkpoint.
+ * `folder.tmp-<pid>[-<n>]` whose process is gone are deleted. Call it before loading a checkpoint.
  */
 export function recoverFolder(folder: string): RecoverResult {
   const abs = path.resolve(folder);
@@ -100,7 +100,7 @@ export function recoverFolder(folder: string): RecoverResult {
     const prefix = `${base}.tmp-`;
     for (const entry of fs.readdirSync(parent)) {
       if (!entry.startsWith(prefix)) continue;
-      const pid = Number(entry.slice(prefix.length));
+      const pid = Number(entry.slice(prefix.length).split('-')[0]);
       if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) {
         fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
       }
@@ -142,7 +142,7 @@ export async function writeFolderAtomic(
   const parent = path.dirname(abs);
   fs.mkdirSync(parent, { recursive: true });
   recoverFolder(abs);
-  const tmp = `${abs}.tmp-${process.pid}`;
+  const tmp = `${abs}.tmp-${process.pid}-${counter++}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
   try {

@@ -72,6 +72,7 @@ describe('writeFolderAtomic', () => {
     expect(fs.existsSync(`${folder}.old`)).toBe(false);
     // A temp folder of a dead process (pid 2^22 + 12345 is above Linux's pid_max default) is removed.
     fs.mkdirSync(`${folder}.tmp-4206649`);
+    fs.mkdirSync(`${folder}.tmp-4206649-3`);
     fs.mkdirSync(`${folder}.tmp-${process.pid}`);
     recoverFolder(folder);
     expect(fs.readdirSync(dir).sort()).toEqual(['ckpt', `ckpt.tmp-${process.pid}`]);
