@@ -19,12 +19,12 @@ function str(args: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** A positive integer option, or its default. */
-export function positiveIntOption(args: ParsedArgs, name: string, command: string, fallback: number): number {
+/** An integer option of at least `min` (default 1), or `fallback` when absent. */
+export function intOption(args: ParsedArgs, name: string, command: string, fallback: number, min = 1): number {
   const v = str(args, name);
   if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v.trim()) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-    throw new UsageError(`bsa-tnp ${command}: --${name} must be a positive integer, got '${v}'`);
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
+    throw new UsageError(`bsa-tnp ${command}: --${name} must be an integer >= ${min}, got '${v}'`);
   }
   return Number(v);
 }
@@ -47,7 +47,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (grid === undefined && str(args, 'size') !== undefined) throw new UsageError('bsa-tnp predict: --size only applies to --grid');
   if (grid === undefined && str(args, 'png') !== undefined) throw new UsageError('bsa-tnp predict: --png only applies to --grid');
   if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp predict: give --backend or --device, not both');
-  const chunk = positiveIntOption(args, 'chunk', cmd, DEFAULT_CHUNK);
+  const chunk = intOption(args, 'chunk', cmd, DEFAULT_CHUNK);
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
   const bounds = grid !== undefined ? parseGridBounds(grid) : null;
   const size = grid !== undefined ? parseGridSize(str(args, 'size') ?? '128x128') : null;
