@@ -8,9 +8,9 @@ import { makeProblem, randomF32, relErr, S2_RBF5, T1_RBF3, toF64, type ProblemOp
 
 const TOL = 1e-5;
 
-function checkAgainstDense(desc: BsaDesc, data: BsaData, label: string): void {
+function checkAgainstDense(desc: BsaDesc, data: BsaData, label: string, js = false): void {
   const ref = bsaDenseForward(desc, data);
-  const got = bsaForwardCpu(desc, data);
+  const got = bsaForwardCpu(desc, data, { js });
   expect(relErr(got.o, ref.o), `${label}: O`).toBeLessThanOrEqual(TOL);
   for (let r = 0; r < ref.lse.length; r++) {
     if (ref.lse[r] === -Infinity) expect(got.lse[r], `${label}: L[${r}]`).toBe(-Infinity);
@@ -18,7 +18,7 @@ function checkAgainstDense(desc: BsaDesc, data: BsaData, label: string): void {
   }
   const dO = randomF32(got.o.length, 99);
   const gRef = bsaDenseBackward(desc, data, dO);
-  const g = bsaBackwardCpu(desc, data, got, dO);
+  const g = bsaBackwardCpu(desc, data, got, dO, { js });
   expect(relErr(g.dq, gRef.dq), `${label}: dq`).toBeLessThanOrEqual(TOL);
   expect(relErr(g.dk, gRef.dk), `${label}: dk`).toBeLessThanOrEqual(TOL);
   expect(relErr(g.dv, gRef.dv), `${label}: dv`).toBeLessThanOrEqual(TOL);
@@ -63,6 +63,13 @@ describe('bsa cpu vs dense reference', () => {
     const { desc, data } = makeProblem({ B: 1, H: 2, Q: 313, K: 77, d: 32, dv: 32, groups: [S2_RBF5],
       tileQ: 32, tileK: 64, maskFrac: 0.1, seed: 5 });
     checkAgainstDense(desc, data, 'ragged');
+  });
+
+  it('pure-JS fallback kernel matches too (several groups, great circle, ragged tiles)', () => {
+    const { desc, data } = makeProblem({ B: 2, H: 2, Q: 37, K: 29, d: 6, dv: 5, tileQ: 8, tileK: 12, maskFrac: 0.2,
+      groups: [S2_RBF5, { M: 2, distance: 'greatCircle', family: 'tisa', F: 2 }, { M: 1, distance: 'euclidean', family: 'scalar', F: 1 }],
+      seed: 31 });
+    checkAgainstDense(desc, data, 'js', true);
   });
 
   it('all-masked rows give O = 0, L = −∞ and zero gradients', () => {
