@@ -1,6 +1,6 @@
 /**
  * Typed configuration of a BSA-TNP model (model.md §3–§9), the data schema stored beside it in a
- * model folder's `config.json`, and the training configuration (experiments.md §1).
+ * model folder's `config.json`; re-exports the training configuration (train-config.ts).
  *
  * Configuration is JSON only: no YAML parser is installed and we add no dependency for it.
  * `parseConfig` / `parseModelFolderConfig` / `parseTrainConfig` validate untrusted JSON; fields that
@@ -13,7 +13,6 @@ import {
   boolean,
   finiteNumber,
   nonEmptyString,
-  nonNegativeInt,
   numberIn,
   object,
   oneOf,
@@ -23,7 +22,11 @@ import {
   stringArray,
 } from './config-checks.js';
 
+import { type TrainConfig, parseTrainConfig } from './train-config.js';
+
 export { ConfigError } from './config-checks.js';
+// The training configuration lives in train-config.ts; re-exported so one import serves both.
+export { DEFAULT_TRAIN_CONFIG, type TaskConfig, type TrainConfig, learningRate, parseTrainConfig } from './train-config.js';
 
 export type Activation = 'gelu' | 'relu';
 /** `euclidean`: ‖cᵢ − cⱼ‖₂; `great-circle`: (lon°, lat°) → degrees of arc (model.md §5.1). */
@@ -386,107 +389,4 @@ export function parseModelFolderConfig(json: unknown, path = 'config.json'): Mod
   const data = parseDataSchema(or(o.data, {}), `${path}.data`, model);
   const training = o.training === undefined || o.training === null ? null : parseTrainConfig(o.training, `${path}.training`);
   return { formatVersion, model, data, training };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Training configuration
-
-export interface TaskConfig {
-  /** Task generator name (resolved by the data module, which validates `options`). */
-  readonly name: string;
-  readonly options: Readonly<Record<string, unknown>>;
-}
-
-export interface TrainConfig {
-  readonly steps: number;
-  readonly batchSize: number;
-  /** lr0. */
-  readonly lr: number;
-  /** `cosine`: lr(k) = lr0·((1 − α)·½(1 + cos(π·min(k, K)/K)) + α); `constant`: lr0. */
-  readonly schedule: 'cosine' | 'constant';
-  /** α: final lr as a fraction of lr0. */
-  readonly alpha: number;
-  /** Global L2 gradient-norm clip. */
-  readonly clipNorm: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  /** Decoupled weight decay, applied to all parameters. */
-  readonly weightDecay: number;
-  readonly validEvery: number;
-  readonly validBatches: number;
-  readonly testBatches: number;
-  /** Which state becomes the model: the last, or the best validation NLL. */
-  readonly keep: 'last' | 'best';
-  /** Steps between checkpoints (ours; not in the paper). */
-  readonly checkpointEvery: number;
-  /** Steps between progress/log lines (ours). */
-  readonly logEvery: number;
-  readonly seed: number;
-  readonly task: TaskConfig;
-}
-
-/** experiments.md §1, 2D GP row. Seed: the first of the pinned seeds [46, 61, 69, 79, 91]. */
-export const DEFAULT_TRAIN_CONFIG = {
-  steps: 100_000,
-  batchSize: 8,
-  lr: 1e-4,
-  schedule: 'cosine',
-  alpha: 2e-5,
-  clipNorm: 0.5,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  weightDecay: 1e-4,
-  validEvery: 10_000,
-  validBatches: 5000,
-  testBatches: 5000,
-  keep: 'last',
-  checkpointEvery: 1000,
-  logEvery: 100,
-  seed: 46,
-  task: { name: 'gp2d', options: {} },
-} as const satisfies TrainConfig;
-
-/** Validates a training configuration; absent fields take `DEFAULT_TRAIN_CONFIG`'s values. */
-export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
-  const d: TrainConfig = DEFAULT_TRAIN_CONFIG;
-  const o = object(json, path, Object.keys(DEFAULT_TRAIN_CONFIG));
-  const taskIn = object(or(o.task, {}), `${path}.task`, ['name', 'options']);
-  const options = or(taskIn.options, {});
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ConfigError(`${path}.task.options`, `expected an object, got ${Array.isArray(options) ? 'an array' : String(options)}`);
-  }
-  const n = (k: keyof TrainConfig) => or(o[k], d[k]);
-  return {
-    steps: positiveInt(n('steps'), `${path}.steps`),
-    batchSize: positiveInt(n('batchSize'), `${path}.batchSize`),
-    lr: numberIn(n('lr'), `${path}.lr`, 0, 1, { lo: true }),
-    schedule: oneOf(n('schedule'), `${path}.schedule`, ['cosine', 'constant'] as const),
-    alpha: numberIn(n('alpha'), `${path}.alpha`, 0, 1),
-    clipNorm: numberIn(n('clipNorm'), `${path}.clipNorm`, 0, Number.MAX_VALUE, { lo: true }),
-    beta1: numberIn(n('beta1'), `${path}.beta1`, 0, 1, { hi: true }),
-    beta2: numberIn(n('beta2'), `${path}.beta2`, 0, 1, { hi: true }),
-    eps: numberIn(n('eps'), `${path}.eps`, 0, 1, { lo: true }),
-    weightDecay: numberIn(n('weightDecay'), `${path}.weightDecay`, 0, 1),
-    validEvery: positiveInt(n('validEvery'), `${path}.validEvery`),
-    validBatches: nonNegativeInt(n('validBatches'), `${path}.validBatches`),
-    testBatches: nonNegativeInt(n('testBatches'), `${path}.testBatches`),
-    keep: oneOf(n('keep'), `${path}.keep`, ['last', 'best'] as const),
-    checkpointEvery: positiveInt(n('checkpointEvery'), `${path}.checkpointEvery`),
-    logEvery: positiveInt(n('logEvery'), `${path}.logEvery`),
-    seed: nonNegativeInt(n('seed'), `${path}.seed`),
-    task: {
-      name: nonEmptyString(or(taskIn.name, d.task.name), `${path}.task.name`),
-      options: structuredClone(options as Record<string, unknown>),
-    },
-  };
-}
-
-/** Learning rate at step k (0-based) under `config`'s schedule (experiments.md §1). */
-export function learningRate(config: TrainConfig, k: number): number {
-  if (config.schedule === 'constant') return config.lr;
-  const K = config.steps;
-  const cosine = 0.5 * (1 + Math.cos((Math.PI * Math.min(k, K)) / K));
-  return config.lr * ((1 - config.alpha) * cosine + config.alpha);
 }
