@@ -128,7 +128,9 @@ summary goes to stdout (a JSON line when stdout is not a terminal).
 
 Examples:
   bsa-tnp predict --model models/demo-gp2d --context obs.csv --targets points.csv --out pred.csv
-  bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid -2,2,-2,2 --size 128x128 --out pred.csv --png maps/`,
+  bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid=-2,2,-2,2 --size 128x128 --out pred.csv --png maps/
+
+A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
   options: {
     model: { type: 'string', short: 'm', value: 'DIR', description: 'model folder (config.json + model.safetensors); may also be given as the positional argument' },
     context: { type: 'string', short: 'c', value: 'FILE', description: 'context observations (CSV)' },

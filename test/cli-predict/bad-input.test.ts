@@ -1,0 +1,194 @@
+/**
+ * Bad input to `bsa-tnp predict` (and the command line itself), each through the real command
+ * line: a clear message naming the problem, a non-zero exit, and no partial output file (an
+ * existing output file is left untouched, and no temporary file is left beside it).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listFiles, randomContext, runCli, tempDir, writeCsvText, writeRandomModel, type RunResult } from './fixtures.js';
+
+let dir: string;
+let model: string;
+const PREVIOUS = 'previous contents\n';
+
+beforeAll(async () => {
+  dir = tempDir('bad-input');
+  model = path.join(dir, 'model');
+  await writeRandomModel(model, 2);
+  writeCsvText(path.join(dir, 'ctx.csv'), ['s0', 's1', 'f'], randomContext(40, 5));
+  writeCsvText(path.join(dir, 'targets.csv'), ['s0', 's1'], randomContext(30, 6).map((r) => [r[0]!, r[1]!]));
+});
+
+/**
+ * Runs predict with `overrides` (flag → value; null drops the flag) in a fresh output folder
+ * holding an older `pred.csv`; checks the failure and that the folder is unchanged.
+ */
+async function failPredict(overrides: Record<string, string | null>, expectCode = 1): Promise<RunResult> {
+  const outDir = tempDir('bad-out');
+  const out = path.join(outDir, 'pred.csv');
+  fs.writeFileSync(out, PREVIOUS);
+  const flags: Record<string, string | null> = {
+    '--model': model, '--context': path.join(dir, 'ctx.csv'), '--targets': path.join(dir, 'targets.csv'), '--out': out,
+    ...overrides,
+  };
+  const args = ['predict', ...Object.entries(flags).flatMap(([k, v]) => (v === null ? [] : [k, v]))];
+  const res = await runCli(args);
+  expect(res.code, res.stderr).toBe(expectCode);
+  expect(res.stderr).not.toMatch(/internal error|at .*\.ts:\d+/);
+  expect(listFiles(outDir)).toEqual(['pred.csv']);
+  expect(fs.readFileSync(out, 'utf8')).toBe(PREVIOUS);
+  return res;
+}
+
+function csv(name: string, header: string[], rows: (number | string)[][]): string {
+  const file = path.join(dir, name);
+  writeCsvText(file, header, rows);
+  return file;
+}
+
+describe('predict: bad input files', () => {
+  it('NaN coordinate in the context: names the row and column', async () => {
+    const rows = randomContext(10, 7);
+    rows[2]![1] = 'NaN' as unknown as number;
+    const res = await failPredict({ '--context': csv('ctx-nan.csv', ['s0', 's1', 'f'], rows) });
+    expect(res.stderr).toMatch(/context CSV .*row 3 \(line 4\), column 's1': expected a number, got 'NaN'/);
+  });
+
+  it('infinite coordinate deep in the targets, after chunks were written: no partial file', async () => {
+    const rows = randomContext(50, 8).map((r) => [r[0]!, r[1]!] as (number | string)[]);
+    rows[41]![0] = '-inf';
+    const res = await failPredict({ '--targets': csv('targets-inf.csv', ['s0', 's1'], rows), '--chunk': '8' });
+    expect(res.stderr).toMatch(/targets CSV .*row 42 \(line 43\), column 's0': expected a number, got '-inf' \(NaN and Infinity are not allowed\)/);
+  });
+
+  it('a number too large for float64 (1e999) is named as not finite', async () => {
+    const rows = randomContext(5, 9);
+    rows[4]![2] = '1e999' as unknown as number;
+    const res = await failPredict({ '--context': csv('ctx-huge.csv', ['s0', 's1', 'f'], rows) });
+    expect(res.stderr).toMatch(/row 5 \(line 6\), column 'f': '1e999' is out of range \(not finite\)/);
+  });
+
+  it('missing value column in the context', async () => {
+    const res = await failPredict({ '--context': csv('ctx-missing.csv', ['s0', 's1'], randomContext(5).map((r) => [r[0]!, r[1]!])) });
+    expect(res.stderr).toMatch(/context CSV .*missing column 'f'/);
+    expect(res.stderr).toMatch(/expects exactly 2 spatial coordinates \(s0, s1\) and 1 value \(f\)/);
+  });
+
+  it('extra column in the context', async () => {
+    const res = await failPredict({ '--context': csv('ctx-extra.csv', ['s0', 's1', 'f', 'weight'], randomContext(5).map((r) => [...r, 1])) });
+    expect(res.stderr).toMatch(/context CSV .*unexpected column 'weight'/);
+  });
+
+  it('extra column in the targets', async () => {
+    const res = await failPredict({ '--targets': csv('targets-extra.csv', ['s0', 's1', 'f'], randomContext(5)) });
+    expect(res.stderr).toMatch(/targets CSV .*unexpected column 'f'.*expects exactly 2 spatial coordinates \(s0, s1\);/);
+  });
+
+  it('3-D points for a 2-D model: a dimension mismatch', async () => {
+    const rows = randomContext(5).map((r) => [r[0]!, r[1]!, 0.5, r[2]!]);
+    const res = await failPredict({ '--context': csv('ctx-3d.csv', ['s0', 's1', 's2', 'f'], rows) });
+    expect(res.stderr).toMatch(/unexpected column 's2'; dimension mismatch: the model takes 2 spatial coordinates, the file has 3/);
+  });
+
+  it('1-D targets for a 2-D model: a dimension mismatch', async () => {
+    const res = await failPredict({ '--targets': csv('targets-1d.csv', ['s0'], [[0.1], [0.2]]) });
+    expect(res.stderr).toMatch(/missing column 's1'; dimension mismatch: the model takes 2 spatial coordinates, the file has 1/);
+  });
+
+  it('empty context (header only)', async () => {
+    const file = path.join(dir, 'ctx-empty.csv');
+    fs.writeFileSync(file, 's0,s1,f\n');
+    const res = await failPredict({ '--context': file });
+    expect(res.stderr).toMatch(/context CSV .* is empty: it has a header but no observations/);
+  });
+
+  it('empty context file (no header at all)', async () => {
+    const file = path.join(dir, 'ctx-blank.csv');
+    fs.writeFileSync(file, '\n');
+    const res = await failPredict({ '--context': file });
+    expect(res.stderr).toMatch(/context CSV .* is empty \(expected a header row/);
+  });
+
+  it('context file that does not exist', async () => {
+    const res = await failPredict({ '--context': path.join(dir, 'nope.csv') });
+    expect(res.stderr).toMatch(/context CSV .*nope\.csv' cannot be read \(ENOENT\)/);
+  });
+});
+
+describe('predict: bad model folders', () => {
+  async function brokenModel(name: string, damage: (folder: string) => void): Promise<string> {
+    const folder = path.join(dir, name);
+    await writeRandomModel(folder, 2);
+    damage(folder);
+    return folder;
+  }
+
+  it('truncated model.safetensors', async () => {
+    const folder = await brokenModel('model-truncated', (f) => {
+      const file = path.join(f, 'model.safetensors');
+      fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    });
+    const res = await failPredict({ '--model': folder });
+    expect(res.stderr).toMatch(/cannot load the model: .*model\.safetensors: .*(truncated|past the end|exceeds|bytes)/);
+  });
+
+  it('garbage config.json', async () => {
+    const folder = await brokenModel('model-garbage', (f) => fs.writeFileSync(path.join(f, 'config.json'), '{"formatVersion": 1, "model": {bl'));
+    const res = await failPredict({ '--model': folder });
+    expect(res.stderr).toMatch(/config\.json: not valid JSON/);
+  });
+
+  it('config.json for another model than the weights (shape mismatch)', async () => {
+    const folder = await brokenModel('model-mismatch', (f) => {
+      const file = path.join(f, 'config.json');
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { model: { headHidden: number[] } };
+      json.model.headHidden = [24];
+      fs.writeFileSync(file, JSON.stringify(json));
+    });
+    const res = await failPredict({ '--model': folder });
+    expect(res.stderr).toMatch(/model\.safetensors: tensor '.*' has shape \[.*\], the configuration needs \[.*\]/);
+  });
+
+  it('model folder that does not exist', async () => {
+    const res = await failPredict({ '--model': path.join(dir, 'no-such-model') });
+    expect(res.stderr).toMatch(/model folder '.*no-such-model' does not exist/);
+  });
+});
+
+describe('predict: bad command lines', () => {
+  it('unknown command', async () => {
+    const res = await runCli(['predikt', '--model', model]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/unknown command 'predikt'; did you mean 'predict'\?/);
+  });
+
+  it('unknown flag', async () => {
+    const res = await failPredict({ '--chunks': '5' }, 2);
+    expect(res.stderr).toMatch(/unknown option '--chunks'; did you mean '--chunk'\?/);
+  });
+
+  it('both --targets and --grid, or neither', async () => {
+    let res = await failPredict({ '--grid': '0,1,0,1' }, 2);
+    expect(res.stderr).toMatch(/exactly one of --targets FILE or --grid/);
+    res = await failPredict({ '--targets': null }, 2);
+    expect(res.stderr).toMatch(/exactly one of --targets FILE or --grid/);
+  });
+
+  it('missing --context and --out', async () => {
+    const res = await runCli(['predict', '--model', model, '--targets', path.join(dir, 'targets.csv')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/missing --context FILE, --out FILE/);
+  });
+
+  it('bad --chunk, --grid, --size and --backend values', async () => {
+    let res = await failPredict({ '--chunk': '0' }, 2);
+    expect(res.stderr).toMatch(/--chunk must be an integer >= 1, got '0'/);
+    res = await failPredict({ '--targets': null, '--grid': '0,1,0', '--size': '4x4' });
+    expect(res.stderr).toMatch(/--grid: expected four numbers x0,x1,y0,y1/);
+    res = await failPredict({ '--targets': null, '--grid': '0,1,0,1', '--size': '4by4' });
+    expect(res.stderr).toMatch(/--size: expected WIDTHxHEIGHT/);
+    res = await failPredict({ '--backend': 'tpu' });
+    expect(res.stderr).toMatch(/--backend must be 'cpu' or 'webgpu', got 'tpu'/);
+  });
+});
