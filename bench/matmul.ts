@@ -5,7 +5,7 @@
  *   npm run bench -- matmul [--reps N] [--threads T]
  *
  * Prints per (impl, shape) one line {"bench":"matmul","impl","batch","m","k","n","gflops"} on
- * stdout: the median over N timed repetitions after warm-up. Before timing, both results are
+ * stdout: the median over N timed repetitions after warm-up, the two libraries alternating. Before timing, both results are
  * checked against a float64 reference on sampled rows (style.md, "Check before timing").
  * Timed spans hold only the multiply: operands are already in each library's memory and nothing
  * is read back (tfjs-wasm runs synchronously inside tf.matMul).
@@ -66,17 +66,21 @@ function verify(impl: string, a: Float32Array, b: Float32Array, c: Float32Array,
   if (bad > 0) throw new Error(`bench matmul: ${impl} gives wrong results (${bad} mismatches); not timing it`);
 }
 
-/** Median milliseconds of `fn` over `reps` runs after `warm` untimed runs. */
-function time(fn: () => void, reps: number, warm: number): number {
-  for (let i = 0; i < warm; i++) fn();
-  const ts: number[] = [];
+/**
+ * Median milliseconds of each function over `reps` rounds after `warm` untimed ones. Rounds
+ * alternate between the functions so that load from other processes hits both alike.
+ */
+function timeInterleaved(fns: readonly (() => void)[], reps: number, warm: number): number[] {
+  for (let i = 0; i < warm; i++) for (const fn of fns) fn();
+  const ts = fns.map((): number[] => []);
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
+    fns.forEach((fn, j) => {
+      const t0 = performance.now();
+      fn();
+      ts[j]!.push(performance.now() - t0);
+    });
   }
-  ts.sort((x, y) => x - y);
-  return ts[Math.floor(ts.length / 2)]!;
+  return ts.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -111,9 +115,10 @@ export async function run(args: string[]): Promise<void> {
       matmul(a, b, c, args2, pool);
       verify('bsa-tnp-cpu', a, b, c, args2);
 
-      const warm = 3;
-      const msOurs = time(() => matmul(a, b, c, args2, pool), reps, warm);
-      const msTf = time(() => tf.matMul(ta, tb).dispose(), reps, warm);
+      const [msOurs, msTf] = timeInterleaved([
+        () => matmul(a, b, c, args2, pool),
+        () => tf.matMul(ta, tb).dispose(),
+      ], reps, 3) as [number, number];
       ta.dispose();
       tb.dispose();
       heap.free(a);

@@ -18,8 +18,8 @@ export interface ThreadPool {
   readonly memory: WebAssembly.Memory;
   /**
    * Runs kernel `name` over [0, n): for each claimed chunk [s, e) some thread calls
-   * `name(...args, tid, s, e)` (tid: 0 for the caller, 1.. for workers). Chunks are `grain` long (last one shorter). Returns when all are done;
-   * rethrows if any chunk threw.
+   * `name(...args, tid, s, e)` (tid: 0 for the caller, 1.. for workers). Chunks are `grain`
+   * long (last one shorter). Returns when all are done; rethrows if any chunk threw.
    *
    * **Arguments**
    * - `name`: an export of the kernel module (see `wasm/kernels.ts`, `KERNEL_NAMES`).
@@ -43,20 +43,27 @@ export class ThreadPoolError extends Error {
 }
 
 /**
- * Layout of the pool's control block (an Int32Array over a SharedArrayBuffer).
- * The main thread writes a job, bumps GEN and notifies; each worker claims chunks with
- * Atomics.add(NEXT, grain), then decrements PENDING and notifies when it reaches 0.
+ * Layout of the pool's control block: Int32 words over a SharedArrayBuffer, plus one 64-bit claim
+ * word (BigInt64 index CLAIM64 over the same buffer) holding (generation << 32) | next index.
+ *
+ * Protocol. The caller writes a job (KERNEL, N, GRAIN, args, DONE = 0), then publishes it by
+ * storing (gen, 0) in the claim word and bumping GEN (workers sleep on GEN). Every thread claims
+ * chunks by compare-exchange on the claim word, succeeding only while the word's generation is the
+ * job's and next < N; it runs the chunk and increments DONE. The caller returns once DONE equals
+ * the number of chunks. A worker that wakes late claims nothing and is never waited for, so a
+ * descheduled worker cannot stall small jobs. A claim can only succeed while its job is unfinished,
+ * hence before the caller writes the next job: the arguments a worker read are the job's.
  */
 export const CTRL = {
   GEN: 0,
   KERNEL: 1, // index into KERNEL_NAMES; -1 = shut down
   N: 2,
   GRAIN: 3,
-  NEXT: 4,
-  PENDING: 5,
-  ERROR: 6,
-  NARGS: 7,
-  ARGS: 8, // up to MAX_ARGS int32 arguments
+  DONE: 4,
+  ERROR: 5,
+  NARGS: 6,
+  CLAIM64: 4, // BigInt64Array index: Int32 words 8 and 9
+  ARGS: 10, // up to MAX_ARGS int32 arguments
 } as const;
 export const MAX_ARGS = 24;
 export const CTRL_INTS = CTRL.ARGS + MAX_ARGS;

@@ -3,8 +3,8 @@
  * backend loader, never from engine code that must run in a browser.
  *
  * Each worker instantiates the CPU kernel module on the heap's shared memory and loops: wait for a
- * new job generation on the control block, claim chunks with Atomics.add until the range is
- * exhausted, report done. The worker source is a string evaluated by `new Worker(..., {eval})`, so
+ * new job generation on the control block, claim chunks by compare-exchange until the range is
+ * exhausted, count each finished chunk (protocol: CTRL in threads.ts). The worker source is a string evaluated by `new Worker(..., {eval})`, so
  * it needs no loader (tsx, vitest, a bundler) and works from src/ and dist/ alike. Workers spin
  * briefly after each job before sleeping in Atomics.wait, so back-to-back jobs (pack B, then
  * multiply) start within microseconds.
@@ -20,6 +20,7 @@ const { module, memory, control, names, tid, spin, C } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => inst.exports[n]);
 const c = new Int32Array(control);
+const claim = new BigInt64Array(control);
 const args = [];
 parentPort.postMessage('ready');
 let seen = 0;
@@ -36,18 +37,23 @@ for (;;) {
   for (let i = 0; i < nargs; i++) args[i] = c[C.ARGS + i];
   args[nargs] = tid;
   const f = fns[kid];
-  try {
-    for (;;) {
-      const s = Atomics.add(c, C.NEXT, grain);
-      if (s >= n) break;
+  const gen = BigInt(seen) << 32n;
+  for (;;) {
+    const w = Atomics.load(claim, C.CLAIM64);
+    if ((w & ~0xffffffffn) !== gen) break;
+    const s = Number(w & 0xffffffffn);
+    if (s >= n) break;
+    if (Atomics.compareExchange(claim, C.CLAIM64, w, w + BigInt(grain)) !== w) continue;
+    try {
       args[nargs + 1] = s;
       args[nargs + 2] = Math.min(n, s + grain);
       f(...args);
+    } catch (e) {
+      Atomics.store(c, C.ERROR, 1);
     }
-  } catch (e) {
-    Atomics.store(c, C.ERROR, 1);
+    Atomics.add(c, C.DONE, 1);
+    Atomics.notify(c, C.DONE);
   }
-  if (Atomics.sub(c, C.PENDING, 1) === 1) Atomics.notify(c, C.PENDING);
 }
 `;
 
@@ -56,7 +62,7 @@ export interface NodeThreadPoolOptions {
   memory: WebAssembly.Memory;
   /** Total threads including the caller (default: os.availableParallelism(), at most 8). */
   threads?: number;
-  /** Busy-wait iterations before a worker sleeps (default 100000, tens of microseconds). */
+  /** Busy-wait iterations before a worker sleeps (default 20000, some microseconds). */
   spin?: number;
 }
 
@@ -64,6 +70,7 @@ class NodeThreadPool implements ThreadPool {
   readonly size: number;
   readonly memory: WebAssembly.Memory;
   private readonly ctrl: Int32Array;
+  private readonly claim: BigInt64Array;
   private readonly workers: Worker[];
   private readonly fns: ((...a: number[]) => void)[];
   private readonly callArgs: number[] = [];
@@ -73,6 +80,7 @@ class NodeThreadPool implements ThreadPool {
   constructor(memory: WebAssembly.Memory, ctrl: Int32Array, workers: Worker[]) {
     this.memory = memory;
     this.ctrl = ctrl;
+    this.claim = new BigInt64Array(ctrl.buffer);
     this.workers = workers;
     this.size = workers.length + 1;
     const inst = new WebAssembly.Instance(kernelModule(true), { env: { memory } });
@@ -102,35 +110,41 @@ class NodeThreadPool implements ThreadPool {
     }
     this.busy = true;
     try {
+      const gen = Atomics.load(c, CTRL.GEN) + 1;
       c[CTRL.KERNEL] = kid;
       c[CTRL.N] = n;
       c[CTRL.GRAIN] = grain;
       c[CTRL.NARGS] = args.length;
       for (let i = 0; i < args.length; i++) c[CTRL.ARGS + i] = args[i]! | 0;
       c[CTRL.ERROR] = 0;
-      Atomics.store(c, CTRL.NEXT, 0);
-      Atomics.store(c, CTRL.PENDING, this.workers.length);
-      Atomics.add(c, CTRL.GEN, 1);
+      Atomics.store(c, CTRL.DONE, 0);
+      const tag = BigInt(gen) << 32n;
+      Atomics.store(this.claim, CTRL.CLAIM64, tag);
+      Atomics.store(c, CTRL.GEN, gen);
       Atomics.notify(c, CTRL.GEN);
+      const chunks = Math.ceil(n / grain);
       let error: unknown = null;
-      try {
-        for (;;) {
-          const s = Atomics.add(c, CTRL.NEXT, grain);
-          if (s >= n) break;
-          a[args.length + 1] = s;
-          a[args.length + 2] = Math.min(n, s + grain);
+      let done = 0; // chunks this thread ran
+      for (;;) {
+        const w = Atomics.load(this.claim, CTRL.CLAIM64);
+        const s = Number(w - tag);
+        if (s >= n) break;
+        if (Atomics.compareExchange(this.claim, CTRL.CLAIM64, w, w + BigInt(grain)) !== w) continue;
+        a[args.length + 1] = s;
+        a[args.length + 2] = Math.min(n, s + grain);
+        try {
           f(...a);
+        } catch (e) {
+          error ??= e;
         }
-      } catch (e) {
-        error = e;
-        Atomics.store(c, CTRL.NEXT, n); // let workers stop early
+        done++;
       }
-      // Wait for the workers: spin briefly (they are usually mid-chunk), then sleep.
+      // Wait for chunks claimed by workers (spin briefly: they are usually mid-chunk), then sleep.
       let spins = 0;
       for (;;) {
-        const p = Atomics.load(c, CTRL.PENDING);
-        if (p === 0) break;
-        if (++spins > 20000) Atomics.wait(c, CTRL.PENDING, p, 1000);
+        const d = Atomics.load(c, CTRL.DONE);
+        if (d + done >= chunks) break;
+        if (++spins > 20000) Atomics.wait(c, CTRL.DONE, d, 5);
       }
       if (error !== null) throw error;
       if (c[CTRL.ERROR] !== 0) throw new ThreadPoolError(`ThreadPool.run: kernel ${name} failed in a worker`);
@@ -144,6 +158,7 @@ class NodeThreadPool implements ThreadPool {
     this.destroyed = true;
     const c = this.ctrl;
     c[CTRL.KERNEL] = -1;
+    Atomics.store(this.claim, CTRL.CLAIM64, 0n);
     Atomics.add(c, CTRL.GEN, 1);
     Atomics.notify(c, CTRL.GEN);
     for (const w of this.workers) void w.terminate();
@@ -167,7 +182,7 @@ export async function createNodeThreadPool(options: NodeThreadPoolOptions): Prom
   for (let tid = 1; tid < threads; tid++) {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 100000, C: CTRL },
+      workerData: { module, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 20000, C: CTRL },
     });
     ready.push(new Promise((resolve, reject) => {
       w.once('message', () => resolve());

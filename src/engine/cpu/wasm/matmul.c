@@ -113,6 +113,9 @@ static void kernel(int kc, const float *restrict ap, const float *restrict bp, f
 #pragma clang loop unroll(full)
     for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
   }
+#ifdef KUNROLL
+#pragma clang loop unroll_count(KUNROLL)
+#endif
   for (int l = 0; l < kc; l++) {
     v128_t bv[NV];
 #pragma clang loop unroll(full)
