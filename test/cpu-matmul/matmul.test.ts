@@ -75,6 +75,8 @@ function cases(): Case[] {
     ['1x1x1', 1, 1, 1, 1], ['m=1', 2, 1, 37, 29], ['n=1', 2, 29, 37, 1], ['k=1', 2, 13, 1, 19],
     ['k spans two KC blocks', 1, 19, 300, 23], ['k=512', 1, 9, 512, 70], ['wide n', 1, 5, 16, 1000],
     ['tall m (several row units)', 1, 301, 8, 9], ['batched, many units', 7, 150, 20, 33],
+    // Above matmul.ts's PARALLEL_MIN_MACS (2^18), so the pool really splits these.
+    ['pool-sized', 2, 130, 70, 45], ['pool-sized, k over KC', 1, 67, 300, 29],
   ];
   for (const [label, batch, m, k, n] of named) {
     for (const transA of [false, true]) {

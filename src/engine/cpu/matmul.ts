@@ -19,8 +19,10 @@ import { kernelsFor, type KernelExports } from './wasm/kernels.js';
 const MC = 144;
 /** Units per thread the row split aims for, so that a late thread does not stall the rest. */
 const UNITS_PER_THREAD = 3;
-/** Packed-B floats below which packing stays on the calling thread. */
-const PARALLEL_PACK_MIN = 1 << 15;
+/** Packed-B floats below which packing stays on the calling thread (packing is memory-bound). */
+const PARALLEL_PACK_MIN = 1 << 18;
+/** Multiply-adds below which the pool is not woken (a wake-up costs microseconds). */
+const PARALLEL_MIN_MACS = 1 << 18;
 
 export class MatmulError extends Error {
   constructor(message: string) {
@@ -73,6 +75,7 @@ let plainMemory: WebAssembly.Memory | null = null;
 export function matmul(a: Float32Array, b: Float32Array, out: Float32Array, args: MatmulArgs,
   pool?: ThreadPool): void {
   if (trivial(a, b, out, args)) return;
+  if (pool && args.batch * args.m * args.k * args.n < PARALLEL_MIN_MACS) pool = undefined;
   let heap = pool ? heapOf(pool.memory) : heapOf(out) ?? heapOf(a);
   if (!heap) pool = undefined;
   if (!heap && typeof SharedArrayBuffer !== 'undefined') heap = privateHeap ??= createHeap();
