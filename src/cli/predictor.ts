@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Backend } from '../engine/backend.js';
+import { type Backend, UnsupportedKernelError } from '../engine/backend.js';
 import { CpuBackend } from '../engine/cpu/backend.js';
 import { createHeap } from '../engine/cpu/heap.js';
 import type { ThreadPool } from '../engine/cpu/threads.js';
@@ -61,6 +61,18 @@ export async function createBackend(name: BackendName, command: string, threads?
   if (heap.memory && (threads ?? 2) > 1) pool = await createNodeThreadPool(threads === undefined ? { memory: heap.memory } : { memory: heap.memory, threads });
   const backend = new CpuBackend(pool ? { heap, pool } : { heap });
   return { backend, description: backend.description, dispose() { pool?.destroy(); } };
+}
+
+/**
+ * Turns "this backend cannot run that kernel" into a user-facing `CliError` suggesting another
+ * backend; any other error is returned unchanged (a bug stays an internal error).
+ */
+export function explainBackendError(e: unknown, handle: BackendHandle, command: string): unknown {
+  const msg = e instanceof Error ? e.message : '';
+  if (e instanceof UnsupportedKernelError || /no implementation registered for the \w+ backend/.test(msg)) {
+    return new CliError(`${command}: the ${handle.backend.kind} backend cannot run this model yet (${msg}); use --backend cpu`);
+  }
+  return e;
 }
 
 /** The CSV layout of a model's points, from config.json's data schema. */

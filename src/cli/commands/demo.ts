@@ -28,7 +28,7 @@ import { writeCsv } from '../csv.js';
 import { type GridBounds, gridCell, makeGrid } from '../grid.js';
 import { renderField, writePng } from '../png.js';
 import { gridTargets, streamPredictions } from '../predict-stream.js';
-import { Predictor, createBackend, parseBackendName, type Prediction } from '../predictor.js';
+import { Predictor, createBackend, explainBackendError, parseBackendName, type Prediction } from '../predictor.js';
 import { intOption, pngScale } from './predict.js';
 
 /** The shipped checkpoint, relative to this file (src/cli/commands → repository root). */
@@ -256,6 +256,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     }
     ctx.stdout.write(`${JSON.stringify(result)}\n`);
     return EXIT_OK;
+  } catch (e) {
+    throw explainBackendError(e, handle, cmd);
   } finally {
     predictor?.dispose();
     handle.dispose();

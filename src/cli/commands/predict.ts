@@ -10,7 +10,7 @@ import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, 
 import { parseGridBounds, parseGridSize } from '../grid.js';
 import { renderField, writePng } from '../png.js';
 import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, gridTargets, loadContext, streamPredictions } from '../predict-stream.js';
-import { Predictor, createBackend, parseBackendName, type Prediction } from '../predictor.js';
+import { Predictor, createBackend, explainBackendError, parseBackendName, type Prediction } from '../predictor.js';
 
 const DEFAULT_CHUNK = 4096;
 
@@ -97,6 +97,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       ? `wrote ${written} predictions from ${nc} context points to ${outFile} in ${summary.seconds} s${pngDir ? `; mean.png and std.png in ${pngDir}` : ''}\n`
       : `${JSON.stringify(summary)}\n`);
     return EXIT_OK;
+  } catch (e) {
+    throw explainBackendError(e, handle, cmd);
   } finally {
     predictor?.dispose();
     handle.dispose();
