@@ -168,6 +168,9 @@ export async function streamPredictions(opts: StreamOptions): Promise<number> {
       }
       done += chunk.n;
       progress.update(Math.min(done, opts.total));
+      // Let the event loop run between chunks: on the CPU every await above resolves as a
+      // microtask, so without this a Ctrl-C (SIGINT/SIGTERM handler) would wait for the end.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     progress.finish();
     writer.close();

@@ -192,3 +192,25 @@ describe('predict: bad command lines', () => {
     expect(res.stderr).toMatch(/--backend must be 'cpu' or 'webgpu', got 'tpu'/);
   });
 });
+
+describe('predict: interrupted', () => {
+  it('SIGTERM mid-stream leaves no partial output file', async () => {
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./fixtures.js');
+    const outDir = tempDir('killed');
+    const out = path.join(outDir, 'pred.csv');
+    const child = spawn(process.execPath, [BIN, 'predict', '--model', model, '--context', path.join(dir, 'ctx.csv'),
+      '--grid=0,1,0,1', '--size', '600x600', '--chunk', '256', '--out', out]);
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        // First progress line: rows are being written into the temporary file.
+        if (stderr.includes('"event":"progress"') && child.exitCode === null) child.kill('SIGTERM');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    expect(listFiles(outDir)).toEqual([]);
+  });
+});
