@@ -10,6 +10,7 @@
  * Timed spans hold only the multiply: operands are already in each library's memory and nothing
  * is read back (tfjs-wasm runs synchronously inside tf.matMul).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import type { MatmulArgs } from '../src/engine/backend.js';
@@ -90,7 +91,9 @@ export async function run(args: string[]): Promise<void> {
   await tf.ready();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  process.stderr.write(`tfjs ${tf.version_core} backend ${tf.getBackend()} simd=${String(simd)} threads=${String(mt)}\n`);
+  process.stderr.write(`tfjs ${tf.version_core} backend ${tf.getBackend()} simd=${String(simd)} threads=${String(mt)}; ` +
+    `${availableParallelism()} cpus, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} ` +
+    '(timings are wall-clock: other processes on the cores distort them)\n');
 
   const heap = createHeap();
   if (!heap.memory) throw new Error('bench matmul: shared WebAssembly memory unavailable in this Node');

@@ -14,6 +14,9 @@ import { availableParallelism } from 'node:os';
 import { CTRL, CTRL_INTS, KERNEL_NAMES, MAX_ARGS, ThreadPoolError, type KernelName, type ThreadPool } from './threads.js';
 import { kernelModule } from './wasm/kernels.js';
 
+/** Milliseconds the caller spins waiting for workers' chunks before sleeping. */
+const WAIT_SPIN_MS = 5;
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { module, memory, control, names, tid, spin, C } = workerData;
@@ -25,9 +28,14 @@ const args = [];
 parentPort.postMessage('ready');
 let seen = 0;
 for (;;) {
+  // Spin up to \`spin\` ms for the next job (matmuls come in bursts), then sleep.
   let spins = 0;
+  let t0 = performance.now();
   while (Atomics.load(c, C.GEN) === seen) {
-    if (++spins > spin) { Atomics.wait(c, C.GEN, seen); spins = 0; }
+    if ((++spins & 1023) === 0 && performance.now() - t0 > spin) {
+      Atomics.wait(c, C.GEN, seen);
+      t0 = performance.now();
+    }
   }
   seen = Atomics.load(c, C.GEN);
   const kid = c[C.KERNEL];
@@ -62,7 +70,7 @@ export interface NodeThreadPoolOptions {
   memory: WebAssembly.Memory;
   /** Total threads including the caller (default: os.availableParallelism(), at most 8). */
   threads?: number;
-  /** Busy-wait iterations before a worker sleeps (default 20000, some microseconds). */
+  /** Milliseconds a worker busy-waits for the next job before sleeping (default 1). */
   spin?: number;
 }
 
@@ -139,12 +147,14 @@ class NodeThreadPool implements ThreadPool {
         }
         done++;
       }
-      // Wait for chunks claimed by workers (spin briefly: they are usually mid-chunk), then sleep.
+      // Wait for chunks claimed by workers. Spin first: they are mid-chunk, and on a busy machine a
+      // sleeping caller is woken a scheduler latency (up to milliseconds) after the notify.
       let spins = 0;
+      const t0 = performance.now();
       for (;;) {
         const d = Atomics.load(c, CTRL.DONE);
         if (d + done >= chunks) break;
-        if (++spins > 20000) Atomics.wait(c, CTRL.DONE, d, 5);
+        if ((++spins & 1023) === 0 && performance.now() - t0 > WAIT_SPIN_MS) Atomics.wait(c, CTRL.DONE, d, 5);
       }
       if (error !== null) throw error;
       if (c[CTRL.ERROR] !== 0) throw new ThreadPoolError(`ThreadPool.run: kernel ${name} failed in a worker`);
@@ -182,7 +192,7 @@ export async function createNodeThreadPool(options: NodeThreadPoolOptions): Prom
   for (let tid = 1; tid < threads; tid++) {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 20000, C: CTRL },
+      workerData: { module, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 1, C: CTRL },
     });
     ready.push(new Promise((resolve, reject) => {
       w.once('message', () => resolve());
