@@ -15,7 +15,7 @@ import { CTRL, CTRL_INTS, KERNEL_NAMES, MAX_ARGS, ThreadPoolError, type KernelNa
 import { kernelModule } from './wasm/kernels.js';
 
 /** Milliseconds the caller spins waiting for workers' chunks before sleeping. */
-const WAIT_SPIN_MS = 5;
+const WAIT_SPIN_MS = 0.5;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
