@@ -9,6 +9,10 @@ import type { WebGPUBackend } from '../../src/engine/webgpu/backend.js';
 import { Rng } from '../../src/engine/random.js';
 
 export async function gpu(): Promise<WebGPUBackend | null> {
+  // Lavapipe's worker threads make a test run 10× slower or worse when the cores are
+  // oversubscribed (parallel vitest forks, other jobs): run it single-threaded. Must be set before
+  // Dawn loads the Vulkan driver (the first create()).
+  process.env.LP_NUM_THREADS ??= '1';
   return (await webgpuBackend()) as WebGPUBackend | null;
 }
 

@@ -7,7 +7,8 @@
  * command encoder; the encoder is submitted lazily, on `read`/`sync`, when the uniform ring is
  * full or every `MAX_PENDING_DISPATCHES` dispatches. Nothing is read back unless `read` is called.
  * Per-dispatch parameters go into a CPU-side uniform staging area that is copied to one uniform
- * ring buffer with a single `writeBuffer` just before the submit (no createBuffer per dispatch).
+ * ring buffer with a single `writeBuffer` just before the submit (no createBuffer per dispatch),
+ * bound at a dynamic offset, so bind groups are cached per (layout, buffers).
  *
  * Extra API for the kernels layer (src/kernels, BSA), beyond `Backend`:
  * - `device: GPUDevice`, `hasF16`, `hasSubgroups`, `hasSubgroupMatrix`, `limits`.
@@ -18,8 +19,9 @@
  *     wgsl:       () => WGSL source with entry point `main`. Bindings live in `@group(0)`:
  *                 binding i (0 ≤ i < bindings.length) is `var<storage, read>` when access[i] is
  *                 'read' and `var<storage, read_write>` when 'read_write'; the uniform block, if
- *                 any, is binding `bindings.length` (`var<uniform>`, bound with its byte length
- *                 rounded up to 16; `Params`/`paramsWgsl` in ./wgsl.ts pack one).
+ *                 any, is binding `bindings.length` (`var<uniform>`, a window of 256, 4096 or
+ *                 65536 bytes of a ring at a dynamic offset, at least the block's length; pack
+ *                 it with `Params`/`paramsWgsl` from ./wgsl.ts).
  *     bindings:   Storage[] (a storage bound read_write must appear only once in a dispatch).
  *     access:     ('read' | 'read_write')[] of the same length.
  *     uniforms:   ArrayBuffer | null.
@@ -86,10 +88,16 @@ const MAP_READ = 0x1;
 
 const MAX_PENDING_DISPATCHES = 1024;
 const UNIFORM_RING_BYTES = 1 << 20;
+/** Uniform binding windows (bytes); a dispatch's block is bound through the smallest that fits. */
+const UNIFORM_BIND_SIZES = [256, 4096, 65536];
+/** Bind groups kept; the cache is cleared when full (destroyed buffers' entries are never hit). */
+const MAX_CACHED_BIND_GROUPS = 8192;
 
 interface CachedPipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Layout signature, e.g. 'rrwu'. */
+  sig: string;
   failed: boolean;
 }
 
@@ -113,6 +121,7 @@ export class WebGPUBackend implements Backend {
   private uniformUsed = 0;
   private readonly pipelines = new Map<string, CachedPipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly checks = new Set<Promise<void>>();
   private errors: string[] = [];
   private destroyed = false;
@@ -161,26 +170,38 @@ export class WebGPUBackend implements Backend {
     const cached = this.pipeline(key, wgsl, access, uniforms !== null);
     if (cached.failed) return;
     let uniformOffset = 0;
-    let uniformSize = 0;
+    let uniformBind = 0;
     if (uniforms) {
-      uniformSize = Math.ceil(uniforms.byteLength / 16) * 16;
-      if (this.uniformUsed + uniformSize > UNIFORM_RING_BYTES) this.flush();
+      uniformBind = UNIFORM_BIND_SIZES.find((u) => u >= uniforms.byteLength) ?? 0;
+      if (uniformBind === 0) throw new Error(`dispatch ${key}: expected at most 64 KiB of uniforms, got ${uniforms.byteLength}`);
+      if (this.uniformUsed + uniformBind > UNIFORM_RING_BYTES) this.flush();
       uniformOffset = this.uniformUsed;
       this.uniformStaging.set(new Uint8Array(uniforms), uniformOffset);
-      this.uniformUsed += Math.ceil(uniformSize / this.uniformAlign) * this.uniformAlign;
+      this.uniformUsed += Math.ceil(uniforms.byteLength / this.uniformAlign) * this.uniformAlign;
     }
-    const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
-    const entries: GPUBindGroupEntry[] = pooled.map((b, i) => ({
-      binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) },
-    }));
-    if (uniforms) {
-      entries.push({ binding: bindings.length,
-        resource: { buffer: this.uniformRing, offset: uniformOffset, size: uniformSize } });
+    // Bind groups are cached by (layout, buffers, uniform window): the uniform block moves with a
+    // dynamic offset, so recycled pool buffers make most dispatches hit (createBindGroup is the
+    // largest per-dispatch cost in Dawn, ~10–40 µs).
+    let bgKey = cached.sig;
+    for (const b of pooled) bgKey += `,${b.id}`;
+    if (uniforms) bgKey += `:${uniformBind}`;
+    let bindGroup = this.bindGroups.get(bgKey);
+    if (!bindGroup) {
+      const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
+      const entries: GPUBindGroupEntry[] = pooled.map((b, i) => ({
+        binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) },
+      }));
+      if (uniforms) {
+        entries.push({ binding: bindings.length, resource: { buffer: this.uniformRing, offset: 0, size: uniformBind } });
+      }
+      bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(bgKey, bindGroup);
     }
-    const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
     const pass = this.computePass();
     pass.setPipeline(cached.pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (uniforms) pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     for (const b of pooled) b.lastUse = this.epoch;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
@@ -270,6 +291,7 @@ export class WebGPUBackend implements Backend {
     if (this.destroyed) return;
     this.flush();
     this.destroyed = true;
+    this.bindGroups.clear();
     this.pool.trim();
     this.uniformRing.destroy();
     this.device.destroy();
@@ -372,15 +394,14 @@ export class WebGPUBackend implements Backend {
     return this.encoder;
   }
 
-  private bindGroupLayout(access: readonly BindingAccess[], uniform: boolean): GPUBindGroupLayout {
-    const sig = access.map((a) => (a === 'read' ? 'r' : 'w')).join('') + (uniform ? 'u' : '');
+  private bindGroupLayout(sig: string, access: readonly BindingAccess[], uniform: boolean): GPUBindGroupLayout {
     let layout = this.layouts.get(sig);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = access.map((a, i) => ({
         binding: i, visibility: STAGE_COMPUTE,
         buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
       }));
-      if (uniform) entries.push({ binding: access.length, visibility: STAGE_COMPUTE, buffer: { type: 'uniform' } });
+      if (uniform) entries.push({ binding: access.length, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } });
       layout = this.device.createBindGroupLayout({ entries });
       this.layouts.set(sig, layout);
     }
@@ -389,11 +410,14 @@ export class WebGPUBackend implements Backend {
 
   private pipeline(key: string, wgsl: () => string, access: readonly BindingAccess[], uniform: boolean):
     CachedPipeline {
-    const full = `${key}|${access.join(',')}|${uniform ? 'u' : ''}`;
+    let sig = '';
+    for (const a of access) sig += a === 'read' ? 'r' : 'w';
+    if (uniform) sig += 'u';
+    const full = `${key}|${sig}`;
     const hit = this.pipelines.get(full);
     if (hit) return hit;
     const code = wgsl();
-    const layout = this.bindGroupLayout(access, uniform);
+    const layout = this.bindGroupLayout(sig, access, uniform);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: key });
     const pipeline = this.device.createComputePipeline({
@@ -401,7 +425,7 @@ export class WebGPUBackend implements Backend {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    const cached: CachedPipeline = { pipeline, layout, failed: false };
+    const cached: CachedPipeline = { pipeline, layout, sig, failed: false };
     this.pipelines.set(full, cached);
     const check = this.device.popErrorScope().then(async (err) => {
       if (!err) return;

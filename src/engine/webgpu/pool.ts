@@ -24,7 +24,11 @@ export interface PooledBuffer {
   readonly bytes: number;
   /** Submission epoch in which a dispatch last used this buffer (0 = never). */
   lastUse: number;
+  /** Unique id (bind-group cache keys). */
+  readonly id: number;
 }
+
+let nextId = 1;
 
 const MIN_CLASS = 256;
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
@@ -62,7 +66,7 @@ export class BufferPool {
     if (b) {
       this.idleBytes -= size;
     } else {
-      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0 };
+      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0, id: nextId++ };
       this.created++;
       this.deviceBytes += size;
     }
