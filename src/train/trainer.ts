@@ -1,0 +1,348 @@
+/**
+ * The training loop (model.md §7, experiments.md §1).
+ *
+ * One step: next batch of the data stream → upload → valueAndGrad(model.loss) → device-side global
+ * norm clip → AdamW (in place) with the scheduled lr. Nothing is read back during a step: the loss
+ * is summed on the device and read once every `lossEvery` steps (default 50) as the mean over those
+ * steps. Every `validEvery` steps the model is scored on `validBatches` fresh tasks from a separate,
+ * fixed Rng key (the same tasks at every validation, so validations compare), alongside the exact-GP
+ * oracle on GP tasks; the best validation NLL is kept in `best/` of the checkpoint.
+ *
+ * Randomness: root = Rng.fromSeed(train.seed) splits into `init` (parameters), `data` (training
+ * batches, a BatchStream whose state is saved), `valid` (validation tasks) and `test` (evaluation).
+ * Math.random is never used, so `resume` continues bit-identically on the CPU.
+ */
+import type { Backend } from '../engine/backend.js';
+import * as E from '../engine/ops.js';
+import { Rng } from '../engine/random.js';
+import { keep, type Tensor } from '../engine/tensor.js';
+import type { Batch, TaskGenerator } from '../data/batch.js';
+import { gaussianMetrics, RunningMean } from '../data/metrics.js';
+import { BatchStream } from '../data/stream.js';
+import { gpOracle } from '../data/tasks.js';
+import { BsaTnp } from '../models/bsa-tnp.js';
+import {
+  DEFAULT_DATA_SCHEMA, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type ModelConfig, type ModelFolderConfig, type TrainConfig,
+} from '../models/config.js';
+import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
+import { batchToTensors } from './batch-inputs.js';
+import {
+  loadCheckpoint, saveCheckpoint, TRAINER_STATE_VERSION, type TrainerState, type ValidationRecord, type Weights,
+} from './checkpoint.js';
+import type { FolderWriteHooks } from './atomic.js';
+import { AdamW, adamWConfig, scheduledLr } from './optimizer.js';
+import { resolveTask } from './tasks.js';
+
+export class TrainingDivergedError extends Error {
+  constructor(step: number, loss: number) {
+    super(`training: the loss became ${loss} at step ${step}; lower train.lr or train.clipNorm, or resume from an earlier checkpoint`);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** Metrics averaged over evaluation batches (experiments.md §1). */
+export interface EvalMetrics {
+  nll: number;
+  rmse: number;
+  mae: number;
+  coverage: number;
+  /** Exact GP posterior NLL on the same batches (GP tasks), else null. */
+  oracleNll: number | null;
+  batches: number;
+}
+
+export type TrainEvent =
+  | { type: 'start'; step: number; steps: number; parameters: number; backend: string; resumed: boolean }
+  | { type: 'loss'; step: number; steps: number; loss: number; lr: number; stepsPerSecond: number }
+  | { type: 'validation'; step: number; metrics: EvalMetrics; best: boolean }
+  | { type: 'checkpoint'; step: number; folder: string }
+  | { type: 'done'; step: number; elapsedSeconds: number; best: ValidationRecord | null };
+
+export interface TrainerOptions {
+  /** Steps between loss readbacks (default 50). */
+  lossEvery?: number;
+  /** Progress events (the CLI renders them). */
+  onEvent?: (e: TrainEvent) => void;
+  /** Checkpoint folder; null = never write (tests). */
+  out?: string | null;
+  /** Data schema written to config.json (default: s0, s1 → f, no normalisation). */
+  data?: DataSchema;
+}
+
+/**
+ * Evaluates `params` on `batches` tasks drawn from `generator` with keys split from `rng`.
+ * Reads predictions back (this is evaluation, not a training step).
+ */
+export async function evaluate(model: BsaTnp, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
+  batches: number, onBatch?: (done: number) => void): Promise<EvalMetrics> {
+  if (model.config.output.kind !== 'gaussian') throw new Error('evaluate: only Gaussian outputs are supported so far');
+  const acc = new RunningMean();
+  const oracle = new RunningMean();
+  for (let i = 0; i < batches; i++) {
+    const batch: Batch = generator(rng.split());
+    const bt = batchToTensors(batch, model.config, backend);
+    let mean: Float32Array, std: Float32Array;
+    try {
+      const out = model.forward(params, bt.inputs);
+      if (out.kind !== 'gaussian') throw new Error('evaluate: expected a Gaussian output');
+      try {
+        mean = await out.mean.data();
+        std = await out.std.data();
+      } finally {
+        out.mean.dispose();
+        out.std.dispose();
+      }
+    } finally {
+      bt.dispose();
+    }
+    const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
+    acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
+    if (batch.gp) oracle.add({ nll: gpOracle(batch).meanNll });
+    onBatch?.(i + 1);
+  }
+  const r = acc.mean();
+  return {
+    nll: r.nll!, rmse: r.rmse!, mae: r.mae!, coverage: r.coverage!,
+    oracleNll: oracle.batches > 0 ? oracle.mean().nll! : null, batches,
+  };
+}
+
+async function toHost(specs: readonly ParamSpec[], ts: readonly Tensor[]): Promise<Weights> {
+  const out: Weights = new Map();
+  for (let i = 0; i < specs.length; i++) out.set(specs[i]!.name, { shape: [...specs[i]!.shape], data: await ts[i]!.data() });
+  return out;
+}
+
+export class Trainer implements Disposable {
+  readonly model: BsaTnp;
+  readonly specs: ParamSpec[];
+  readonly params: Tensor[];
+  readonly optimizer: AdamW;
+  readonly backend: Backend;
+  train: TrainConfig;
+  readonly data: DataSchema;
+  private readonly generator: TaskGenerator;
+  private readonly stream: BatchStream;
+  private readonly validKey: [number, number, number];
+  private readonly out: string | null;
+  private readonly lossEvery: number;
+  private readonly onEvent: (e: TrainEvent) => void;
+  private lossSum: Tensor | null = null;
+  private lossCount = 0;
+  private best: ValidationRecord | null;
+  private validations: ValidationRecord[];
+  private elapsedBefore: number;
+  private bestWeights: Weights | undefined;
+  private readonly resumed: boolean;
+
+  private constructor(a: {
+    model: ModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
+    stream: BatchStream; generator: TaskGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
+    best: ValidationRecord | null; validations: ValidationRecord[]; elapsed: number; resumed: boolean;
+  }) {
+    this.model = new BsaTnp(a.model);
+    this.train = a.train;
+    this.backend = a.backend;
+    this.specs = a.specs;
+    this.params = a.params;
+    this.optimizer = a.optimizer;
+    this.stream = a.stream;
+    this.generator = a.generator;
+    this.validKey = a.validKey;
+    this.out = a.opts.out ?? null;
+    this.lossEvery = a.opts.lossEvery ?? 50;
+    this.onEvent = a.opts.onEvent ?? (() => {});
+    this.data = a.data;
+    this.best = a.best;
+    this.validations = a.validations;
+    this.elapsedBefore = a.elapsed;
+    this.resumed = a.resumed;
+  }
+
+  /** A fresh run: parameters drawn from the `init` stream of `train.seed`. */
+  static create(model: ModelConfig, train: TrainConfig, backend: Backend, opts: TrainerOptions = {}): Trainer {
+    const root = Rng.fromSeed(train.seed);
+    const init = root.split(), dataRng = root.split(), valid = root.split();
+    const specs = new BsaTnp(model).specs(init);
+    const params = materialise(specs, backend).map((t) => keep(t));
+    const optimizer = AdamW.create(params, adamWConfig(train));
+    const { generator } = resolveTask(train.task, train.batchSize);
+    return new Trainer({
+      model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
+      stream: new BatchStream(generator, dataRng), opts, data: opts.data ?? DEFAULT_DATA_SCHEMA,
+      best: null, validations: [], elapsed: 0, resumed: false,
+    });
+  }
+
+  /**
+   * Continues from a checkpoint folder. `steps` (optional) replaces `train.steps` (and so the
+   * schedule's K); with the saved value, the run is bit-identical to one without the interruption.
+   */
+  static resume(folder: string, backend: Backend, opts: TrainerOptions & { steps?: number } = {}): Trainer {
+    const ck = loadCheckpoint(folder);
+    const train = opts.steps === undefined ? ck.state.train : { ...ck.state.train, steps: opts.steps };
+    const model = ck.config.model;
+    const specs = new BsaTnp(model).specs(Rng.fromSeed(0)); // names and shapes; values come from the file
+    const params = specs.map((s) => keep(E.tensor(ck.weights.get(s.name)!.data, s.shape, backend)));
+    const optimizer = AdamW.fromState(params, adamWConfig(train), {
+      step: ck.state.step,
+      m: specs.map((s) => ck.moments.m.get(s.name)!.data),
+      v: specs.map((s) => ck.moments.v.get(s.name)!.data),
+    });
+    const { generator } = resolveTask(train.task, train.batchSize);
+    return new Trainer({
+      model, train, backend, specs, params, optimizer, generator, validKey: ck.state.rng.valid,
+      stream: BatchStream.fromState(generator, ck.state.rng.data), opts: { ...opts, out: opts.out === undefined ? folder : opts.out },
+      data: ck.config.data, best: ck.state.best, validations: ck.state.validations, elapsed: ck.state.elapsedSeconds, resumed: true,
+    });
+  }
+
+  /** Completed steps. */
+  get step(): number {
+    return this.optimizer.step;
+  }
+
+  get parameterCount(): number {
+    return this.specs.reduce((n, s) => n + s.init.length, 0);
+  }
+
+  paramsByName(): Params {
+    return toParams(this.specs, this.params);
+  }
+
+  /** One optimiser step; no readback. */
+  trainStep(): void {
+    const batch = this.stream.next();
+    const bt = batchToTensors(batch, this.model.config, this.backend);
+    try {
+      const lr = scheduledLr(this.train, this.optimizer.step);
+      const { value, grads } = E.valueAndGrad((ps) => this.model.loss(toParams(this.specs, ps), bt.inputs, bt.fTest, bt.maskTest))(this.params);
+      try {
+        this.optimizer.update(this.params, grads, lr);
+      } finally {
+        for (const g of grads) g.dispose();
+      }
+      const v = E.reshape(value, [1]);
+      value.dispose();
+      if (this.lossSum === null) this.lossSum = v;
+      else {
+        const s = E.add(this.lossSum, v);
+        this.lossSum.dispose();
+        v.dispose();
+        this.lossSum = s;
+      }
+      this.lossCount++;
+    } finally {
+      bt.dispose();
+    }
+  }
+
+  /** Mean training loss since the last call (one readback); null if no step ran. */
+  async readLoss(): Promise<number | null> {
+    if (this.lossSum === null) return null;
+    const v = (await this.lossSum.item()) / this.lossCount;
+    this.lossSum.dispose();
+    this.lossSum = null;
+    this.lossCount = 0;
+    if (!Number.isFinite(v)) throw new TrainingDivergedError(this.step, v);
+    return v;
+  }
+
+  /** Scores the current parameters on the validation tasks (the same tasks every time). */
+  async validate(batches = this.train.validBatches): Promise<EvalMetrics> {
+    return evaluate(this.model, this.paramsByName(), this.backend, this.generator, Rng.fromState(this.validKey), batches);
+  }
+
+  /** The model folder config.json written with the weights. */
+  folderConfig(): ModelFolderConfig {
+    return { formatVersion: MODEL_FOLDER_FORMAT_VERSION, model: this.model.config, data: this.data, training: this.train };
+  }
+
+  private state(elapsed: number): TrainerState {
+    return {
+      formatVersion: TRAINER_STATE_VERSION,
+      step: this.step,
+      rng: { data: this.stream.state(), valid: [...this.validKey] },
+      schedule: { kind: this.train.schedule, lr0: this.train.lr, alpha: this.train.alpha, steps: this.train.steps, nextLr: scheduledLr(this.train, this.step) },
+      best: this.best,
+      validations: this.validations,
+      elapsedSeconds: elapsed,
+      train: this.train,
+    };
+  }
+
+  /** Host copies of the parameters by name. */
+  async weights(): Promise<Weights> {
+    return toHost(this.specs, this.params);
+  }
+
+  /** Writes a checkpoint to `folder` (default: the trainer's `out`). */
+  async save(folder = this.out, hooks: FolderWriteHooks = {}, elapsed = this.elapsedBefore): Promise<string> {
+    if (folder === null) throw new Error('Trainer.save: no output folder (pass opts.out)');
+    const best = this.bestWeights;
+    this.bestWeights = undefined;
+    const written = await saveCheckpoint(folder, {
+      config: this.folderConfig(),
+      weights: await this.weights(),
+      moments: { m: await toHost(this.specs, this.optimizer.m), v: await toHost(this.specs, this.optimizer.v) },
+      state: this.state(elapsed),
+      ...(best ? { best } : {}),
+    }, hooks);
+    this.onEvent({ type: 'checkpoint', step: this.step, folder: written });
+    return written;
+  }
+
+  /**
+   * Trains until `untilStep` (default `train.steps`), reading the loss every `lossEvery` steps,
+   * validating every `validEvery` and checkpointing every `checkpointEvery` steps and at the end.
+   */
+  async run(untilStep = this.train.steps): Promise<void> {
+    const t0 = Date.now();
+    const elapsed = () => this.elapsedBefore + (Date.now() - t0) / 1000;
+    this.onEvent({ type: 'start', step: this.step, steps: untilStep, parameters: this.parameterCount, backend: this.backend.description, resumed: this.resumed });
+    let lastT = Date.now();
+    let lastStep = this.step;
+    while (this.step < untilStep) {
+      this.trainStep();
+      const k = this.step;
+      const end = k === untilStep;
+      if (k % this.lossEvery === 0 || end) {
+        const loss = await this.readLoss();
+        const now = Date.now();
+        const sps = ((k - lastStep) * 1000) / Math.max(1, now - lastT);
+        lastT = now;
+        lastStep = k;
+        if (loss !== null) this.onEvent({ type: 'loss', step: k, steps: untilStep, loss, lr: scheduledLr(this.train, k - 1), stepsPerSecond: sps });
+      }
+      let validated = false;
+      if ((k % this.train.validEvery === 0 || end) && this.train.validBatches > 0) {
+        const metrics = await this.validate();
+        const rec: ValidationRecord = { step: k, nll: metrics.nll, rmse: metrics.rmse, mae: metrics.mae, coverage: metrics.coverage, oracleNll: metrics.oracleNll };
+        this.validations.push(rec);
+        const isBest = this.best === null || metrics.nll < this.best.nll;
+        if (isBest) {
+          this.best = rec;
+          this.bestWeights = await this.weights();
+        }
+        this.onEvent({ type: 'validation', step: k, metrics, best: isBest });
+        validated = true;
+      }
+      if (this.out !== null && (k % this.train.checkpointEvery === 0 || end || validated)) {
+        await this.save(this.out, {}, elapsed());
+      }
+    }
+    this.elapsedBefore = elapsed();
+    this.onEvent({ type: 'done', step: this.step, elapsedSeconds: this.elapsedBefore, best: this.best });
+  }
+
+  dispose(): void {
+    for (const p of this.params) p.dispose();
+    this.optimizer.dispose();
+    this.lossSum?.dispose();
+    this.lossSum = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
