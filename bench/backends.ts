@@ -1,9 +1,9 @@
 /** Opens a backend by name for benchmarks: 'cpu' (with the worker pool when available) or 'webgpu'. */
 import type { Backend } from '../src/engine/backend.js';
-import { CpuBackend } from '../src/engine/cpu/backend.js';
+import { createNodeCpuBackend } from '../src/engine/cpu/node.js';
 
 export async function openBackend(name: string): Promise<Backend> {
-  if (name === 'cpu') return new CpuBackend();
+  if (name === 'cpu') return createNodeCpuBackend();
   if (name === 'webgpu') {
     const { createNodeWebGPUBackend } = await import('../src/engine/webgpu/node.js');
     const r = await createNodeWebGPUBackend();
