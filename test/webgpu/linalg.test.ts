@@ -46,7 +46,7 @@ describe.skipIf(!be)('webgpu reduce and movement', () => {
 
   it('reduce sum/max/min: loop and tree paths, r = 0', async () => {
     const rng = Rng.fromSeed(11);
-    const cases: [number, number, number][] = [[3, 5, 4], [1, 1000, 1], [4, 300, 3], [7, 1, 9], [2, 129, 1], [5, 0, 2], [1, 7, 1]];
+    const cases: [number, number, number][] = [[3, 5, 4], [1, 1000, 1], [1, 20000, 1], [2, 17000, 3], [4, 300, 3], [7, 1, 9], [2, 129, 1], [5, 0, 2], [1, 7, 1]];
     for (const op of ['sum', 'max', 'min'] as ReduceOp[]) {
       for (const [outer, r, inner] of cases) {
         const x = rand(rng, outer * r * inner, -2, 2);

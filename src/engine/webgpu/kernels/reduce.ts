@@ -2,7 +2,9 @@
  * Reduction of the middle axis of x viewed as [outer, r, inner] → [outer, inner].
  *
  * Two kernels: when r is large and there are few outputs (typically inner = 1, a row sum), one
- * 256-thread workgroup per output strides over r and finishes with a shared-memory tree; otherwise
+ * 256-thread workgroup per (output, chunk of r) strides over its chunk and finishes with a
+ * shared-memory tree; with several chunks (r ≥ 16384: a global-norm sum over all parameters) the
+ * [outputs, chunks] partials are reduced again, so a single long sum uses the whole GPU; otherwise
  * one thread per output loops over r (reads are coalesced across `inner`). The identity (0, −inf,
  * +inf) travels as bits in the uniform block because WGSL cannot spell infinities as constants.
  */
@@ -24,34 +26,46 @@ export function reduce(be: WebGPUBackend, op: ReduceOp, x: Storage, outer: numbe
     throw new Error(`reduce: expected ${outer}·${r}·${inner} = ${outer * r * inner} elements, got ${x.length}`);
   }
   const nOut = outer * inner;
-  const out = be.alloc(nOut);
-  const p = new Params().u32(outer).u32(r).u32(inner).f32(IDENTITY[op]).buffer();
   const fn = `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`;
-  const decls = `${paramsWgsl(2, 4)}
+  const decls = (words: number): string => `${paramsWgsl(2, words)}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 ${fn}`;
   if (r >= 128 && (inner === 1 || nOut <= 8192)) {
-    be.dispatch(`reduce_tree_${op}`, () => `${decls}
+    const chunks = r >= 16384 && nOut <= 4096 ? Math.min(1024, Math.ceil(r / 4096)) : 1;
+    const len = Math.ceil(r / chunks);
+    const part = be.alloc(nOut * chunks);
+    const p = new Params().u32(outer).u32(r).u32(inner).f32(IDENTITY[op]).u32(chunks).u32(len).buffer();
+    be.dispatch(`reduce_tree_${op}`, () => `${decls(6)}
 var<workgroup> S: array<f32, ${WG}>;
 @compute @workgroup_size(${WG}) fn main(${GRID_BUILTINS}) {
-  let o = ${FLAT_WG};
+  let w = ${FLAT_WG};
   let inner = pu(2u);
   let r = pu(1u);
-  if (o >= pu(0u) * inner) { return; }
+  let chunks = pu(4u);
+  if (w >= pu(0u) * inner * chunks) { return; }
+  let o = w / chunks;
+  let j0 = (w % chunks) * pu(5u);
+  let j1 = min(r, j0 + pu(5u));
   let base = (o / inner) * r * inner + o % inner;
   var acc = pf(3u);
-  for (var j = lid; j < r; j += ${WG}u) { acc = combine(acc, X[base + j * inner]); }
+  for (var j = j0 + lid; j < j1; j += ${WG}u) { acc = combine(acc, X[base + j * inner]); }
   S[lid] = acc;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { S[lid] = combine(S[lid], S[lid + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u) { Y[o] = S[0]; }
-}`, [x, out], ['read', 'read_write'], p, grid(nOut));
+  if (lid == 0u) { Y[w] = S[0]; }
+}`, [x, part], ['read', 'read_write'], p, grid(nOut * chunks));
+    if (chunks === 1) return part;
+    const out = reduce(be, op, part, nOut, chunks, 1);
+    be.free(part);
+    return out;
   } else {
-    be.dispatch(`reduce_loop_${op}`, () => `${decls}
+    const out = be.alloc(nOut);
+    const p = new Params().u32(outer).u32(r).u32(inner).f32(IDENTITY[op]).buffer();
+    be.dispatch(`reduce_loop_${op}`, () => `${decls(4)}
 @compute @workgroup_size(${WG}) fn main(${GRID_BUILTINS}) {
   let t = ${FLAT_WG} * ${WG}u + lid;
   let inner = pu(2u);
@@ -62,6 +76,6 @@ var<workgroup> S: array<f32, ${WG}>;
   for (var j = 0u; j < r; j++) { acc = combine(acc, X[base + j * inner]); }
   Y[t] = acc;
 }`, [x, out], ['read', 'read_write'], p, grid(Math.ceil(nOut / WG)));
+    return out;
   }
-  return out;
 }
