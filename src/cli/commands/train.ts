@@ -1,6 +1,184 @@
-/** `bsa-tnp train`: train a model and write a model folder. STUB: not implemented yet. */
-import type { CommandSpec } from '../args.js';
-import { notImplemented } from './not-implemented.js';
+/**
+ * `bsa-tnp train`: trains a model (src/train/trainer.ts) and writes a model folder.
+ *
+ * Layout of OUT: `OUT/checkpoint/` is the training checkpoint (model + optimizer.safetensors +
+ * trainer_state.json + best/, swapped atomically as one folder); `OUT/config.json` and
+ * `OUT/model.safetensors` are the kept model (train.keep: the last state, or the best validation
+ * NLL), each file replaced atomically after every checkpoint. `--resume` continues exactly from
+ * OUT/checkpoint.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
+import { Progress } from '../progress.js';
+import { createBackend, parseBackendName } from '../predictor.js';
+import { intOption } from './predict.js';
+import { ConfigError } from '../../models/config-checks.js';
+import {
+  DEFAULT_CONFIG, DEFAULT_TRAIN_CONFIG, parseConfig, parseTrainConfig, type ModelConfig, type TrainConfig,
+} from '../../models/config.js';
+import { BEST_DIR, CheckpointError, CONFIG_FILE, loadModelFolder, WEIGHTS_FILE } from '../../train/checkpoint.js';
+import { writeFileAtomic } from '../../train/atomic.js';
+import { encodeSafetensors } from '../../train/safetensors.js';
+import { BatchInputError } from '../../train/batch-inputs.js';
+import { Trainer, type TrainEvent } from '../../train/trainer.js';
+
+export const CHECKPOINT_DIR = 'checkpoint';
+
+function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  if (!fs.existsSync(file)) throw new CliError(`train: ${what} '${file}' does not exist`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`train: ${what} '${file}' is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * `--config FILE` holds either a model configuration, or `{ "model": {...}, "train": {...} }`
+ * (both optional). `--train-config FILE` holds a training configuration.
+ */
+export function readConfigs(configFile: string | undefined, trainFile: string | undefined): { model: ModelConfig; train: TrainConfig } {
+  let modelJson: unknown = {};
+  let trainJson: unknown = {};
+  if (configFile !== undefined) {
+    const j = readJsonFile(configFile, '--config');
+    const o = j as Record<string, unknown>;
+    const combined = j !== null && typeof j === 'object' && !Array.isArray(j) && Object.keys(o).length > 0 &&
+      Object.keys(o).every((k) => k === 'model' || k === 'train');
+    if (combined) {
+      modelJson = o.model ?? {};
+      trainJson = o.train ?? {};
+    } else modelJson = j;
+  }
+  if (trainFile !== undefined) {
+    if (configFile !== undefined && trainJson !== null && typeof trainJson === 'object' && Object.keys(trainJson).length > 0) {
+      throw new UsageError('bsa-tnp train: the training configuration is given twice (--config has "train" and --train-config is set)');
+    }
+    trainJson = readJsonFile(trainFile, '--train-config');
+  }
+  const where = configFile !== undefined ? path.basename(configFile) : 'config';
+  return { model: parseConfig(modelJson, `${where}:model`), train: parseTrainConfig(trainJson, `${where}:train`) };
+}
+
+function num(args: ParsedArgs, name: string): number | undefined {
+  const v = str(args, name);
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new UsageError(`bsa-tnp train: --${name} must be a positive number, got '${v}'`);
+  return x;
+}
+
+/** Writes OUT/config.json + OUT/model.safetensors from a checkpoint (the kept model). */
+export function exportKeptModel(out: string, checkpoint: string, keep: 'last' | 'best'): string {
+  const best = path.join(checkpoint, BEST_DIR);
+  const src = keep === 'best' && fs.existsSync(path.join(best, WEIGHTS_FILE)) ? best : checkpoint;
+  const { config, weights } = loadModelFolder(src);
+  writeFileAtomic(path.join(out, WEIGHTS_FILE), encodeSafetensors(weights, { library: 'bsa-tnp', format: 'pt' }));
+  writeFileAtomic(path.join(out, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  return src;
+}
+
+async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
+  const cmd = 'train';
+  const outArg = str(args, 'out');
+  if (outArg === undefined) throw new UsageError('bsa-tnp train: missing --out FOLDER');
+  if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp train: give --backend or --device, not both');
+  const out = path.resolve(ctx.cwd, outArg);
+  const ckDir = path.join(out, CHECKPOINT_DIR);
+  const resume = args.values.resume === true;
+  const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
+  const lossEvery = intOption(args, 'loss-every', cmd, 50);
+  const threads = str(args, 'threads') === undefined ? undefined : intOption(args, 'threads', cmd, 1);
+  const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(ctx.cwd, p));
+
+  let fresh: { model: ModelConfig; train: TrainConfig } | null = null;
+  if (resume) {
+    for (const o of ['config', 'train-config', 'task', 'batch-size', 'lr', 'seed']) {
+      if (args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} cannot change a run being resumed (the checkpoint holds its configuration); only --steps can`);
+    }
+    if (!fs.existsSync(ckDir) && !fs.existsSync(`${ckDir}.old`)) throw new CliError(`train: --resume: no checkpoint at '${ckDir}'`);
+  } else {
+    if (fs.existsSync(ckDir)) throw new CliError(`train: '${ckDir}' already holds a checkpoint; pass --resume to continue it or choose another --out`);
+    const cfg = readConfigs(abs(str(args, 'config')), abs(str(args, 'train-config')));
+    let train: TrainConfig = cfg.train;
+    const task = str(args, 'task');
+    const over: Record<string, unknown> = {};
+    if (task !== undefined) over.task = { name: task, options: task === train.task.name ? train.task.options : {} };
+    if (steps !== undefined) over.steps = steps;
+    const bs = str(args, 'batch-size') === undefined ? undefined : intOption(args, 'batch-size', cmd, 1);
+    if (bs !== undefined) over.batchSize = bs;
+    const lr = num(args, 'lr');
+    if (lr !== undefined) over.lr = lr;
+    const seed = str(args, 'seed') === undefined ? undefined : intOption(args, 'seed', cmd, 0, 0);
+    if (seed !== undefined) over.seed = seed;
+    if (Object.keys(over).length > 0) train = parseTrainConfig({ ...train, ...over }, 'train');
+    fresh = { model: cfg.model, train };
+  }
+
+  const handle = await createBackend(backendName, cmd, threads);
+  const sink = ctx.stderr;
+  let progress: Progress | null = null;
+  let lastLoss: number | null = null;
+  let keep: 'last' | 'best' = 'last';
+  const onEvent = (e: TrainEvent) => {
+    switch (e.type) {
+      case 'start':
+        sink.write(`${JSON.stringify({ event: 'train_start', step: e.step, steps: e.steps, parameters: e.parameters, backend: e.backend, resumed: e.resumed, out })}\n`);
+        progress = new Progress({ total: e.steps, sink, label: 'train', start: e.step, unit: 'step' });
+        break;
+      case 'loss':
+        lastLoss = e.loss;
+        progress?.update(e.step, { loss: e.loss, lr: e.lr });
+        break;
+      case 'validation':
+        if (sink.isTTY) sink.write('\n');
+        sink.write(`${JSON.stringify({ event: 'validation', step: e.step, ...e.metrics, best: e.best })}\n`);
+        break;
+      case 'checkpoint':
+        // Refresh the kept model in OUT after every checkpoint.
+        exportKeptModel(out, ckDir, keep);
+        break;
+      case 'done':
+        progress?.finish(lastLoss === null ? {} : { loss: lastLoss });
+        break;
+    }
+  };
+  let trainer: Trainer | null = null;
+  try {
+    trainer = resume
+      ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, ...(steps !== undefined ? { steps } : {}) })
+      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir });
+    keep = trainer.train.keep;
+    await trainer.run();
+    const src = exportKeptModel(out, ckDir, keep);
+    ctx.stdout.write(`${JSON.stringify({
+      event: 'train_done', step: trainer.step, out, kept: keep, keptFrom: path.relative(out, src) || '.',
+      best: bestOf(ckDir),
+    })}\n`);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CheckpointError || e instanceof BatchInputError || e instanceof ConfigError) throw new CliError(`${cmd}: ${e.message}`);
+    throw e;
+  } finally {
+    trainer?.dispose();
+    handle.dispose();
+  }
+}
+
+function bestOf(ckDir: string): unknown {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(ckDir, 'trainer_state.json'), 'utf8')) as { best: unknown }).best;
+  } catch {
+    return null;
+  }
+}
 
 export const trainCommand: CommandSpec = {
   name: 'train',
@@ -9,20 +187,28 @@ export const trainCommand: CommandSpec = {
 Trains on a synthetic task (experiments.md) with the training recipe of experiments.md §1, writing
 checkpoints atomically into OUT/checkpoint and the final model into OUT. Model and training
 configurations are JSON files; absent fields take the defaults (the paper's 2-D GP BSA-TNP).
+--config takes a model configuration, or {"model": {...}, "train": {...}} with both.
+--resume continues OUT/checkpoint exactly where it stopped (same batches, same updates).
 
 Example:
   bsa-tnp train --out runs/gp2d --steps 1000 --seed 46`,
   options: {
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'model folder to write' },
-    config: { type: 'string', value: 'FILE', description: 'model configuration (JSON)' },
+    config: { type: 'string', value: 'FILE', description: 'model configuration (JSON), or {"model": …, "train": …}' },
     'train-config': { type: 'string', value: 'FILE', description: 'training configuration (JSON)' },
-    task: { type: 'string', value: 'NAME', description: 'synthetic task', default: 'gp2d' },
+    task: { type: 'string', value: 'NAME', description: 'synthetic task', default: DEFAULT_TRAIN_CONFIG.task.name },
     steps: { type: 'string', value: 'N', description: 'training steps (overrides the training configuration)' },
     'batch-size': { type: 'string', value: 'N', description: 'tasks per batch' },
     lr: { type: 'string', value: 'LR', description: 'peak learning rate' },
     seed: { type: 'string', value: 'N', description: 'random seed' },
     resume: { type: 'boolean', description: 'continue from OUT/checkpoint if present' },
-    device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend' },
+    backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
+    device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend (same as --backend)' },
+    threads: { type: 'string', value: 'N', description: 'CPU threads for matmul (default: all cores, at most 8)' },
+    'loss-every': { type: 'string', value: 'N', description: 'steps between loss readbacks', default: '50' },
   },
-  run: notImplemented('train'),
+  run,
 };
+
+/** For tests: the defaults a bare `train` uses. */
+export const TRAIN_DEFAULTS = { model: DEFAULT_CONFIG, train: DEFAULT_TRAIN_CONFIG } as const;
