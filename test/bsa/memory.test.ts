@@ -4,7 +4,8 @@
  *
  * The brief's full size (B=1, H=4, d=32, Q=65,536, K=8,192: 2.1·10⁹ pair-heads per pass) takes
  * several minutes single-threaded on the 2-core dev machine (~12 M pairs/s fwd, ~5 M fwd+bwd), so
- * it runs only with BSA_SLOW=1; by default the same check runs at Q=4,096, K=2,048 (~15 s).
+ * it runs only with BSA_SLOW=1 (measured 2026-11-28: fwd 340 s, bwd 499 s, largest buffer 32 MiB vs the
+ * 256 MiB limit, peak 188 MiB); by default the same check runs at Q=4,096, K=2,048 (~15 s).
  */
 import { expect, it } from 'vitest';
 import { MemoryAccount } from '../../src/engine/memory.js';
