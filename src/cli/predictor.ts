@@ -11,10 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Backend, UnsupportedKernelError } from '../engine/backend.js';
-import { CpuBackend } from '../engine/cpu/backend.js';
-import { createHeap } from '../engine/cpu/heap.js';
-import type { ThreadPool } from '../engine/cpu/threads.js';
-import { createNodeThreadPool } from '../engine/cpu/worker-node.js';
+import { createNodeCpuBackend } from '../engine/cpu/node.js';
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { BsaTnp, type ContextCache, type Coords } from '../models/bsa-tnp.js';
@@ -44,8 +41,8 @@ export function parseBackendName(value: string | boolean | undefined, command: s
 }
 
 /**
- * Creates the backend. `cpu`: shared wasm heap plus a worker pool of up to `threads` threads
- * (default: all cores, at most 8) for matmul. `webgpu`: the first Dawn adapter; a clear error
+ * Creates the backend. `cpu`: shared wasm heap plus a worker pool of `threads` threads
+ * (default: all cores, at most 8) for matmul (engine/cpu/node.ts). `webgpu`: the first Dawn adapter; a clear error
  * when there is none.
  */
 export async function createBackend(name: BackendName, command: string, threads?: number): Promise<BackendHandle> {
@@ -56,11 +53,8 @@ export async function createBackend(name: BackendName, command: string, threads?
     const backend = res.backend as Backend;
     return { backend, description: backend.description, dispose() {} };
   }
-  const heap = createHeap();
-  let pool: ThreadPool | undefined;
-  if (heap.memory && (threads ?? 2) > 1) pool = await createNodeThreadPool(threads === undefined ? { memory: heap.memory } : { memory: heap.memory, threads });
-  const backend = new CpuBackend(pool ? { heap, pool } : { heap });
-  return { backend, description: backend.description, dispose() { pool?.destroy(); } };
+  const backend = await createNodeCpuBackend(threads === undefined ? {} : { threads });
+  return { backend, description: backend.description, dispose() { backend.pool?.destroy(); } };
 }
 
 /**
