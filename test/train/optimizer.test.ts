@@ -122,9 +122,9 @@ describe('AdamW', () => {
     const g = E.tensor([4, 3, 2, 1], [4], backend);
     const opt = AdamW.create([p], CFG);
     opt.update([p], [g], 1e-3);
-    const live = backend.memory.stats().liveBuffers;
+    const live = backend.memory.stats().liveBytes;
     opt.update([p], [g], 1e-3);
-    expect(backend.memory.stats().liveBuffers).toBe(live);
+    expect(backend.memory.stats().liveBytes).toBe(live);
     opt.dispose();
     p.dispose();
     g.dispose();
