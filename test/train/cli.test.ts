@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { loadCheckpoint, loadModelFolder } from '../../src/train/checkpoint.js';
+import { TINY_MODEL } from './tiny.js';
+
+let dir: string;
+beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-train-')); });
+afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+async function run(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    stdout: { write: (s: string) => { stdout += s; } },
+    stderr: { write: (s: string) => { stderr += s; } },
+    cwd: dir,
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+describe('bsa-tnp train / eval', () => {
+  it('trains, resumes, exports the kept model and evaluates it against the GP oracle', async () => {
+    fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({
+      model: TINY_MODEL,
+      train: { steps: 4, batchSize: 2, validEvery: 2, validBatches: 1, testBatches: 2, checkpointEvery: 2, task: { name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } } },
+    }));
+    const a = await run('train', '--config', 'cfg.json', '--out', 'm', '--steps', '2', '--loss-every', '1', '--threads', '1');
+    expect(a.stderr).not.toContain('error');
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout.trim())).toMatchObject({ event: 'train_done', step: 2, kept: 'last' });
+    const lines = a.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    expect(lines[0]).toMatchObject({ event: 'train_start', step: 0, steps: 2, resumed: false });
+    expect(lines.some((l) => l.event === 'validation')).toBe(true);
+    // OUT holds the model; OUT/checkpoint the training state.
+    expect(loadModelFolder(path.join(dir, 'm')).config.training?.steps).toBe(2);
+    expect(loadCheckpoint(path.join(dir, 'm', 'checkpoint')).state.step).toBe(2);
+
+    const again = await run('train', '--config', 'cfg.json', '--out', 'm');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already holds a checkpoint; pass --resume');
+    const bad = await run('train', '--out', 'm', '--resume', '--lr', '0.1');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--lr cannot change a run being resumed');
+
+    const b = await run('train', '--out', 'm', '--resume', '--steps', '3', '--threads', '1');
+    expect(b.code).toBe(0);
+    expect(JSON.parse(b.stderr.split('\n')[0]!)).toMatchObject({ event: 'train_start', step: 2, steps: 3, resumed: true });
+    expect(loadCheckpoint(path.join(dir, 'm', 'checkpoint')).state.step).toBe(3);
+
+    const e = await run('eval', '--model', 'm', '--batches', '2', '--json');
+    expect(e.code).toBe(0);
+    const r = JSON.parse(e.stdout) as Record<string, unknown>;
+    expect(r).toMatchObject({ task: 'gp2d', batches: 2, batchSize: 2, taskOptions: { ncMin: 8, ncMax: 16, nt: 12 } });
+    for (const k of ['nll', 'rmse', 'mae', 'coverage', 'oracleNll']) expect(Number.isFinite(r[k])).toBe(true);
+    expect(r.nllMinusOracle).toBeCloseTo((r.nll as number) - (r.oracleNll as number), 12);
+
+    const s = await run('eval', 'm', '--task', 'gp2d-shifted', '--batches', '1', '--json');
+    expect(s.code).toBe(0);
+    expect(JSON.parse(s.stdout)).toMatchObject({ task: 'gp2d-shifted', batches: 1 });
+  });
+
+  it('errors: missing --out, bad model folder, unknown task, bad config', async () => {
+    expect((await run('train')).stderr).toContain('bsa-tnp train: missing --out FOLDER');
+    const nf = await run('eval', '--model', 'nope');
+    expect(nf.code).toBe(1);
+    expect(nf.stderr).toContain('model folder not found');
+    expect((await run('eval', 'm', '--task', 'gp9')).stderr).toContain("unknown --task 'gp9'");
+    fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ blocks: 0 }));
+    const c = await run('train', '--config', 'bad.json', '--out', 'x');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('blocks: expected a positive integer, got 0');
+  });
+});
