@@ -3,6 +3,7 @@
  * the same RBF bias written in TensorFlow.js ops on its wasm backend (the competitor, same run).
  *
  *   npm run bench -- attention [--sizes 1024,4096] [--reps 3] [--impl bsa-tnp-cpu,tfjs-wasm-chunked]
+ *     [--tfjs-chunk 512]
  *
  * Prints one JSON line per (impl, size, pass) on stdout:
  *   {"bench":"attention","impl":…,"pass":"fwd"|"fwd+bwd","b":1,"heads":4,"d":32,"q":…,"k":…,
@@ -91,7 +92,7 @@ function tfBsa(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, a: tf.Tensor2D, b
   const scale = 1 / Math.sqrt(D);
   const outs: tf.Tensor3D[] = [];
   const a4 = tf.reshape(a, [H, F, 1, 1]), nb4 = tf.reshape(tf.neg(b), [H, F, 1, 1]);
-  for (let i0 = 0; i0 < Q; i0 += chunk) {
+  for (let i0 = 0; i0 < Q; i0 += chunk) outs.push(tf.tidy(() => {
     const nq = Math.min(chunk, Q - i0);
     const qI = tf.mul(tf.slice(q, [0, i0, 0], [H, nq, D]), scale) as tf.Tensor3D;
     const cqI = tf.slice(cq, [i0, 0], [nq, 2]);
@@ -112,8 +113,8 @@ function tfBsa(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, a: tf.Tensor2D, b
       l = tf.add(tf.mul(l, c), tf.sum(P, -1, true));
       m = mN;
     }
-    outs.push(tf.div(acc, l) as tf.Tensor3D);
-  }
+    return tf.div(acc, l) as tf.Tensor3D;
+  }));
   return tf.concat(outs, 1);
 }
 
@@ -144,7 +145,8 @@ export async function run(args: string[]): Promise<void> {
         await tf.ready();
         tfReady = true;
       }
-      const chunk = Math.min(n, 1024);
+      // Per-chunk intermediates include [H, F, chunk, chunk] basis tensors (tfjs-wasm memory ≤ 4 GiB).
+      const chunk = Math.min(n, Number(argOf(args, 'tfjs-chunk', '512')));
       const gd = data.groups[0]!;
       const q = tf.tensor3d(data.q, [H, n, D]), k = tf.tensor3d(data.k, [H, n, D]), v = tf.tensor3d(data.v, [H, n, D]);
       const a = tf.tensor2d(gd.a, [H, F]), b = tf.tensor2d(gd.b!, [H, F]);
