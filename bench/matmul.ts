@@ -84,7 +84,60 @@ function timeInterleaved(fns: readonly (() => void)[], reps: number, warm: numbe
   return ts.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
 }
 
+/**
+ * `--backend webgpu`: our WebGPU matmul on 4096³ and the CPU shapes. Each timing records `reps`
+ * products in one submission and waits for the GPU (`sync`), so dispatch overhead is included;
+ * results are checked on sampled entries against float64 before timing.
+ */
+async function runWebGPU(reps: number, quick: boolean): Promise<void> {
+  const { createNodeWebGPUBackend } = await import('../src/engine/webgpu/node.js');
+  const r = await createNodeWebGPUBackend();
+  if (!r.backend) throw new Error(`bench matmul: no WebGPU adapter: ${r.reason}`);
+  const be = r.backend;
+  const shapes = quick ? [{ batch: 1, m: 256, k: 256, n: 256 }] : [{ batch: 1, m: 4096, k: 4096, n: 4096 }, ...SHAPES];
+  for (const { batch, m, k, n } of shapes) {
+    const a = new Float32Array(batch * m * k);
+    const b = new Float32Array(batch * k * n);
+    fill(a, 1);
+    fill(b, 2);
+    const args2: MatmulArgs = { batch, m, k, n, transA: false, transB: false, strideA: m * k, strideB: k * n };
+    const sa = be.upload(a);
+    const sb = be.upload(b);
+    const c0 = be.matmul(sa, sb, args2);
+    const c = await be.read(c0);
+    be.free(c0);
+    // Sampled float64 check (a full reference of 4096³ on the host would take minutes).
+    for (let t = 0; t < 64; t++) {
+      const p = (t * 7919) % batch, i = (t * 104729) % m, j = (t * 1299709) % n;
+      let ref = 0, mag = 0;
+      for (let q = 0; q < k; q++) { const x = a[p * m * k + i * k + q]! * b[p * k * n + q * n + j]!; ref += x; mag += Math.abs(x); }
+      const got = c[p * m * n + i * n + j]!;
+      if (Math.abs(got - ref) > 1e-5 * mag + 1e-6) throw new Error(`bench matmul: bsa-tnp-webgpu [${p},${i},${j}] got ${got}, expected ${ref}`);
+    }
+    const n1 = Math.max(3, Math.min(reps, Math.ceil(2e12 / (2 * batch * m * k * n))));
+    for (let w = 0; w < 3; w++) be.free(be.matmul(sa, sb, args2));
+    await be.sync();
+    const times: number[] = [];
+    for (let rep = 0; rep < 5; rep++) {
+      const t0 = performance.now();
+      for (let i = 0; i < n1; i++) be.free(be.matmul(sa, sb, args2));
+      await be.sync();
+      times.push((performance.now() - t0) / n1);
+    }
+    const ms = times.sort((x, y) => x - y)[2]!;
+    const gflops = Math.round((2 * batch * m * k * n) / ms / 1e4) / 100;
+    process.stdout.write(`${JSON.stringify({ bench: 'matmul', impl: 'bsa-tnp-webgpu', batch, m, k, n, gflops, tflops: +(gflops / 1000).toFixed(2), device: be.description, date: new Date().toISOString() })}\n`);
+    be.free(sa);
+    be.free(sb);
+  }
+  be.destroy();
+}
+
 export async function run(args: string[]): Promise<void> {
+  if (args.includes('--backend') && args[args.indexOf('--backend') + 1] === 'webgpu') {
+    await runWebGPU(option(args, '--reps', 20), args.includes('--quick'));
+    return;
+  }
   const reps = option(args, '--reps', 15);
   const threads = option(args, '--threads', 2);
   await tf.setBackend('wasm');

@@ -15,6 +15,8 @@ export function cpuBackend(): Backend {
 /** The WebGPU backend (lavapipe in CI), or null with a notice when unavailable outside CI. */
 export function webgpuBackend(): Promise<Backend | null> {
   gpu ??= (async () => {
+    // Lavapipe's own worker threads fight the test runner for the 2 CI cores; one is faster.
+    process.env.LP_NUM_THREADS ??= '1';
     const mod = await import('../../src/engine/webgpu/node.js').catch((e: unknown) => {
       throw new Error(`webgpu loader failed to import: ${String(e)}`);
     });
