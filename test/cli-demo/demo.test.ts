@@ -6,13 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inflateSync } from 'node:zlib';
 import { Rng } from '../../src/engine/random.js';
 import { GP_2D, type GpTaskConfig } from '../../src/data/tasks.js';
 import { sampleDemoField } from '../../src/cli/commands/demo.js';
 import { parseCsv } from '../../src/cli/csv.js';
-import { runCli, tempDir, writeRandomModel } from '../cli-predict/fixtures.js';
+import { removeTempDirs, runCli, tempDir, writeRandomModel } from '../cli-predict/fixtures.js';
 
 /** Width, height and the number of distinct colours of a PNG (8-bit RGB, filter 0: our encoder). */
 function pngInfo(file: string): { width: number; height: number; colours: number } {
@@ -36,6 +36,8 @@ function pngInfo(file: string): { width: number; height: number; colours: number
   }
   return { width, height, colours: colours.size };
 }
+
+afterAll(removeTempDirs);
 
 describe('demo field sampler', () => {
   it('draws fields with covariance sigma^2 exp(-d^2 / 2 l^2) on the grid', () => {

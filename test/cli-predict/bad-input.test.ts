@@ -5,12 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFiles, randomContext, runCli, tempDir, writeCsvText, writeRandomModel, type RunResult } from './fixtures.js';
+import { removeTempDirs } from './fixtures.js';
 
 let dir: string;
 let model: string;
 const PREVIOUS = 'previous contents\n';
+
+afterAll(removeTempDirs);
 
 beforeAll(async () => {
   dir = tempDir('bad-input');

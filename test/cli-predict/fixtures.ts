@@ -28,8 +28,18 @@ export const NORMALIZATION = {
   f: { mean: 3, std: 4 },
 };
 
+const made: string[] = [];
+
+/** A fresh temporary folder, removed by `removeTempDirs()`. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `bsa-tnp-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bsa-tnp-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder `tempDir` made in this test file (call from afterAll). */
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/engine/cpu/backend.js';
 import * as E from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/random.js';
@@ -15,6 +15,7 @@ import { BsaTnp } from '../../src/models/bsa-tnp.js';
 import { materialise, toParams } from '../../src/nn/params.js';
 import { allclose } from '../helpers/backends.js';
 import { NORMALIZATION, SMALL_MODEL, randomContext, runCli, tempDir, writeCsvText, writeRandomModel } from './fixtures.js';
+import { removeTempDirs } from './fixtures.js';
 
 const Z90 = 1.6448536269514722;
 let dir: string;
@@ -48,6 +49,8 @@ async function direct(targets: number[][]): Promise<{ mean: number[]; std: numbe
   const { mean: fm, std: fs_ } = NORMALIZATION.f;
   return { mean: Array.from(mu, (v) => v * fs_ + fm), std: Array.from(sd, (v) => v * fs_) };
 }
+
+afterAll(removeTempDirs);
 
 beforeAll(async () => {
   dir = tempDir('predict');
