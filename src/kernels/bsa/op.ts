@@ -9,6 +9,7 @@ import { needsGrad, record, save, Tensor } from '../../engine/custom.js';
 import { ShapeError } from '../../engine/tensor.js';
 import { bsaBackwardCpu, bsaForwardCpu } from './cpu.js';
 import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup } from './desc.js';
+import { webgpuBsaImpl } from './webgpu.js';
 
 /** One bias group as tensors. */
 export interface ScanGroup {
@@ -47,6 +48,7 @@ const deviceImpls = new Map<string, BsaDeviceImpl>();
 export function registerBsaImpl(kind: string, impl: BsaDeviceImpl): void {
   deviceImpls.set(kind, impl);
 }
+registerBsaImpl('webgpu', webgpuBsaImpl);
 
 function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
   const { q, k, v, mask } = t;
@@ -80,19 +82,24 @@ function cpuData(b: CpuBackend, t: BsaTensors): BsaData {
 
 const cpuImpl: BsaDeviceImpl = {
   forward(b, desc, t) {
+    // The kernel writes straight into the output tensors' heap storage (on the backend's pool).
     const cb = b as CpuBackend;
-    const r = bsaForwardCpu(desc, cpuData(cb, t), { memory: cb.memory });
+    const o = cb.alloc(desc.B * desc.H * desc.Q * desc.dv), lse = cb.alloc(desc.B * desc.H * desc.Q);
+    bsaForwardCpu(desc, cpuData(cb, t), { memory: cb.memory, pool: cb.pool, out: { o: cb.view(o), lse: cb.view(lse) } });
     return {
-      o: Tensor.fromStorage(b, b.upload(r.o), [desc.B, desc.H, desc.Q, desc.dv]),
-      lse: Tensor.fromStorage(b, b.upload(r.lse), [desc.B, desc.H, desc.Q]),
+      o: Tensor.fromStorage(b, o, [desc.B, desc.H, desc.Q, desc.dv]),
+      lse: Tensor.fromStorage(b, lse, [desc.B, desc.H, desc.Q]),
     };
   },
   backward(b, desc, t, o, lse, dO) {
     const cb = b as CpuBackend;
     const fwd = { o: cb.view(o.storage()), lse: cb.view(lse.storage()) };
-    const g = bsaBackwardCpu(desc, cpuData(cb, t), fwd, cb.view(dO.storage()), { memory: cb.memory });
+    const [dq, dk, dv] = [t.q, t.k, t.v].map((x) => cb.alloc(x.size));
+    const g = bsaBackwardCpu(desc, cpuData(cb, t), fwd, cb.view(dO.storage()),
+      { memory: cb.memory, pool: cb.pool, out: { dq: cb.view(dq!), dk: cb.view(dk!), dv: cb.view(dv!) } });
     const up = (a: Float32Array, like: Tensor) => Tensor.fromStorage(b, b.upload(a), like.shape);
-    const out = [up(g.dq, t.q), up(g.dk, t.k), up(g.dv, t.v)];
+    const out = [Tensor.fromStorage(b, dq!, t.q.shape), Tensor.fromStorage(b, dk!, t.k.shape),
+      Tensor.fromStorage(b, dv!, t.v.shape)];
     t.groups.forEach((grp, i) => {
       const gg = g.groups[i]!;
       out.push(up(gg.da, grp.a));

@@ -1,0 +1,303 @@
+/**
+ * Fused BSA backward (bsa.md §5.2), four dispatches recorded back to back:
+ *  1. Δ_i = Σ_c dO_ic·O_ic, one thread per row.
+ *  2. dK, dV and bias-parameter partial sums, one workgroup per (b, h, key tile of T keys); each
+ *     thread owns one key (k, v, dk, dv in registers, its coordinates sanitised) and loops over
+ *     query tiles staged in workgroup memory (q, dO, L, Δ, query coordinates and validity),
+ *     recomputing S and P = exp(S − L) exactly as the forward; dS = P∘(dP − Δ) in f32. The bias
+ *     gradients accumulate per thread in registers (one set per group and basis, or one set when
+ *     the head's basis functions are tied, see codegen.ts), then the workgroup sums its threads in
+ *     a fixed order and writes one partial row [NS] per workgroup.
+ *  3. dQ, one workgroup per (b, h, query tile), keys staged as in the forward.
+ *  4. One small reduction per parameter tensor: each output element sums its partials over
+ *     (b, key tile) in a fixed order (deterministic, no atomics).
+ */
+import type { Storage } from '../../../engine/backend.js';
+import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
+import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
+import type { BsaDesc } from '../desc.js';
+import {
+  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, loaderWgsl, pairBias, range, slotExprs, streamDecl,
+  structureKey,
+} from './codegen.js';
+import {
+  type BsaGpuInputs, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
+  queryRowsWgsl,
+} from './forward.js';
+
+interface BwdTiles {
+  /** dK/dV pass: threads (= keys) per workgroup and query rows per staged tile. */
+  TKV: number; TQS: number;
+  /** dQ pass: threads (= query rows) per workgroup and keys per staged tile. */
+  TQ: number; TK: number;
+}
+
+function backwardTiles(desc: BsaDesc): BwdTiles {
+  return { TKV: desc.tileK ?? 64, TQS: desc.tileQ ?? 32, TQ: desc.tileQ ?? 64, TK: desc.tileK ?? 32 };
+}
+
+function deltaWgsl(dv: number): string {
+  return `${paramsWgsl(3, 1)}
+@group(0) @binding(0) var<storage, read> GO: array<f32>;
+@group(0) @binding(1) var<storage, read> O: array<f32>;
+@group(0) @binding(2) var<storage, read_write> D: array<f32>;
+@compute @workgroup_size(64)
+fn main(${GRID_BUILTINS}) {
+  let row = ${FLAT_WG} * 64u + lid;
+  if (row >= pu(0u)) { return; }
+  var s = 0.0;
+  for (var c = 0u; c < ${dv}u; c++) { s += GO[row * ${dv}u + c] * O[row * ${dv}u + c]; }
+  D[row] = s;
+}
+`;
+}
+
+/** Declarations of dO, L, Δ after the inputs, plus loaders. */
+function gradInputs(desc: BsaDesc, L: BsaLayout, n: number): string {
+  return streamDecl(n, 'GO', L.vecDV) + `@group(0) @binding(${n + 1}) var<storage, read> LSE: array<f32>;
+@group(0) @binding(${n + 2}) var<storage, read> DELTA: array<f32>;
+${loaderWgsl('ldG', 'GO', desc.dv, L.vecDV)}`;
+}
+
+function storeRow(name: string, width: number, vec: boolean, W4: number, reg: string, scale: string): string {
+  let s = '';
+  for (const c of range(W4)) {
+    if (vec) s += `    ${name}[row * ${W4}u + ${c}u] = ${reg}[${c}]${scale};\n`;
+    else {
+      for (const e of range(4)) {
+        if (c * 4 + e < width) s += `    ${name}[row * ${width}u + ${c * 4 + e}u] = ${reg}[${c}][${e}]${scale};\n`;
+      }
+    }
+  }
+  return s;
+}
+
+function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, software: boolean): string {
+  const { decl, next } = inputDecls(desc, L);
+  let kdecl = `var<workgroup> Qs: array<vec4<f32>, ${TQS * L.D4}>;
+var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;
+var<workgroup> RL: array<f32, ${TQS}>;
+var<workgroup> RD: array<f32, ${TQS}>;
+var<workgroup> RV: array<f32, ${TQS}>;
+var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
+  for (const g of L.groups) kdecl += `var<workgroup> QC${g.index}: array<vec4<f32>, ${TQS * g.M4}>;\n`;
+  // Own key: registers and sanitised coordinates.
+  let setup = `  let j = kt * ${T}u + lid;\n  let jin = j < Kn;\n  let kp = b * Kn + min(j, Kn - 1u);\n  let krow = bh * Kn + min(j, Kn - 1u);\n`;
+  setup += `  var kok = jin${desc.hasMask ? ' && MASK[kp] != 0.0' : ''};\n`;
+  setup += `  var kk: array<vec4<f32>, ${L.D4}>;\n  var vv: array<vec4<f32>, ${L.DV4}>;\n`;
+  setup += `  var dk: array<vec4<f32>, ${L.D4}>;\n  var dv: array<vec4<f32>, ${L.DV4}>;\n`;
+  for (const c of range(L.D4)) setup += `  kk[${c}] = ldK(krow, ${c}u);\n`;
+  for (const c of range(L.DV4)) setup += `  vv[${c}] = ldV(krow, ${c}u);\n`;
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) setup += `  let rk${g.index}_${c} = CK${g.index}at(kp, ${c}u);\n  kok = kok && finite4(rk${g.index}_${c});\n`;
+  }
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) setup += `  let kc${g.index}_${c} = select(vec4<f32>(0.0), prep${g.index}(rk${g.index}_${c}), kok);\n`;
+  }
+  let fill = `for (var e = lid; e < ${TQS * L.D4}u; e += ${T}u) {
+      let row = i0 + e / ${L.D4}u;
+      Qs[e] = select(vec4<f32>(0.0), ldQ(bh * Qn + min(row, Qn - 1u), e % ${L.D4}u), row < Qn);
+    }
+    for (var e = lid; e < ${TQS * L.DV4}u; e += ${T}u) {
+      let row = i0 + e / ${L.DV4}u;
+      Gs[e] = select(vec4<f32>(0.0), ldG(bh * Qn + min(row, Qn - 1u), e % ${L.DV4}u), row < Qn);
+    }
+    for (var ii = lid; ii < ${TQS}u; ii += ${T}u) {
+      let row = i0 + ii;
+      let rp = bh * Qn + min(row, Qn - 1u);
+      let qp = b * Qn + min(row, Qn - 1u);
+      let lr = LSE[rp];
+      var ok = row < Qn && isfinite_(lr);\n`;
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) fill += `      let r${g.index}_${c} = CQ${g.index}at(qp, ${c}u);\n      ok = ok && finite4(r${g.index}_${c});\n`;
+  }
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) {
+      fill += `      QC${g.index}[ii * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
+    }
+  }
+  fill += '      RL[ii] = select(0.0, lr, ok);\n      RD[ii] = select(0.0, DELTA[rp], ok);\n      RV[ii] = select(0.0, 1.0, ok);\n    }\n';
+  const pair = (tiedBody: boolean): string => {
+    let s = 'let ok = RV[ii] > 0.5 && kok;\n';
+    s += pairBias(L, tiedBody, (g, c) => `QC${g}[ii * ${L.groups[g]!.M4}u + ${c}u]`, (g, c) => `kc${g}_${c}`, (g) => `x${g}`);
+    const dot = range(L.D4).map((c) => `dot(Qs[ii * ${L.D4}u + ${c}u], kk[${c}])`).join(' + ');
+    s += `let p = select(0.0, exp((${dot}) * scale + beta - RL[ii]), ok);\nvar dp = 0.0;\n`;
+    for (const c of range(L.DV4)) {
+      s += `{ let go = Gs[ii * ${L.DV4}u + ${c}u]; dv[${c}] += p * go; dp += dot(go, vv[${c}]); }\n`;
+    }
+    s += 'let ds = p * (dp - RD[ii]);\n';
+    for (const c of range(L.D4)) s += `dk[${c}] += ds * Qs[ii * ${L.D4}u + ${c}u];\n`;
+    for (const g of L.groups) s += `grad${tiedBody ? 'T' : 'F'}${g.index}(x${g.index}, ds);\n`;
+    return s;
+  };
+  let fin = `  if (jin) {\n    let row = krow;\n${storeRow('DK', desc.d, L.vecD, L.D4, 'dk', ' * scale')}${storeRow('DV', desc.dv, L.vecDV, L.DV4, 'dv', '')}  }\n`;
+  // Per-thread partial sums into Red [NS, T], one barrier, then thread s sums slot s in order.
+  slotExprs(L).forEach((expr, s) => { fin += `  Red[${s * T}u + lid] = ${expr};\n`; });
+  if (L.NS > 0) {
+    fin += `  workgroupBarrier();\n  for (var s = lid; s < ${L.NS}u; s += ${T}u) {\n    var t = 0.0;\n` +
+      `    for (var x = 0u; x < ${T}u; x++) { t += Red[s * ${T}u + x]; }\n    PART[w * ${L.NS}u + s] = t;\n  }\n`;
+  }
+  const n = next;
+  return `${paramsWgsl(n + 6, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}${gradInputs(desc, L, n)}
+${streamDecl(n + 3, 'DK', L.vecD, true)}${streamDecl(n + 4, 'DV', L.vecDV, true)}@group(0) @binding(${n + 5}) var<storage, read_write> PART: array<f32>;
+${kdecl}${biasWgsl(L, true)}
+@compute @workgroup_size(${T})
+fn main(${GRID_BUILTINS}) {
+  ${PARAM_HEAD}
+  let w = ${FLAT_WG};
+  if (w >= Bn * Hn * nKT) { return; }
+  let kt = w % nKT;
+  let bh = w / nKT;
+  let h = bh % Hn;
+  let b = bh / Hn;
+  biasSetup(h);
+${setup}
+  for (var qt = 0u; qt < nQT; qt++) {
+    let i0 = qt * ${TQS}u;
+    workgroupBarrier();
+    ${fill}
+    workgroupBarrier();
+    if (tied) {
+      for (var ii = 0u; ii < ${innerBound(TQS, software)}; ii++) {
+${pair(true)}      }
+    } else {
+      for (var ii = 0u; ii < ${innerBound(TQS, software)}; ii++) {
+${pair(false)}      }
+    }
+  }
+${fin}}
+`;
+}
+
+function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, software: boolean): string {
+  const { decl, next } = inputDecls(desc, L);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask);
+  let rows = queryRowsWgsl(L, T, 1);
+  rows += `  let row0 = bh * Qn + ic0;\n  let lr = LSE[row0];\n  qok0 = qok0 && isfinite_(lr);\n  let Li = select(0.0, lr, qok0);\n  let Di = DELTA[row0];\n`;
+  rows += `  var q0: array<vec4<f32>, ${L.D4}>;\n  var g0: array<vec4<f32>, ${L.DV4}>;\n  var dq: array<vec4<f32>, ${L.D4}>;\n`;
+  for (const c of range(L.D4)) rows += `  q0[${c}] = ldQ(row0, ${c}u) * scale;\n`;
+  for (const c of range(L.DV4)) rows += `  g0[${c}] = ldG(row0, ${c}u);\n`;
+  const pair = (tiedBody: boolean): string => {
+    let s = 'let ok = KV[j] > 0.5 && qok0;\n';
+    s += pairBias(L, tiedBody, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`);
+    const dot = range(L.D4).map((c) => `dot(q0[${c}], Ks[j * ${L.D4}u + ${c}u])`).join(' + ');
+    const dp = range(L.DV4).map((c) => `dot(g0[${c}], Vs[j * ${L.DV4}u + ${c}u])`).join(' + ');
+    s += `let p = select(0.0, exp(${dot} + beta - Li), ok);\nlet ds = p * (${dp} - Di);\n`;
+    for (const c of range(L.D4)) s += `dq[${c}] += ds * Ks[j * ${L.D4}u + ${c}u];\n`;
+    return s;
+  };
+  const n = next;
+  return `${paramsWgsl(n + 4, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}${gradInputs(desc, L, n)}
+${streamDecl(n + 3, 'DQ', L.vecD, true)}
+${stage.decl}${biasWgsl(L, false)}
+@compute @workgroup_size(${T})
+fn main(${GRID_BUILTINS}) {
+  ${PARAM_HEAD}
+  let w = ${FLAT_WG};
+  if (w >= Bn * Hn * nQT) { return; }
+  let qt = w % nQT;
+  let bh = w / nQT;
+  let h = bh % Hn;
+  let b = bh / Hn;
+  biasSetup(h);
+${rows}
+  for (var kt = 0u; kt < nKT; kt++) {
+    let k0 = kt * ${TK}u;
+    workgroupBarrier();
+    ${stage.fill}
+    workgroupBarrier();
+    if (tied) {
+      for (var j = 0u; j < ${innerBound(TK, software)}; j++) {
+${pair(true)}      }
+    } else {
+      for (var j = 0u; j < ${innerBound(TK, software)}; j++) {
+${pair(false)}      }
+    }
+  }
+  if (in0) {
+    let row = row0;
+${storeRow('DQ', desc.d, L.vecD, L.D4, 'dq', ' * scale')}  }
+}
+`;
+}
+
+const REDUCE_WGSL = `${paramsWgsl(2, 6)}
+@group(0) @binding(0) var<storage, read> PART: array<f32>;
+@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
+var<workgroup> Red: array<f32, 64>;
+@compute @workgroup_size(64)
+fn main(${GRID_BUILTINS}) {
+  let Bn = pu(0u); let Hn = pu(1u); let nKT = pu(2u); let NS = pu(3u); let off = pu(4u); let F = pu(5u);
+  let o = ${FLAT_WG};
+  if (o >= Hn * F) { return; }
+  let h = o / F;
+  let k = o % F;
+  var t = 0.0;
+  for (var e = lid; e < Bn * nKT; e += 64u) {
+    let b = e / nKT;
+    let kt = e % nKT;
+    t += PART[((b * Hn + h) * nKT + kt) * NS + off + k];
+  }
+  Red[lid] = t;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var s = 0.0;
+    for (var x = 0u; x < 64u; x++) { s += Red[x]; }
+    OUT[o] = s;
+  }
+}
+`;
+
+/** Records the backward dispatches; returns new gradient storages (caller owns). */
+export function bsaBackwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs, o: Storage, lse: Storage,
+  dO: Storage, scale: number): { dq: Storage; dk: Storage; dv: Storage; groups: { da: Storage; db?: Storage; dc?: Storage }[] } {
+  const L = bsaLayout(desc);
+  const t = backwardTiles(desc);
+  const software = isSoftwareAdapter(be);
+  const sw = software ? 'sw' : '';
+  const { B, H, Q, K, d, dv } = desc;
+  const limit = be.limits.maxComputeWorkgroupStorageSize;
+  const qStage = t.TQS * 16 * (L.D4 + L.DV4 + L.groups.reduce((s, g) => s + g.M4, 0)) + t.TQS * 12 + t.TKV * 4 * L.NS;
+  if (qStage > limit || keyStageBytes(L, t.TK) > limit) {
+    throw new Error(`bsa webgpu: expected backward tiles within ${limit} bytes of workgroup memory, got ` +
+      `${Math.max(qStage, keyStageBytes(L, t.TK))}; use smaller tileQ/tileK`);
+  }
+  const sk = structureKey(desc);
+  const inputs = inputBindings(x);
+  const R = 'read' as const, W = 'read_write' as const;
+  // 1. Δ
+  const delta = be.alloc(B * H * Q);
+  be.dispatch(`bsaDelta_${dv}`, () => deltaWgsl(dv), [dO, o, delta], [R, R, W], new Params().u32(B * H * Q).buffer(),
+    grid(Math.ceil((B * H * Q) / 64)));
+  // 2. dK, dV, partials
+  const nKTb = Math.ceil(K / t.TKV);
+  const nQTs = Math.ceil(Q / t.TQS);
+  const dk = be.alloc(B * H * K * d);
+  const dvS = be.alloc(B * H * K * dv);
+  const part = be.alloc(Math.max(1, B * H * nKTb * L.NS));
+  const bindKV = [...inputs, dO, lse, delta, dk, dvS, part];
+  be.dispatch(`bsaDKV_${sk}_T${t.TKV}Q${t.TQS}${sw}`, () => dkvWgsl(desc, L, t.TKV, t.TQS, software), bindKV,
+    bindKV.map((_, i) => (i < bindKV.length - 3 ? R : W)), bsaParams(desc, nQTs, nKTb, scale, t.TQS), grid(B * H * nKTb));
+  // 3. dQ
+  const nQT = Math.ceil(Q / t.TQ);
+  const nKT = Math.ceil(K / t.TK);
+  const dq = be.alloc(B * H * Q * d);
+  const bindQ = [...inputs, dO, lse, delta, dq];
+  be.dispatch(`bsaDQ_${sk}_T${t.TQ}K${t.TK}${sw}`, () => dqWgsl(desc, L, t.TQ, t.TK, software), bindQ,
+    bindQ.map((_, i) => (i < bindQ.length - 1 ? R : W)), bsaParams(desc, nQT, nKT, scale, t.TK), grid(B * H * nQT));
+  // 4. parameter gradients
+  const groups = L.groups.map((gl) => {
+    const outs: Storage[] = [];
+    for (let p = 0; p < gl.nParams; p++) {
+      const out = be.alloc(H * gl.F);
+      const prm = new Params().u32(B).u32(H).u32(nKTb).u32(L.NS).u32(gl.slot + p * gl.F).u32(gl.F).buffer();
+      be.dispatch('bsaReduce', () => REDUCE_WGSL, [part, out], [R, W], prm, grid(H * gl.F));
+      outs.push(out);
+    }
+    return { da: outs[0]!, db: outs[1], dc: outs[2] };
+  });
+  be.free(delta);
+  be.free(part);
+  return { dq, dk, dv: dvS, groups };
+}
+

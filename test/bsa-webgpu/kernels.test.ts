@@ -1,0 +1,130 @@
+/**
+ * WebGPU BSA kernels vs the dense float64 reference (outputs, L, gradients wrt q, k, v and every
+ * bias parameter), on lavapipe in CI. Small sizes: lavapipe is a CPU.
+ */
+import { describe, expect, it } from 'vitest';
+import type { BsaGroup } from '../../src/kernels/bsa/desc.js';
+import { makeProblem, randomF32, relErr, S2_RBF5, T1_RBF3, type ProblemOptions } from '../bsa/helpers.js';
+import { checkAgainstDense, gpu, runGpu } from './helpers.js';
+
+const FAMILIES: BsaGroup[] = [
+  { M: 2, distance: 'euclidean', family: 'rbf', F: 5 },
+  { M: 2, distance: 'euclidean', family: 'tisa', F: 3 },
+  { M: 3, distance: 'euclidean', family: 'exp', F: 2 },
+  { M: 1, distance: 'euclidean', family: 'scalar', F: 1 },
+  { M: 2, distance: 'greatCircle', family: 'rbf', F: 4 },
+  { M: 2, distance: 'greatCircle', family: 'exp', F: 2 },
+  { M: 6, distance: 'euclidean', family: 'rbf', F: 2 },
+];
+
+describe('bsa webgpu vs dense reference', () => {
+  for (const g of FAMILIES) {
+    it(`family ${g.family}, ${g.distance}, M=${g.M}, F=${g.F}`, async () => {
+      const be = await gpu();
+      if (!be) return;
+      const { desc, data } = makeProblem({ B: 2, H: 3, Q: 23, K: 37, d: 8, dv: 6, groups: [g], tileQ: 8,
+        tileK: 16, maskFrac: 0.2, seed: 7 });
+      await checkAgainstDense(be, desc, data, g.family);
+    });
+  }
+
+  it('tied basis functions (BSA-TNP init and training: equal b within a head) take the merged path', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const tisa: BsaGroup = { M: 2, distance: 'euclidean', family: 'tisa', F: 3 };
+    const { desc, data } = makeProblem({ B: 2, H: 2, Q: 21, K: 19, d: 8, dv: 8, groups: [S2_RBF5, tisa, T1_RBF3],
+      maskFrac: 0.2, seed: 17 });
+    // Head 0 tied in every group, head 1 tied only in group 0 (mixed per head and group).
+    for (const [gi, F] of [[0, 5], [1, 3], [2, 3]] as const) {
+      const gd = data.groups[gi]!;
+      for (let k = 0; k < F; k++) {
+        gd.b![k] = gd.b![0]!;
+        if (gd.c) gd.c[k] = gd.c[0]!;
+        if (gi === 0) gd.b![F + k] = gd.b![F]!;
+      }
+    }
+    await checkAgainstDense(be, desc, data, 'tied');
+  });
+
+  it('no bias groups and no mask (plain scan attention), default tiles', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 1, H: 2, Q: 19, K: 21, d: 5, dv: 3, groups: [], seed: 3 });
+    await checkAgainstDense(be, desc, data, 'plain');
+  });
+
+  it('several groups at once: s 2-D RBF 5 + t 1-D RBF 3, d = 32, default tiles', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 2, H: 4, Q: 33, K: 29, d: 32, dv: 32, groups: [S2_RBF5, T1_RBF3],
+      maskFrac: 0.3, seed: 11 });
+    await checkAgainstDense(be, desc, data, 's+t');
+  });
+
+  it('ragged lengths Q=77, K=45 with small tiles (8×12), great circle + TISA + scalar', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 2, H: 2, Q: 77, K: 45, d: 6, dv: 5, tileQ: 8, tileK: 12, maskFrac: 0.2,
+      groups: [S2_RBF5, { M: 2, distance: 'greatCircle', family: 'tisa', F: 2 }, { M: 1, distance: 'euclidean', family: 'scalar', F: 1 }],
+      seed: 31 });
+    await checkAgainstDense(be, desc, data, 'ragged');
+  });
+
+  it('all-masked rows give O = 0, L = −∞ and zero gradients', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 2, H: 2, Q: 9, K: 13, groups: [S2_RBF5], maskFrac: 0.2, seed: 4 });
+    data.mask!.fill(0, 0, 13); // batch 0: every key masked
+    data.groups[0]!.cq[(1 * 9 + 2) * 2] = Infinity; // batch 1, query 2: every pair invalid
+    const got = await checkAgainstDense(be, desc, data, 'all-masked');
+    for (let h = 0; h < 2; h++) {
+      for (let i = 0; i < 9; i++) {
+        const row = (0 * 2 + h) * 9 + i;
+        expect(got.lse[row]).toBe(-Infinity);
+        for (let c = 0; c < 8; c++) {
+          expect(got.o[row * 8 + c]).toBe(0);
+          expect(got.dq[row * 8 + c]).toBe(0);
+        }
+      }
+      const row = (1 * 2 + h) * 9 + 2;
+      expect(got.lse[row]).toBe(-Infinity);
+      for (let c = 0; c < 8; c++) expect(got.o[row * 8 + c]).toBe(0);
+    }
+    for (let x = 0; x < 2 * 13 * 8; x++) expect(got.dk[x]).toBe(0);
+    for (const gg of got.groups) for (const arr of [gg.da, gg.db!]) for (const x of arr) expect(Number.isFinite(x)).toBe(true);
+  });
+
+  it('non-finite key distances exclude exactly those keys', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 1, H: 2, Q: 11, K: 17, groups: [S2_RBF5, T1_RBF3], seed: 8 });
+    data.groups[0]!.ck[2 * 3] = Infinity;
+    data.groups[1]!.ck[5] = NaN;
+    data.groups[0]!.ck[2 * 9 + 1] = -Infinity;
+    const a = await checkAgainstDense(be, desc, data, 'non-finite');
+    const clean = makeProblem({ B: 1, H: 2, Q: 11, K: 17, groups: [S2_RBF5, T1_RBF3], seed: 8 });
+    const mask = new Float32Array(17).fill(1);
+    mask[3] = 0; mask[5] = 0; mask[9] = 0;
+    const b = await runGpu(be, { ...clean.desc, hasMask: true }, { ...clean.data, mask }, randomF32(a.o.length, 99));
+    expect(relErr(a.o, b.o)).toBeLessThan(1e-6);
+    expect(relErr(a.dq, b.dq)).toBeLessThan(1e-6);
+  });
+
+  it('results do not depend on tile size', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const base: ProblemOptions = { B: 1, H: 2, Q: 70, K: 45, d: 12, dv: 4, groups: [S2_RBF5, T1_RBF3],
+      maskFrac: 0.2, seed: 21 };
+    const ref = makeProblem({ ...base, tileQ: 4, tileK: 4 });
+    const dO = randomF32(1 * 2 * 70 * 4, 3);
+    const r0 = await runGpu(be, ref.desc, ref.data, dO);
+    for (const [tq, tk] of [[8, 12], [32, 64], [70, 45], [128, 128], [6, 10]] as const) {
+      const p = makeProblem({ ...base, tileQ: tq, tileK: tk });
+      const r = await runGpu(be, p.desc, p.data, dO);
+      expect(relErr(r.o, r0.o), `tiles ${tq}×${tk}`).toBeLessThan(1e-5);
+      expect(relErr(r.dq, r0.dq), `tiles ${tq}×${tk} dq`).toBeLessThan(1e-5);
+      expect(relErr(r.dk, r0.dk), `tiles ${tq}×${tk} dk`).toBeLessThan(1e-5);
+      expect(relErr(r.groups[1]!.db!, r0.groups[1]!.db!), `tiles ${tq}×${tk} db`).toBeLessThan(1e-5);
+    }
+  });
+});
