@@ -58,10 +58,9 @@ export class BsaTnp {
 
   constructor(config: ModelConfig) {
     this.config = config;
-    const attention: AttentionOptions = {
-      heads: config.heads, headDim: config.headDim, kind: config.attention,
-      tileQ: config.tile.queries, tileK: config.tile.keys,
-    };
+    // Tile sizes are left to each backend's kernel (results do not depend on them beyond
+    // round-off, bsa.md §8); `config.tile` records the reference's XLA chunking (1024 × 1024).
+    const attention: AttentionOptions = { heads: config.heads, headDim: config.headDim, kind: config.attention };
     this.block = {
       embedDim: config.embedDim, heads: config.heads, headDim: config.headDim, ffn: config.ffn,
       activation: config.activation, eps: config.layerNormEps, attention,
