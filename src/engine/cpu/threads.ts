@@ -1,8 +1,8 @@
 /**
  * Thread pool contract for the CPU backend, and the lock-free protocol its workers speak.
  *
- * A pool runs a *registered kernel* (an export of the CPU wasm kernel module, instantiated in every
- * worker on the same shared `WebAssembly.Memory`) over an index range [0, n), split into chunks that
+ * A pool runs a *registered kernel* (an export of one of the CPU wasm kernel modules, each
+ * instantiated in every worker on the same shared `WebAssembly.Memory`) over an index range [0, n), split into chunks that
  * the workers and the calling thread claim from a shared counter. `run` is synchronous: the caller
  * takes chunks too, then blocks (`Atomics.wait`) until every worker is done.
  *
@@ -31,8 +31,12 @@ export interface ThreadPool {
   destroy(): void;
 }
 
-/** Kernels a pool can run: exports of the kernel module taking (...args, start, end). */
-export const KERNEL_NAMES = ['pack_b', 'matmul_rows'] as const;
+/**
+ * Kernels a pool can run: exports of the kernel modules (`kernelModules` in wasm/kernels.ts: the
+ * matmul module and the BSA module, both instantiated in every worker) taking (...args, tid, start,
+ * end).
+ */
+export const KERNEL_NAMES = ['pack_b', 'matmul_rows', 'bsa_forward', 'bsa_backward', 'bsa_sum_dq'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export class ThreadPoolError extends Error {

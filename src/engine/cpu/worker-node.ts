@@ -2,7 +2,7 @@
  * Node thread pool on `worker_threads` (ThreadPool in threads.ts). Node-only: import it from a
  * backend loader, never from engine code that must run in a browser.
  *
- * Each worker instantiates the CPU kernel module on the heap's shared memory and loops: wait for a
+ * Each worker instantiates the CPU kernel modules (matmul, BSA) on the heap's shared memory and loops: wait for a
  * new job generation on the control block, claim chunks by compare-exchange until the range is
  * exhausted, count each finished chunk (protocol: CTRL in threads.ts). The worker source is a string evaluated by `new Worker(..., {eval})`, so
  * it needs no loader (tsx, vitest, a bundler) and works from src/ and dist/ alike. Workers spin
@@ -12,16 +12,16 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { CTRL, CTRL_INTS, KERNEL_NAMES, MAX_ARGS, ThreadPoolError, type KernelName, type ThreadPool } from './threads.js';
-import { kernelModule } from './wasm/kernels.js';
+import { kernelModules } from './wasm/kernels.js';
 
 /** Milliseconds the caller spins waiting for workers' chunks before sleeping. */
 const WAIT_SPIN_MS = 0.5;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, control, names, tid, spin, C } = workerData;
-const inst = new WebAssembly.Instance(module, { env: { memory } });
-const fns = names.map((n) => inst.exports[n]);
+const { modules, memory, control, names, tid, spin, C } = workerData;
+const insts = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }));
+const fns = names.map((n) => insts.find((i) => typeof i.exports[n] === 'function').exports[n]);
 const c = new Int32Array(control);
 const claim = new BigInt64Array(control);
 const args = [];
@@ -91,8 +91,8 @@ class NodeThreadPool implements ThreadPool {
     this.claim = new BigInt64Array(ctrl.buffer);
     this.workers = workers;
     this.size = workers.length + 1;
-    const inst = new WebAssembly.Instance(kernelModule(true), { env: { memory } });
-    this.fns = KERNEL_NAMES.map((n) => inst.exports[n] as (...a: number[]) => void);
+    const insts = kernelModules(true).map((m) => new WebAssembly.Instance(m, { env: { memory } }));
+    this.fns = KERNEL_NAMES.map((n) => insts.find((i) => typeof i.exports[n] === 'function')!.exports[n] as (...a: number[]) => void);
   }
 
   run(name: KernelName, n: number, grain: number, args: readonly number[]): void {
@@ -186,13 +186,13 @@ export async function createNodeThreadPool(options: NodeThreadPoolOptions): Prom
   }
   const threads = Math.max(1, Math.min(options.threads ?? Math.min(availableParallelism(), 8), 64));
   const control = new SharedArrayBuffer(CTRL_INTS * 4);
-  const module = kernelModule(true);
+  const modules = kernelModules(true);
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
   for (let tid = 1; tid < threads; tid++) {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 1, C: CTRL },
+      workerData: { modules, memory, control, names: [...KERNEL_NAMES], tid, spin: options.spin ?? 1, C: CTRL },
     });
     ready.push(new Promise((resolve, reject) => {
       w.once('message', () => resolve());

@@ -1,9 +1,10 @@
 /**
- * Loads the CPU wasm kernel module (matmul-wasm.ts, built from matmul.c) and instantiates it on a
- * given memory. Compiled once per variant; one instance per (thread, memory).
+ * Loads the CPU wasm kernel modules (matmul-wasm.ts, built from matmul.c; the BSA module of
+ * kernels/bsa/wasm) and instantiates the matmul one on a given memory. Compiled once per variant; one instance per (thread, memory).
  *
  * Platform-neutral: base64 is decoded with `atob`, present in Node ≥ 16 and browsers.
  */
+import { BSA_WASM_PLAIN, BSA_WASM_SHARED } from '../../../kernels/bsa/wasm/bsa-wasm.js';
 import { MATMUL_WASM_PLAIN, MATMUL_WASM_SHARED } from './matmul-wasm.js';
 
 /** Exports of the kernel module. Pointers are byte addresses; the last three args of threaded
@@ -32,6 +33,23 @@ const modules: { shared?: WebAssembly.Module; plain?: WebAssembly.Module } = {};
 export function kernelModule(shared: boolean): WebAssembly.Module {
   if (shared) return (modules.shared ??= new WebAssembly.Module(decode(MATMUL_WASM_SHARED)));
   return (modules.plain ??= new WebAssembly.Module(decode(MATMUL_WASM_PLAIN)));
+}
+
+const bsaModules: { shared?: WebAssembly.Module; plain?: WebAssembly.Module } = {};
+
+/**
+ * The compiled BSA kernel module (kernels/bsa/wasm/bsa.c) for a shared or a plain memory. Like the
+ * matmul module it imports `env.memory` and keeps no stack or static data, so it can be
+ * instantiated next to it on the same memory.
+ */
+export function bsaKernelModule(shared: boolean): WebAssembly.Module {
+  if (shared) return (bsaModules.shared ??= new WebAssembly.Module(decode(BSA_WASM_SHARED)));
+  return (bsaModules.plain ??= new WebAssembly.Module(decode(BSA_WASM_PLAIN)));
+}
+
+/** Every module a pool worker instantiates (its kernels: KERNEL_NAMES in threads.ts). */
+export function kernelModules(shared: boolean): WebAssembly.Module[] {
+  return [kernelModule(shared), bsaKernelModule(shared)];
 }
 
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
