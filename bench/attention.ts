@@ -3,7 +3,7 @@
  * the same RBF bias written in TensorFlow.js ops on its wasm backend (the competitor, same run).
  *
  *   npm run bench -- attention [--sizes 1024,4096] [--reps 3] [--impl bsa-tnp-cpu,tfjs-wasm-chunked]
- *     [--tfjs-chunk 512]
+ *     [--tfjs-chunk 256] [--threads N]
  *
  * Prints one JSON line per (impl, size, pass) on stdout:
  *   {"bench":"attention","impl":…,"pass":"fwd"|"fwd+bwd","b":1,"heads":4,"d":32,"q":…,"k":…,
@@ -11,10 +11,20 @@
  * pairs_per_s = B·H·Q·K / median time. Before timing, each implementation's output is checked
  * against bsa-tnp-cpu (max abs error printed to stderr). Problem: B=1, H=4, d=dv=32, self-attention
  * sized Q=K, one RBF group (s 2-D, F=5), no mask.
+ *
+ * bsa-tnp-cpu runs on the CPU backend's worker pool (`--threads`, default all cores; the inputs
+ * live in the pool's heap as engine tensors do); tfjs-wasm has no threads in Node, so it runs on
+ * one core. Each line also reports `threads` and the 1-minute load average when it was measured.
+ * tfjs chunk: 256 by default — at 4096 chunk 512 runs out of tfjs-wasm memory in fwd+bwd (the
+ * [H, F, chunk, chunk] basis intermediates are kept for the gradient), and 256 ran faster than 128.
  */
 import type * as TF from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
+import { createHeap } from '../src/engine/cpu/heap.js';
+import type { ThreadPool } from '../src/engine/cpu/threads.js';
+import { createNodeThreadPool } from '../src/engine/cpu/worker-node.js';
 import { bsaBackwardCpu, bsaForwardCpu } from '../src/kernels/bsa/cpu.js';
 import type { BsaData, BsaDesc } from '../src/kernels/bsa/desc.js';
 
@@ -122,20 +132,36 @@ export async function run(args: string[]): Promise<void> {
   const sizes = argOf(args, 'sizes', '1024,4096').split(',').map(Number);
   const reps = Number(argOf(args, 'reps', '3'));
   const impls = argOf(args, 'impl', 'bsa-tnp-cpu,tfjs-wasm-chunked').split(',');
-  const emit = (impl: string, pass: string, n: number, ms: number): void => {
+  const threads = Number(argOf(args, 'threads', String(Math.min(availableParallelism(), 8))));
+  const tfChunk = Number(argOf(args, 'tfjs-chunk', '256'));
+  const emit = (impl: string, pass: string, n: number, ms: number, extra: Record<string, number>): void => {
     process.stdout.write(JSON.stringify({ bench: 'attention', impl, pass, b: 1, heads: H, d: D, q: n, k: n,
-      bias: 'rbf5-2d', pairs_per_s: Math.round((H * n * n) / (ms / 1e3)), ms: Math.round(ms * 10) / 10 }) + '\n');
+      bias: 'rbf5-2d', pairs_per_s: Math.round((H * n * n) / (ms / 1e3)), ms: Math.round(ms * 10) / 10, ...extra,
+      load1: Math.round(loadavg()[0]! * 100) / 100 }) + '\n');
+  };
+  const heap = createHeap();
+  const pool: ThreadPool | undefined = threads > 1 && heap.memory
+    ? await createNodeThreadPool({ memory: heap.memory, threads }) : undefined;
+  const inHeap = (x: Float32Array): Float32Array => {
+    if (!heap.memory) return x;
+    const v = heap.alloc(x.length);
+    v.set(x);
+    return v;
   };
   let tfReady = false;
   for (const n of sizes) {
     const { desc, data, dO } = problem(n);
-    const ref = bsaForwardCpu(desc, data);
+    const ref = bsaForwardCpu(desc, data, { pool });
     if (impls.includes('bsa-tnp-cpu')) {
-      emit('bsa-tnp-cpu', 'fwd', n, time(reps, () => { bsaForwardCpu(desc, data); }));
+      const hd: BsaData = { ...data, q: inHeap(data.q), k: inHeap(data.k), v: inHeap(data.v),
+        groups: data.groups.map((g) => ({ ...g, cq: inHeap(g.cq), ck: inHeap(g.ck) })) };
+      const hdO = inHeap(dO);
+      const extra = { threads: pool?.size ?? 1 };
+      emit('bsa-tnp-cpu', 'fwd', n, time(reps, () => { bsaForwardCpu(desc, hd, { pool }); }), extra);
       emit('bsa-tnp-cpu', 'fwd+bwd', n, time(reps, () => {
-        const f = bsaForwardCpu(desc, data);
-        bsaBackwardCpu(desc, data, f, dO);
-      }));
+        const f = bsaForwardCpu(desc, hd, { pool });
+        bsaBackwardCpu(desc, hd, f, hdO, { pool });
+      }), extra);
     }
     if (impls.includes('tfjs-wasm-chunked')) {
       if (!tfReady) {
@@ -146,7 +172,7 @@ export async function run(args: string[]): Promise<void> {
         tfReady = true;
       }
       // Per-chunk intermediates include [H, F, chunk, chunk] basis tensors (tfjs-wasm memory ≤ 4 GiB).
-      const chunk = Math.min(n, Number(argOf(args, 'tfjs-chunk', '512')));
+      const chunk = Math.min(n, tfChunk);
       const gd = data.groups[0]!;
       const q = tf.tensor3d(data.q, [H, n, D]), k = tf.tensor3d(data.k, [H, n, D]), v = tf.tensor3d(data.v, [H, n, D]);
       const a = tf.tensor2d(gd.a, [H, F]), b = tf.tensor2d(gd.b!, [H, F]);
@@ -158,17 +184,19 @@ export async function run(args: string[]): Promise<void> {
       for (let i = 0; i < o.length; i++) err = Math.max(err, Math.abs(o[i]! - ref.o[i]!));
       out.dispose();
       process.stderr.write(`attention: tfjs-wasm-chunked n=${n} max |O − bsa-tnp-cpu| = ${err.toExponential(2)}\n`);
+      const extra = { threads: 1, chunk };
       emit('tfjs-wasm-chunked', 'fwd', n, time(reps, () => {
         tf.tidy(() => tfBsa(q, k, v, a, b, cq, ck, chunk)).dataSync();
-      }));
+      }), extra);
       const gradF = tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, aa: tf.Tensor, bb: tf.Tensor) =>
         tf.sum(tf.mul(tfBsa(qq as tf.Tensor3D, kk as tf.Tensor3D, vv as tf.Tensor3D, aa as tf.Tensor2D,
           bb as tf.Tensor2D, cq, ck, chunk), g)));
       emit('tfjs-wasm-chunked', 'fwd+bwd', n, time(reps, () => {
         const gs = tf.tidy(() => gradF([q, k, v, a, b]));
         for (const t of gs) { t.dataSync(); t.dispose(); }
-      }));
+      }), extra);
       for (const t of [q, k, v, a, b, cq, ck, g]) t.dispose();
     }
   }
+  pool?.destroy();
 }
