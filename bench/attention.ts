@@ -16,7 +16,8 @@
  * live in the pool's heap as engine tensors do); tfjs-wasm has no threads in Node, so it runs on
  * one core. Each line also reports `threads` and the 1-minute load average when it was measured.
  * tfjs chunk: 256 by default — at 4096 chunk 512 runs out of tfjs-wasm memory in fwd+bwd (the
- * [H, F, chunk, chunk] basis intermediates are kept for the gradient), and 256 ran faster than 128.
+ * [H, F, chunk, chunk] basis intermediates are kept for the gradient); 256 vs 128 has not yet been
+ * compared on a quiet machine (try --tfjs-chunk 128).
  */
 import type * as TF from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
