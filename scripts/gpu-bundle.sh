@@ -9,7 +9,8 @@ mkdir -p .gpu/bundle
 common=(--bundle --platform=node --format=esm --target=node20 --external:webgpu --log-level=warning
   "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);")
 npx esbuild bench/run.ts --outfile=.gpu/bundle/bench.js "${common[@]}"
-npx esbuild src/cli/main.ts --outfile=.gpu/bundle/cli.js "${common[@]}"
+echo "import { runCli } from '../src/cli/main.ts'; process.exitCode = await runCli(process.argv.slice(2));" > .gpu/cli-entry.ts
+npx esbuild .gpu/cli-entry.ts --outfile=.gpu/bundle/cli.js "${common[@]}"
 # Worker threads of the CPU backend load their own file.
 if [ -f src/engine/cpu/worker-node.ts ]; then
   npx esbuild src/engine/cpu/worker-node.ts --outfile=.gpu/bundle/worker-node.js "${common[@]}"
