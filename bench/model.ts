@@ -20,6 +20,7 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { BsaTnp } from '../src/models/bsa-tnp.js';
 import { DEFAULT_CONFIG, type ModelConfig } from '../src/models/config.js';
 import { materialise, toParams } from '../src/nn/params.js';
+import { AdamW } from '../src/train/optimizer.js';
 import { openBackend } from './backends.js';
 
 function arg(args: string[], name: string, dflt: string): string {
@@ -83,8 +84,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   const specs = model.specs(Rng.fromSeed(0));
   const values = materialise(specs, b);
   const names = specs.map((s) => s.name);
-  const m = values.map((v) => E.zerosLike(v));
-  const v2 = values.map((v) => E.zerosLike(v));
+  const opt = AdamW.create(values, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, clipNorm: 0.5 });
   const rng = Rng.fromSeed(5);
   const B = 8, Nc = 512, Nt = 1024;
   const mask = new Float32Array(B * Nc);
@@ -94,18 +94,11 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     test: { s: E.tensor(uniform(rng, B * Nt * 2, -2, 2), [B, Nt, 2], b) },
   };
   const fTest = E.tensor(uniform(rng, B * Nt, -1, 1), [B, Nt, 1], b);
-  const step = (k: number): Tensor => {
+  const step = (_k: number): Tensor => {
     const { value, grads } = E.valueAndGrad((ps) => model.loss(new Map(names.map((n, i) => [n, ps[i]!])), batch, fTest))(values);
-    // Global-norm clipping to 0.5 on the device, then AdamW.
-    const scale = E.tidy(() => {
-      const sq = grads.map((g) => E.sum(E.square(g)));
-      const norm = E.sqrt(sq.reduce((a, c) => E.add(a, c)));
-      return E.minimum(E.div(0.5, E.add(norm, 1e-12)), 1);
-    });
-    values.forEach((p, i) => b.adamw(p.storage(), grads[i]!.storage(), m[i]!.storage(), v2[i]!.storage(), scale.storage(),
-      { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, step: k + 1 }));
+    // Global-norm clipping to 0.5 on the device, then AdamW (the trainer's optimiser).
+    opt.update(values, grads, 1e-4);
     grads.forEach((g) => g.dispose());
-    scale.dispose();
     return value;
   };
   // Warm-up (pipeline compilation), then pipelined (no readback) and synced timings.
