@@ -17,6 +17,7 @@ import type { MatmulArgs } from '../src/engine/backend.js';
 import { createHeap } from '../src/engine/cpu/heap.js';
 import { matmul } from '../src/engine/cpu/matmul.js';
 import { createNodeThreadPool } from '../src/engine/cpu/worker-node.js';
+import { openBackend } from './backends.js';
 
 const SHAPES: readonly { batch: number; m: number; k: number; n: number }[] = [
   { batch: 1, m: 4096, k: 64, n: 4096 },
@@ -90,10 +91,7 @@ function timeInterleaved(fns: readonly (() => void)[], reps: number, warm: numbe
  * results are checked on sampled entries against float64 before timing.
  */
 async function runWebGPU(reps: number, quick: boolean): Promise<void> {
-  const { createNodeWebGPUBackend } = await import('../src/engine/webgpu/node.js');
-  const r = await createNodeWebGPUBackend();
-  if (!r.backend) throw new Error(`bench matmul: no WebGPU adapter: ${r.reason}`);
-  const be = r.backend;
+  const be = await openBackend('webgpu');
   const shapes = quick ? [{ batch: 1, m: 256, k: 256, n: 256 }] : [{ batch: 1, m: 4096, k: 4096, n: 4096 }, ...SHAPES];
   for (const { batch, m, k, n } of shapes) {
     const a = new Float32Array(batch * m * k);
