@@ -94,7 +94,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     test: { s: E.tensor(uniform(rng, B * Nt * 2, -2, 2), [B, Nt, 2], b) },
   };
   const fTest = E.tensor(uniform(rng, B * Nt, -1, 1), [B, Nt, 1], b);
-  const step = (_k: number): Tensor => {
+  const step = (): Tensor => {
     const { value, grads } = E.valueAndGrad((ps) => model.loss(new Map(names.map((n, i) => [n, ps[i]!])), batch, fTest))(values);
     // Global-norm clipping to 0.5 on the device, then AdamW (the trainer's optimiser).
     opt.update(values, grads, 1e-4);
@@ -102,18 +102,18 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     return value;
   };
   // Warm-up (pipeline compilation), then pipelined (no readback) and synced timings.
-  for (let k = 0; k < 3; k++) step(k).dispose();
+  for (let k = 0; k < 3; k++) step().dispose();
   await b.sync();
   const t0 = performance.now();
   let last: Tensor | null = null;
-  for (let k = 0; k < steps; k++) { last?.dispose(); last = step(k); }
+  for (let k = 0; k < steps; k++) { last?.dispose(); last = step(); }
   const loss = await last!.data();
   last!.dispose();
   const pipelined = (performance.now() - t0) / steps;
   const synced: number[] = [];
   for (let k = 0; k < Math.min(steps, 10); k++) {
     const t = performance.now();
-    const l = step(k);
+    const l = step();
     await l.data();
     l.dispose();
     synced.push(performance.now() - t);
