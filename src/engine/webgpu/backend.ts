@@ -50,6 +50,8 @@ export type BindingAccess = 'read' | 'read_write';
 export interface WebGPUInfo {
   /** Adapter description, e.g. "nvidia-h200 (vulkan)". */
   description: string;
+  /** The subgroup size when the adapter has exactly one (min = max), else null. */
+  subgroupSize?: number | null;
 }
 
 export interface WebGPUBackendOptions {
@@ -108,6 +110,8 @@ export class WebGPUBackend implements Backend {
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasSubgroupMatrix: boolean;
+  /** The adapter's one subgroup size (NVIDIA: 32), or null when it varies or is unknown. */
+  readonly subgroupSize: number | null;
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
 
@@ -133,6 +137,7 @@ export class WebGPUBackend implements Backend {
     this.hasF16 = device.features.has('shader-f16');
     this.hasSubgroups = device.features.has('subgroups');
     this.hasSubgroupMatrix = device.features.has('chromium-experimental-subgroup-matrix');
+    this.subgroupSize = info.subgroupSize ?? null;
     this.limits = device.limits;
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.uniformRing = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });

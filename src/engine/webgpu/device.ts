@@ -43,5 +43,7 @@ export async function requestBackendDevice(gpu: GPU, via: string, options: WebGP
   const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ');
   const description = `${name || 'unknown adapter'} (${via}; f16 ${device.features.has('shader-f16') ? 'yes' : 'no'}, ` +
     `subgroup-matrix ${device.features.has('chromium-experimental-subgroup-matrix') ? 'yes' : 'no'})`;
-  return { backend: createWebGPUBackend(device, { description }, options) };
+  const sg = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const subgroupSize = sg.subgroupMinSize !== undefined && sg.subgroupMinSize === sg.subgroupMaxSize ? sg.subgroupMinSize : null;
+  return { backend: createWebGPUBackend(device, { description, subgroupSize }, options) };
 }

@@ -50,6 +50,12 @@ export interface BsaDesc {
   readonly tileK?: number;
   /** Logit scale; default 1/√d. */
   readonly scale?: number;
+  /**
+   * 'f16': the forward's two matrix products (q·kᵀ, P·v) take f16 inputs with f32 accumulation
+   * (WebGPU only; tensor cores where `chromium-experimental-subgroup-matrix` exists). Default 'f32'.
+   * CPU kernels always compute in f32.
+   */
+  readonly precision?: 'f32' | 'f16';
 }
 
 /** Data of one bias group. */

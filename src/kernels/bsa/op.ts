@@ -27,6 +27,11 @@ export interface ScanGroup {
 export interface ScanOptions {
   tileQ?: number;
   tileK?: number;
+  /**
+   * 'f16': half-precision matrix products in the WebGPU forward (see BsaDesc.precision). Applies
+   * to inference only: when a gradient will be taken the float32 kernels run.
+   */
+  precision?: 'f32' | 'f16';
 }
 
 /** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */
@@ -66,7 +71,8 @@ function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
   if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== K)) {
     throw new ShapeError(`bsa: expected a key mask [${B}, ${K}], got [${mask.shape}]`);
   }
-  return { B, H, Q, K, d, dv: v.shape[3]!, hasMask: mask !== null, groups, tileQ: opts.tileQ, tileK: opts.tileK };
+  return { B, H, Q, K, d, dv: v.shape[3]!, hasMask: mask !== null, groups, tileQ: opts.tileQ, tileK: opts.tileK,
+    precision: opts.precision };
 }
 
 function cpuData(b: CpuBackend, t: BsaTensors): BsaData {
@@ -122,14 +128,15 @@ const cpuImpl: BsaDeviceImpl = {
 export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
   groups: readonly ScanGroup[], opts: ScanOptions = {}): Tensor {
   const t: BsaTensors = { q, k, v, mask, groups };
-  const desc = describe(t, opts);
+  const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
+  const inputs = [q, k, v, ...params];
+  const grad = needsGrad(inputs);
+  const desc = describe(t, grad ? { ...opts, precision: 'f32' } : opts);
   const b = q.backend;
   const impl = b.kind === 'cpu' ? cpuImpl : deviceImpls.get(b.kind);
   if (!impl) throw new Error(`bsa: no implementation registered for the ${b.kind} backend`);
   const { o, lse } = impl.forward(b, desc, t);
-  const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
-  const inputs = [q, k, v, ...params];
-  if (needsGrad(inputs)) {
+  if (grad) {
     const saved: BsaTensors = {
       q: save(q), k: save(k), v: save(v), mask: mask && save(mask),
       groups: groups.map((g) => ({ ...g, cq: save(g.cq), ck: save(g.ck), a: save(g.a), b: g.b && save(g.b), c: g.c && save(g.c) })),

@@ -18,6 +18,7 @@ import { familyParams, paramSize, scaleOf, validateDesc } from './desc.js';
 import type { BsaDeviceImpl, BsaTensors } from './op.js';
 import { bsaBackwardGpu } from './webgpu/backward.js';
 import { type BsaGpuInputs, bsaForwardGpu } from './webgpu/forward.js';
+import { bsaForwardGpuF16 } from './webgpu/forward-f16.js';
 import { packParams } from './webgpu/pack.js';
 
 /** Storage-level inputs: q, k, v, mask and per group coordinates and parameters. */
@@ -59,11 +60,14 @@ function prepare(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { inp: Bsa
   };
 }
 
-/** Forward: O [B,H,Q,dv] and L [B,H,Q] (new storages, the caller owns them). */
+/**
+ * Forward: O [B,H,Q,dv] and L [B,H,Q] (new storages, the caller owns them). `desc.precision` 'f16'
+ * runs forward-f16.ts (its L is consistent with f16 scores: do not feed it to the backward).
+ */
 export function bsaForwardWebGPU(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { o: Storage; lse: Storage } {
   const { inp, temps } = prepare(be, desc, x);
   try {
-    return bsaForwardGpu(be, desc, inp, scaleOf(desc));
+    return desc.precision === 'f16' ? bsaForwardGpuF16(be, desc, inp, scaleOf(desc)) : bsaForwardGpu(be, desc, inp, scaleOf(desc));
   } finally {
     for (const s of temps) be.free(s);
   }

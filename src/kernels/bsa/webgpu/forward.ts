@@ -81,14 +81,16 @@ export function keyStageBytes(L: BsaLayout, TK: number): number {
 
 /**
  * Key-tile staging (shared by the forward and the dQ pass): declarations and the code that fills
- * Ks, Vs, KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn, lid).
+ * Ks, Vs (unless `withKV` is false), KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn,
+ * lid).
  */
-export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean): { decl: string; fill: string } {
-  let decl = `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;
-var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;
-var<workgroup> KV: array<f32, ${TK}>;\n`;
+export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true):
+  { decl: string; fill: string } {
+  let decl = withKV ? `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;
+var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
+  decl += `var<workgroup> KV: array<f32, ${TK}>;\n`;
   for (const g of L.groups) decl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
-  let fill = `for (var e = lid; e < ${TK * L.D4}u; e += ${T}u) {
+  let fill = !withKV ? '' : `for (var e = lid; e < ${TK * L.D4}u; e += ${T}u) {
       let key = k0 + e / ${L.D4}u;
       Ks[e] = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), e % ${L.D4}u), key < Kn);
     }
@@ -96,7 +98,8 @@ var<workgroup> KV: array<f32, ${TK}>;\n`;
       let key = k0 + e / ${L.DV4}u;
       Vs[e] = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), e % ${L.DV4}u), key < Kn);
     }
-    for (var j = lid; j < ${TK}u; j += ${T}u) {
+    `;
+  fill += `for (var j = lid; j < ${TK}u; j += ${T}u) {
       let key = k0 + j;
       let kp = b * Kn + min(key, Kn - 1u);
       var ok = key < Kn${hasMask ? ' && MASK[kp] != 0.0' : ''};\n`;

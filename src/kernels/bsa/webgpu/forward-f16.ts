@@ -1,0 +1,290 @@
+/**
+ * BSA forward with half-precision matrix products (issue 3's optional f16 path): QKᵀ and P·V run
+ * on f16 inputs with f32 accumulation, everything else (distances, biases, online softmax, the
+ * output accumulator, L) stays f32. Inference only: with gradients recorded, op.ts uses the f32
+ * kernels, whose backward needs an L consistent with f32 scores.
+ *
+ * Work split: a workgroup has NW "warps" of 32 invocations; warp w owns 16 query rows. Per key
+ * tile of TK keys: K and V (converted to f16) and the key coordinates are staged in workgroup
+ * memory; each warp computes its scores S [16, TK] = (scale·q)·kᵀ into workgroup memory; lane
+ * (r = lane % 16, half = lane / 16) then adds the bias to keys j = half, half + 2, … of row r,
+ * takes the row maximum with its partner lane (lane ^ 16), writes P = exp(S − m) as f16 and
+ * rescales its share of the output row (columns half, half + 2, …); the warp computes the tile's
+ * P·V [16, dv] into workgroup memory and each lane adds its share. Nothing of size [Q, K] exists.
+ *
+ * Two dialects of the two matrix products, same layouts and same rounding of the inputs:
+ * - 'matrix': `chromium-experimental-subgroup-matrix` 16×16×16 f16 → f32 (tensor cores); needs a
+ *   subgroup size of exactly 32 so that a warp is one subgroup.
+ * - 'emulate': the same products written as scalar loops over the f16 workgroup arrays (no subgroup
+ *   operation at all). Slow; it is what runs where the feature is missing (lavapipe in CI), so the
+ *   whole kernel around the products is tested there.
+ *
+ * Workgroup-memory layouts (per warp w, base offsets w·16·DP, w·16·TKO):
+ *   QS [16, DP] f16 row-major (scale·q, zero-padded to DP = ⌈d/16⌉·16 columns)
+ *   KS [TK, DP] f16 row-major; VS [TK, DVP] f16 row-major
+ *   SS [TKO cols, 16 rows] f32 column-major: (r, j) at j·16 + r — scores, then the tile's P·V
+ *   PS [TK cols, 16 rows] f16 column-major
+ * Column-major 16-row blocks make the softmax lanes' accesses (row r, column half + 2u) hit 32
+ * distinct banks.
+ */
+import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
+import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
+import type { BsaDesc } from '../desc.js';
+import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
+import {
+  type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageWgsl,
+} from './forward.js';
+import type { Storage } from '../../../engine/backend.js';
+
+export type F16Dialect = 'matrix' | 'emulate';
+
+export interface F16Tiles {
+  /** Warps (16 query rows each) per workgroup. */
+  NW: number;
+  /** Keys per staged tile (a multiple of 16). */
+  TK: number;
+}
+
+/**
+ * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else 64 query rows (4 warps) ×
+ * 64 keys, halved (keys first, then rows) until the workgroup memory fits the device's limit.
+ */
+export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
+  for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
+    if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
+  }
+  const t: F16Tiles = { NW: (desc.tileQ ?? 64) / 16, TK: desc.tileK ?? 64 };
+  while (f16StageBytes(desc, t) > limit) {
+    if (desc.tileK === undefined && t.TK > 16) t.TK /= 2;
+    else if (desc.tileQ === undefined && t.NW > 1) t.NW /= 2;
+    else break;
+  }
+  return t;
+}
+
+/** Workgroup-memory bytes of the f16 kernel with tiles `t`. */
+export function f16StageBytes(desc: BsaDesc, t: F16Tiles): number {
+  const L = bsaLayout(desc);
+  const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
+  return t.NW * 16 * DP * 2 + t.TK * (DP + DVP) * 2 + t.NW * 16 * (TKO * 4 + t.TK * 2) + t.NW * 32 * 4 +
+    t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
+}
+
+/** Which dialect this device runs, or why it cannot run the f16 path. */
+export function f16Dialect(be: WebGPUBackend): F16Dialect {
+  if (!be.hasF16) {
+    throw new Error(`bsa webgpu f16: expected a device with the shader-f16 feature, got ${be.description}`);
+  }
+  return be.hasSubgroupMatrix && be.hasSubgroups && be.subgroupSize === 32 ? 'matrix' : 'emulate';
+}
+
+const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect: F16Dialect): string {
+  const { NW, TK } = t;
+  const T = NW * 32;
+  const TQ = NW * 16;
+  const DP = pad16(desc.d);
+  const DVP = pad16(desc.dv);
+  const TKO = Math.max(TK, DVP);
+  const mat = dialect === 'matrix';
+  const { decl, next } = inputDecls(desc, L);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, false);
+  const left = 'subgroup_matrix_left<f16, 16, 16>';
+  const right = 'subgroup_matrix_right<f16, 16, 16>';
+  const result = 'subgroup_matrix_result<f32, 16, 16>';
+
+  // Q staging (once): scale·q as f16, zero beyond d and beyond Q.
+  const qStage = `for (var e = ln; e < ${16 * DP}u; e += 32u) {
+    let rr = e / ${DP}u;
+    let cc = e % ${DP}u;
+    let qi = qt * ${TQ}u + w * 16u + rr;
+    var val = 0.0;
+    if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
+    QS[qb + e] = f16(val);
+  }\n`;
+  // K/V staging per key tile (all invocations), f32 → f16, zero beyond d/dv and beyond K.
+  const kvStage = `for (var e = lid; e < ${TK * (DP / 4)}u; e += ${T}u) {
+      let key = k0 + e / ${DP / 4}u;
+      let c4 = e % ${DP / 4}u;
+      let x = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), min(c4, ${L.D4 - 1}u)), key < Kn && c4 < ${L.D4}u);
+      let o = (e / ${DP / 4}u) * ${DP}u + c4 * 4u;
+      KS[o] = f16(x.x); KS[o + 1u] = f16(x.y); KS[o + 2u] = f16(x.z); KS[o + 3u] = f16(x.w);
+    }
+    for (var e = lid; e < ${TK * (DVP / 4)}u; e += ${T}u) {
+      let key = k0 + e / ${DVP / 4}u;
+      let c4 = e % ${DVP / 4}u;
+      let x = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), min(c4, ${L.DV4 - 1}u)), key < Kn && c4 < ${L.DV4}u);
+      let o = (e / ${DVP / 4}u) * ${DVP}u + c4 * 4u;
+      VS[o] = f16(x.x); VS[o + 1u] = f16(x.y); VS[o + 2u] = f16(x.z); VS[o + 3u] = f16(x.w);
+    }
+    `;
+  // Partial D4 loads: ldK's vec4 at c4 < D4 may read past d (zero-padded by the loader when d % 4 ≠ 0).
+
+  // S = QS·KSᵀ for the warp's 16 rows, all TK keys, stored column-major into SS.
+  let scores = '';
+  if (mat) {
+    for (const n of range(TK / 16)) {
+      scores += `    {\n      var acc = ${result}();\n`;
+      for (const c of range(DP / 16)) {
+        scores += `      acc = subgroupMatrixMultiplyAccumulate(ql${c}, subgroupMatrixLoad<${right}>(&KS, ${n * 16 * DP + c * 16}u, true, ${DP}u), acc);\n`;
+      }
+      scores += `      subgroupMatrixStore(&SS, sb + ${n * 256}u, acc, true, 16u);\n    }\n`;
+    }
+  } else {
+    scores = `    for (var e = ln; e < ${16 * TK}u; e += 32u) {
+      let j = e / 16u;
+      let rr = e % 16u;
+      var acc = 0.0;
+      for (var c = 0u; c < ${DP}u; c++) { acc += f32(QS[qb + rr * ${DP}u + c]) * f32(KS[j * ${DP}u + c]); }
+      SS[sb + e] = acc;
+    }\n`;
+  }
+  // Tile P·V: [16, DVP] = PS [16, TK] · VS [TK, DVP], stored column-major into SS.
+  let pv = '';
+  if (mat) {
+    for (const nb of range(DVP / 16)) {
+      pv += `    {\n      var acc = ${result}();\n`;
+      for (const c of range(TK / 16)) {
+        pv += `      acc = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}>(&PS, pb + ${c * 256}u, true, 16u), ` +
+          `subgroupMatrixLoad<${right}>(&VS, ${c * 16 * DVP + nb * 16}u, false, ${DVP}u), acc);\n`;
+      }
+      pv += `      subgroupMatrixStore(&SS, sb + ${nb * 256}u, acc, true, 16u);\n    }\n`;
+    }
+  } else {
+    pv = `    for (var e = ln; e < ${16 * DVP}u; e += 32u) {
+      let cc = e / 16u;
+      let rr = e % 16u;
+      var acc = 0.0;
+      for (var j = 0u; j < ${TK}u; j++) { acc += f32(PS[pb + j * 16u + rr]) * f32(VS[j * ${DVP}u + cc]); }
+      SS[sb + e] = acc;
+    }\n`;
+  }
+  const NU = TK / 2;
+  const NO = DVP / 2;
+  const partner = (x: string, slot: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)`
+    : `${slot}`);
+  // Scores with bias for the lane's keys j = half + 2u, in registers s{u} with validity v{u}.
+  const scoreBody = (tied: boolean): string => {
+    let s = '';
+    for (const u of range(NU)) {
+      s += `      {\n        let j = half + ${2 * u}u;\n        v${u} = KV[j] > 0.5 && qok;\n`;
+      s += pairBias(L, tied, (g, c) => `qc_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
+        .replace(/^/gm, '        ');
+      s += `        s${u} = select(NEG, SS[sb + j * 16u + r] + beta, v${u});\n      }\n`;
+    }
+    return s;
+  };
+  let regs = '';
+  for (const u of range(NU)) regs += `    var s${u}: f32;\n    var v${u}: bool;\n`;
+  const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
+  let probs = '';
+  for (const u of range(NU)) {
+    probs += `    { let ph = f16(select(0.0, exp(s${u} - mx), v${u})); l += f32(ph); PS[pb + ${2 * u}u * 16u + half * 16u + r] = ph; }\n`;
+  }
+  let oDecl = '';
+  let oUpd = '';
+  for (const u of range(NO)) {
+    oDecl += `  var o${u} = 0.0;\n`;
+    oUpd += `    o${u} = o${u} * corr + SS[sb + (half + ${2 * u}u) * 16u + r];\n`;
+  }
+  let qcs = '';
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) {
+      qcs += `  let rq_${g.index}_${c} = CQ${g.index}at(b * Qn + ic, ${c}u);\n  qok = qok && finite4(rq_${g.index}_${c});\n`;
+    }
+  }
+  for (const g of L.groups) {
+    for (const c of range(g.M4)) qcs += `  let qc_${g.index}_${c} = select(vec4<f32>(0.0), prep${g.index}(rq_${g.index}_${c}), qok);\n`;
+  }
+  let qmats = '';
+  if (mat) {
+    for (const c of range(DP / 16)) qmats += `  let ql${c} = subgroupMatrixLoad<${left}>(&QS, qb + ${c * 16}u, false, ${DP}u);\n`;
+  }
+  let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
+  write += `    if (half == 0u) { L[row] = select(negInf(0u), m + log(lt), lt > 0.0); }\n`;
+  for (const u of range(NO)) {
+    write += `    if (half + ${2 * u}u < ${desc.dv}u) { O[row * ${desc.dv}u + half + ${2 * u}u] = o${u} * inv; }\n`;
+  }
+  write += '  }\n';
+  const enables = mat ? 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : 'enable f16;\n';
+  return `${enables}${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
+${streamDecl(next, 'O', false, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
+var<workgroup> QS: array<f16, ${NW * 16 * DP}>;
+var<workgroup> KS: array<f16, ${TK * DP}>;
+var<workgroup> VS: array<f16, ${TK * DVP}>;
+var<workgroup> SS: array<f32, ${NW * 16 * TKO}>;
+var<workgroup> PS: array<f16, ${NW * 16 * TK}>;
+${mat ? '' : `var<workgroup> XM: array<f32, ${T}>;\n`}${stage.decl}${biasWgsl(L, false)}
+@compute @workgroup_size(${T})
+fn main(${GRID_BUILTINS}) {
+  ${PARAM_HEAD}
+  let wg = ${FLAT_WG};
+  if (wg >= Bn * Hn * nQT) { return; }
+  let qt = wg % nQT;
+  let bh = wg / nQT;
+  let h = bh % Hn;
+  let b = bh / Hn;
+  let w = lid / 32u;
+  let ln = lid % 32u;
+  let r = ln % 16u;
+  let half = ln / 16u;
+  let qb = w * ${16 * DP}u;
+  let sb = w * ${16 * TKO}u;
+  let pb = w * ${16 * TK}u;
+  biasSetup(h);
+  let i0 = qt * ${TQ}u + w * 16u + r;
+  let in0 = i0 < Qn;
+  let ic = min(i0, Qn - 1u);
+  var qok = in0;
+${qcs}  ${qStage}
+  workgroupBarrier();
+${qmats}  var m = NEG;
+  var l = 0.0;
+${oDecl}
+  for (var kt = 0u; kt < nKT; kt++) {
+    let k0 = kt * ${TK}u;
+    workgroupBarrier();
+    ${kvStage}${stage.fill}
+    workgroupBarrier();
+${scores}    workgroupBarrier();
+${regs}    if (tied) {
+${scoreBody(true)}    } else {
+${scoreBody(false)}    }
+    var mt = ${tmax};
+${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt', 'XM[lid ^ 16u]')});
+    let mx = max(m, mt);
+    let corr = exp(m - mx);
+    m = mx;
+    l = l * corr;
+${probs}    workgroupBarrier();
+${pv}    workgroupBarrier();
+${oUpd}  }
+${mat ? '' : '  workgroupBarrier();\n  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l', 'XM[lid ^ 16u]')};
+${write}}
+`;
+}
+
+/** Records the f16 forward; returns O [B,H,Q,dv] and L [B,H,Q] storages (caller owns). */
+export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs, scale: number,
+  dialect: F16Dialect = f16Dialect(be)): { o: Storage; lse: Storage } {
+  const L = bsaLayout(desc);
+  const limit = be.limits.maxComputeWorkgroupStorageSize;
+  const t = f16Tiles(desc, limit);
+  const TQ = t.NW * 16;
+  const bytes = f16StageBytes(desc, t);
+  if (bytes > limit) {
+    throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
+      `(tileQ ${TQ}, tileK ${t.TK}, d ${desc.d}); use smaller tiles`);
+  }
+  const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
+  const lse = be.alloc(desc.B * desc.H * desc.Q);
+  const nQT = Math.ceil(desc.Q / TQ);
+  const nKT = Math.ceil(desc.K / t.TK);
+  const bindings = [...inputBindings(x), o, lse];
+  const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
+  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}K${t.TK}`;
+  be.dispatch(key, () => f16ForwardWgsl(desc, L, t, dialect), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
+    grid(desc.B * desc.H * nQT));
+  return { o, lse };
+}

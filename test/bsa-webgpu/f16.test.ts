@@ -1,0 +1,92 @@
+/**
+ * The f16 BSA forward (kernels/bsa/webgpu/forward-f16.ts) against the dense float64 reference.
+ *
+ * Independent expectation: the kernel rounds scale·q, k, v and P to f16 and accumulates in f32, so
+ * the dense reference run on f16-rounded scale·q, k, v (scale 1) must match it to about one f16
+ * rounding of P (2^-11 relative, averaged over keys): tolerance 2e-3. Against the unrounded
+ * reference the error is that of f16 inputs (checked looser, 2e-2). On lavapipe (CI) the 'emulate'
+ * dialect runs (no subgroup-matrix feature): the same layouts, staging, bias, online softmax and
+ * masking as the tensor-core dialect, with the two products as scalar loops. The tensor-core
+ * dialect is checked on the GPU machine by `npm run bench -- attention-gpu --f16` (accuracy fields).
+ */
+import { describe, expect, it } from 'vitest';
+import { bsaDenseForward } from '../../src/kernels/bsa/dense.js';
+import type { BsaData, BsaDesc } from '../../src/kernels/bsa/desc.js';
+import { scaleOf } from '../../src/kernels/bsa/desc.js';
+import { bsaForwardWebGPU } from '../../src/kernels/bsa/webgpu.js';
+import { makeProblem, relErr, S2_RBF5, T1_RBF3, type ProblemOptions } from '../bsa/helpers.js';
+import { gpu, upload } from './helpers.js';
+
+const SLOW = 400_000;
+
+/** Round to the nearest IEEE half (ties to even), as f16(x) does in WGSL. */
+export function f16round(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= 65520) return Math.sign(x) * Infinity;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e -= 1;
+  if (2 ** (e + 1) <= a) e += 1;
+  e = Math.max(e, -14);
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp;
+  let n = Math.round(q);
+  if (q - Math.floor(q) === 0.5 && n % 2 === 1) n -= 1;
+  return Math.sign(x) * n * ulp;
+}
+
+function roundedData(desc: BsaDesc, data: BsaData): { desc: BsaDesc; data: BsaData } {
+  const s = scaleOf(desc);
+  const r = (a: Float32Array, k = 1): Float32Array => Float32Array.from(a, (x) => f16round(Math.fround(x * k)));
+  return { desc: { ...desc, scale: 1 }, data: { ...data, q: r(data.q, s), k: r(data.k), v: r(data.v) } };
+}
+
+async function check(o: ProblemOptions, label: string, edit?: (d: BsaData) => void): Promise<{ o: Float32Array; lse: Float32Array } | null> {
+  const be = await gpu();
+  if (!be || !be.hasF16) return null;
+  const { desc, data } = makeProblem(o);
+  edit?.(data);
+  const d16: BsaDesc = { ...desc, precision: 'f16' };
+  const { x, all } = upload(be, data);
+  const f = bsaForwardWebGPU(be, d16, x);
+  const got = { o: await be.read(f.o), lse: await be.read(f.lse) };
+  for (const s of [...all, f.o, f.lse]) be.free(s);
+  const rd = roundedData(desc, data);
+  const ref = bsaDenseForward(rd.desc, rd.data);
+  const exact = bsaDenseForward(desc, data);
+  expect(relErr(got.o, ref.o), `${label}: O vs dense on f16-rounded inputs`).toBeLessThanOrEqual(2e-3);
+  expect(relErr(got.o, exact.o), `${label}: O vs dense f32`).toBeLessThanOrEqual(2e-2);
+  for (let r = 0; r < ref.lse.length; r++) {
+    if (ref.lse[r] === -Infinity) expect(got.lse[r], `${label}: L[${r}]`).toBe(-Infinity);
+    else expect(Math.abs(got.lse[r]! - ref.lse[r]!), `${label}: L[${r}]`).toBeLessThan(2e-3);
+  }
+  return got;
+}
+
+describe('bsa webgpu f16 forward vs dense reference', () => {
+  it('2-D RBF 5 (tied and untied heads), mask, ragged Q=37 K=45, small tiles 16×16', async () => {
+    await check({ B: 2, H: 2, Q: 37, K: 45, d: 8, dv: 8, groups: [S2_RBF5], tileQ: 16, tileK: 16, maskFrac: 0.2,
+      seed: 5 }, 'ragged', (data) => {
+      const g = data.groups[0]!;
+      for (let k = 0; k < 5; k++) g.b![k] = g.b![0]!; // head 0 tied, head 1 general
+    });
+  }, SLOW);
+
+  it('d = 32, dv = 32, s + t groups, default tiles (64 rows × 64 keys), several key tiles', async () => {
+    await check({ B: 1, H: 2, Q: 70, K: 150, d: 32, dv: 32, groups: [S2_RBF5, T1_RBF3], maskFrac: 0.3, seed: 9 }, 's+t');
+  }, SLOW);
+
+  it('all-masked rows give O = 0 and L = −∞; odd d and dv are zero-padded', async () => {
+    const got = await check({ B: 2, H: 1, Q: 20, K: 21, d: 6, dv: 5, groups: [S2_RBF5], tileQ: 16, tileK: 16,
+      maskFrac: 0.1, seed: 4 }, 'masked', (data) => {
+      data.mask!.fill(0, 0, 21); // batch 0: every key masked
+      data.groups[0]!.cq[(20 + 3) * 2] = NaN; // batch 1, query 3: every pair invalid
+    });
+    if (!got) return;
+    for (let i = 0; i < 20; i++) {
+      expect(got.lse[i]).toBe(-Infinity);
+      for (let c = 0; c < 5; c++) expect(got.o[i * 5 + c]).toBe(0);
+    }
+    expect(got.lse[20 + 3]).toBe(-Infinity);
+  }, SLOW);
+});
