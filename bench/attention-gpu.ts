@@ -1,7 +1,8 @@
 /**
  * Biased attention benchmark, WebGPU rows: BSA-TNP's fused WebGPU kernels (src/kernels/bsa/webgpu).
  *
- *   npm run bench -- attention-gpu [--quick] [--reps 3] [--untied]
+ *   npm run bench -- attention-gpu [--quick] [--reps 3] [--untied] [--precision f32,f16,f16-fast]
+ *                                  [--f16-tiles default,64x64,32x64]
  *   bash scripts/gpu-bundle.sh && node .gpu/bundle/bench.js attention-gpu [--quick]   (GPU machine)
  *
  * Prints one JSON line per measurement on stdout:
@@ -17,6 +18,10 @@
  * Before timing, the same kernels (default tiles) are checked against the dense float64 reference on
  * a small problem. Timing: one warm-up, then `reps` runs, each recording the GPU work and ending
  * with `await backend.sync()`; inputs are generated on the GPU (no 512 MiB host arrays).
+ * f16, f16-fast (`--precision`; forward only, see kernels/bsa/webgpu/forward-f16.ts): checked
+ * against dense at the small size, timed at each `--f16-tiles` (rows×keys) at the large sizes, and
+ * compared with the f32 kernel on the Q=65,536, K=10,000 problem (line `attention-accuracy`:
+ * max and mean |O16 − O32| relative to max |O32|).
  */
 import type { Storage } from '../src/engine/backend.js';
 import type { WebGPUBackend } from '../src/engine/webgpu/backend.js';
@@ -48,8 +53,11 @@ function params(untied: boolean): { a: Float32Array; b: Float32Array } {
   return { a, b };
 }
 
-function desc(B: number, Q: number, K: number): BsaDesc {
-  return { B, H, Q, K, d: D, dv: D, hasMask: false, groups: [{ M: 2, distance: 'euclidean', family: 'rbf', F }] };
+type Precision = 'f32' | 'f16' | 'f16-fast';
+
+function desc(B: number, Q: number, K: number, precision: Precision = 'f32', tiles?: [number, number]): BsaDesc {
+  return { B, H, Q, K, d: D, dv: D, hasMask: false, groups: [{ M: 2, distance: 'euclidean', family: 'rbf', F }],
+    precision, tileQ: tiles?.[0], tileK: tiles?.[1] };
 }
 
 /** Inputs generated on the GPU: q, k, v ~ U(−1, 1)·scale-free, coordinates ~ U(0, 4)². */
@@ -119,9 +127,47 @@ async function check(be: WebGPUBackend, untied: boolean): Promise<void> {
     g.dq, g.dk, g.dv, g.groups[0]!.da, g.groups[0]!.db!]) be.free(st);
 }
 
+/** f16 forward vs dense (small) and vs the f32 kernel (Q × K), printed as `attention-accuracy`. */
+async function checkF16(be: WebGPUBackend, untied: boolean, Q: number, K: number, precision: Precision): Promise<void> {
+  const small = desc(2, 150, 70);
+  let s = 777;
+  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  const arr = (n: number, lo: number, hi: number): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+  const p = params(untied);
+  const data: BsaData = {
+    q: arr(2 * H * 150 * D, -1, 1), k: arr(2 * H * 70 * D, -1, 1), v: arr(2 * H * 70 * D, -1, 1),
+    groups: [{ cq: arr(2 * 150 * 2, 0, 4), ck: arr(2 * 70 * 2, 0, 4), a: p.a, b: p.b }],
+  };
+  const g0 = data.groups[0]!;
+  const up = (x: Float32Array): Storage => be.upload(x);
+  const x: BsaWebGPUData = { q: up(data.q), k: up(data.k), v: up(data.v), mask: null,
+    groups: [{ cq: up(g0.cq), ck: up(g0.ck), a: up(g0.a), b: up(g0.b!) }] };
+  const f = bsaForwardWebGPU(be, { ...small, precision }, x);
+  const errDense = relErr(await be.read(f.o), bsaDenseForward(small, data).o);
+  for (const st of [x.q, x.k, x.v, x.groups[0]!.cq, x.groups[0]!.ck, x.groups[0]!.a, x.groups[0]!.b!, f.o, f.lse]) be.free(st);
+  const big = desc(1, Q, K);
+  const { x: xb, all } = gpuInputs(be, big, untied);
+  const o32 = bsaForwardWebGPU(be, big, xb);
+  const o16 = bsaForwardWebGPU(be, { ...big, precision }, xb);
+  const a = await be.read(o32.o), b = await be.read(o16.o);
+  let mx = 0, sum = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i]! - b[i]!);
+    mx = Math.max(mx, e);
+    sum += e;
+    den = Math.max(den, Math.abs(a[i]!));
+  }
+  for (const st of [...all, o32.o, o32.lse, o16.o, o16.lse]) be.free(st);
+  process.stdout.write(`${JSON.stringify({
+    bench: 'attention-accuracy', precision, dialect: be.hasSubgroupMatrix ? 'matrix' : 'emulate', q: Q, k: K,
+    heads: H, d: D, rel_err_vs_dense_small: errDense, max_rel_err_vs_f32: mx / den, mean_rel_err_vs_f32: sum / a.length / den,
+  })}\n`);
+  if (!(errDense <= 2e-2)) throw new Error(`attention-gpu: f16 forward off the dense reference by ${errDense}`);
+}
+
 async function measure(be: WebGPUBackend, B: number, Q: number, K: number, pass: 'fwd' | 'fwd+bwd', reps: number,
-  untied: boolean): Promise<void> {
-  const ds = desc(B, Q, K);
+  untied: boolean, precision: Precision = 'f32', tiles?: [number, number]): Promise<void> {
+  const ds = desc(B, Q, K, precision, tiles);
   const { x, all } = gpuInputs(be, ds, untied);
   const dO = pass === 'fwd+bwd' ? be.random('uniform', B * H * Q * D, [9, 9], 0) : null;
   const once = (): Storage[] => {
@@ -143,7 +189,7 @@ async function measure(be: WebGPUBackend, B: number, Q: number, K: number, pass:
   const seconds = median(ts);
   const scores = B * H * Q * K;
   process.stdout.write(`${JSON.stringify({
-    bench: 'attention', impl: 'bsa-tnp-webgpu', precision: 'f32', pass, b: B, heads: H, d: D, q: Q, k: K,
+    bench: 'attention', impl: 'bsa-tnp-webgpu', precision, tiles: tiles ? `${tiles[0]}x${tiles[1]}` : 'default', pass, b: B, heads: H, d: D, q: Q, k: K,
     bias: untied ? 'rbf5-2d-untied' : 'rbf5-2d', scores_per_s: scores / seconds, pairs_per_s: scores / seconds, seconds,
   })}\n`);
   for (const s of all) be.free(s);
@@ -154,6 +200,9 @@ export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const untied = args.includes('--untied');
   const reps = Number(argOf(args, 'reps', quick ? '2' : '3'));
+  const precisions = argOf(args, 'precision', 'f32,f16,f16-fast').split(',') as Precision[];
+  const f16Tiles = argOf(args, 'f16-tiles', 'default').split(',')
+    .map((t) => (t === 'default' ? undefined : t.split('x').map(Number) as [number, number]));
   const { createNodeWebGPUBackend } = await import('../src/engine/webgpu/node.js');
   const res = await createNodeWebGPUBackend();
   if (!res.backend) throw new Error(`attention-gpu: ${res.reason}`);
@@ -162,7 +211,12 @@ export async function run(args: string[]): Promise<void> {
   try {
     await check(be, untied);
     const fwd = quick ? [[1, 2048, 500], [1, 1024, 300]] : [[1, 1_048_576, 100_000], [1, 65_536, 10_000]];
-    for (const [B, Q, K] of fwd) await measure(be, B!, Q!, K!, 'fwd', reps, untied);
+    const halves = be.hasF16 ? precisions.filter((p) => p !== 'f32') : [];
+    for (const p of halves) await checkF16(be, untied, quick ? 1024 : 65_536, quick ? 300 : 10_000, p);
+    for (const [B, Q, K] of fwd) {
+      if (precisions.includes('f32')) await measure(be, B!, Q!, K!, 'fwd', reps, untied);
+      for (const p of halves) for (const t of f16Tiles) await measure(be, B!, Q!, K!, 'fwd', reps, untied, p, t);
+    }
     const [B, Q, K] = quick ? [2, 192, 64] : [8, 1536, 512];
     await measure(be, B, Q, K, 'fwd+bwd', reps, untied);
   } finally {

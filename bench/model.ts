@@ -4,7 +4,7 @@
  * (batch 8, context 512 padded, 1024 test).
  *
  *   npm run bench -- model [--backend cpu|webgpu] [--sizes 10000x100000,100000x1000000]
- *                          [--chunk 65536] [--train] [--steps 50] [--f16]
+ *                          [--chunk 65536] [--train] [--steps 50] [--precision f32,f16,f16-fast]
  *
  * Prints one JSON line per measurement:
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
@@ -129,12 +129,17 @@ export async function run(args: string[]): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const params = toParams(specs, materialise(specs, b));
+  const precisions = arg(args, 'precision', 'f32').split(',') as ('f32' | 'f16' | 'f16-fast')[];
   const chunk = Number(arg(args, 'chunk', '65536'));
   const sizes = arg(args, 'sizes', which === 'cpu' ? '1000x10000' : '1000x10000,10000x100000,100000x1000000')
     .split(',').map((s) => s.split('x').map(Number) as [number, number]);
   // Warm-up: compile every pipeline once.
   await forward(b, `${impl}-warmup`, model, params, 256, 1024, chunk);
-  for (const [nc, nt] of sizes) await forward(b, impl, model, params, nc, nt, chunk);
+  for (const p of precisions) {
+    const m = new BsaTnp(config, { precision: p });
+    if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
+    for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);
+  }
   if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')));
   b.destroy();
 }

@@ -52,15 +52,25 @@ export class ModelInputError extends Error {
   }
 }
 
+/** Run-time options that do not change the model (its parameters or its config file). */
+export interface BsaTnpOptions {
+  /**
+   * 'f16': the attention's q·kᵀ and P·v in half precision on WebGPU (tensor cores), for inference;
+   * gradients always use float32 (kernels/bsa/op.ts). Default 'f32'.
+   */
+  precision?: 'f32' | 'f16' | 'f16-fast';
+}
+
 export class BsaTnp {
   readonly config: ModelConfig;
   private readonly block: KRBlockConfig;
 
-  constructor(config: ModelConfig) {
+  constructor(config: ModelConfig, options: BsaTnpOptions = {}) {
     this.config = config;
     // Tile sizes are left to each backend's kernel (results do not depend on them beyond
     // round-off, bsa.md §8); `config.tile` records the reference's XLA chunking (1024 × 1024).
-    const attention: AttentionOptions = { heads: config.heads, headDim: config.headDim, kind: config.attention };
+    const attention: AttentionOptions = { heads: config.heads, headDim: config.headDim, kind: config.attention,
+      precision: options.precision };
     this.block = {
       embedDim: config.embedDim, heads: config.heads, headDim: config.headDim, ffn: config.ffn,
       activation: config.activation, eps: config.layerNormEps, attention,

@@ -28,6 +28,8 @@ export interface AttentionOptions {
   kind: 'scan' | 'dense';
   tileQ?: number;
   tileK?: number;
+  /** Scan attention's forward precision on WebGPU (kernels/bsa/op.ts ScanOptions). */
+  precision?: 'f32' | 'f16' | 'f16-fast';
 }
 
 /** [B, N, H·d] → [B, H, N, d]. */
@@ -63,7 +65,7 @@ export function attend(p: Params, name: string, queries: Tensor, kv: { k: Tensor
   return E.tidy(() => {
     const q = splitHeads(dense(p, `${name}.q`, queries), opts.heads);
     const o = opts.kind === 'scan'
-      ? biasedScanAttention(q, kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)), { tileQ: opts.tileQ, tileK: opts.tileK })
+      ? biasedScanAttention(q, kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)), { tileQ: opts.tileQ, tileK: opts.tileK, precision: opts.precision })
       : denseAttention(p, name, q, kv.k, kv.v, mask, groups, opts);
     return dense(p, `${name}.out`, mergeHeads(o));
   });

@@ -55,7 +55,7 @@ export interface BsaDesc {
    * (WebGPU only; tensor cores where `chromium-experimental-subgroup-matrix` exists). Default 'f32'.
    * CPU kernels always compute in f32.
    */
-  readonly precision?: 'f32' | 'f16';
+  readonly precision?: 'f32' | 'f16' | 'f16-fast';
 }
 
 /** Data of one bias group. */

@@ -31,7 +31,7 @@ export interface ScanOptions {
    * 'f16': half-precision matrix products in the WebGPU forward (see BsaDesc.precision). Applies
    * to inference only: when a gradient will be taken the float32 kernels run.
    */
-  precision?: 'f32' | 'f16';
+  precision?: 'f32' | 'f16' | 'f16-fast';
 }
 
 /** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */

@@ -1,7 +1,9 @@
 /**
  * BSA forward with half-precision matrix products (issue 3's optional f16 path): QKᵀ and P·V run
  * on f16 inputs with f32 accumulation, everything else (distances, biases, online softmax, the
- * output accumulator, L) stays f32. Inference only: with gradients recorded, op.ts uses the f32
+ * output accumulator, L) stays f32. Precision 'f16' splits every input into two f16 halves and
+ * takes three products per product (f32-level accuracy, see F16Tiles.split); 'f16-fast' takes one
+ * product of f16-rounded inputs (relative error ~1e-3). Inference only: with gradients recorded, op.ts uses the f32
  * kernels, whose backward needs an L consistent with f32 scores.
  *
  * Work split: a workgroup has NW "warps" of 32 invocations; warp w owns 16 query rows. Per key
@@ -24,6 +26,7 @@
  *   KS [TK, DP] f16 row-major; VS [TK, DVP] f16 row-major
  *   SS [TKO cols, 16 rows] f32 column-major: (r, j) at j·16 + r — scores, then the tile's P·V
  *   PS [TK cols, 16 rows] f16 column-major
+ *   QL, KL, VL, PL: the low halves of QS, KS, VS, PS (split mode only)
  * Column-major 16-row blocks make the softmax lanes' accesses (row r, column half + 2u) hit 32
  * distinct banks.
  */
@@ -43,6 +46,13 @@ export interface F16Tiles {
   NW: number;
   /** Keys per staged tile (a multiple of 16). */
   TK: number;
+  /**
+   * Both products from split halves (precision 'f16'): x = hi + lo with hi = x rounded to 11
+   * significant bits (WGSL `hi16`) and lo = f16(x − hi), and X·Y ≈ Xhi·Yhi + Xlo·Yhi + Xhi·Ylo
+   * (relative error ~u² instead of ~u, u = 2⁻¹¹; three tensor-core products instead of one).
+   * Off for 'f16-fast' (one product on rounded inputs).
+   */
+  split: boolean;
 }
 
 /**
@@ -53,7 +63,8 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
   for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
-  const t: F16Tiles = { NW: (desc.tileQ ?? 64) / 16, TK: desc.tileK ?? 64 };
+  const split = desc.precision !== 'f16-fast';
+  const t: F16Tiles = { NW: (desc.tileQ ?? 64) / 16, TK: desc.tileK ?? (split ? 32 : 64), split };
   while (f16StageBytes(desc, t) > limit) {
     if (desc.tileK === undefined && t.TK > 16) t.TK /= 2;
     else if (desc.tileQ === undefined && t.NW > 1) t.NW /= 2;
@@ -66,7 +77,9 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
 export function f16StageBytes(desc: BsaDesc, t: F16Tiles): number {
   const L = bsaLayout(desc);
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
-  return t.NW * 16 * DP * 2 + t.TK * (DP + DVP) * 2 + t.NW * 16 * (TKO * 4 + t.TK * 2) + t.NW * 32 * 4 +
+  const halves = t.split ? 2 : 1;
+  return halves * (t.NW * 16 * DP * 2 + t.TK * DP * 2 + t.TK * DVP * 2 + t.NW * 16 * t.TK * 2) + t.NW * 16 * TKO * 4 +
+    t.NW * 32 * 4 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
 
@@ -101,7 +114,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     let qi = qt * ${TQ}u + w * 16u + rr;
     var val = 0.0;
     if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
-    QS[qb + e] = f16(val);
+    ${t.split ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
   }\n`;
   // K/V staging per key tile (all invocations), f32 → f16, zero beyond d/dv and beyond K.
   const kvStage = `for (var e = lid; e < ${TK * (DP / 4)}u; e += ${T}u) {
@@ -109,14 +122,22 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       let c4 = e % ${DP / 4}u;
       let x = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), min(c4, ${L.D4 - 1}u)), key < Kn && c4 < ${L.D4}u);
       let o = (e / ${DP / 4}u) * ${DP}u + c4 * 4u;
-      KS[o] = f16(x.x); KS[o + 1u] = f16(x.y); KS[o + 2u] = f16(x.z); KS[o + 3u] = f16(x.w);
+      ${t.split ? `let hi = vec4<f32>(hi16(x.x), hi16(x.y), hi16(x.z), hi16(x.w));
+      let y = x - hi;
+      KS[o] = f16(hi.x); KS[o + 1u] = f16(hi.y); KS[o + 2u] = f16(hi.z); KS[o + 3u] = f16(hi.w);
+      KL[o] = f16(y.x); KL[o + 1u] = f16(y.y); KL[o + 2u] = f16(y.z); KL[o + 3u] = f16(y.w);`
+    : 'KS[o] = f16(x.x); KS[o + 1u] = f16(x.y); KS[o + 2u] = f16(x.z); KS[o + 3u] = f16(x.w);'}
     }
     for (var e = lid; e < ${TK * (DVP / 4)}u; e += ${T}u) {
       let key = k0 + e / ${DVP / 4}u;
       let c4 = e % ${DVP / 4}u;
       let x = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), min(c4, ${L.DV4 - 1}u)), key < Kn && c4 < ${L.DV4}u);
       let o = (e / ${DVP / 4}u) * ${DVP}u + c4 * 4u;
-      VS[o] = f16(x.x); VS[o + 1u] = f16(x.y); VS[o + 2u] = f16(x.z); VS[o + 3u] = f16(x.w);
+      ${t.split ? `let hi = vec4<f32>(hi16(x.x), hi16(x.y), hi16(x.z), hi16(x.w));
+      let y = x - hi;
+      VS[o] = f16(hi.x); VS[o + 1u] = f16(hi.y); VS[o + 2u] = f16(hi.z); VS[o + 3u] = f16(hi.w);
+      VL[o] = f16(y.x); VL[o + 1u] = f16(y.y); VL[o + 2u] = f16(y.z); VL[o + 3u] = f16(y.w);`
+    : 'VS[o] = f16(x.x); VS[o + 1u] = f16(x.y); VS[o + 2u] = f16(x.z); VS[o + 3u] = f16(x.w);'}
     }
     `;
   // Partial D4 loads: ldK's vec4 at c4 < D4 may read past d (zero-padded by the loader when d % 4 ≠ 0).
@@ -127,7 +148,14 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     for (const n of range(TK / 16)) {
       scores += `    {\n      var acc = ${result}();\n`;
       for (const c of range(DP / 16)) {
-        scores += `      acc = subgroupMatrixMultiplyAccumulate(ql${c}, subgroupMatrixLoad<${right}>(&KS, ${n * 16 * DP + c * 16}u, true, ${DP}u), acc);\n`;
+        const kAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&${arr}, ${n * 16 * DP + c * 16}u, true, ${DP}u)`;
+        if (t.split) {
+          scores += `      { let kh = ${kAt('KS')};\n        acc = subgroupMatrixMultiplyAccumulate(qh${c}, kh, acc);\n` +
+            `        acc = subgroupMatrixMultiplyAccumulate(qlo${c}, kh, acc);\n` +
+            `        acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('KL')}, acc); }\n`;
+        } else {
+          scores += `      acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('KS')}, acc);\n`;
+        }
       }
       scores += `      subgroupMatrixStore(&SS, sb + ${n * 256}u, acc, true, 16u);\n    }\n`;
     }
@@ -136,7 +164,11 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       let j = e / 16u;
       let rr = e % 16u;
       var acc = 0.0;
-      for (var c = 0u; c < ${DP}u; c++) { acc += f32(QS[qb + rr * ${DP}u + c]) * f32(KS[j * ${DP}u + c]); }
+      for (var c = 0u; c < ${DP}u; c++) {
+        let qa = qb + rr * ${DP}u + c;
+        let ka = j * ${DP}u + c;
+        acc += f32(QS[qa]) * f32(KS[ka])${t.split ? ' + f32(QL[qa]) * f32(KS[ka]) + f32(QS[qa]) * f32(KL[ka])' : ''};
+      }
       SS[sb + e] = acc;
     }\n`;
   }
@@ -146,8 +178,16 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     for (const nb of range(DVP / 16)) {
       pv += `    {\n      var acc = ${result}();\n`;
       for (const c of range(TK / 16)) {
-        pv += `      acc = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}>(&PS, pb + ${c * 256}u, true, 16u), ` +
-          `subgroupMatrixLoad<${right}>(&VS, ${c * 16 * DVP + nb * 16}u, false, ${DVP}u), acc);\n`;
+        const pAt = (arr: string): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 256}u, true, 16u)`;
+        const vAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&${arr}, ${c * 16 * DVP + nb * 16}u, false, ${DVP}u)`;
+        if (t.split) {
+          pv += `      { let ph = ${pAt('PS')};\n        let vh = ${vAt('VS')};\n` +
+            `        acc = subgroupMatrixMultiplyAccumulate(ph, vh, acc);\n` +
+            `        acc = subgroupMatrixMultiplyAccumulate(${pAt('PL')}, vh, acc);\n` +
+            `        acc = subgroupMatrixMultiplyAccumulate(ph, ${vAt('VL')}, acc); }\n`;
+        } else {
+          pv += `      acc = subgroupMatrixMultiplyAccumulate(${pAt('PS')}, ${vAt('VS')}, acc);\n`;
+        }
       }
       pv += `      subgroupMatrixStore(&SS, sb + ${nb * 256}u, acc, true, 16u);\n    }\n`;
     }
@@ -156,7 +196,11 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       let cc = e / 16u;
       let rr = e % 16u;
       var acc = 0.0;
-      for (var j = 0u; j < ${TK}u; j++) { acc += f32(PS[pb + j * 16u + rr]) * f32(VS[j * ${DVP}u + cc]); }
+      for (var j = 0u; j < ${TK}u; j++) {
+        let pa = pb + j * 16u + rr;
+        let va = j * ${DVP}u + cc;
+        acc += f32(PS[pa]) * f32(VS[va])${t.split ? ' + f32(PL[pa]) * f32(VS[va]) + f32(PS[pa]) * f32(VL[va])' : ''};
+      }
       SS[sb + e] = acc;
     }\n`;
   }
@@ -180,7 +224,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
   for (const u of range(NU)) {
-    probs += `    { let ph = f16(select(0.0, exp(s${u} - mx), v${u})); l += f32(ph); PS[pb + ${2 * u}u * 16u + half * 16u + r] = ph; }\n`;
+    const at = `pb + ${2 * u}u * 16u + half * 16u + r`;
+    probs += t.split
+      ? `    { let p = select(0.0, exp(s${u} - mx), v${u}); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp(s${u} - mx), v${u})); l += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oDecl = '';
   let oUpd = '';
@@ -199,7 +246,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   }
   let qmats = '';
   if (mat) {
-    for (const c of range(DP / 16)) qmats += `  let ql${c} = subgroupMatrixLoad<${left}>(&QS, qb + ${c * 16}u, false, ${DP}u);\n`;
+    for (const c of range(DP / 16)) {
+      qmats += `  let qh${c} = subgroupMatrixLoad<${left}>(&QS, qb + ${c * 16}u, false, ${DP}u);\n`;
+      if (t.split) qmats += `  let qlo${c} = subgroupMatrixLoad<${left}>(&QL, qb + ${c * 16}u, false, ${DP}u);\n`;
+    }
   }
   let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
   write += `    if (half == 0u) { L[row] = select(negInf(0u), m + log(lt), lt > 0.0); }\n`;
@@ -210,9 +260,14 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const enables = mat ? 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : 'enable f16;\n';
   return `${enables}${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', false, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
+// x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
+// f32(f16(x)) is kept at f32 precision by lavapipe): hi16(x) is an f16 value for |x| ≥ 2⁻¹⁴ and
+// x − hi16(x) is exact in f32.
+fn hi16(x: f32) -> f32 { return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u); }
 var<workgroup> QS: array<f16, ${NW * 16 * DP}>;
 var<workgroup> KS: array<f16, ${TK * DP}>;
-var<workgroup> VS: array<f16, ${TK * DVP}>;
+${t.split ? `var<workgroup> QL: array<f16, ${NW * 16 * DP}>;\nvar<workgroup> KL: array<f16, ${TK * DP}>;\n` : ''}var<workgroup> VS: array<f16, ${TK * DVP}>;
+${t.split ? `var<workgroup> VL: array<f16, ${TK * DVP}>;\nvar<workgroup> PL: array<f16, ${NW * 16 * TK}>;\n` : ''}
 var<workgroup> SS: array<f32, ${NW * 16 * TKO}>;
 var<workgroup> PS: array<f16, ${NW * 16 * TK}>;
 ${mat ? '' : `var<workgroup> XM: array<f32, ${T}>;\n`}${stage.decl}${biasWgsl(L, false)}
@@ -283,7 +338,7 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const nKT = Math.ceil(desc.K / t.TK);
   const bindings = [...inputBindings(x), o, lse];
   const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
-  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}K${t.TK}`;
+  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}K${t.TK}${t.split ? 's' : ''}`;
   be.dispatch(key, () => f16ForwardWgsl(desc, L, t, dialect), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
     grid(desc.B * desc.H * nQT));
   return { o, lse };
