@@ -257,7 +257,12 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     write += `    if (half + ${2 * u}u < ${desc.dv}u) { O[row * ${desc.dv}u + half + ${2 * u}u] = o${u} * inv; }\n`;
   }
   write += '  }\n';
-  const enables = mat ? 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : 'enable f16;\n';
+  // The warp index lid / 32 is uniform within a subgroup (a warp is one subgroup: subgroup size 32),
+  // which the uniformity analysis (workgroup scope in this Dawn) cannot see: its subgroup-scope check
+  // is switched off for the matrix builtins' offsets. With one warp the index is the constant 0.
+  const enables = mat
+    ? 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\ndiagnostic(off, subgroup_uniformity);\n'
+    : 'enable f16;\n';
   return `${enables}${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', false, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
 // x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
@@ -280,7 +285,7 @@ fn main(${GRID_BUILTINS}) {
   let bh = wg / nQT;
   let h = bh % Hn;
   let b = bh / Hn;
-  let w = lid / 32u;
+  let w = ${NW === 1 ? '0u' : 'lid / 32u'};
   let ln = lid % 32u;
   let r = ln % 16u;
   let half = ln / 16u;
