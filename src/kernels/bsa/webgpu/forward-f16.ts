@@ -6,14 +6,16 @@
  * product of f16-rounded inputs (relative error ~1e-3). Inference only: with gradients recorded, op.ts uses the f32
  * kernels, whose backward needs an L consistent with f32 scores.
  *
- * Work split: a workgroup has NW "warps" of 32 invocations; warp w owns 16 query rows. Per key
- * tile of TK keys: K and V (converted to f16) and the key coordinates are staged in workgroup
- * memory; each warp computes its scores S [16, TK] = (scale·q)·kᵀ into workgroup memory; lane
- * (r = lane % 16, half = lane / 16) then adds the bias to keys j = half, half + 2, … of row r,
+ * Work split: a workgroup has NW "warps" of 32 invocations (NW = 1 on tensor cores, see f16Tiles);
+ * warp w owns 16 query rows. A pre-pass converts K and V to f16 (hi and lo halves in split mode)
+ * in one buffer H16, padded to whole key tiles, so that the products load them straight from
+ * global memory. Per key tile of TK keys: the key coordinates and validity are staged in
+ * workgroup memory; each warp computes its scores S [16, TK] = (scale·q)·kᵀ into workgroup memory;
+ * lane (r = lane % 16, half = lane / 16) then adds the bias to keys j = half, half + 2, … of row r,
  * takes the row maximum with its partner lane (lane ^ 16), writes P = exp(S − m) as f16 and
  * rescales its share of the output row (columns half, half + 2, …); the warp computes the tile's
  * P·V [16, dv] into workgroup memory and each lane adds its share. Nothing of size [Q, K] exists.
- *
+
  * Two dialects of the two matrix products, same layouts and same rounding of the inputs:
  * - 'matrix': `chromium-experimental-subgroup-matrix` 16×16×16 f16 → f32 (tensor cores); needs a
  *   subgroup size of exactly 32 so that a warp is one subgroup.
@@ -21,17 +23,17 @@
  *   operation at all). Slow; it is what runs where the feature is missing (lavapipe in CI), so the
  *   whole kernel around the products is tested there.
  *
- * Workgroup-memory layouts (per warp w, base offsets w·16·DP, w·16·TKO):
+ * Layouts (workgroup memory per warp w at base offsets w·16·DP, w·16·TKO, w·16·TK):
  *   QS [16, DP] f16 row-major (scale·q, zero-padded to DP = ⌈d/16⌉·16 columns)
- *   KS [TK, DP] f16 row-major; VS [TK, DVP] f16 row-major
  *   SS [TKO cols, 16 rows] f32 column-major: (r, j) at j·16 + r — scores, then the tile's P·V
  *   PS [TK cols, 16 rows] f16 column-major
- *   QL, KL, VL, PL: the low halves of QS, KS, VS, PS (split mode only)
+ *   QL, PL: the low halves of QS, PS (split mode only)
+ *   H16 (global): K [B,H,Kpad,DP] row-major (read as kᵀ: column-major), V [B,H,Kpad,DVP]
  * Column-major 16-row blocks make the softmax lanes' accesses (row r, column half + 2u) hit 32
  * distinct banks.
  */
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
-import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
+import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
 import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
 import {
@@ -56,20 +58,18 @@ export interface F16Tiles {
 }
 
 /**
- * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else 64 query rows (4 warps) ×
- * 64 keys, halved (keys first, then rows) until the workgroup memory fits the device's limit.
+ * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp (16 query rows) ×
+ * 64 keys, keys halved until the workgroup memory fits the device's limit. The tensor-core dialect
+ * needs exactly one warp per workgroup: its matrix offsets must be uniform, and the warp index
+ * (local index / 32) is not, to this Dawn's uniformity analysis.
  */
 export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
   for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
   const split = desc.precision !== 'f16-fast';
-  const t: F16Tiles = { NW: (desc.tileQ ?? 64) / 16, TK: desc.tileK ?? (split ? 32 : 64), split };
-  while (f16StageBytes(desc, t) > limit) {
-    if (desc.tileK === undefined && t.TK > 16) t.TK /= 2;
-    else if (desc.tileQ === undefined && t.NW > 1) t.NW /= 2;
-    else break;
-  }
+  const t: F16Tiles = { NW: (desc.tileQ ?? 16) / 16, TK: desc.tileK ?? 64, split };
+  while (f16StageBytes(desc, t) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
 
@@ -78,8 +78,7 @@ export function f16StageBytes(desc: BsaDesc, t: F16Tiles): number {
   const L = bsaLayout(desc);
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
   const halves = t.split ? 2 : 1;
-  return halves * (t.NW * 16 * DP * 2 + t.TK * DP * 2 + t.TK * DVP * 2 + t.NW * 16 * t.TK * 2) + t.NW * 16 * TKO * 4 +
-    t.NW * 32 * 4 +
+  return halves * (t.NW * 16 * DP * 2 + t.NW * 16 * t.TK * 2) + t.NW * 16 * TKO * 4 + t.NW * 32 * 4 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
 
@@ -92,6 +91,13 @@ export function f16Dialect(be: WebGPUBackend): F16Dialect {
 }
 
 const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+/**
+ * x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
+ * f32(f16(x)) is kept at f32 precision by lavapipe): an f16 value for |x| ≥ 2⁻¹⁴, and x − hi16(x)
+ * is exact in f32.
+ */
+const HI16_WGSL = 'fn hi16(x: f32) -> f32 { return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u); }\n';
 
 export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect: F16Dialect): string {
   const { NW, TK } = t;
@@ -116,45 +122,19 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
     ${t.split ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
   }\n`;
-  // K/V staging per key tile (all invocations), f32 → f16, zero beyond d/dv and beyond K.
-  const kvStage = `for (var e = lid; e < ${TK * (DP / 4)}u; e += ${T}u) {
-      let key = k0 + e / ${DP / 4}u;
-      let c4 = e % ${DP / 4}u;
-      let x = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), min(c4, ${L.D4 - 1}u)), key < Kn && c4 < ${L.D4}u);
-      let o = (e / ${DP / 4}u) * ${DP}u + c4 * 4u;
-      ${t.split ? `let hi = vec4<f32>(hi16(x.x), hi16(x.y), hi16(x.z), hi16(x.w));
-      let y = x - hi;
-      KS[o] = f16(hi.x); KS[o + 1u] = f16(hi.y); KS[o + 2u] = f16(hi.z); KS[o + 3u] = f16(hi.w);
-      KL[o] = f16(y.x); KL[o + 1u] = f16(y.y); KL[o + 2u] = f16(y.z); KL[o + 3u] = f16(y.w);`
-    : 'KS[o] = f16(x.x); KS[o + 1u] = f16(x.y); KS[o + 2u] = f16(x.z); KS[o + 3u] = f16(x.w);'}
-    }
-    for (var e = lid; e < ${TK * (DVP / 4)}u; e += ${T}u) {
-      let key = k0 + e / ${DVP / 4}u;
-      let c4 = e % ${DVP / 4}u;
-      let x = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), min(c4, ${L.DV4 - 1}u)), key < Kn && c4 < ${L.DV4}u);
-      let o = (e / ${DVP / 4}u) * ${DVP}u + c4 * 4u;
-      ${t.split ? `let hi = vec4<f32>(hi16(x.x), hi16(x.y), hi16(x.z), hi16(x.w));
-      let y = x - hi;
-      VS[o] = f16(hi.x); VS[o + 1u] = f16(hi.y); VS[o + 2u] = f16(hi.z); VS[o + 3u] = f16(hi.w);
-      VL[o] = f16(y.x); VL[o + 1u] = f16(y.y); VL[o + 2u] = f16(y.z); VL[o + 3u] = f16(y.w);`
-    : 'VS[o] = f16(x.x); VS[o + 1u] = f16(x.y); VS[o + 2u] = f16(x.z); VS[o + 3u] = f16(x.w);'}
-    }
-    `;
-  // Partial D4 loads: ldK's vec4 at c4 < D4 may read past d (zero-padded by the loader when d % 4 ≠ 0).
-
   // S = QS·KSᵀ for the warp's 16 rows, all TK keys, stored column-major into SS.
   let scores = '';
   if (mat) {
     for (const n of range(TK / 16)) {
       scores += `    {\n      var acc = ${result}();\n`;
       for (const c of range(DP / 16)) {
-        const kAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&${arr}, ${n * 16 * DP + c * 16}u, true, ${DP}u)`;
+        const kAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${n * 16 * DP + c * 16}u, true, ${DP}u)`;
         if (t.split) {
-          scores += `      { let kh = ${kAt('KS')};\n        acc = subgroupMatrixMultiplyAccumulate(qh${c}, kh, acc);\n` +
+          scores += `      { let kh = ${kAt('kh0')};\n        acc = subgroupMatrixMultiplyAccumulate(qh${c}, kh, acc);\n` +
             `        acc = subgroupMatrixMultiplyAccumulate(qlo${c}, kh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('KL')}, acc); }\n`;
+            `        acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('kl0')}, acc); }\n`;
         } else {
-          scores += `      acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('KS')}, acc);\n`;
+          scores += `      acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('kh0')}, acc);\n`;
         }
       }
       scores += `      subgroupMatrixStore(&SS, sb + ${n * 256}u, acc, true, 16u);\n    }\n`;
@@ -167,7 +147,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       for (var c = 0u; c < ${DP}u; c++) {
         let qa = qb + rr * ${DP}u + c;
         let ka = j * ${DP}u + c;
-        acc += f32(QS[qa]) * f32(KS[ka])${t.split ? ' + f32(QL[qa]) * f32(KS[ka]) + f32(QS[qa]) * f32(KL[ka])' : ''};
+        acc += f32(QS[qa]) * f32(H16[kh0 + ka])${t.split ? ' + f32(QL[qa]) * f32(H16[kh0 + ka]) + f32(QS[qa]) * f32(H16[kl0 + ka])' : ''};
       }
       SS[sb + e] = acc;
     }\n`;
@@ -179,14 +159,14 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       pv += `    {\n      var acc = ${result}();\n`;
       for (const c of range(TK / 16)) {
         const pAt = (arr: string): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 256}u, true, 16u)`;
-        const vAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&${arr}, ${c * 16 * DVP + nb * 16}u, false, ${DVP}u)`;
+        const vAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${c * 16 * DVP + nb * 16}u, false, ${DVP}u)`;
         if (t.split) {
-          pv += `      { let ph = ${pAt('PS')};\n        let vh = ${vAt('VS')};\n` +
+          pv += `      { let ph = ${pAt('PS')};\n        let vh = ${vAt('vh0')};\n` +
             `        acc = subgroupMatrixMultiplyAccumulate(ph, vh, acc);\n` +
             `        acc = subgroupMatrixMultiplyAccumulate(${pAt('PL')}, vh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(ph, ${vAt('VL')}, acc); }\n`;
+            `        acc = subgroupMatrixMultiplyAccumulate(ph, ${vAt('vl0')}, acc); }\n`;
         } else {
-          pv += `      acc = subgroupMatrixMultiplyAccumulate(${pAt('PS')}, ${vAt('VS')}, acc);\n`;
+          pv += `      acc = subgroupMatrixMultiplyAccumulate(${pAt('PS')}, ${vAt('vh0')}, acc);\n`;
         }
       }
       pv += `      subgroupMatrixStore(&SS, sb + ${nb * 256}u, acc, true, 16u);\n    }\n`;
@@ -199,7 +179,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       for (var j = 0u; j < ${TK}u; j++) {
         let pa = pb + j * 16u + rr;
         let va = j * ${DVP}u + cc;
-        acc += f32(PS[pa]) * f32(VS[va])${t.split ? ' + f32(PL[pa]) * f32(VS[va]) + f32(PS[pa]) * f32(VL[va])' : ''};
+        acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.split ? ' + f32(PL[pa]) * f32(H16[vh0 + va]) + f32(PS[pa]) * f32(H16[vl0 + va])' : ''};
       }
       SS[sb + e] = acc;
     }\n`;
@@ -263,16 +243,11 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const enables = mat
     ? 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\ndiagnostic(off, subgroup_uniformity);\n'
     : 'enable f16;\n';
-  return `${enables}${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
-${streamDecl(next, 'O', false, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
-// x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
-// f32(f16(x)) is kept at f32 precision by lavapipe): hi16(x) is an f16 value for |x| ≥ 2⁻¹⁴ and
-// x − hi16(x) is exact in f32.
-fn hi16(x: f32) -> f32 { return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u); }
-var<workgroup> QS: array<f16, ${NW * 16 * DP}>;
-var<workgroup> KS: array<f16, ${TK * DP}>;
-${t.split ? `var<workgroup> QL: array<f16, ${NW * 16 * DP}>;\nvar<workgroup> KL: array<f16, ${TK * DP}>;\n` : ''}var<workgroup> VS: array<f16, ${TK * DVP}>;
-${t.split ? `var<workgroup> VL: array<f16, ${TK * DVP}>;\nvar<workgroup> PL: array<f16, ${NW * 16 * TK}>;\n` : ''}
+  return `${enables}${paramsWgsl(next + 3, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
+@group(0) @binding(${next}) var<storage, read> H16: array<f16>;
+${streamDecl(next + 1, 'O', false, true)}@group(0) @binding(${next + 2}) var<storage, read_write> L: array<f32>;
+${HI16_WGSL}var<workgroup> QS: array<f16, ${NW * 16 * DP}>;
+${t.split ? `var<workgroup> QL: array<f16, ${NW * 16 * DP}>;\nvar<workgroup> PL: array<f16, ${NW * 16 * TK}>;\n` : ''}
 var<workgroup> SS: array<f32, ${NW * 16 * TKO}>;
 var<workgroup> PS: array<f16, ${NW * 16 * TK}>;
 ${mat ? '' : `var<workgroup> XM: array<f32, ${T}>;\n`}${stage.decl}${biasWgsl(L, false)}
@@ -293,6 +268,11 @@ fn main(${GRID_BUILTINS}) {
   let sb = w * ${16 * TKO}u;
   let pb = w * ${16 * TK}u;
   biasSetup(h);
+  // H16 = [K hi | K lo | V hi | V lo] (lo halves in split mode), each [B, H, Kpad, DP or DVP].
+  let Kpad = nKT * ${TK}u;
+  let nK = Bn * Hn * Kpad * ${DP}u;
+  let nV = Bn * Hn * Kpad * ${DVP}u;
+  let vBase = nK * ${t.split ? 2 : 1}u;
   let i0 = qt * ${TQ}u + w * 16u + r;
   let in0 = i0 < Qn;
   let ic = min(i0, Qn - 1u);
@@ -304,8 +284,12 @@ ${qmats}  var m = NEG;
 ${oDecl}
   for (var kt = 0u; kt < nKT; kt++) {
     let k0 = kt * ${TK}u;
+    let kh0 = (bh * Kpad + k0) * ${DP}u;
+    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;${t.split ? `
+    let kl0 = kh0 + nK;
+    let vl0 = vh0 + nV;` : ''}
     workgroupBarrier();
-    ${kvStage}${stage.fill}
+    ${stage.fill}
     workgroupBarrier();
 ${scores}    workgroupBarrier();
 ${regs}    if (tied) {
@@ -325,26 +309,83 @@ ${write}}
 `;
 }
 
+/**
+ * Pre-pass: K and V [B,H,K,d|dv] f32 → one f16 buffer [K hi | K lo | V hi | V lo] (lo halves in
+ * split mode), each [B, H, Kpad, DP|DVP], zero-padded to whole key tiles and to 16 columns, so
+ * that the main kernel's matrix loads read global memory directly, never out of bounds.
+ */
+function splitWgsl(desc: BsaDesc, split: boolean, DP: number, DVP: number): string {
+  const conv = (src: string, width: number, dst: string, wp: number) => `{
+    let n4 = Bn * Hn * Kpad * ${wp / 4}u;
+    if (e < n4) {
+      let row = e / ${wp / 4}u;
+      let c4 = e % ${wp / 4}u;
+      let key = row % Kpad;
+      let bh = row / Kpad;
+      var x = vec4<f32>(0.0);
+      if (key < Kn) {
+        for (var i = 0u; i < 4u; i++) {
+          let c = c4 * 4u + i;
+          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }
+        }
+      }
+      let o = ${dst} + e * 4u;
+      let hi = vec4<f32>(hi16(x.x), hi16(x.y), hi16(x.z), hi16(x.w));
+      H16[o] = f16(hi.x); H16[o + 1u] = f16(hi.y); H16[o + 2u] = f16(hi.z); H16[o + 3u] = f16(hi.w);${split ? `
+      let y = x - hi;
+      let p = o + n4 * 4u;
+      H16[p] = f16(y.x); H16[p + 1u] = f16(y.y); H16[p + 2u] = f16(y.z); H16[p + 3u] = f16(y.w);` : ''}
+    }
+  }`;
+  return `enable f16;
+${paramsWgsl(3, 4)}
+@group(0) @binding(0) var<storage, read> Ksrc: array<f32>;
+@group(0) @binding(1) var<storage, read> Vsrc: array<f32>;
+@group(0) @binding(2) var<storage, read_write> H16: array<f16>;
+${HI16_WGSL}
+@compute @workgroup_size(256)
+fn main(${GRID_BUILTINS}) {
+  let Bn = pu(0u); let Hn = pu(1u); let Kn = pu(2u); let Kpad = pu(3u);
+  let e = ${FLAT_WG} * 256u + lid;
+  ${conv('Ksrc', desc.d, '0u', DP)}
+  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (split ? 2 : 1)}u`, DVP)}
+}
+`;
+}
+
 /** Records the f16 forward; returns O [B,H,Q,dv] and L [B,H,Q] storages (caller owns). */
 export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs, scale: number,
   dialect: F16Dialect = f16Dialect(be)): { o: Storage; lse: Storage } {
   const L = bsaLayout(desc);
   const limit = be.limits.maxComputeWorkgroupStorageSize;
   const t = f16Tiles(desc, limit);
+  if (dialect === 'matrix' && t.NW !== 1) {
+    throw new Error(`bsa webgpu f16: expected tileQ 16 (one warp) on the tensor-core path, got ${t.NW * 16}`);
+  }
   const TQ = t.NW * 16;
   const bytes = f16StageBytes(desc, t);
   if (bytes > limit) {
     throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
       `(tileQ ${TQ}, tileK ${t.TK}, d ${desc.d}); use smaller tiles`);
   }
-  const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
-  const lse = be.alloc(desc.B * desc.H * desc.Q);
+  const DP = pad16(desc.d), DVP = pad16(desc.dv);
   const nQT = Math.ceil(desc.Q / TQ);
   const nKT = Math.ceil(desc.K / t.TK);
-  const bindings = [...inputBindings(x), o, lse];
+  const Kpad = nKT * t.TK;
+  const rows = desc.B * desc.H * Kpad;
+  const halves = t.split ? 2 : 1;
+  const h16 = be.alloc(Math.ceil((rows * (DP + DVP) * halves) / 2));
+  const units = rows * Math.max(DP, DVP) / 4;
+  be.dispatch(`bsaSplit16_${t.split ? 's' : 'f'}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t.split, DP, DVP),
+    [x.k, x.v, h16], ['read', 'read', 'read_write'],
+    new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
+  const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
+  const lse = be.alloc(desc.B * desc.H * desc.Q);
+  const bindings = [...inputBindings(x), h16, o, lse];
   const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
   const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}K${t.TK}${t.split ? 's' : ''}`;
   be.dispatch(key, () => f16ForwardWgsl(desc, L, t, dialect), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
     grid(desc.B * desc.H * nQT));
+  be.free(h16);
   return { o, lse };
 }
