@@ -55,8 +55,11 @@ function params(untied: boolean): { a: Float32Array; b: Float32Array } {
 
 type Precision = 'f32' | 'f16' | 'f16-fast';
 
+/** `--bias none`: no bias group at all (plain scan attention), to separate the bias cost. */
+let noBias = false;
+
 function desc(B: number, Q: number, K: number, precision: Precision = 'f32', tiles?: [number, number]): BsaDesc {
-  return { B, H, Q, K, d: D, dv: D, hasMask: false, groups: [{ M: 2, distance: 'euclidean', family: 'rbf', F }],
+  return { B, H, Q, K, d: D, dv: D, hasMask: false, groups: noBias ? [] : [{ M: 2, distance: 'euclidean', family: 'rbf', F }],
     precision, tileQ: tiles?.[0], tileK: tiles?.[1] };
 }
 
@@ -79,7 +82,7 @@ function gpuInputs(be: WebGPUBackend, ds: BsaDesc, untied: boolean): { x: BsaWeb
   return {
     x: {
       q: uni(B * H * Q * D, 1, -1, 1), k: uni(B * H * K * D, 2, -1, 1), v: uni(B * H * K * D, 3, -1, 1), mask: null,
-      groups: [{ cq: uni(B * Q * 2, 4, 0, 4), ck: uni(B * K * 2, 5, 0, 4), a, b }],
+      groups: noBias ? [] : [{ cq: uni(B * Q * 2, 4, 0, 4), ck: uni(B * K * 2, 5, 0, 4), a, b }],
     },
     all,
   };
@@ -190,7 +193,7 @@ async function measure(be: WebGPUBackend, B: number, Q: number, K: number, pass:
   const scores = B * H * Q * K;
   process.stdout.write(`${JSON.stringify({
     bench: 'attention', impl: 'bsa-tnp-webgpu', precision, tiles: tiles ? `${tiles[0]}x${tiles[1]}` : 'default', pass, b: B, heads: H, d: D, q: Q, k: K,
-    bias: untied ? 'rbf5-2d-untied' : 'rbf5-2d', scores_per_s: scores / seconds, pairs_per_s: scores / seconds, seconds,
+    bias: noBias ? 'none' : untied ? 'rbf5-2d-untied' : 'rbf5-2d', scores_per_s: scores / seconds, pairs_per_s: scores / seconds, seconds,
   })}\n`);
   for (const s of all) be.free(s);
   if (dO) be.free(dO);
@@ -199,6 +202,7 @@ async function measure(be: WebGPUBackend, B: number, Q: number, K: number, pass:
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const untied = args.includes('--untied');
+  noBias = argOf(args, 'bias', 'rbf5') === 'none';
   const reps = Number(argOf(args, 'reps', quick ? '2' : '3'));
   const precisions = argOf(args, 'precision', 'f32,f16,f16-fast').split(',') as Precision[];
   const f16Tiles = argOf(args, 'f16-tiles', 'default').split(',')
@@ -209,10 +213,10 @@ export async function run(args: string[]): Promise<void> {
   const be = res.backend;
   process.stderr.write(`attention-gpu: ${be.description}\n`);
   try {
-    await check(be, untied);
+    if (!noBias) await check(be, untied);
     const fwd = quick ? [[1, 2048, 500], [1, 1024, 300]] : [[1, 1_048_576, 100_000], [1, 65_536, 10_000]];
     const halves = be.hasF16 ? precisions.filter((p) => p !== 'f32') : [];
-    for (const p of halves) await checkF16(be, untied, quick ? 1024 : 65_536, quick ? 300 : 10_000, p);
+    if (!noBias) for (const p of halves) await checkF16(be, untied, quick ? 1024 : 65_536, quick ? 300 : 10_000, p);
     for (const [B, Q, K] of fwd) {
       if (precisions.includes('f32')) await measure(be, B!, Q!, K!, 'fwd', reps, untied);
       for (const p of halves) for (const t of f16Tiles) await measure(be, B!, Q!, K!, 'fwd', reps, untied, p, t);

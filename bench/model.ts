@@ -5,6 +5,7 @@
  *
  *   npm run bench -- model [--backend cpu|webgpu] [--sizes 10000x100000,100000x1000000]
  *                          [--chunk 65536] [--train] [--steps 50] [--precision f32,f16,f16-fast]
+ *                          [--tiles 32x32]   (attention tiles, rows × keys; default: the kernels')
  *
  * Prints one JSON line per measurement:
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
@@ -136,7 +137,9 @@ export async function run(args: string[]): Promise<void> {
   // Warm-up: compile every pipeline once.
   await forward(b, `${impl}-warmup`, model, params, 256, 1024, chunk);
   for (const p of precisions) {
-    const m = new BsaTnp(config, { precision: p });
+    const tiles = arg(args, 'tiles', '');
+    const [tileQ, tileK] = tiles ? tiles.split('x').map(Number) : [undefined, undefined];
+    const m = new BsaTnp(config, { precision: p, tileQ, tileK });
     if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
     for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);
   }

@@ -59,6 +59,9 @@ export interface BsaTnpOptions {
    * gradients always use float32 (kernels/bsa/op.ts). Default 'f32'.
    */
   precision?: 'f32' | 'f16' | 'f16-fast';
+  /** Attention tile sizes (query rows × keys) for the scan kernels; default: each kernel's own. */
+  tileQ?: number;
+  tileK?: number;
 }
 
 export class BsaTnp {
@@ -70,7 +73,7 @@ export class BsaTnp {
     // Tile sizes are left to each backend's kernel (results do not depend on them beyond
     // round-off, bsa.md §8); `config.tile` records the reference's XLA chunking (1024 × 1024).
     const attention: AttentionOptions = { heads: config.heads, headDim: config.headDim, kind: config.attention,
-      precision: options.precision };
+      precision: options.precision, tileQ: options.tileQ, tileK: options.tileK };
     this.block = {
       embedDim: config.embedDim, heads: config.heads, headDim: config.headDim, ffn: config.ffn,
       activation: config.activation, eps: config.layerNormEps, attention,

@@ -92,6 +92,13 @@ describe('bsa webgpu f16 forward vs dense reference', () => {
       maskFrac: 0.3, seed: 9 }, 's+t');
   }, SLOW);
 
+  it('32 rows per warp (a lane per row, tileQ 32)', async () => {
+    for (const tileQ of [32]) {
+      await check({ B: 1, H: 2, Q: 75, K: 40, d: 8, dv: 8, groups: [S2_RBF5], tileQ, tileK: 16, maskFrac: 0.2, seed: 12 },
+        `tileQ ${tileQ}`);
+    }
+  }, SLOW);
+
   it('all-masked rows give O = 0 and L = −∞; odd d and dv are zero-padded', async () => {
     const got = await check({ B: 2, H: 1, Q: 20, K: 21, d: 6, dv: 5, groups: [S2_RBF5], tileQ: 16, tileK: 16,
       maskFrac: 0.1, seed: 4 }, 'masked', (data) => {

@@ -44,8 +44,13 @@ import type { Storage } from '../../../engine/backend.js';
 export type F16Dialect = 'matrix' | 'emulate';
 
 export interface F16Tiles {
-  /** Warps (16 query rows each) per workgroup. */
+  /** Warps per workgroup. */
   NW: number;
+  /**
+   * Query rows per warp: 16 (two lanes per row, keys and output columns split between them) or
+   * 32 (a lane per row, one warp's two 16-row blocks share every K and V matrix it loads).
+   */
+  RW: number;
   /** Keys per staged tile (a multiple of 16). */
   TK: number;
   /**
@@ -68,7 +73,10 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
   const split = desc.precision !== 'f16-fast';
-  const t: F16Tiles = { NW: (desc.tileQ ?? 16) / 16, TK: desc.tileK ?? 64, split };
+  const tq = desc.tileQ ?? 16;
+  const RW = tq >= 32 ? 32 : 16;
+  if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 64, split };
   while (f16StageBytes(desc, t) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
@@ -78,7 +86,7 @@ export function f16StageBytes(desc: BsaDesc, t: F16Tiles): number {
   const L = bsaLayout(desc);
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
   const halves = t.split ? 2 : 1;
-  return halves * (t.NW * 16 * DP * 2 + t.NW * 16 * t.TK * 2) + t.NW * 16 * TKO * 4 + t.NW * 32 * 4 +
+  return halves * (t.NW * t.RW * DP * 2 + t.NW * t.RW * t.TK * 2) + t.NW * t.RW * TKO * 4 + t.NW * 32 * 4 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
 
@@ -100,9 +108,11 @@ const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
 const HI16_WGSL = 'fn hi16(x: f32) -> f32 { return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u); }\n';
 
 export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect: F16Dialect): string {
-  const { NW, TK } = t;
+  const { NW, TK, RW } = t;
   const T = NW * 32;
-  const TQ = NW * 16;
+  const TQ = NW * RW;
+  const LPR = 32 / RW;
+  const MB = RW / 16;
   const DP = pad16(desc.d);
   const DVP = pad16(desc.dv);
   const TKO = Math.max(TK, DVP);
@@ -114,10 +124,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const result = 'subgroup_matrix_result<f32, 16, 16>';
 
   // Q staging (once): scale·q as f16, zero beyond d and beyond Q.
-  const qStage = `for (var e = ln; e < ${16 * DP}u; e += 32u) {
+  const qStage = `for (var e = ln; e < ${RW * DP}u; e += 32u) {
     let rr = e / ${DP}u;
     let cc = e % ${DP}u;
-    let qi = qt * ${TQ}u + w * 16u + rr;
+    let qi = qt * ${TQ}u + w * ${RW}u + rr;
     var val = 0.0;
     if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
     ${t.split ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
@@ -126,23 +136,29 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   let scores = '';
   if (mat) {
     for (const n of range(TK / 16)) {
-      scores += `    {\n      var acc = ${result}();\n`;
+      scores += '    {\n';
       for (const c of range(DP / 16)) {
         const kAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${n * 16 * DP + c * 16}u, true, ${DP}u)`;
-        if (t.split) {
-          scores += `      { let kh = ${kAt('kh0')};\n        acc = subgroupMatrixMultiplyAccumulate(qh${c}, kh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(qlo${c}, kh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('kl0')}, acc); }\n`;
-        } else {
-          scores += `      acc = subgroupMatrixMultiplyAccumulate(qh${c}, ${kAt('kh0')}, acc);\n`;
-        }
+        scores += `      let km${c} = ${kAt('kh0')};\n`;
+        if (t.split) scores += `      let kml${c} = ${kAt('kl0')};\n`;
       }
-      scores += `      subgroupMatrixStore(&SS, sb + ${n * 256}u, acc, true, 16u);\n    }\n`;
+      for (const mb of range(MB)) {
+        scores += `      {\n        var acc = ${result}();\n`;
+        for (const c of range(DP / 16)) {
+          scores += `        acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, km${c}, acc);\n`;
+          if (t.split) {
+            scores += `        acc = subgroupMatrixMultiplyAccumulate(qlo${mb}_${c}, km${c}, acc);\n` +
+              `        acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, kml${c}, acc);\n`;
+          }
+        }
+        scores += `        subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n      }\n`;
+      }
+      scores += '    }\n';
     }
   } else {
-    scores = `    for (var e = ln; e < ${16 * TK}u; e += 32u) {
-      let j = e / 16u;
-      let rr = e % 16u;
+    scores = `    for (var e = ln; e < ${RW * TK}u; e += 32u) {
+      let j = e / ${RW}u;
+      let rr = e % ${RW}u;
       var acc = 0.0;
       for (var c = 0u; c < ${DP}u; c++) {
         let qa = qb + rr * ${DP}u + c;
@@ -156,46 +172,51 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   let pv = '';
   if (mat) {
     for (const nb of range(DVP / 16)) {
-      pv += `    {\n      var acc = ${result}();\n`;
+      pv += '    {\n';
+      for (const mb of range(MB)) pv += `      var acc${mb} = ${result}();\n`;
       for (const c of range(TK / 16)) {
-        const pAt = (arr: string): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 256}u, true, 16u)`;
+        const pAt = (arr: string, mb: number): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 16 * RW + mb * 16}u, true, ${RW}u)`;
         const vAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${c * 16 * DVP + nb * 16}u, false, ${DVP}u)`;
-        if (t.split) {
-          pv += `      { let ph = ${pAt('PS')};\n        let vh = ${vAt('vh0')};\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(ph, vh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(${pAt('PL')}, vh, acc);\n` +
-            `        acc = subgroupMatrixMultiplyAccumulate(ph, ${vAt('vl0')}, acc); }\n`;
-        } else {
-          pv += `      acc = subgroupMatrixMultiplyAccumulate(${pAt('PS')}, ${vAt('vh0')}, acc);\n`;
+        pv += `      {\n        let vh = ${vAt('vh0')};\n`;
+        if (t.split) pv += `        let vl = ${vAt('vl0')};\n`;
+        for (const mb of range(MB)) {
+          pv += `        { let ph = ${pAt('PS', mb)};\n          acc${mb} = subgroupMatrixMultiplyAccumulate(ph, vh, acc${mb});\n`;
+          if (t.split) {
+            pv += `          acc${mb} = subgroupMatrixMultiplyAccumulate(${pAt('PL', mb)}, vh, acc${mb});\n` +
+              `          acc${mb} = subgroupMatrixMultiplyAccumulate(ph, vl, acc${mb});\n`;
+          }
+          pv += '        }\n';
         }
+        pv += '      }\n';
       }
-      pv += `      subgroupMatrixStore(&SS, sb + ${nb * 256}u, acc, true, 16u);\n    }\n`;
+      for (const mb of range(MB)) pv += `      subgroupMatrixStore(&SS, sb + ${nb * 16 * RW + mb * 16}u, acc${mb}, true, ${RW}u);\n`;
+      pv += '    }\n';
     }
   } else {
-    pv = `    for (var e = ln; e < ${16 * DVP}u; e += 32u) {
-      let cc = e / 16u;
-      let rr = e % 16u;
+    pv = `    for (var e = ln; e < ${RW * DVP}u; e += 32u) {
+      let cc = e / ${RW}u;
+      let rr = e % ${RW}u;
       var acc = 0.0;
       for (var j = 0u; j < ${TK}u; j++) {
-        let pa = pb + j * 16u + rr;
+        let pa = pb + j * ${RW}u + rr;
         let va = j * ${DVP}u + cc;
         acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.split ? ' + f32(PL[pa]) * f32(H16[vh0 + va]) + f32(PS[pa]) * f32(H16[vl0 + va])' : ''};
       }
       SS[sb + e] = acc;
     }\n`;
   }
-  const NU = TK / 2;
-  const NO = DVP / 2;
+  const NU = TK / LPR;
+  const NO = DVP / LPR;
   const partner = (x: string, slot: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)`
     : `${slot}`);
   // Scores with bias for the lane's keys j = half + 2u, in registers s{u} with validity v{u}.
   const scoreBody = (tied: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
-      s += `      {\n        let j = half + ${2 * u}u;\n        v${u} = KV[j] > 0.5 && qok;\n`;
+      s += `      {\n        let j = half + ${LPR * u}u;\n        v${u} = KV[j] > 0.5 && qok;\n`;
       s += pairBias(L, tied, (g, c) => `qc_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = select(NEG, SS[sb + j * 16u + r] + beta, v${u});\n      }\n`;
+      s += `        s${u} = select(NEG, SS[sb + j * ${RW}u + r] + beta, v${u});\n      }\n`;
     }
     return s;
   };
@@ -204,7 +225,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
   for (const u of range(NU)) {
-    const at = `pb + ${2 * u}u * 16u + half * 16u + r`;
+    const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
     probs += t.split
       ? `    { let p = select(0.0, exp(s${u} - mx), v${u}); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
       : `    { let ph = f16(select(0.0, exp(s${u} - mx), v${u})); l += f32(ph); PS[${at}] = ph; }\n`;
@@ -213,7 +234,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   let oUpd = '';
   for (const u of range(NO)) {
     oDecl += `  var o${u} = 0.0;\n`;
-    oUpd += `    o${u} = o${u} * corr + SS[sb + (half + ${2 * u}u) * 16u + r];\n`;
+    oUpd += `    o${u} = o${u} * corr + SS[sb + (half + ${LPR * u}u) * ${RW}u + r];\n`;
   }
   let qcs = '';
   for (const g of L.groups) {
@@ -226,15 +247,18 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   }
   let qmats = '';
   if (mat) {
-    for (const c of range(DP / 16)) {
-      qmats += `  let qh${c} = subgroupMatrixLoad<${left}>(&QS, qb + ${c * 16}u, false, ${DP}u);\n`;
-      if (t.split) qmats += `  let qlo${c} = subgroupMatrixLoad<${left}>(&QL, qb + ${c * 16}u, false, ${DP}u);\n`;
+    for (const mb of range(MB)) {
+      for (const c of range(DP / 16)) {
+        const at = `qb + ${mb * 16 * DP + c * 16}u`;
+        qmats += `  let qh${mb}_${c} = subgroupMatrixLoad<${left}>(&QS, ${at}, false, ${DP}u);\n`;
+        if (t.split) qmats += `  let qlo${mb}_${c} = subgroupMatrixLoad<${left}>(&QL, ${at}, false, ${DP}u);\n`;
+      }
     }
   }
   let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
   write += `    if (half == 0u) { L[row] = select(negInf(0u), m + log(lt), lt > 0.0); }\n`;
   for (const u of range(NO)) {
-    write += `    if (half + ${2 * u}u < ${desc.dv}u) { O[row * ${desc.dv}u + half + ${2 * u}u] = o${u} * inv; }\n`;
+    write += `    if (half + ${LPR * u}u < ${desc.dv}u) { O[row * ${desc.dv}u + half + ${LPR * u}u] = o${u} * inv; }\n`;
   }
   write += '  }\n';
   // The warp index lid / 32 is uniform within a subgroup (a warp is one subgroup: subgroup size 32),
@@ -246,10 +270,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   return `${enables}${paramsWgsl(next + 3, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 @group(0) @binding(${next}) var<storage, read> H16: array<f16>;
 ${streamDecl(next + 1, 'O', false, true)}@group(0) @binding(${next + 2}) var<storage, read_write> L: array<f32>;
-${HI16_WGSL}var<workgroup> QS: array<f16, ${NW * 16 * DP}>;
-${t.split ? `var<workgroup> QL: array<f16, ${NW * 16 * DP}>;\nvar<workgroup> PL: array<f16, ${NW * 16 * TK}>;\n` : ''}
-var<workgroup> SS: array<f32, ${NW * 16 * TKO}>;
-var<workgroup> PS: array<f16, ${NW * 16 * TK}>;
+${HI16_WGSL}var<workgroup> QS: array<f16, ${NW * RW * DP}>;
+${t.split ? `var<workgroup> QL: array<f16, ${NW * RW * DP}>;\nvar<workgroup> PL: array<f16, ${NW * RW * TK}>;\n` : ''}
+var<workgroup> SS: array<f32, ${NW * RW * TKO}>;
+var<workgroup> PS: array<f16, ${NW * RW * TK}>;
 ${mat ? '' : `var<workgroup> XM: array<f32, ${T}>;\n`}${stage.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
@@ -262,18 +286,18 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   let w = ${NW === 1 ? '0u' : 'lid / 32u'};
   let ln = lid % 32u;
-  let r = ln % 16u;
-  let half = ln / 16u;
-  let qb = w * ${16 * DP}u;
-  let sb = w * ${16 * TKO}u;
-  let pb = w * ${16 * TK}u;
+  let r = ln % ${RW}u;
+  let half = ln / ${RW}u;
+  let qb = w * ${RW * DP}u;
+  let sb = w * ${RW * TKO}u;
+  let pb = w * ${RW * TK}u;
   biasSetup(h);
   // H16 = [K hi | K lo | V hi | V lo] (lo halves in split mode), each [B, H, Kpad, DP or DVP].
   let Kpad = nKT * ${TK}u;
   let nK = Bn * Hn * Kpad * ${DP}u;
   let nV = Bn * Hn * Kpad * ${DVP}u;
   let vBase = nK * ${t.split ? 2 : 1}u;
-  let i0 = qt * ${TQ}u + w * 16u + r;
+  let i0 = qt * ${TQ}u + w * ${RW}u + r;
   let in0 = i0 < Qn;
   let ic = min(i0, Qn - 1u);
   var qok = in0;
@@ -296,7 +320,7 @@ ${regs}    if (tied) {
 ${scoreBody(true)}    } else {
 ${scoreBody(false)}    }
     var mt = ${tmax};
-${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt', 'XM[lid ^ 16u]')});
+${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt', 'XM[lid ^ 16u]')});\n`}
     let mx = max(m, mt);
     let corr = exp(m - mx);
     m = mx;
@@ -304,7 +328,7 @@ ${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${p
 ${probs}    workgroupBarrier();
 ${pv}    workgroupBarrier();
 ${oUpd}  }
-${mat ? '' : '  workgroupBarrier();\n  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l', 'XM[lid ^ 16u]')};
+${LPR === 1 ? '  let lt = l;' : `${mat ? '' : '  workgroupBarrier();\n  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l', 'XM[lid ^ 16u]')};`}
 ${write}}
 `;
 }
@@ -360,9 +384,9 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const limit = be.limits.maxComputeWorkgroupStorageSize;
   const t = f16Tiles(desc, limit);
   if (dialect === 'matrix' && t.NW !== 1) {
-    throw new Error(`bsa webgpu f16: expected tileQ 16 (one warp) on the tensor-core path, got ${t.NW * 16}`);
+    throw new Error(`bsa webgpu f16: expected tileQ 16 or 32 (one warp) on the tensor-core path, got ${t.NW * t.RW}`);
   }
-  const TQ = t.NW * 16;
+  const TQ = t.NW * t.RW;
   const bytes = f16StageBytes(desc, t);
   if (bytes > limit) {
     throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
@@ -383,7 +407,7 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const lse = be.alloc(desc.B * desc.H * desc.Q);
   const bindings = [...inputBindings(x), h16, o, lse];
   const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
-  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}K${t.TK}${t.split ? 's' : ''}`;
+  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}R${t.RW}K${t.TK}${t.split ? 's' : ''}`;
   be.dispatch(key, () => f16ForwardWgsl(desc, L, t, dialect), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
     grid(desc.B * desc.H * nQT));
   be.free(h16);
