@@ -14,7 +14,7 @@ import { type Backend, UnsupportedKernelError } from '../engine/backend.js';
 import { createNodeCpuBackend } from '../engine/cpu/node.js';
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { BsaTnp, type ContextCache, type Coords } from '../models/bsa-tnp.js';
+import { BsaTnp, type BsaTnpOptions, type ContextCache, type Coords } from '../models/bsa-tnp.js';
 import { GROUP_NAMES, type DataSchema, type GroupName, type ModelFolderConfig } from '../models/config.js';
 import { toParams, type Params } from '../nn/params.js';
 import { Rng } from '../engine/random.js';
@@ -155,8 +155,9 @@ export class Predictor {
     private readonly tensors: Tensor[],
     readonly backend: Backend,
     readonly command: string,
+    options: BsaTnpOptions,
   ) {
-    this.model = new BsaTnp(config.model);
+    this.model = new BsaTnp(config.model, options);
     this.layout = pointLayout(config.data);
   }
 
@@ -164,7 +165,7 @@ export class Predictor {
    * Loads `folder` (config.json + model.safetensors, every tensor checked against the config)
    * and uploads the weights. Problems become `CliError`s naming the file.
    */
-  static load(folder: string, backend: Backend, command: string): Predictor {
+  static load(folder: string, backend: Backend, command: string, options: BsaTnpOptions = {}): Predictor {
     const abs = path.resolve(folder);
     if (!fs.existsSync(abs)) throw new CliError(`${command}: model folder '${abs}' does not exist (pass --model DIR, a folder with config.json and model.safetensors)`);
     if (!fs.statSync(abs).isDirectory()) throw new CliError(`${command}: --model '${abs}' is not a folder (expected a model folder with config.json and model.safetensors)`);
@@ -186,7 +187,7 @@ export class Predictor {
       }
       return E.tensor(w.data, s.shape, backend);
     });
-    return new Predictor(abs, loaded.config, toParams(specs, tensors), tensors, backend, command);
+    return new Predictor(abs, loaded.config, toParams(specs, tensors), tensors, backend, command, options);
   }
 
   get valueKind(): 'gaussian' | 'categorical' {

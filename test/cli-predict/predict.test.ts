@@ -13,8 +13,8 @@ import { parseCsv } from '../../src/cli/csv.js';
 import { makeGrid } from '../../src/cli/grid.js';
 import { BsaTnp } from '../../src/models/bsa-tnp.js';
 import { materialise, toParams } from '../../src/nn/params.js';
-import { allclose } from '../helpers/backends.js';
-import { NORMALIZATION, SMALL_MODEL, randomContext, runCli, tempDir, writeCsvText, writeRandomModel } from './fixtures.js';
+import { allclose, webgpuBackend } from '../helpers/backends.js';
+import { NORMALIZATION, ROOT, SMALL_MODEL, randomContext, runCli, tempDir, writeCsvText, writeRandomModel } from './fixtures.js';
 import { removeTempDirs } from './fixtures.js';
 
 const Z90 = 1.6448536269514722;
@@ -96,6 +96,19 @@ describe('predict', () => {
       expect(allclose(a.get(c)!, b.get(c)!, 1e-6, 1e-6), c).toBeNull();
     }
   });
+
+  it('--backend webgpu --precision f16 (split tensor-core products) matches the CPU results to 1e-4', async () => {
+    const probe = await webgpuBackend();
+    if (!probe) return;
+    probe.destroy();
+    const out = path.join(dir, 'pred-f16.csv');
+    const res = await runCli(['predict', '--model', model, '--context', path.join(dir, 'ctx.csv'),
+      '--targets', path.join(dir, 'targets.csv'), '--out', out, '--backend', 'webgpu', '--precision', 'f16'], ROOT, 400_000);
+    expect(res.code, res.stderr).toBe(0);
+    const a = readOut(out);
+    const b = readOut(path.join(dir, 'pred-1000.csv'));
+    for (const c of ['f_mean', 'f_std']) expect(allclose(a.get(c)!, b.get(c)!, 1e-4, 1e-5), c).toBeNull();
+  }, 400_000);
 
   it('writes consistent 90% intervals: lo = mean - 1.6449 std < mean < hi = mean + 1.6449 std', () => {
     const cols = readOut(path.join(dir, 'pred-1000.csv'));

@@ -49,6 +49,13 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp predict: give --backend or --device, not both');
   const chunk = intOption(args, 'chunk', cmd, DEFAULT_CHUNK);
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
+  const precision = str(args, 'precision') ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f16' && precision !== 'f16-fast') {
+    throw new UsageError(`bsa-tnp predict: --precision must be f32, f16 or f16-fast, got '${precision}'`);
+  }
+  if (precision !== 'f32' && backendName !== 'webgpu') {
+    throw new UsageError(`bsa-tnp predict: --precision ${precision} needs --backend webgpu (the CPU backend computes in f32)`);
+  }
   const bounds = grid !== undefined ? parseGridBounds(grid) : null;
   const size = grid !== undefined ? parseGridSize(str(args, 'size') ?? '128x128') : null;
   const abs = (p: string) => path.resolve(ctx.cwd, p);
@@ -60,7 +67,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const handle = await createBackend(backendName, cmd);
   let predictor: Predictor | null = null;
   try {
-    predictor = Predictor.load(abs(model!), handle.backend, cmd);
+    predictor = Predictor.load(abs(model!), handle.backend, cmd, { precision });
     if (bounds) checkGridModel(predictor, cmd);
     const nc = await loadContext(predictor, abs(context!), cmd);
     if (targets !== undefined) await checkTargetsHeader(predictor, abs(targets), cmd);
@@ -144,6 +151,7 @@ A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
     png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png (grid only)' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
+    precision: { type: 'string', value: 'f32|f16|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-fast = one f16 product (≈1e-3 relative)', default: 'f32' },
   },
   run,
 };
