@@ -63,8 +63,8 @@ export interface F16Tiles {
 }
 
 /**
- * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp (16 query rows) ×
- * 64 keys, keys halved until the workgroup memory fits the device's limit. The tensor-core dialect
+ * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 16 ('f16') or
+ * 32 ('f16-fast') query rows × 32 keys, keys halved until the workgroup memory fits the limit. The tensor-core dialect
  * needs exactly one warp per workgroup: its matrix offsets must be uniform, and the warp index
  * (local index / 32) is not, to this Dawn's uniformity analysis.
  */
@@ -73,10 +73,12 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
   const split = desc.precision !== 'f16-fast';
-  const tq = desc.tileQ ?? 16;
+  // Defaults measured on the H200 (bench/results/2026-11-28-h200-f16-tiles.json): split 16 × 32,
+  // one-product 32 × 32.
+  const tq = desc.tileQ ?? (split ? 16 : 32);
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 64, split };
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, split };
   while (f16StageBytes(desc, t) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
