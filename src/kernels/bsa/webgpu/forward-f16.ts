@@ -215,22 +215,23 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const scoreBody = (tied: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
-      s += `      {\n        let j = half + ${LPR * u}u;\n        v${u} = KV[j] > 0.5 && qok;\n`;
+      s += `      {\n        let j = half + ${LPR * u}u;\n        let v = KV[j] > 0.5 && qok;\n`;
       s += pairBias(L, tied, (g, c) => `qc_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = select(NEG, SS[sb + j * ${RW}u + r] + beta, v${u});\n      }\n`;
+      s += `        s${u} = select(NEG, SS[sb + j * ${RW}u + r] + beta, v);\n      }\n`;
     }
     return s;
   };
   let regs = '';
-  for (const u of range(NU)) regs += `    var s${u}: f32;\n    var v${u}: bool;\n`;
+  // Invalid pairs hold NEG (no valid score comes near it), so no validity flags stay live.
+  for (const u of range(NU)) regs += `    var s${u}: f32;\n`;
   const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
     probs += t.split
-      ? `    { let p = select(0.0, exp(s${u} - mx), v${u}); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp(s${u} - mx), v${u})); l += f32(ph); PS[${at}] = ph; }\n`;
+      ? `    { let p = select(0.0, exp(s${u} - mx), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp(s${u} - mx), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oDecl = '';
   let oUpd = '';
@@ -272,7 +273,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   return `${enables}${paramsWgsl(next + 3, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 @group(0) @binding(${next}) var<storage, read> H16: array<f16>;
 ${streamDecl(next + 1, 'O', false, true)}@group(0) @binding(${next + 2}) var<storage, read_write> L: array<f32>;
-${HI16_WGSL}var<workgroup> QS: array<f16, ${NW * RW * DP}>;
+${HI16_WGSL}const HALF_NEG: f32 = -5e29;
+var<workgroup> QS: array<f16, ${NW * RW * DP}>;
 ${t.split ? `var<workgroup> QL: array<f16, ${NW * RW * DP}>;\nvar<workgroup> PL: array<f16, ${NW * RW * TK}>;\n` : ''}
 var<workgroup> SS: array<f32, ${NW * RW * TKO}>;
 var<workgroup> PS: array<f16, ${NW * RW * TK}>;
