@@ -97,10 +97,14 @@ function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
   return Number.isNaN(num) ? Infinity : num / Math.max(den, 1e-30);
 }
 
-/** Small check of forward and backward against the dense reference (same tiles as timed). */
-async function check(be: WebGPUBackend, untied: boolean): Promise<void> {
+/**
+ * The small check problem (B=2, Q=150, K=70), seeded: host data, the same uploaded, and the
+ * generator (drawn on after the data).
+ */
+function smallProblem(be: WebGPUBackend, untied: boolean, seed: number):
+  { ds: BsaDesc; data: BsaData; x: BsaWebGPUData; arr: (n: number, lo: number, hi: number) => Float32Array; free(): void } {
   const ds = desc(2, 150, 70);
-  let s = 12345;
+  let s = seed;
   const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
   const arr = (n: number, lo: number, hi: number): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
   const p = params(untied);
@@ -108,11 +112,21 @@ async function check(be: WebGPUBackend, untied: boolean): Promise<void> {
     q: arr(2 * H * 150 * D, -1, 1), k: arr(2 * H * 70 * D, -1, 1), v: arr(2 * H * 70 * D, -1, 1),
     groups: [{ cq: arr(2 * 150 * 2, 0, 4), ck: arr(2 * 70 * 2, 0, 4), a: p.a, b: p.b }],
   };
-  const dO = arr(2 * H * 150 * D, -1, 1);
-  const up = (x: Float32Array): Storage => be.upload(x);
   const g0 = data.groups[0]!;
+  const up = (v: Float32Array): Storage => be.upload(v);
   const x: BsaWebGPUData = { q: up(data.q), k: up(data.k), v: up(data.v), mask: null,
     groups: [{ cq: up(g0.cq), ck: up(g0.ck), a: up(g0.a), b: up(g0.b!) }] };
+  const free = (): void => {
+    for (const st of [x.q, x.k, x.v, x.groups[0]!.cq, x.groups[0]!.ck, x.groups[0]!.a, x.groups[0]!.b!]) be.free(st);
+  };
+  return { ds, data, x, arr, free };
+}
+
+/** Small check of forward and backward against the dense reference (same tiles as timed). */
+async function check(be: WebGPUBackend, untied: boolean): Promise<void> {
+  const { ds, data, x, arr, free } = smallProblem(be, untied, 12345);
+  const dO = arr(2 * H * 150 * D, -1, 1);
+  const up = (v: Float32Array): Storage => be.upload(v);
   const f = bsaForwardWebGPU(be, ds, x);
   const gO = up(dO);
   const g = bsaBackwardWebGPU(be, ds, x, f.o, f.lse, gO);
@@ -126,28 +140,18 @@ async function check(be: WebGPUBackend, untied: boolean): Promise<void> {
   process.stderr.write(`attention-gpu: check vs dense (rel. max error) ${JSON.stringify(errs)}\n`);
   const worst = Math.max(...Object.values(errs));
   if (!(worst <= 1e-4)) throw new Error(`attention-gpu: expected rel. error ≤ 1e-4 against dense, got ${worst}`);
-  for (const st of [x.q, x.k, x.v, x.groups[0]!.cq, x.groups[0]!.ck, x.groups[0]!.a, x.groups[0]!.b!, f.o, f.lse, gO,
-    g.dq, g.dk, g.dv, g.groups[0]!.da, g.groups[0]!.db!]) be.free(st);
+  free();
+  for (const st of [f.o, f.lse, gO, g.dq, g.dk, g.dv, g.groups[0]!.da, g.groups[0]!.db!]) be.free(st);
 }
 
 /** f16 forward vs dense (small) and vs the f32 kernel (Q × K), printed as `attention-accuracy`. */
 async function checkF16(be: WebGPUBackend, untied: boolean, Q: number, K: number, precision: Precision): Promise<void> {
-  const small = desc(2, 150, 70);
-  let s = 777;
-  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
-  const arr = (n: number, lo: number, hi: number): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-  const p = params(untied);
-  const data: BsaData = {
-    q: arr(2 * H * 150 * D, -1, 1), k: arr(2 * H * 70 * D, -1, 1), v: arr(2 * H * 70 * D, -1, 1),
-    groups: [{ cq: arr(2 * 150 * 2, 0, 4), ck: arr(2 * 70 * 2, 0, 4), a: p.a, b: p.b }],
-  };
-  const g0 = data.groups[0]!;
-  const up = (x: Float32Array): Storage => be.upload(x);
-  const x: BsaWebGPUData = { q: up(data.q), k: up(data.k), v: up(data.v), mask: null,
-    groups: [{ cq: up(g0.cq), ck: up(g0.ck), a: up(g0.a), b: up(g0.b!) }] };
+  const { ds: small, data, x, free } = smallProblem(be, untied, 777);
   const f = bsaForwardWebGPU(be, { ...small, precision }, x);
   const errDense = relErr(await be.read(f.o), bsaDenseForward(small, data).o);
-  for (const st of [x.q, x.k, x.v, x.groups[0]!.cq, x.groups[0]!.ck, x.groups[0]!.a, x.groups[0]!.b!, f.o, f.lse]) be.free(st);
+  free();
+  be.free(f.o);
+  be.free(f.lse);
   const big = desc(1, Q, K);
   const { x: xb, all } = gpuInputs(be, big, untied);
   const o32 = bsaForwardWebGPU(be, big, xb);
