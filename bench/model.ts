@@ -136,9 +136,9 @@ export async function run(args: string[]): Promise<void> {
     .split(',').map((s) => s.split('x').map(Number) as [number, number]);
   // Warm-up: compile every pipeline once.
   await forward(b, `${impl}-warmup`, model, params, 256, 1024, chunk);
+  const tiles = arg(args, 'tiles', '');
+  const [tileQ, tileK] = tiles ? tiles.split('x').map(Number) : [undefined, undefined];
   for (const p of precisions) {
-    const tiles = arg(args, 'tiles', '');
-    const [tileQ, tileK] = tiles ? tiles.split('x').map(Number) : [undefined, undefined];
     const m = new BsaTnp(config, { precision: p, tileQ, tileK });
     if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
     for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);

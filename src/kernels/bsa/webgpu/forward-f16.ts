@@ -37,7 +37,7 @@ import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../
 import type { BsaDesc } from '../desc.js';
 import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
 import {
-  type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageWgsl,
+  type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageWgsl, queryRowsWgsl,
 } from './forward.js';
 import type { Storage } from '../../../engine/backend.js';
 
@@ -215,8 +215,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const scoreBody = (tied: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
-      s += `      {\n        let j = half + ${LPR * u}u;\n        let v = KV[j] > 0.5 && qok;\n`;
-      s += pairBias(L, tied, (g, c) => `qc_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
+      s += `      {\n        let j = half + ${LPR * u}u;\n        let v = KV[j] > 0.5 && qok0;\n`;
+      s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
       s += `        s${u} = select(NEG, SS[sb + j * ${RW}u + r] + beta, v);\n      }\n`;
     }
@@ -239,15 +239,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     oDecl += `  var o${u} = 0.0;\n`;
     oUpd += `    o${u} = o${u} * corr + SS[sb + (half + ${LPR * u}u) * ${RW}u + r];\n`;
   }
-  let qcs = '';
-  for (const g of L.groups) {
-    for (const c of range(g.M4)) {
-      qcs += `  let rq_${g.index}_${c} = CQ${g.index}at(b * Qn + ic, ${c}u);\n  qok = qok && finite4(rq_${g.index}_${c});\n`;
-    }
-  }
-  for (const g of L.groups) {
-    for (const c of range(g.M4)) qcs += `  let qc_${g.index}_${c} = select(vec4<f32>(0.0), prep${g.index}(rq_${g.index}_${c}), qok);\n`;
-  }
+  const qcs = queryRowsWgsl(L, 0, 1, () => `qt * ${TQ}u + w * ${RW}u + r`);
   let qmats = '';
   if (mat) {
     for (const mb of range(MB)) {
@@ -301,10 +293,6 @@ fn main(${GRID_BUILTINS}) {
   let nK = Bn * Hn * Kpad * ${DP}u;
   let nV = Bn * Hn * Kpad * ${DVP}u;
   let vBase = nK * ${t.split ? 2 : 1}u;
-  let i0 = qt * ${TQ}u + w * ${RW}u + r;
-  let in0 = i0 < Qn;
-  let ic = min(i0, Qn - 1u);
-  var qok = in0;
 ${qcs}  ${qStage}
   workgroupBarrier();
 ${qmats}  var m = NEG;

@@ -116,13 +116,15 @@ var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
 }
 
 /**
- * Per-row query setup (forward and dQ pass): row index, in-range flag, sanitised coordinates
- * qc{r}_{g}_{c} and validity qok{r}. Uses b, qt, Qn, lid.
+ * Per-row query setup (forward, dQ pass, f16 forward): row index i{r} (`row(r)`, default thread
+ * `lid`'s r-th row of the tile), in-range flag, sanitised coordinates qc{r}_{g}_{c} and validity
+ * qok{r}. Uses b, qt, Qn and what `row` uses.
  */
-export function queryRowsWgsl(L: BsaLayout, T: number, R: number): string {
+export function queryRowsWgsl(L: BsaLayout, T: number, R: number,
+  row: (r: number) => string = (r) => `qt * ${T * R}u + ${r * T}u + lid`): string {
   let s = '';
   for (const r of range(R)) {
-    s += `  let i${r} = qt * ${T * R}u + ${r * T}u + lid;\n  let in${r} = i${r} < Qn;\n  let ic${r} = min(i${r}, Qn - 1u);\n`;
+    s += `  let i${r} = ${row(r)};\n  let in${r} = i${r} < Qn;\n  let ic${r} = min(i${r}, Qn - 1u);\n`;
     s += `  var qok${r} = in${r};\n`;
     for (const g of L.groups) {
       for (const c of range(g.M4)) {
