@@ -26,7 +26,7 @@
 import type { Storage } from '../src/engine/backend.js';
 import type { WebGPUBackend } from '../src/engine/webgpu/backend.js';
 import { bsaDenseBackward, bsaDenseForward } from '../src/kernels/bsa/dense.js';
-import type { BsaData, BsaDesc } from '../src/kernels/bsa/desc.js';
+import type { BsaData, BsaDesc, Precision as BsaPrecision } from '../src/kernels/bsa/desc.js';
 import { bsaBackwardWebGPU, bsaForwardWebGPU, type BsaWebGPUData } from '../src/kernels/bsa/webgpu.js';
 
 const H = 4, D = 32, F = 5;
@@ -53,7 +53,7 @@ function params(untied: boolean): { a: Float32Array; b: Float32Array } {
   return { a, b };
 }
 
-type Precision = 'f32' | 'f16' | 'f16-fast';
+type Precision = BsaPrecision;
 
 /** `--bias none`: no bias group at all (plain scan attention), to separate the bias cost. */
 let noBias = false;

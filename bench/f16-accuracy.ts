@@ -3,9 +3,9 @@
  * model folder, the same batches, predictions with precision 'f32' and 'f16' on one backend.
  *
  *   npm run bench -- f16-accuracy [--model models/demo-gp2d] [--backend webgpu] [--batches 50]
- *                                 [--task gp2d] [--big 2000x20000] [--precision f16|f16-fast]
+ *                                 [--task gp2d] [--big 2000x20000] [--precision f16,f16-mixed,f16-fast]
  *
- * One JSON line: max and mean |μ16 − μ32| / σ32 and |σ16 − σ32| / σ32 over every test point,
+ * One JSON line per precision: max and mean |μ16 − μ32| / σ32 and |σ16 − σ32| / σ32 over every test point,
  * mean NLL per point of both paths and their difference, over `batches` batches of the model's
  * training task (eval's test stream), plus the same on one big random problem (`--big` context ×
  * test points; points uniform on the task's domain, values from the model's own prediction scale).
@@ -16,6 +16,7 @@ import * as E from '../src/engine/ops.js';
 import { Rng } from '../src/engine/random.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { gaussianMetrics } from '../src/data/metrics.js';
+import { PRECISIONS, type Precision } from '../src/kernels/bsa/desc.js';
 import { BsaTnp } from '../src/models/bsa-tnp.js';
 import { DEFAULT_TRAIN_CONFIG } from '../src/models/config.js';
 import { toParams } from '../src/nn/params.js';
@@ -65,8 +66,11 @@ export async function run(args: string[]): Promise<void> {
   const batches = Number(arg(args, 'batches', '50'));
   const loaded = loadModelFolder(folder);
   const m32 = new BsaTnp(loaded.config.model);
-  const precision = arg(args, 'precision', 'f16') as 'f16' | 'f16-fast';
-  const m16 = new BsaTnp(loaded.config.model, { precision });
+  const precisions = arg(args, 'precision', 'f16').split(',') as Precision[];
+  for (const p of precisions) {
+    if (p === 'f32' || !PRECISIONS.includes(p)) throw new Error(`f16-accuracy: expected --precision from ${PRECISIONS.slice(1).join(', ')}, got '${p}'`);
+  }
+  const m16 = precisions.map((precision) => new BsaTnp(loaded.config.model, { precision }));
   const specs = m32.specs(Rng.fromSeed(0));
   const tensors: Tensor[] = specs.map((s) => E.tensor(loaded.weights.get(s.name)!.data, s.shape, b));
   const params = toParams(specs, tensors);
@@ -74,23 +78,26 @@ export async function run(args: string[]): Promise<void> {
   task.name = arg(args, 'task', task.name);
   const { generator } = resolveTask(task, loaded.config.training?.batchSize ?? 16, 'task');
   const rng = Rng.fromSeed(88).split();
-  const diff = new Diff();
-  let nll32 = 0, nll16 = 0;
+  const diff = precisions.map(() => new Diff());
+  let nll32 = 0;
+  const nll16 = precisions.map(() => 0);
   for (let i = 0; i < batches; i++) {
     const batch = generator(rng.split());
     const bt = batchToTensors(batch, loaded.config.model, b);
     try {
       const a = await predict(m32, params, bt.inputs);
-      const c = await predict(m16, params, bt.inputs);
-      diff.add(a.mean, a.std, c.mean, c.std);
       nll32 += gaussianMetrics(batch.f_test, a.mean, a.std, batch.dims.Df, batch.mask_test).nll;
-      nll16 += gaussianMetrics(batch.f_test, c.mean, c.std, batch.dims.Df, batch.mask_test).nll;
+      for (const [k, m] of m16.entries()) {
+        const c = await predict(m, params, bt.inputs);
+        diff[k]!.add(a.mean, a.std, c.mean, c.std);
+        nll16[k]! += gaussianMetrics(batch.f_test, c.mean, c.std, batch.dims.Df, batch.mask_test).nll;
+      }
     } finally {
       bt.dispose();
     }
   }
   const [nc, nt] = arg(args, 'big', '2000x20000').split('x').map(Number) as [number, number];
-  const big = new Diff();
+  const big = precisions.map(() => new Diff());
   {
     const r = Rng.fromSeed(3);
     const u = (n: number, lo: number, hi: number): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r.uniform());
@@ -99,15 +106,19 @@ export async function run(args: string[]): Promise<void> {
       test: { s: E.tensor(u(nt * 2, -2, 2), [1, nt, 2], b) },
     };
     const a = await predict(m32, params, inputs);
-    const c = await predict(m16, params, inputs);
-    big.add(a.mean, a.std, c.mean, c.std);
+    for (const [k, m] of m16.entries()) {
+      const c = await predict(m, params, inputs);
+      big[k]!.add(a.mean, a.std, c.mean, c.std);
+    }
     inputs.ctx.f.dispose(); inputs.ctx.coords.s.dispose(); inputs.test.s.dispose();
   }
-  console.log(JSON.stringify({
-    bench: 'f16-accuracy', precision, model: path.relative(process.cwd(), folder), task: task.name, batches,
-    ...diff.json(), nll_f32: nll32 / batches, nll_f16: nll16 / batches, nll_diff: (nll16 - nll32) / batches,
-    big: { nc, nt, ...big.json() }, date: new Date().toISOString(), device: b.description,
-  }));
+  for (const [k, precision] of precisions.entries()) {
+    console.log(JSON.stringify({
+      bench: 'f16-accuracy', precision, model: path.relative(process.cwd(), folder), task: task.name, batches,
+      ...diff[k]!.json(), nll_f32: nll32 / batches, nll_f16: nll16[k]! / batches, nll_diff: (nll16[k]! - nll32) / batches,
+      big: { nc, nt, ...big[k]!.json() }, date: new Date().toISOString(), device: b.description,
+    }));
+  }
   for (const t of tensors) t.dispose();
   b.destroy();
 }

@@ -14,6 +14,7 @@
  * reading the predictions back to the host. Peak memory is the backend's own accounting of live
  * buffers (the WebGPU pool's, or the CPU heap's).
  */
+import type { Precision } from '../src/kernels/bsa/desc.js';
 import type { Backend } from '../src/engine/backend.js';
 import * as E from '../src/engine/ops.js';
 import { Rng } from '../src/engine/random.js';
@@ -130,7 +131,7 @@ export async function run(args: string[]): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const params = toParams(specs, materialise(specs, b));
-  const precisions = arg(args, 'precision', 'f32').split(',') as ('f32' | 'f16' | 'f16-fast')[];
+  const precisions = arg(args, 'precision', 'f32').split(',') as Precision[];
   const chunk = Number(arg(args, 'chunk', '65536'));
   const sizes = arg(args, 'sizes', which === 'cpu' ? '1000x10000' : '1000x10000,10000x100000,100000x1000000')
     .split(',').map((s) => s.split('x').map(Number) as [number, number]);

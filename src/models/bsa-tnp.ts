@@ -10,6 +10,7 @@
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
+import type { Precision } from '../kernels/bsa/desc.js';
 import type { AttentionOptions } from '../nn/attention.js';
 import { krBlockContext, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
@@ -55,10 +56,10 @@ export class ModelInputError extends Error {
 /** Run-time options that do not change the model (its parameters or its config file). */
 export interface BsaTnpOptions {
   /**
-   * 'f16': the attention's q·kᵀ and P·v in half precision on WebGPU (tensor cores), for inference;
-   * gradients always use float32 (kernels/bsa/op.ts). Default 'f32'.
+   * The attention's q·kᵀ and P·v in half precision on WebGPU (tensor cores; kernels/bsa/desc.ts
+   * Precision), for inference; gradients always use float32 (kernels/bsa/op.ts). Default 'f32'.
    */
-  precision?: 'f32' | 'f16' | 'f16-fast';
+  precision?: Precision;
   /** Attention tile sizes (query rows × keys) for the scan kernels; default: each kernel's own. */
   tileQ?: number;
   tileK?: number;

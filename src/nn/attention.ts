@@ -7,6 +7,7 @@
 import * as E from '../engine/ops.js';
 import { noGrad } from '../engine/tensor.js';
 import type { Tensor } from '../engine/tensor.js';
+import type { Precision } from '../kernels/bsa/desc.js';
 import { biasedScanAttention, type ScanGroup } from '../kernels/bsa/op.js';
 import type { BiasSpec } from './bias.js';
 import { denseBias } from './bias.js';
@@ -29,7 +30,7 @@ export interface AttentionOptions {
   tileQ?: number;
   tileK?: number;
   /** Scan attention's forward precision on WebGPU (kernels/bsa/op.ts ScanOptions). */
-  precision?: 'f32' | 'f16' | 'f16-fast';
+  precision?: Precision;
 }
 
 /** [B, N, H·d] → [B, H, N, d]. */

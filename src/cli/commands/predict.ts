@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PRECISIONS, type Precision } from '../../kernels/bsa/desc.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { parseGridBounds, parseGridSize } from '../grid.js';
 import { renderField, writePng } from '../png.js';
@@ -49,9 +50,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp predict: give --backend or --device, not both');
   const chunk = intOption(args, 'chunk', cmd, DEFAULT_CHUNK);
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
-  const precision = str(args, 'precision') ?? 'f32';
-  if (precision !== 'f32' && precision !== 'f16' && precision !== 'f16-fast') {
-    throw new UsageError(`bsa-tnp predict: --precision must be f32, f16 or f16-fast, got '${precision}'`);
+  const precision = (str(args, 'precision') ?? 'f32') as Precision;
+  if (!PRECISIONS.includes(precision)) {
+    throw new UsageError(`bsa-tnp predict: --precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'`);
   }
   if (precision !== 'f32' && backendName !== 'webgpu') {
     throw new UsageError(`bsa-tnp predict: --precision ${precision} needs --backend webgpu (the CPU backend computes in f32)`);
@@ -151,7 +152,7 @@ A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
     png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png (grid only)' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
-    precision: { type: 'string', value: 'f32|f16|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-fast = one f16 product (≈1e-3 relative)', default: 'f32' },
+    precision: { type: 'string', value: 'f32|f16|f16-mixed|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-mixed = split q·kᵀ, one-product P·v, f16-fast = one f16 product each (≈1e-3 relative)', default: 'f32' },
   },
   run,
 };

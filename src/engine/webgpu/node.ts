@@ -4,6 +4,9 @@
  *
  * Dawn flags: `allow_unsafe_apis` exposes `chromium-experimental-subgroup-matrix` (tensor cores);
  * `vulkan_enable_f16_on_nvidia` turns on `shader-f16` there (/work/shared/gpu/README.md).
+ * `BSA_TNP_DAWN_TOGGLES` (comma-separated) adds Dawn toggles, e.g. `disable_robustness` (drops the
+ * index clamping Dawn adds to every array access; the kernels never index out of bounds, which the
+ * clamping would otherwise hide).
  * Limits are requested explicitly: the defaults (128 MiB bindings, 16 KiB workgroup memory,
  * 256 invocations) are far below what the kernels want.
  */
@@ -18,8 +21,12 @@ let gpu: GPU | null = null;
 
 function nodeGpu(): GPU {
   if (gpu) return gpu;
+  const extra = (process.env.BSA_TNP_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of extra) {
+    if (!/^[a-z0-9_]+$/.test(t)) throw new Error(`webgpu: expected BSA_TNP_DAWN_TOGGLES names like disable_robustness, got '${t}'`);
+  }
   try {
-    gpu = create(['backend=vulkan', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']);
+    gpu = create(['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia', ...extra].join(',')}`]);
   } catch {
     gpu = create([]);
   }

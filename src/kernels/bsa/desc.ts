@@ -50,13 +50,21 @@ export interface BsaDesc {
   readonly tileK?: number;
   /** Logit scale; default 1/√d. */
   readonly scale?: number;
-  /**
-   * 'f16': the forward's two matrix products (q·kᵀ, P·v) take f16 inputs with f32 accumulation
-   * (WebGPU only; tensor cores where `chromium-experimental-subgroup-matrix` exists). Default 'f32'.
-   * CPU kernels always compute in f32.
-   */
-  readonly precision?: 'f32' | 'f16' | 'f16-fast';
+  /** Forward precision on WebGPU (see Precision). Default 'f32'. CPU kernels always compute in f32. */
+  readonly precision?: Precision;
 }
+
+/**
+ * Precision of the WebGPU forward's two matrix products (q·kᵀ and P·v; f16 inputs, f32
+ * accumulation, tensor cores where `chromium-experimental-subgroup-matrix` exists):
+ * - 'f32': no f16 at all.
+ * - 'f16': both products from split f16 halves (three products each): f32-level accuracy.
+ * - 'f16-mixed': q·kᵀ split (scores at f32 accuracy: their errors are amplified by exp), P·v one
+ *   product of f16-rounded P and v (relative error ~2⁻¹² per term, averaged over keys).
+ * - 'f16-fast': both products one f16 product (relative error ~1e-3).
+ */
+export type Precision = 'f32' | 'f16' | 'f16-mixed' | 'f16-fast';
+export const PRECISIONS: readonly Precision[] = ['f32', 'f16', 'f16-mixed', 'f16-fast'];
 
 /** Data of one bias group. */
 export interface BsaGroupData<A = Float32Array> {

@@ -8,7 +8,7 @@ import { CpuBackend } from '../../engine/cpu/backend.js';
 import { needsGrad, record, save, Tensor } from '../../engine/custom.js';
 import { ShapeError } from '../../engine/tensor.js';
 import { bsaBackwardCpu, bsaForwardCpu } from './cpu.js';
-import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup } from './desc.js';
+import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup, Precision } from './desc.js';
 import { webgpuBsaImpl } from './webgpu.js';
 
 /** One bias group as tensors. */
@@ -28,10 +28,10 @@ export interface ScanOptions {
   tileQ?: number;
   tileK?: number;
   /**
-   * 'f16': half-precision matrix products in the WebGPU forward (see BsaDesc.precision). Applies
-   * to inference only: when a gradient will be taken the float32 kernels run.
+   * Half-precision matrix products in the WebGPU forward (see desc.ts Precision). Applies to
+   * inference only: when a gradient will be taken the float32 kernels run.
    */
-  precision?: 'f32' | 'f16' | 'f16-fast';
+  precision?: Precision;
 }
 
 /** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */

@@ -67,7 +67,7 @@ function prepare(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { inp: Bsa
 export function bsaForwardWebGPU(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { o: Storage; lse: Storage } {
   const { inp, temps } = prepare(be, desc, x);
   try {
-    return desc.precision === 'f16' || desc.precision === 'f16-fast' ? bsaForwardGpuF16(be, desc, inp, scaleOf(desc)) : bsaForwardGpu(be, desc, inp, scaleOf(desc));
+    return desc.precision !== undefined && desc.precision !== 'f32' ? bsaForwardGpuF16(be, desc, inp, scaleOf(desc)) : bsaForwardGpu(be, desc, inp, scaleOf(desc));
   } finally {
     for (const s of temps) be.free(s);
   }

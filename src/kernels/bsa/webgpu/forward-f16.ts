@@ -37,7 +37,7 @@ import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../
 import type { BsaDesc } from '../desc.js';
 import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
 import {
-  type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageWgsl, queryRowsWgsl,
+  type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, queryRowsWgsl,
 } from './forward.js';
 import type { Storage } from '../../../engine/backend.js';
 
@@ -54,41 +54,45 @@ export interface F16Tiles {
   /** Keys per staged tile (a multiple of 16). */
   TK: number;
   /**
-   * Both products from split halves (precision 'f16'): x = hi + lo with hi = x rounded to 11
-   * significant bits (WGSL `hi16`) and lo = f16(x − hi), and X·Y ≈ Xhi·Yhi + Xlo·Yhi + Xhi·Ylo
-   * (relative error ~u² instead of ~u, u = 2⁻¹¹; three tensor-core products instead of one).
-   * Off for 'f16-fast' (one product on rounded inputs).
+   * q·kᵀ from split halves: x = hi + lo with hi = x rounded to 11 significant bits (WGSL `hi16`)
+   * and lo = f16(x − hi), and X·Y ≈ Xhi·Yhi + Xlo·Yhi + Xhi·Ylo (relative error ~u² instead of ~u,
+   * u = 2⁻¹¹; three tensor-core products instead of one). Precisions 'f16' and 'f16-mixed'.
    */
-  split: boolean;
+  splitQK: boolean;
+  /** P·v from split halves likewise (precision 'f16' only). */
+  splitPV: boolean;
 }
 
+/** Largest jump of a row's reference maximum that is absorbed without rescaling (exp(8) ≈ 2981 fits f16). */
+const TAU = 8;
+
 /**
- * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 16 ('f16') or
- * 32 ('f16-fast') query rows × 32 keys, keys halved until the workgroup memory fits the limit. The tensor-core dialect
- * needs exactly one warp per workgroup: its matrix offsets must be uniform, and the warp index
+ * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 32 query rows ×
+ * 32 keys, keys halved until the workgroup memory fits the limit. The tensor-core dialect needs
+ * exactly one warp per workgroup: its matrix offsets must be uniform, and the warp index
  * (local index / 32) is not, to this Dawn's uniformity analysis.
  */
-export function f16Tiles(desc: BsaDesc, limit = 48 * 1024): F16Tiles {
+export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect = 'matrix'): F16Tiles {
   for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
-  const split = desc.precision !== 'f16-fast';
-  // Defaults measured on the H200 (bench/results/2026-11-28-h200-f16-tiles.json): split 16 × 32,
-  // one-product 32 × 32.
-  const tq = desc.tileQ ?? (split ? 16 : 32);
+  const splitQK = desc.precision === 'f16' || desc.precision === 'f16-mixed';
+  const splitPV = desc.precision === 'f16';
+  const tq = desc.tileQ ?? 32;
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, split };
-  while (f16StageBytes(desc, t) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitPV };
+  while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
 
 /** Workgroup-memory bytes of the f16 kernel with tiles `t`. */
-export function f16StageBytes(desc: BsaDesc, t: F16Tiles): number {
+export function f16StageBytes(desc: BsaDesc, t: F16Tiles, dialect: F16Dialect = 'matrix'): number {
   const L = bsaLayout(desc);
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
-  const halves = t.split ? 2 : 1;
-  return halves * (t.NW * t.RW * DP * 2 + t.NW * t.RW * t.TK * 2) + t.NW * t.RW * TKO * 4 + t.NW * 32 * 4 +
+  const rows = t.NW * t.RW;
+  return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitPV ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
+    (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 4 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
 
@@ -109,6 +113,14 @@ const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
  */
 const HI16_WGSL = 'fn hi16(x: f32) -> f32 { return bitcast<f32>((bitcast<u32>(x) + 0x1000u) & 0xffffe000u); }\n';
 
+/** Offsets of the four regions of H16 (K hi, K lo, V hi, V lo), as WGSL expressions. */
+function h16Regions(t: F16Tiles, DP: number, DVP: number): string {
+  return `  let Kpad = nKT * ${t.TK}u;
+  let nK = Bn * Hn * Kpad * ${DP}u;
+  let nV = Bn * Hn * Kpad * ${DVP}u;
+  let vBase = nK * ${t.splitQK ? 2 : 1}u;\n`;
+}
+
 export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect: F16Dialect): string {
   const { NW, TK, RW } = t;
   const T = NW * 32;
@@ -117,13 +129,42 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const MB = RW / 16;
   const DP = pad16(desc.d);
   const DVP = pad16(desc.dv);
+  const NC = DP / 16;
+  const NN = DVP / 16;
   const TKO = Math.max(TK, DVP);
+  const KPL = Math.ceil(TK / T);
   const mat = dialect === 'matrix';
   const { decl, next } = inputDecls(desc, L);
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask, false);
   const left = 'subgroup_matrix_left<f16, 16, 16>';
   const right = 'subgroup_matrix_right<f16, 16, 16>';
   const result = 'subgroup_matrix_result<f32, 16, 16>';
+  const loadR = (arr: string, at: string, colMajor: boolean, stride: number): string =>
+    `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${at}, ${colMajor}, ${stride}u)`;
+
+  // Key staging through registers: the raw coordinates (and mask) of tile kt + 1 are loaded while
+  // tile kt is processed and written to workgroup memory at the top of the next tile.
+  let keyRegs = '';
+  let keyLoad = '';
+  let keyWrite = '';
+  for (const u of range(KPL)) {
+    keyRegs += desc.hasMask ? `  var km${u} = 0.0;\n` : '';
+    for (const g of L.groups) for (const c of range(g.M4)) keyRegs += `  var kr${u}_${g.index}_${c} = vec4<f32>(0.0);\n`;
+    keyLoad += `    {\n      let kp = b * Kn + min(nk0 + lid + ${u * T}u, Kn - 1u);\n`;
+    if (desc.hasMask) keyLoad += `      km${u} = MASK[kp];\n`;
+    for (const g of L.groups) for (const c of range(g.M4)) keyLoad += `      kr${u}_${g.index}_${c} = CK${g.index}at(kp, ${c}u);\n`;
+    keyLoad += '    }\n';
+    keyWrite += `    {\n      let j = lid + ${u * T}u;\n      var ok = k0 + j < Kn${desc.hasMask ? ` && km${u} != 0.0` : ''};\n`;
+    for (const g of L.groups) for (const c of range(g.M4)) keyWrite += `      ok = ok && finite4(kr${u}_${g.index}_${c});\n`;
+    keyWrite += `      if (j < ${TK}u) {\n`;
+    for (const g of L.groups) {
+      for (const c of range(g.M4)) {
+        keyWrite += `        KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(kr${u}_${g.index}_${c}), ok);\n`;
+      }
+    }
+    keyWrite += '        KV[j] = select(0.0, 1.0, ok);\n      }\n    }\n';
+  }
+  let stageDecl = `var<workgroup> KV: array<f32, ${TK}>;\n`;
+  for (const g of L.groups) stageDecl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
 
   // Q staging (once): scale·q as f16, zero beyond d and beyond Q.
   const qStage = `for (var e = ln; e < ${RW * DP}u; e += 32u) {
@@ -132,86 +173,111 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     let qi = qt * ${TQ}u + w * ${RW}u + rr;
     var val = 0.0;
     if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
-    ${t.split ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
+    ${t.splitQK ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
   }\n`;
-  // S = QS·KSᵀ for the warp's 16 rows, all TK keys, stored column-major into SS.
+
+  // Matrix dialect: K and V matrices of the next tile are loaded into registers while this one is
+  // processed (k{n}_{c}, kl{n}_{c}: key block n, d block c; v{c}_{nb}, vl{c}_{nb}: key block c,
+  // output block nb).
+  const kMats = (decl: boolean, tile: string): string => {
+    let s = '';
+    for (const n of range(TK / 16)) {
+      for (const c of range(NC)) {
+        const at = `(bh * Kpad + ${tile} * ${TK}u) * ${DP}u + ${n * 16 * DP + c * 16}u`;
+        s += `  ${decl ? 'var ' : ''}k${n}_${c} = ${loadR('0u', at, true, DP)};\n`;
+        if (t.splitQK) s += `  ${decl ? 'var ' : ''}kl${n}_${c} = ${loadR('nK', at, true, DP)};\n`;
+      }
+    }
+    return s;
+  };
+  const vMats = (decl: boolean, tile: string): string => {
+    let s = '';
+    for (const c of range(TK / 16)) {
+      for (const nb of range(NN)) {
+        const at = `(bh * Kpad + ${tile} * ${TK}u) * ${DVP}u + ${c * 16 * DVP + nb * 16}u`;
+        s += `  ${decl ? 'var ' : ''}v${c}_${nb} = ${loadR('vBase', at, false, DVP)};\n`;
+        if (t.splitPV) s += `  ${decl ? 'var ' : ''}vl${c}_${nb} = ${loadR('vBase + nV', at, false, DVP)};\n`;
+      }
+    }
+    return s;
+  };
+  // O accumulators: o{mb}_{nb} result matrices (matrix) or OS in workgroup memory (emulate), both
+  // column-major 16-row blocks: (r, c) of warp w at c·RW + r.
+  const oStore = range(MB).flatMap((mb) => range(NN).map((nb) =>
+    `    subgroupMatrixStore(&SS, sb + ${nb * 16 * RW + mb * 16}u, o${mb}_${nb}, true, ${RW}u);\n`)).join('');
+  const oLoad = range(MB).flatMap((mb) => range(NN).map((nb) =>
+    `    o${mb}_${nb} = subgroupMatrixLoad<${result}>(&SS, sb + ${nb * 16 * RW + mb * 16}u, true, ${RW}u);\n`)).join('');
+  const OA = mat ? 'SS' : 'OS';
+
+  // S = QS·Kᵀ for the warp's rows, all TK keys, stored column-major into SS.
   let scores = '';
   if (mat) {
     for (const n of range(TK / 16)) {
-      scores += '    {\n';
-      for (const c of range(DP / 16)) {
-        const kAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${n * 16 * DP + c * 16}u, true, ${DP}u)`;
-        scores += `      let km${c} = ${kAt('kh0')};\n`;
-        if (t.split) scores += `      let kml${c} = ${kAt('kl0')};\n`;
-      }
       for (const mb of range(MB)) {
-        scores += `      {\n        var acc = ${result}();\n`;
-        for (const c of range(DP / 16)) {
-          scores += `        acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, km${c}, acc);\n`;
-          if (t.split) {
-            scores += `        acc = subgroupMatrixMultiplyAccumulate(qlo${mb}_${c}, km${c}, acc);\n` +
-              `        acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, kml${c}, acc);\n`;
+        scores += `    {\n      var acc = ${result}();\n`;
+        for (const c of range(NC)) {
+          scores += `      acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, k${n}_${c}, acc);\n`;
+          if (t.splitQK) {
+            scores += `      acc = subgroupMatrixMultiplyAccumulate(qlo${mb}_${c}, k${n}_${c}, acc);\n` +
+              `      acc = subgroupMatrixMultiplyAccumulate(qh${mb}_${c}, kl${n}_${c}, acc);\n`;
           }
         }
-        scores += `        subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n      }\n`;
+        scores += `      subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n    }\n`;
       }
-      scores += '    }\n';
     }
+    scores += kMats(false, 'nkt').replace(/^/gm, '  ');
   } else {
-    scores = `    for (var e = ln; e < ${RW * TK}u; e += 32u) {
+    scores = `    let kh0 = (bh * Kpad + k0) * ${DP}u;
+    for (var e = ln; e < ${RW * TK}u; e += 32u) {
       let j = e / ${RW}u;
       let rr = e % ${RW}u;
       var acc = 0.0;
       for (var c = 0u; c < ${DP}u; c++) {
         let qa = qb + rr * ${DP}u + c;
         let ka = j * ${DP}u + c;
-        acc += f32(QS[qa]) * f32(H16[kh0 + ka])${t.split ? ' + f32(QL[qa]) * f32(H16[kh0 + ka]) + f32(QS[qa]) * f32(H16[kl0 + ka])' : ''};
+        acc += f32(QS[qa]) * f32(H16[kh0 + ka])${t.splitQK ? ' + f32(QL[qa]) * f32(H16[kh0 + ka]) + f32(QS[qa]) * f32(H16[nK + kh0 + ka])' : ''};
       }
       SS[sb + e] = acc;
     }\n`;
   }
-  // Tile P·V: [16, DVP] = PS [16, TK] · VS [TK, DVP], stored column-major into SS.
+  // O += P·V: [RW, DVP] += PS [RW, TK] · V [TK, DVP].
   let pv = '';
   if (mat) {
-    for (const nb of range(DVP / 16)) {
-      pv += '    {\n';
-      for (const mb of range(MB)) pv += `      var acc${mb} = ${result}();\n`;
-      for (const c of range(TK / 16)) {
-        const pAt = (arr: string, mb: number): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 16 * RW + mb * 16}u, true, ${RW}u)`;
-        const vAt = (arr: string): string => `subgroupMatrixLoad<${right}>(&H16, ${arr} + ${c * 16 * DVP + nb * 16}u, false, ${DVP}u)`;
-        pv += `      {\n        let vh = ${vAt('vh0')};\n`;
-        if (t.split) pv += `        let vl = ${vAt('vl0')};\n`;
-        for (const mb of range(MB)) {
-          pv += `        { let ph = ${pAt('PS', mb)};\n          acc${mb} = subgroupMatrixMultiplyAccumulate(ph, vh, acc${mb});\n`;
-          if (t.split) {
-            pv += `          acc${mb} = subgroupMatrixMultiplyAccumulate(${pAt('PL', mb)}, vh, acc${mb});\n` +
-              `          acc${mb} = subgroupMatrixMultiplyAccumulate(ph, vl, acc${mb});\n`;
+    for (const c of range(TK / 16)) {
+      for (const mb of range(MB)) {
+        const pAt = (arr: string): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 16 * RW + mb * 16}u, true, ${RW}u)`;
+        pv += `    {\n      let ph = ${pAt('PS')};\n`;
+        if (t.splitPV) pv += `      let pl = ${pAt('PL')};\n`;
+        for (const nb of range(NN)) {
+          pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(ph, v${c}_${nb}, o${mb}_${nb});\n`;
+          if (t.splitPV) {
+            pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(pl, v${c}_${nb}, o${mb}_${nb});\n` +
+              `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(ph, vl${c}_${nb}, o${mb}_${nb});\n`;
           }
-          pv += '        }\n';
         }
-        pv += '      }\n';
+        pv += '    }\n';
       }
-      for (const mb of range(MB)) pv += `      subgroupMatrixStore(&SS, sb + ${nb * 16 * RW + mb * 16}u, acc${mb}, true, ${RW}u);\n`;
-      pv += '    }\n';
     }
+    pv += vMats(false, 'nkt').replace(/^/gm, '  ');
   } else {
-    pv = `    for (var e = ln; e < ${RW * DVP}u; e += 32u) {
+    pv = `    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;
+    for (var e = ln; e < ${RW * DVP}u; e += 32u) {
       let cc = e / ${RW}u;
       let rr = e % ${RW}u;
       var acc = 0.0;
       for (var j = 0u; j < ${TK}u; j++) {
         let pa = pb + j * ${RW}u + rr;
         let va = j * ${DVP}u + cc;
-        acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.split ? ' + f32(PL[pa]) * f32(H16[vh0 + va]) + f32(PS[pa]) * f32(H16[vl0 + va])' : ''};
+        acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.splitPV ? ' + f32(PL[pa]) * f32(H16[vh0 + va]) + f32(PS[pa]) * f32(H16[nV + vh0 + va])' : ''};
       }
-      SS[sb + e] = acc;
+      OS[sb + e] += acc;
     }\n`;
   }
   const NU = TK / LPR;
   const NO = DVP / LPR;
-  const partner = (x: string, slot: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)`
-    : `${slot}`);
-  // Scores with bias for the lane's keys j = half + 2u, in registers s{u} with validity v{u}.
+  const partner = (x: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)` : 'XM[lid ^ 16u]');
+  // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}; invalid pairs hold
+  // NEG (no valid score comes near it), so no validity flags stay live.
   const scoreBody = (tied: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
@@ -223,37 +289,36 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     return s;
   };
   let regs = '';
-  // Invalid pairs hold NEG (no valid score comes near it), so no validity flags stay live.
   for (const u of range(NU)) regs += `    var s${u}: f32;\n`;
   const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
-    probs += t.split
-      ? `    { let p = select(0.0, exp(s${u} - mx), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp(s${u} - mx), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
+    probs += t.splitPV
+      ? `    { let p = select(0.0, exp(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
   }
-  let oDecl = '';
-  let oUpd = '';
-  for (const u of range(NO)) {
-    oDecl += `  var o${u} = 0.0;\n`;
-    oUpd += `    o${u} = o${u} * corr + SS[sb + (half + ${LPR * u}u) * ${RW}u + r];\n`;
-  }
+  let oScale = '';
+  for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
   const qcs = queryRowsWgsl(L, 0, 1, () => `qt * ${TQ}u + w * ${RW}u + r`);
   let qmats = '';
+  let oDecl = '';
   if (mat) {
     for (const mb of range(MB)) {
-      for (const c of range(DP / 16)) {
+      for (const c of range(NC)) {
         const at = `qb + ${mb * 16 * DP + c * 16}u`;
         qmats += `  let qh${mb}_${c} = subgroupMatrixLoad<${left}>(&QS, ${at}, false, ${DP}u);\n`;
-        if (t.split) qmats += `  let qlo${mb}_${c} = subgroupMatrixLoad<${left}>(&QL, ${at}, false, ${DP}u);\n`;
+        if (t.splitQK) qmats += `  let qlo${mb}_${c} = subgroupMatrixLoad<${left}>(&QL, ${at}, false, ${DP}u);\n`;
       }
+      for (const nb of range(NN)) oDecl += `  var o${mb}_${nb} = ${result}();\n`;
     }
+    oDecl += kMats(true, '0u') + vMats(true, '0u');
   }
   let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
   write += `    if (half == 0u) { L[row] = select(negInf(0u), m + log(lt), lt > 0.0); }\n`;
   for (const u of range(NO)) {
-    write += `    if (half + ${LPR * u}u < ${desc.dv}u) { O[row * ${desc.dv}u + half + ${LPR * u}u] = o${u} * inv; }\n`;
+    const c = `half + ${LPR * u}u`;
+    write += `    if (${c} < ${desc.dv}u) { O[row * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + r] * inv; }\n`;
   }
   write += '  }\n';
   // The warp index lid / 32 is uniform within a subgroup (a warp is one subgroup: subgroup size 32),
@@ -266,11 +331,11 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
 @group(0) @binding(${next}) var<storage, read> H16: array<f16>;
 ${streamDecl(next + 1, 'O', false, true)}@group(0) @binding(${next + 2}) var<storage, read_write> L: array<f32>;
 ${HI16_WGSL}const HALF_NEG: f32 = -5e29;
-var<workgroup> QS: array<f16, ${NW * RW * DP}>;
-${t.split ? `var<workgroup> QL: array<f16, ${NW * RW * DP}>;\nvar<workgroup> PL: array<f16, ${NW * RW * TK}>;\n` : ''}
-var<workgroup> SS: array<f32, ${NW * RW * TKO}>;
-var<workgroup> PS: array<f16, ${NW * RW * TK}>;
-${mat ? '' : `var<workgroup> XM: array<f32, ${T}>;\n`}${stage.decl}${biasWgsl(L, false)}
+var<workgroup> QS: array<f16, ${TQ * DP}>;
+${t.splitQK ? `var<workgroup> QL: array<f16, ${TQ * DP}>;\n` : ''}${t.splitPV ? `var<workgroup> PL: array<f16, ${TQ * TK}>;\n` : ''}var<workgroup> SS: array<f32, ${TQ * TKO}>;
+var<workgroup> PS: array<f16, ${TQ * TK}>;
+var<workgroup> FLAG: u32;
+${mat ? '' : `var<workgroup> OS: array<f32, ${TQ * TKO}>;\nvar<workgroup> XM: array<f32, ${T}>;\n`}${stageDecl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -288,50 +353,58 @@ fn main(${GRID_BUILTINS}) {
   let sb = w * ${RW * TKO}u;
   let pb = w * ${RW * TK}u;
   biasSetup(h);
-  // H16 = [K hi | K lo | V hi | V lo] (lo halves in split mode), each [B, H, Kpad, DP or DVP].
-  let Kpad = nKT * ${TK}u;
-  let nK = Bn * Hn * Kpad * ${DP}u;
-  let nV = Bn * Hn * Kpad * ${DVP}u;
-  let vBase = nK * ${t.split ? 2 : 1}u;
-${qcs}  ${qStage}
+  // H16 = [K hi | K lo | V hi | V lo] (lo halves when split), each [B, H, Kpad, DP or DVP].
+${h16Regions(t, DP, DVP)}${qcs}  ${qStage}
+${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG = 0u; }
+${keyRegs}  {
+    let nk0 = 0u;
+${keyLoad}  }
   workgroupBarrier();
-${qmats}  var m = NEG;
+${qmats}${oDecl}  // m: the row's reference maximum. P = exp(S − m) may exceed 1 by up to exp(TAU): the
+  // accumulated O and l are rescaled only when a tile's maximum passes m + TAU (rare), so O stays
+  // in the matrix accumulators. Any m gives the same normalised result.
+  var m = NEG;
   var l = 0.0;
-${oDecl}
   for (var kt = 0u; kt < nKT; kt++) {
     let k0 = kt * ${TK}u;
-    let kh0 = (bh * Kpad + k0) * ${DP}u;
-    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;${t.split ? `
-    let kl0 = kh0 + nK;
-    let vl0 = vh0 + nV;` : ''}
+    let nkt = min(kt + 1u, nKT - 1u);
     workgroupBarrier();
-    ${stage.fill}
+${keyWrite}    {
+      let nk0 = nkt * ${TK}u;
+${keyLoad.replace(/^/gm, '  ')}    }
     workgroupBarrier();
 ${scores}    workgroupBarrier();
 ${regs}    if (tied) {
 ${scoreBody(true)}    } else {
 ${scoreBody(false)}    }
     var mt = ${tmax};
-${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt', 'XM[lid ^ 16u]')});\n`}
-    let mx = max(m, mt);
-    let corr = exp(m - mx);
-    m = mx;
-    l = l * corr;
+${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt')});\n`}
+    let first = m <= HALF_NEG;
+    let need = !first && mt > m + ${TAU.toFixed(1)};
+    if (first) { m = mt; }
+    if (need) { FLAG = 1u; }
+    if (workgroupUniformLoad(&FLAG) != 0u) {
+      let corr = select(1.0, exp(m - mt), need);
+      if (need) { m = mt; }
+      l = l * corr;
+${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
+${mat ? oLoad.replace(/^/gm, '  ') : ''}    }
 ${probs}    workgroupBarrier();
-${pv}    workgroupBarrier();
-${oUpd}  }
-${LPR === 1 ? '  let lt = l;' : `${mat ? '' : '  workgroupBarrier();\n  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l', 'XM[lid ^ 16u]')};`}
+    if (lid == 0u) { FLAG = 0u; }
+${pv}  }
+  workgroupBarrier();
+${mat ? `${oStore}  workgroupBarrier();\n` : ''}${LPR === 1 ? '  let lt = l;' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l')};`}
 ${write}}
 `;
 }
 
 /**
- * Pre-pass: K and V [B,H,K,d|dv] f32 → one f16 buffer [K hi | K lo | V hi | V lo] (lo halves in
- * split mode), each [B, H, Kpad, DP|DVP], zero-padded to whole key tiles and to 16 columns, so
- * that the main kernel's matrix loads read global memory directly, never out of bounds.
+ * Pre-pass: K and V [B,H,K,d|dv] f32 → one f16 buffer [K hi | K lo | V hi | V lo] (lo halves only
+ * where that product is split), each [B, H, Kpad, DP|DVP], zero-padded to whole key tiles and to 16
+ * columns, so that the main kernel's matrix loads read global memory directly, never out of bounds.
  */
-function splitWgsl(desc: BsaDesc, split: boolean, DP: number, DVP: number): string {
-  const conv = (src: string, width: number, dst: string, wp: number) => `{
+function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string {
+  const conv = (src: string, width: number, dst: string, wp: number, split: boolean) => `{
     let n4 = Bn * Hn * Kpad * ${wp / 4}u;
     if (e < n4) {
       let row = e / ${wp / 4}u;
@@ -363,8 +436,8 @@ ${HI16_WGSL}
 fn main(${GRID_BUILTINS}) {
   let Bn = pu(0u); let Hn = pu(1u); let Kn = pu(2u); let Kpad = pu(3u);
   let e = ${FLAT_WG} * 256u + lid;
-  ${conv('Ksrc', desc.d, '0u', DP)}
-  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (split ? 2 : 1)}u`, DVP)}
+  ${conv('Ksrc', desc.d, '0u', DP, t.splitQK)}
+  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitPV)}
 }
 `;
 }
@@ -374,12 +447,12 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   dialect: F16Dialect = f16Dialect(be)): { o: Storage; lse: Storage } {
   const L = bsaLayout(desc);
   const limit = be.limits.maxComputeWorkgroupStorageSize;
-  const t = f16Tiles(desc, limit);
+  const t = f16Tiles(desc, limit, dialect);
   if (dialect === 'matrix' && t.NW !== 1) {
     throw new Error(`bsa webgpu f16: expected tileQ 16 or 32 (one warp) on the tensor-core path, got ${t.NW * t.RW}`);
   }
   const TQ = t.NW * t.RW;
-  const bytes = f16StageBytes(desc, t);
+  const bytes = f16StageBytes(desc, t, dialect);
   if (bytes > limit) {
     throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
       `(tileQ ${TQ}, tileK ${t.TK}, d ${desc.d}); use smaller tiles`);
@@ -389,17 +462,17 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const nKT = Math.ceil(desc.K / t.TK);
   const Kpad = nKT * t.TK;
   const rows = desc.B * desc.H * Kpad;
-  const halves = t.split ? 2 : 1;
-  const h16 = be.alloc(Math.ceil((rows * (DP + DVP) * halves) / 2));
+  const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitPV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  be.dispatch(`bsaSplit16_${t.split ? 's' : 'f'}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t.split, DP, DVP),
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitPV ? 's' : 'f'}`;
+  be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
   const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
   const lse = be.alloc(desc.B * desc.H * desc.Q);
   const bindings = [...inputBindings(x), h16, o, lse];
   const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
-  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}R${t.RW}K${t.TK}${t.split ? 's' : ''}`;
+  const key = `bsaFwd16_${dialect}_${structureKey(desc)}_W${t.NW}R${t.RW}K${t.TK}${modes}`;
   be.dispatch(key, () => f16ForwardWgsl(desc, L, t, dialect), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
     grid(desc.B * desc.H * nQT));
   be.free(h16);
