@@ -92,7 +92,7 @@ export function f16StageBytes(desc: BsaDesc, t: F16Tiles, dialect: F16Dialect = 
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
   const rows = t.NW * t.RW;
   return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitPV ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
-    (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 4 +
+    (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 16 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
 
@@ -334,7 +334,9 @@ ${HI16_WGSL}const HALF_NEG: f32 = -5e29;
 var<workgroup> QS: array<f16, ${TQ * DP}>;
 ${t.splitQK ? `var<workgroup> QL: array<f16, ${TQ * DP}>;\n` : ''}${t.splitPV ? `var<workgroup> PL: array<f16, ${TQ * TK}>;\n` : ''}var<workgroup> SS: array<f32, ${TQ * TKO}>;
 var<workgroup> PS: array<f16, ${TQ * TK}>;
-var<workgroup> FLAG: u32;
+// Every workgroup array is a multiple of 16 bytes: the driver may lay them out in any order, and
+// the matrix loads and stores need 16-byte aligned bases (a 4-byte FLAG misaligned SS and PS).
+var<workgroup> FLAG: array<u32, 4>;
 ${mat ? '' : `var<workgroup> OS: array<f32, ${TQ * TKO}>;\nvar<workgroup> XM: array<f32, ${T}>;\n`}${stageDecl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
@@ -355,7 +357,7 @@ fn main(${GRID_BUILTINS}) {
   biasSetup(h);
   // H16 = [K hi | K lo | V hi | V lo] (lo halves when split), each [B, H, Kpad, DP or DVP].
 ${h16Regions(t, DP, DVP)}${qcs}  ${qStage}
-${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG = 0u; }
+${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG[0] = 0u; }
 ${keyRegs}  {
     let nk0 = 0u;
 ${keyLoad}  }
@@ -382,15 +384,15 @@ ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}
     let first = m <= HALF_NEG;
     let need = !first && mt > m + ${TAU.toFixed(1)};
     if (first) { m = mt; }
-    if (need) { FLAG = 1u; }
-    if (workgroupUniformLoad(&FLAG) != 0u) {
+    if (need) { FLAG[0] = 1u; }
+    if (workgroupUniformLoad(&FLAG[0]) != 0u) {
       let corr = select(1.0, exp(m - mt), need);
       if (need) { m = mt; }
       l = l * corr;
 ${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
 ${mat ? oLoad.replace(/^/gm, '  ') : ''}    }
 ${probs}    workgroupBarrier();
-    if (lid == 0u) { FLAG = 0u; }
+    if (lid == 0u) { FLAG[0] = 0u; }
 ${pv}  }
   workgroupBarrier();
 ${mat ? `${oStore}  workgroupBarrier();\n` : ''}${LPR === 1 ? '  let lt = l;' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l')};`}
