@@ -36,12 +36,15 @@ export function f16round(x: number): number {
   return Math.sign(x) * n * ulp;
 }
 
-/** The inputs as 'f16-fast' sees them: scale·q, k and v rounded to f16; for 'f16-mixed' only v. */
-function roundedData(desc: BsaDesc, data: BsaData, onlyV: boolean): { desc: BsaDesc; data: BsaData } {
+/**
+ * The inputs as 'f16-fast' sees them: k and v rounded to f16, q as the kernel rounds it (it keeps
+ * scores in base 2: f16(scale·log2 e·q), divided back here); 'f16-mixed' keeps v exact (it is split).
+ */
+function roundedData(desc: BsaDesc, data: BsaData, roundV: boolean): { desc: BsaDesc; data: BsaData } {
   const s = scaleOf(desc);
   const r = (a: Float32Array, k = 1): Float32Array => Float32Array.from(a, (x) => f16round(Math.fround(x * k)));
-  if (onlyV) return { desc, data: { ...data, v: r(data.v) } };
-  return { desc: { ...desc, scale: 1 }, data: { ...data, q: r(data.q, s), k: r(data.k), v: r(data.v) } };
+  const q = r(data.q, s * Math.LOG2E).map((x) => x / Math.LOG2E);
+  return { desc: { ...desc, scale: 1 }, data: { ...data, q, k: r(data.k), v: roundV ? r(data.v) : data.v } };
 }
 
 type Half = 'f16' | 'f16-mixed' | 'f16-fast';
@@ -58,7 +61,7 @@ async function check(o: ProblemOptions, label: string, edit?: (d: BsaData) => vo
   const got = { o: await be.read(f.o), lse: await be.read(f.lse), exactErr: 0 };
   for (const s of [...all, f.o, f.lse]) be.free(s);
   const fast = precision !== 'f16';
-  const rd = roundedData(desc, data, precision === 'f16-mixed');
+  const rd = roundedData(desc, data, precision === 'f16-fast');
   const exact = bsaDenseForward(desc, data);
   const ref = fast ? bsaDenseForward(rd.desc, rd.data) : exact;
   const tol = fast ? 2e-3 : 1e-5;

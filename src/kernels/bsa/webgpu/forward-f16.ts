@@ -59,12 +59,19 @@ export interface F16Tiles {
    * u = 2⁻¹¹; three tensor-core products instead of one). Precisions 'f16' and 'f16-mixed'.
    */
   splitQK: boolean;
-  /** P·v from split halves likewise (precision 'f16' only). */
-  splitPV: boolean;
+  /** P from split halves in P·v (PS + PL; one more product). */
+  splitP: boolean;
+  /** v from split halves in P·v (one more product, no per-score cost). */
+  splitV: boolean;
+  /** Load the next tile's K and V matrices while this tile is processed (registers for occupancy). */
+  prefetch: boolean;
 }
 
-/** Largest jump of a row's reference maximum that is absorbed without rescaling (exp(8) ≈ 2981 fits f16). */
-const TAU = 8;
+/**
+ * Largest jump of a row's reference maximum absorbed without rescaling, in log2 units (scores are
+ * kept in base 2: q is pre-scaled by log2 e, P = exp2(S − m)); 2^11 = 2048 fits f16.
+ */
+const TAU = 11;
 
 /**
  * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 32 query rows ×
@@ -76,12 +83,16 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
-  const splitQK = desc.precision === 'f16' || desc.precision === 'f16-mixed';
-  const splitPV = desc.precision === 'f16';
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+  const over = env.BSA_F16_SPLIT;
+  const splitQK = over !== undefined ? over.includes('qk') : desc.precision === 'f16';
+  const splitP = over !== undefined ? over.includes('p,') || over.endsWith('p') : desc.precision === 'f16';
+  const splitV = over !== undefined ? over.includes('v') : desc.precision === 'f16' || desc.precision === 'f16-mixed';
+  const prefetch = env.BSA_F16_PREFETCH !== '0';
   const tq = desc.tileQ ?? 32;
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitPV };
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitP, splitV, prefetch };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
@@ -91,7 +102,7 @@ export function f16StageBytes(desc: BsaDesc, t: F16Tiles, dialect: F16Dialect = 
   const L = bsaLayout(desc);
   const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
   const rows = t.NW * t.RW;
-  return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitPV ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
+  return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitP ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
     (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 16 +
     t.TK * (4 + 16 * L.groups.reduce((s, g) => s + g.M4, 0));
 }
@@ -172,7 +183,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     let cc = e % ${DP}u;
     let qi = qt * ${TQ}u + w * ${RW}u + rr;
     var val = 0.0;
-    if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale; }
+    if (qi < Qn && cc < ${desc.d}u) { val = ldQ(bh * Qn + qi, cc / 4u)[cc % 4u] * scale * LOG2E; }
     ${t.splitQK ? 'let hi = hi16(val);\n    QS[qb + e] = f16(hi);\n    QL[qb + e] = f16(val - hi);' : 'QS[qb + e] = f16(val);'}
   }\n`;
 
@@ -196,7 +207,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       for (const nb of range(NN)) {
         const at = `(bh * Kpad + ${tile} * ${TK}u) * ${DVP}u + ${c * 16 * DVP + nb * 16}u`;
         s += `  ${decl ? 'var ' : ''}v${c}_${nb} = ${loadR('vBase', at, false, DVP)};\n`;
-        if (t.splitPV) s += `  ${decl ? 'var ' : ''}vl${c}_${nb} = ${loadR('vBase + nV', at, false, DVP)};\n`;
+        if (t.splitV) s += `  ${decl ? 'var ' : ''}vl${c}_${nb} = ${loadR('vBase + nV', at, false, DVP)};\n`;
       }
     }
     return s;
@@ -225,7 +236,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         scores += `      subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n    }\n`;
       }
     }
-    scores += kMats(false, 'nkt').replace(/^/gm, '  ');
+    scores = t.prefetch ? scores + kMats(false, 'nkt').replace(/^/gm, '  ')
+      : `    {\n${kMats(false, 'kt').replace(/^  /gm, '      let ')}${scores}    }\n`;
   } else {
     scores = `    let kh0 = (bh * Kpad + k0) * ${DP}u;
     for (var e = ln; e < ${RW * TK}u; e += 32u) {
@@ -247,18 +259,17 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       for (const mb of range(MB)) {
         const pAt = (arr: string): string => `subgroupMatrixLoad<${left}>(&${arr}, pb + ${c * 16 * RW + mb * 16}u, true, ${RW}u)`;
         pv += `    {\n      let ph = ${pAt('PS')};\n`;
-        if (t.splitPV) pv += `      let pl = ${pAt('PL')};\n`;
+        if (t.splitP) pv += `      let pl = ${pAt('PL')};\n`;
         for (const nb of range(NN)) {
           pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(ph, v${c}_${nb}, o${mb}_${nb});\n`;
-          if (t.splitPV) {
-            pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(pl, v${c}_${nb}, o${mb}_${nb});\n` +
-              `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(ph, vl${c}_${nb}, o${mb}_${nb});\n`;
-          }
+          if (t.splitP) pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(pl, v${c}_${nb}, o${mb}_${nb});\n`;
+          if (t.splitV) pv += `      o${mb}_${nb} = subgroupMatrixMultiplyAccumulate(ph, vl${c}_${nb}, o${mb}_${nb});\n`;
         }
         pv += '    }\n';
       }
     }
-    pv += vMats(false, 'nkt').replace(/^/gm, '  ');
+    pv = t.prefetch ? pv + vMats(false, 'nkt').replace(/^/gm, '  ')
+      : `    {\n${vMats(false, 'kt').replace(/^  /gm, '      let ')}${pv}    }\n`;
   } else {
     pv = `    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;
     for (var e = ln; e < ${RW * DVP}u; e += 32u) {
@@ -268,7 +279,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       for (var j = 0u; j < ${TK}u; j++) {
         let pa = pb + j * ${RW}u + rr;
         let va = j * ${DVP}u + cc;
-        acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.splitPV ? ' + f32(PL[pa]) * f32(H16[vh0 + va]) + f32(PS[pa]) * f32(H16[nV + vh0 + va])' : ''};
+        acc += f32(PS[pa]) * f32(H16[vh0 + va])${t.splitP ? ' + f32(PL[pa]) * f32(H16[vh0 + va])' : ''}${t.splitV ? ' + f32(PS[pa]) * f32(H16[nV + vh0 + va])' : ''};
       }
       OS[sb + e] += acc;
     }\n`;
@@ -284,7 +295,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       s += `      {\n        let j = half + ${LPR * u}u;\n        let v = KV[j] > 0.5 && qok0;\n`;
       s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = select(NEG, SS[sb + j * ${RW}u + r] + beta, v);\n      }\n`;
+      s += `        s${u} = select(NEG, fma(beta, LOG2E, SS[sb + j * ${RW}u + r]), v);\n      }\n`;
     }
     return s;
   };
@@ -294,9 +305,9 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   let probs = '';
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
-    probs += t.splitPV
-      ? `    { let p = select(0.0, exp(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
+    probs += t.splitP
+      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oScale = '';
   for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
@@ -312,10 +323,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       }
       for (const nb of range(NN)) oDecl += `  var o${mb}_${nb} = ${result}();\n`;
     }
-    oDecl += kMats(true, '0u') + vMats(true, '0u');
+    if (t.prefetch) oDecl += kMats(true, '0u') + vMats(true, '0u');
   }
   let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
-  write += `    if (half == 0u) { L[row] = select(negInf(0u), m + log(lt), lt > 0.0); }\n`;
+  write += `    if (half == 0u) { L[row] = select(negInf(0u), m * LN2 + log(lt), lt > 0.0); }\n`;
   for (const u of range(NO)) {
     const c = `half + ${LPR * u}u`;
     write += `    if (${c} < ${desc.dv}u) { O[row * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + r] * inv; }\n`;
@@ -331,8 +342,10 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
 @group(0) @binding(${next}) var<storage, read> H16: array<f16>;
 ${streamDecl(next + 1, 'O', false, true)}@group(0) @binding(${next + 2}) var<storage, read_write> L: array<f32>;
 ${HI16_WGSL}const HALF_NEG: f32 = -5e29;
+const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
 var<workgroup> QS: array<f16, ${TQ * DP}>;
-${t.splitQK ? `var<workgroup> QL: array<f16, ${TQ * DP}>;\n` : ''}${t.splitPV ? `var<workgroup> PL: array<f16, ${TQ * TK}>;\n` : ''}var<workgroup> SS: array<f32, ${TQ * TKO}>;
+${t.splitQK ? `var<workgroup> QL: array<f16, ${TQ * DP}>;\n` : ''}${t.splitP ? `var<workgroup> PL: array<f16, ${TQ * TK}>;\n` : ''}var<workgroup> SS: array<f32, ${TQ * TKO}>;
 var<workgroup> PS: array<f16, ${TQ * TK}>;
 // Every workgroup array is a multiple of 16 bytes: the driver may lay them out in any order, and
 // the matrix loads and stores need 16-byte aligned bases (a 4-byte FLAG misaligned SS and PS).
@@ -362,7 +375,7 @@ ${keyRegs}  {
     let nk0 = 0u;
 ${keyLoad}  }
   workgroupBarrier();
-${qmats}${oDecl}  // m: the row's reference maximum. P = exp(S − m) may exceed 1 by up to exp(TAU): the
+${qmats}${oDecl}  // m: the row's reference maximum. P = exp2(S − m) may exceed 1 by up to 2^TAU: the
   // accumulated O and l are rescaled only when a tile's maximum passes m + TAU (rare), so O stays
   // in the matrix accumulators. Any m gives the same normalised result.
   var m = NEG;
@@ -386,7 +399,7 @@ ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}
     if (first) { m = mt; }
     if (need) { FLAG[0] = 1u; }
     if (workgroupUniformLoad(&FLAG[0]) != 0u) {
-      let corr = select(1.0, exp(m - mt), need);
+      let corr = select(1.0, exp2(m - mt), need);
       if (need) { m = mt; }
       l = l * corr;
 ${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
@@ -439,7 +452,7 @@ fn main(${GRID_BUILTINS}) {
   let Bn = pu(0u); let Hn = pu(1u); let Kn = pu(2u); let Kpad = pu(3u);
   let e = ${FLAT_WG} * 256u + lid;
   ${conv('Ksrc', desc.d, '0u', DP, t.splitQK)}
-  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitPV)}
+  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitV)}
 }
 `;
 }
@@ -464,10 +477,10 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const nKT = Math.ceil(desc.K / t.TK);
   const Kpad = nKT * t.TK;
   const rows = desc.B * desc.H * Kpad;
-  const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitPV ? 2 : 1))) / 2));
+  const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  const modes = `${t.splitQK ? 's' : 'f'}${t.splitPV ? 's' : 'f'}`;
-  be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
+  be.dispatch(`bsaSplit16_${modes.slice(0, 3)}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
   const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
