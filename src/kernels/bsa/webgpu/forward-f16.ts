@@ -65,6 +65,11 @@ export interface F16Tiles {
   splitV: boolean;
   /** Load the next tile's K and V matrices while this tile is processed (registers for occupancy). */
   prefetch: boolean;
+  /**
+   * Row sums of P from the P·v product: v gets a column of ones at index dv (padding when dv is not
+   * a multiple of 16, one more 16-column block otherwise), so l costs no per-score work.
+   */
+  lsum: boolean;
 }
 
 /**
@@ -89,10 +94,11 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   const splitP = over !== undefined ? over.includes('p,') || over.endsWith('p') : desc.precision === 'f16';
   const splitV = over !== undefined ? over.includes('v') : desc.precision === 'f16' || desc.precision === 'f16-mixed';
   const prefetch = env.BSA_F16_PREFETCH !== '0';
+  const lsum = env.BSA_F16_LSUM === 'mma';
   const tq = desc.tileQ ?? 32;
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitP, splitV, prefetch };
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitP, splitV, prefetch, lsum };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
@@ -100,7 +106,7 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
 /** Workgroup-memory bytes of the f16 kernel with tiles `t`. */
 export function f16StageBytes(desc: BsaDesc, t: F16Tiles, dialect: F16Dialect = 'matrix'): number {
   const L = bsaLayout(desc);
-  const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
+  const DP = pad16(desc.d), DVP = vCols(desc, t), TKO = Math.max(t.TK, DVP);
   const rows = t.NW * t.RW;
   return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitP ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
     (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 16 +
@@ -116,6 +122,9 @@ export function f16Dialect(be: WebGPUBackend): F16Dialect {
 }
 
 const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+/** Columns of the f16 v rows: dv padded to 16, with room for the ones column when `t.lsum`. */
+const vCols = (desc: BsaDesc, t: F16Tiles): number => pad16(desc.dv + (t.lsum ? 1 : 0));
 
 /**
  * x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
@@ -139,7 +148,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const LPR = 32 / RW;
   const MB = RW / 16;
   const DP = pad16(desc.d);
-  const DVP = pad16(desc.dv);
+  const DVP = vCols(desc, t);
   const NC = DP / 16;
   const NN = DVP / 16;
   const TKO = Math.max(TK, DVP);
@@ -172,7 +181,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         keyWrite += `        KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(kr${u}_${g.index}_${c}), ok);\n`;
       }
     }
-    keyWrite += '        KV[j] = select(0.0, 1.0, ok);\n      }\n    }\n';
+    keyWrite += '        KV[j] = select(NEG, 0.0, ok);\n      }\n    }\n';
   }
   let stageDecl = `var<workgroup> KV: array<f32, ${TK}>;\n`;
   for (const g of L.groups) stageDecl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
@@ -287,15 +296,15 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const NU = TK / LPR;
   const NO = DVP / LPR;
   const partner = (x: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)` : 'XM[lid ^ 16u]');
-  // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}; invalid pairs hold
-  // NEG (no valid score comes near it), so no validity flags stay live.
+  // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}. Invalid keys add
+  // KV[j] = NEG (no valid score comes near it); rows with an invalid query are zeroed at the end.
   const scoreBody = (tied: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
-      s += `      {\n        let j = half + ${LPR * u}u;\n        let v = KV[j] > 0.5 && qok0;\n`;
+      s += `      {\n        let j = half + ${LPR * u}u;\n`;
       s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = select(NEG, fma(beta, LOG2E, SS[sb + j * ${RW}u + r]), v);\n      }\n`;
+      s += `        s${u} = fma(beta, LOG2E, SS[sb + j * ${RW}u + r]) + KV[j];\n      }\n`;
     }
     return s;
   };
@@ -306,8 +315,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
     probs += t.splitP
-      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
+      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG);${t.lsum ? '' : ' l += p;'} let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG));${t.lsum ? '' : ' l += f32(ph);'} PS[${at}] = ph; }\n`;
   }
   let oScale = '';
   for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
@@ -401,14 +410,13 @@ ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}
     if (workgroupUniformLoad(&FLAG[0]) != 0u) {
       let corr = select(1.0, exp2(m - mt), need);
       if (need) { m = mt; }
-      l = l * corr;
-${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
+${t.lsum ? '' : '      l = l * corr;\n'}${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
 ${mat ? oLoad.replace(/^/gm, '  ') : ''}    }
 ${probs}    workgroupBarrier();
     if (lid == 0u) { FLAG[0] = 0u; }
 ${pv}  }
   workgroupBarrier();
-${mat ? `${oStore}  workgroupBarrier();\n` : ''}${LPR === 1 ? '  let lt = l;' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = l + ${partner('l')};`}
+${mat ? `${oStore}  workgroupBarrier();\n` : ''}${t.lsum ? `  let lt = select(0.0, ${OA}[sb + ${desc.dv}u * ${RW}u + r], qok0);` : LPR === 1 ? '  let lt = select(0.0, l, qok0);' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = select(0.0, l + ${partner('l')}, qok0);`}
 ${write}}
 `;
 }
@@ -419,7 +427,7 @@ ${write}}
  * columns, so that the main kernel's matrix loads read global memory directly, never out of bounds.
  */
 function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string {
-  const conv = (src: string, width: number, dst: string, wp: number, split: boolean) => `{
+  const conv = (src: string, width: number, dst: string, wp: number, split: boolean, ones = false) => `{
     let n4 = Bn * Hn * Kpad * ${wp / 4}u;
     if (e < n4) {
       let row = e / ${wp / 4}u;
@@ -430,7 +438,7 @@ function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string 
       if (key < Kn) {
         for (var i = 0u; i < 4u; i++) {
           let c = c4 * 4u + i;
-          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }
+          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }${ones ? ` else if (c == ${width}u) { x[i] = 1.0; }` : ''}
         }
       }
       let o = ${dst} + e * 4u;
@@ -452,7 +460,7 @@ fn main(${GRID_BUILTINS}) {
   let Bn = pu(0u); let Hn = pu(1u); let Kn = pu(2u); let Kpad = pu(3u);
   let e = ${FLAT_WG} * 256u + lid;
   ${conv('Ksrc', desc.d, '0u', DP, t.splitQK)}
-  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitV)}
+  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitV, t.lsum)}
 }
 `;
 }
@@ -472,15 +480,15 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
     throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
       `(tileQ ${TQ}, tileK ${t.TK}, d ${desc.d}); use smaller tiles`);
   }
-  const DP = pad16(desc.d), DVP = pad16(desc.dv);
+  const DP = pad16(desc.d), DVP = vCols(desc, t);
   const nQT = Math.ceil(desc.Q / TQ);
   const nKT = Math.ceil(desc.K / t.TK);
   const Kpad = nKT * t.TK;
   const rows = desc.B * desc.H * Kpad;
   const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
-  be.dispatch(`bsaSplit16_${modes.slice(0, 3)}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.lsum ? 'l' : ''}${t.prefetch ? '' : 'n'}`;
+  be.dispatch(`bsaSplit16_${t.splitQK}${t.splitV}${t.lsum}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
   const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
