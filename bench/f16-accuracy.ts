@@ -3,7 +3,7 @@
  * model folder, the same batches, predictions with precision 'f32' and 'f16' on one backend.
  *
  *   npm run bench -- f16-accuracy [--model models/demo-gp2d] [--backend webgpu] [--batches 50]
- *                                 [--task gp2d] [--big 2000x20000] [--precision f16,f16-mixed,f16-fast]
+ *                                 [--task gp2d] [--big 2000x20000] [--precision f16,f16-fast]
  *
  * One JSON line per precision: max and mean |μ16 − μ32| / σ32 and |σ16 − σ32| / σ32 over every test point,
  * mean NLL per point of both paths and their difference, over `batches` batches of the model's

@@ -194,7 +194,7 @@ describe('predict: bad command lines', () => {
     res = await failPredict({ '--backend': 'tpu' });
     expect(res.stderr).toMatch(/--backend must be 'cpu' or 'webgpu', got 'tpu'/);
     res = await failPredict({ '--precision': 'f8' }, 2);
-    expect(res.stderr).toMatch(/--precision must be f32, f16 or f16-fast, got 'f8'/);
+    expect(res.stderr).toMatch(/--precision must be one of f32, f16, f16-fast, got 'f8'/);
     res = await failPredict({ '--precision': 'f16' }, 2);
     expect(res.stderr).toMatch(/--precision f16 needs --backend webgpu/);
   });

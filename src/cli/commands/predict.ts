@@ -152,7 +152,7 @@ A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
     png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png (grid only)' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
-    precision: { type: 'string', value: 'f32|f16|f16-mixed|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-mixed = split q·kᵀ, one-product P·v, f16-fast = one f16 product each (≈1e-3 relative)', default: 'f32' },
+    precision: { type: 'string', value: 'f32|f16|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-fast = one f16 product (≈1e-3 relative)', default: 'f32' },
   },
   run,
 };

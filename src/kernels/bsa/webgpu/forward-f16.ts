@@ -1,36 +1,45 @@
 /**
- * BSA forward with half-precision matrix products (issue 3's optional f16 path): QKᵀ and P·V run
- * on f16 inputs with f32 accumulation, everything else (distances, biases, online softmax, the
- * output accumulator, L) stays f32. Precision 'f16' splits every input into two f16 halves and
- * takes three products per product (f32-level accuracy, see F16Tiles.split); 'f16-fast' takes one
- * product of f16-rounded inputs (relative error ~1e-3). Inference only: with gradients recorded, op.ts uses the f32
- * kernels, whose backward needs an L consistent with f32 scores.
+ * BSA forward with half-precision matrix products (issue 3's optional f16 path): q·kᵀ and P·v run
+ * on f16 inputs with f32 accumulation; distances, biases, the online softmax, l and L stay f32.
+ * Precision 'f16' splits every input into two f16 halves and takes three products per product
+ * (f32-level accuracy, see F16Tiles.splitQK); 'f16-fast' takes one product of f16-rounded inputs
+ * (relative error ~1e-3). Inference only: with gradients recorded, op.ts uses the f32 kernels,
+ * whose backward needs an L consistent with f32 scores.
  *
  * Work split: a workgroup has NW "warps" of 32 invocations (NW = 1 on tensor cores, see f16Tiles);
- * warp w owns 16 query rows. A pre-pass converts K and V to f16 (hi and lo halves in split mode)
- * in one buffer H16, padded to whole key tiles, so that the products load them straight from
- * global memory. Per key tile of TK keys: the key coordinates and validity are staged in
- * workgroup memory; each warp computes its scores S [16, TK] = (scale·q)·kᵀ into workgroup memory;
- * lane (r = lane % 16, half = lane / 16) then adds the bias to keys j = half, half + 2, … of row r,
- * takes the row maximum with its partner lane (lane ^ 16), writes P = exp(S − m) as f16 and
- * rescales its share of the output row (columns half, half + 2, …); the warp computes the tile's
- * P·V [16, dv] into workgroup memory and each lane adds its share. Nothing of size [Q, K] exists.
-
+ * warp w owns RW = 16 or 32 query rows. A pre-pass converts K and V to f16 (hi and lo halves when
+ * split) in one buffer H16, padded to whole key tiles, so that the products load them straight
+ * from global memory. Per key tile of TK keys:
+ * - the key coordinates (loaded into registers during the previous tile) are staged in workgroup
+ *   memory, with KV[j] = 0 or NEG for a valid or an excluded key;
+ * - the warp computes S = (scale·log2 e·q)·kᵀ into SS (scores are kept in base 2, so P = exp2);
+ *   meanwhile the next tile's K and V matrices load into registers;
+ * - each lane takes its row's keys (j = half, half + LPR, …), adds log2 e·bias and KV[j], and takes
+ *   the row maximum (with its partner lane when two lanes share a row);
+ * - lazy rescaling: the row keeps a reference maximum m and P = exp2(S − m) ≤ 2^TAU; only when a
+ *   tile's maximum passes m + TAU (rare after the first tiles) does the workgroup store its O
+ *   accumulators, rescale the rows that moved and load them back (a workgroup-uniform branch);
+ * - P goes to PS as f16 and the warp accumulates O += P·v in matrix accumulators that stay in
+ *   registers for the whole key loop.
+ * At the end O is stored once, divided by l and written with L = m·ln 2 + log l. Rows whose query
+ * coordinates are invalid, or whose keys are all excluded, give O = 0 and L = −∞. Nothing of size
+ * [Q, K] exists.
+ *
  * Two dialects of the two matrix products, same layouts and same rounding of the inputs:
  * - 'matrix': `chromium-experimental-subgroup-matrix` 16×16×16 f16 → f32 (tensor cores); needs a
  *   subgroup size of exactly 32 so that a warp is one subgroup.
- * - 'emulate': the same products written as scalar loops over the f16 workgroup arrays (no subgroup
- *   operation at all). Slow; it is what runs where the feature is missing (lavapipe in CI), so the
- *   whole kernel around the products is tested there.
+ * - 'emulate': the same products written as scalar loops over the f16 workgroup arrays, with O in
+ *   workgroup memory (no subgroup operation at all). Slow; it is what runs where the feature is
+ *   missing (lavapipe in CI), so the whole kernel around the products is tested there.
  *
- * Layouts (workgroup memory per warp w at base offsets w·16·DP, w·16·TKO, w·16·TK):
- *   QS [16, DP] f16 row-major (scale·q, zero-padded to DP = ⌈d/16⌉·16 columns)
- *   SS [TKO cols, 16 rows] f32 column-major: (r, j) at j·16 + r — scores, then the tile's P·V
- *   PS [TK cols, 16 rows] f16 column-major
+ * Layouts (workgroup memory per warp w at base offsets w·RW·DP, w·RW·TKO, w·RW·TK):
+ *   QS [RW, DP] f16 row-major (scale·log2 e·q, zero-padded to DP = ⌈d/16⌉·16 columns)
+ *   SS [TKO cols, RW rows] f32 column-major: (r, j) at j·RW + r — scores; O at rescales and the end
+ *   PS [TK cols, RW rows] f16 column-major
  *   QL, PL: the low halves of QS, PS (split mode only)
  *   H16 (global): K [B,H,Kpad,DP] row-major (read as kᵀ: column-major), V [B,H,Kpad,DVP]
- * Column-major 16-row blocks make the softmax lanes' accesses (row r, column half + 2u) hit 32
- * distinct banks.
+ * Column-major blocks make the softmax lanes' accesses (row r, column j) hit distinct banks. Every
+ * workgroup array is a multiple of 16 bytes (see FLAG).
  */
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
@@ -56,20 +65,18 @@ export interface F16Tiles {
   /**
    * q·kᵀ from split halves: x = hi + lo with hi = x rounded to 11 significant bits (WGSL `hi16`)
    * and lo = f16(x − hi), and X·Y ≈ Xhi·Yhi + Xlo·Yhi + Xhi·Ylo (relative error ~u² instead of ~u,
-   * u = 2⁻¹¹; three tensor-core products instead of one). Precisions 'f16' and 'f16-mixed'.
+   * u = 2⁻¹¹; three tensor-core products instead of one). Precision 'f16'.
    */
   splitQK: boolean;
   /** P from split halves in P·v (PS + PL; one more product). */
   splitP: boolean;
   /** v from split halves in P·v (one more product, no per-score cost). */
   splitV: boolean;
-  /** Load the next tile's K and V matrices while this tile is processed (registers for occupancy). */
-  prefetch: boolean;
   /**
-   * Row sums of P from the P·v product: v gets a column of ones at index dv (padding when dv is not
-   * a multiple of 16, one more 16-column block otherwise), so l costs no per-score work.
+   * Load the next tile's K and V matrices while this tile is processed (measured on the H200:
+   * 2.92e11 against 2.86e11 scores/s without; loading V early instead of prefetching: 2.90e11).
    */
-  lsum: boolean;
+  prefetch: boolean;
 }
 
 /**
@@ -79,8 +86,8 @@ export interface F16Tiles {
 const TAU = 11;
 
 /**
- * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 32 query rows ×
- * 32 keys, keys halved until the workgroup memory fits the limit. The tensor-core dialect needs
+ * Tiles: `desc.tileQ` / `desc.tileK` when given (multiples of 16), else one warp of 16 ('f16') or
+ * 32 ('f16-fast') query rows × 32 keys, keys halved until the workgroup memory fits the limit. The tensor-core dialect needs
  * exactly one warp per workgroup: its matrix offsets must be uniform, and the warp index
  * (local index / 32) is not, to this Dawn's uniformity analysis.
  */
@@ -88,17 +95,13 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   for (const [name, v] of [['tileK', desc.tileK], ['tileQ', desc.tileQ]] as const) {
     if (v !== undefined && (v % 16 !== 0 || v <= 0)) throw new Error(`bsa webgpu f16: expected ${name} a positive multiple of 16, got ${v}`);
   }
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-  const over = env.BSA_F16_SPLIT;
-  const splitQK = over !== undefined ? over.includes('qk') : desc.precision === 'f16';
-  const splitP = over !== undefined ? over.includes('p,') || over.endsWith('p') : desc.precision === 'f16';
-  const splitV = over !== undefined ? over.includes('v') : desc.precision === 'f16' || desc.precision === 'f16-mixed';
-  const prefetch = env.BSA_F16_PREFETCH !== '0';
-  const lsum = env.BSA_F16_LSUM === 'mma';
-  const tq = desc.tileQ ?? 32;
+  const split = desc.precision === 'f16';
+  // Defaults measured on the H200 (bench/results/2026-11-28-h200-f16-session3.json): split 16 × 32
+  // (1.55e11 scores/s against 1.23e11 at 32 × 32), one-product 32 × 32.
+  const tq = desc.tileQ ?? (split ? 16 : 32);
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK, splitP, splitV, prefetch, lsum };
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: split, splitP: split, splitV: split, prefetch: true };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
@@ -106,7 +109,7 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
 /** Workgroup-memory bytes of the f16 kernel with tiles `t`. */
 export function f16StageBytes(desc: BsaDesc, t: F16Tiles, dialect: F16Dialect = 'matrix'): number {
   const L = bsaLayout(desc);
-  const DP = pad16(desc.d), DVP = vCols(desc, t), TKO = Math.max(t.TK, DVP);
+  const DP = pad16(desc.d), DVP = pad16(desc.dv), TKO = Math.max(t.TK, DVP);
   const rows = t.NW * t.RW;
   return (t.splitQK ? 2 : 1) * rows * DP * 2 + (t.splitP ? 2 : 1) * rows * t.TK * 2 + rows * TKO * 4 +
     (dialect === 'emulate' ? rows * DVP * 4 + t.NW * 32 * 4 : 0) + 16 +
@@ -123,8 +126,7 @@ export function f16Dialect(be: WebGPUBackend): F16Dialect {
 
 const pad16 = (n: number): number => Math.ceil(n / 16) * 16;
 
-/** Columns of the f16 v rows: dv padded to 16, with room for the ones column when `t.lsum`. */
-const vCols = (desc: BsaDesc, t: F16Tiles): number => pad16(desc.dv + (t.lsum ? 1 : 0));
+
 
 /**
  * x with its mantissa rounded to f16's 10 bits, in integer arithmetic (exact; a float round trip
@@ -148,7 +150,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const LPR = 32 / RW;
   const MB = RW / 16;
   const DP = pad16(desc.d);
-  const DVP = vCols(desc, t);
+  const DVP = pad16(desc.dv);
   const NC = DP / 16;
   const NN = DVP / 16;
   const TKO = Math.max(TK, DVP);
@@ -315,8 +317,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
     probs += t.splitP
-      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG);${t.lsum ? '' : ' l += p;'} let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG));${t.lsum ? '' : ' l += f32(ph);'} PS[${at}] = ph; }\n`;
+      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oScale = '';
   for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
@@ -410,13 +412,14 @@ ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}
     if (workgroupUniformLoad(&FLAG[0]) != 0u) {
       let corr = select(1.0, exp2(m - mt), need);
       if (need) { m = mt; }
-${t.lsum ? '' : '      l = l * corr;\n'}${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
+      l = l * corr;
+${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
 ${mat ? oLoad.replace(/^/gm, '  ') : ''}    }
 ${probs}    workgroupBarrier();
     if (lid == 0u) { FLAG[0] = 0u; }
 ${pv}  }
   workgroupBarrier();
-${mat ? `${oStore}  workgroupBarrier();\n` : ''}${t.lsum ? `  let lt = select(0.0, ${OA}[sb + ${desc.dv}u * ${RW}u + r], qok0);` : LPR === 1 ? '  let lt = select(0.0, l, qok0);' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = select(0.0, l + ${partner('l')}, qok0);`}
+${mat ? `${oStore}  workgroupBarrier();\n` : ''}${LPR === 1 ? '  let lt = select(0.0, l, qok0);' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = select(0.0, l + ${partner('l')}, qok0);`}
 ${write}}
 `;
 }
@@ -427,7 +430,7 @@ ${write}}
  * columns, so that the main kernel's matrix loads read global memory directly, never out of bounds.
  */
 function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string {
-  const conv = (src: string, width: number, dst: string, wp: number, split: boolean, ones = false) => `{
+  const conv = (src: string, width: number, dst: string, wp: number, split: boolean) => `{
     let n4 = Bn * Hn * Kpad * ${wp / 4}u;
     if (e < n4) {
       let row = e / ${wp / 4}u;
@@ -438,7 +441,7 @@ function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string 
       if (key < Kn) {
         for (var i = 0u; i < 4u; i++) {
           let c = c4 * 4u + i;
-          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }${ones ? ` else if (c == ${width}u) { x[i] = 1.0; }` : ''}
+          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }
         }
       }
       let o = ${dst} + e * 4u;
@@ -460,7 +463,7 @@ fn main(${GRID_BUILTINS}) {
   let Bn = pu(0u); let Hn = pu(1u); let Kn = pu(2u); let Kpad = pu(3u);
   let e = ${FLAT_WG} * 256u + lid;
   ${conv('Ksrc', desc.d, '0u', DP, t.splitQK)}
-  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitV, t.lsum)}
+  ${conv('Vsrc', desc.dv, `Bn * Hn * Kpad * ${DP * (t.splitQK ? 2 : 1)}u`, DVP, t.splitV)}
 }
 `;
 }
@@ -480,15 +483,15 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
     throw new Error(`bsa webgpu f16: expected tiles within ${limit} bytes of workgroup memory, got ${bytes} ` +
       `(tileQ ${TQ}, tileK ${t.TK}, d ${desc.d}); use smaller tiles`);
   }
-  const DP = pad16(desc.d), DVP = vCols(desc, t);
+  const DP = pad16(desc.d), DVP = pad16(desc.dv);
   const nQT = Math.ceil(desc.Q / TQ);
   const nKT = Math.ceil(desc.K / t.TK);
   const Kpad = nKT * t.TK;
   const rows = desc.B * desc.H * Kpad;
   const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.lsum ? 'l' : ''}${t.prefetch ? '' : 'n'}`;
-  be.dispatch(`bsaSplit16_${t.splitQK}${t.splitV}${t.lsum}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
+  be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
   const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
