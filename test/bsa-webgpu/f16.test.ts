@@ -122,10 +122,11 @@ describe('bsa webgpu f16 forward vs dense reference', () => {
     }
   }, SLOW);
 
-  it('all-masked rows give O = 0 and L = −∞; odd d and dv are zero-padded', async () => {
+  it('all-masked rows give O = 0 and L = −∞; a masked first key tile; odd d and dv are zero-padded', async () => {
     const got = await check({ B: 2, H: 1, Q: 20, K: 21, d: 6, dv: 5, groups: [S2_RBF5], tileQ: 16, tileK: 16,
       maskFrac: 0.1, seed: 4 }, 'masked', (data) => {
       data.mask!.fill(0, 0, 21); // batch 0: every key masked
+      data.mask!.fill(0, 21, 21 + 16); // batch 1: the whole first key tile masked, then valid keys
       data.groups[0]!.cq[(20 + 3) * 2] = NaN; // batch 1, query 3: every pair invalid
     });
     if (!got) return;

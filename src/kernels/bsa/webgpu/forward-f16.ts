@@ -317,8 +317,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   for (const u of range(NU)) {
     const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
     probs += t.splitP
-      ? `    { let p = select(0.0, exp2(s${u} - m), s${u} > HALF_NEG); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(select(0.0, exp2(s${u} - m), s${u} > HALF_NEG)); l += f32(ph); PS[${at}] = ph; }\n`;
+      ? `    { let p = exp2(s${u} - m); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(exp2(s${u} - m)); l += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oScale = '';
   for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
@@ -407,7 +407,9 @@ ${scoreBody(false)}    }
 ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt')});\n`}
     let first = m <= HALF_NEG;
     let need = !first && mt > m + ${TAU.toFixed(1)};
-    if (first) { m = mt; }
+    // Until a row has seen a valid key, m = HALF_NEG: excluded keys (s ≈ NEG) then give exp2(s − m) = 0
+    // with no per-score test.
+    if (first) { m = max(mt, HALF_NEG); }
     if (need) { FLAG[0] = 1u; }
     if (workgroupUniformLoad(&FLAG[0]) != 0u) {
       let corr = select(1.0, exp2(m - mt), need);
