@@ -115,6 +115,12 @@ describe('bsa webgpu f16 forward vs dense reference', () => {
       maskFrac: 0.3, seed: 9 }, 's+t');
   }, SLOW);
 
+  it('every bias family and great-circle distances (the kernel keeps the bias in base 2)', async () => {
+    await check({ B: 1, H: 2, Q: 20, K: 24, d: 8, dv: 8, tileQ: 16, tileK: 16, maskFrac: 0.1, seed: 31, groups: [
+      { M: 2, distance: 'greatCircle', family: 'tisa', F: 2 }, { M: 3, distance: 'euclidean', family: 'exp', F: 2 },
+      { M: 1, distance: 'euclidean', family: 'scalar', F: 1 }] }, 'families');
+  }, SLOW);
+
   it('32 rows per warp (a lane per row, tileQ 32)', async () => {
     for (const tileQ of [32]) {
       await check({ B: 1, H: 2, Q: 75, K: 40, d: 8, dv: 8, groups: [S2_RBF5], tileQ, tileK: 16, maskFrac: 0.2, seed: 12 },
