@@ -174,12 +174,9 @@ fn x${i}(${qa}, ${ka}) -> f32 { ${body} }
  * Bias parameters of the workgroup's head as private values, the tied test, and the bias
  * functions: `betaT{g}(x)` (tied: one exp) and `betaF{g}(x)` (general), both also storing the
  * basis values E in private temps for the gradient functions `gradT{g}(x, ds)` / `gradF{g}(x, ds)`
- * when `grads` is set. Parameters come from the packed buffer `PRM`. `log2` (forward only): the
- * bias in base-2 units, log2 e·β, with exp2 (the amplitudes and rates are pre-scaled by log2 e).
+ * when `grads` is set. Parameters come from the packed buffer `PRM`.
  */
-export function biasWgsl(layout: BsaLayout, grads: boolean, log2 = false): string {
-  if (log2 && grads) throw new Error('biasWgsl: expected log2 only without gradients');
-  const ex = log2 ? 'exp2' : 'exp';
+export function biasWgsl(layout: BsaLayout, grads: boolean): string {
   let decl = 'var<private> tied: bool;\n';
   let setup = 'fn biasSetup(h: u32) {\n  var t = true;\n';
   let fns = '';
@@ -197,17 +194,13 @@ export function biasWgsl(layout: BsaLayout, grads: boolean, log2 = false): strin
     }
     setup += `  gS${i} = ${range(F).map((k) => `gA${i}[${k}]`).join(' + ')};\n`;
     for (const k of range(F).slice(1)) setup += `  t = t && gB${i}[${k}] == gB${i}[0] && gC${i}[${k}] == gC${i}[0];\n`;
-    if (log2) {
-      for (const k of range(F)) setup += `  gA${i}[${k}] *= 1.4426950408889634;\n  gB${i}[${k}] *= 1.4426950408889634;\n`;
-      setup += `  gS${i} *= 1.4426950408889634;\n`;
-    }
     // E_k and the quantity multiplying E in ∂/∂b (G) and ∂/∂c (U) per family.
     const term = (k: number): { E: string; G: string; U: string } => {
       switch (g.family) {
-        case 'rbf': return { E: `${ex}(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
-        case 'tisa': return { E: `${ex}(-gB${i}[${k}] * (x - gC${i}[${k}]) * (x - gC${i}[${k}]))`,
+        case 'rbf': return { E: `exp(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
+        case 'tisa': return { E: `exp(-gB${i}[${k}] * (x - gC${i}[${k}]) * (x - gC${i}[${k}]))`,
           G: `(x - gC${i}[${k}]) * (x - gC${i}[${k}])`, U: `(x - gC${i}[${k}])` };
-        case 'exp': return { E: `${ex}(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
+        case 'exp': return { E: `exp(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
         case 'scalar': return { E: 'x', G: '0.0', U: '0.0' };
       }
     };
