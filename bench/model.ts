@@ -16,6 +16,7 @@
  */
 import type { Precision } from '../src/kernels/bsa/desc.js';
 import type { Backend } from '../src/engine/backend.js';
+import type { WebGPUBackend } from '../src/engine/webgpu/backend.js';
 import * as E from '../src/engine/ops.js';
 import { Rng } from '../src/engine/random.js';
 import type { Tensor } from '../src/engine/tensor.js';
@@ -106,6 +107,22 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   // Warm-up (pipeline compilation), then pipelined (no readback) and synced timings.
   for (let k = 0; k < 3; k++) step().dispose();
   await b.sync();
+  // Dispatches of one step, by pipeline key (WebGPU only): where fusion would pay.
+  const gpu = b as Partial<WebGPUBackend>;
+  let dispatchesPerStep: number | undefined;
+  if (gpu.dispatchesByKey) {
+    const before = new Map(gpu.dispatchesByKey);
+    const n0 = gpu.dispatches!;
+    step().dispose();
+    dispatchesPerStep = gpu.dispatches! - n0;
+    const byFamily = new Map<string, number>();
+    for (const [k, v] of gpu.dispatchesByKey) {
+      const fam = k.split(/[_:(\[]/)[0]!;
+      byFamily.set(fam, (byFamily.get(fam) ?? 0) + v - (before.get(k) ?? 0));
+    }
+    const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+    process.stderr.write(`model: ${dispatchesPerStep} dispatches per training step: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
   const t0 = performance.now();
   let last: Tensor | null = null;
   for (let k = 0; k < steps; k++) { last?.dispose(); last = step(); }
@@ -120,7 +137,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     l.dispose();
     synced.push(performance.now() - t);
   }
-  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), loss: loss[0], date: new Date().toISOString(), device: b.description }));
+  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), dispatches_per_step: dispatchesPerStep, loss: loss[0], date: new Date().toISOString(), device: b.description }));
 }
 
 export async function run(args: string[]): Promise<void> {

@@ -107,6 +107,9 @@ export class WebGPUBackend implements Backend {
   readonly kind = 'webgpu' as const;
   readonly description: string;
   readonly memory = new MemoryAccount();
+  /** Dispatches recorded so far, in total and per pipeline key (profiling: fusion candidates). */
+  dispatches = 0;
+  readonly dispatchesByKey = new Map<string, number>();
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasSubgroupMatrix: boolean;
@@ -208,6 +211,8 @@ export class WebGPUBackend implements Backend {
     if (uniforms) pass.setBindGroup(0, bindGroup, [uniformOffset]);
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    this.dispatchesByKey.set(key, (this.dispatchesByKey.get(key) ?? 0) + 1);
     for (const b of pooled) b.lastUse = this.epoch;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
   }
