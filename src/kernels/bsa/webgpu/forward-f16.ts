@@ -72,11 +72,6 @@ export interface F16Tiles {
   splitP: boolean;
   /** v from split halves in P·v (one more product, no per-score cost). */
   splitV: boolean;
-  /**
-   * Load the next tile's K and V matrices while this tile is processed (measured on the H200:
-   * 2.92e11 against 2.86e11 scores/s without; loading V early instead of prefetching: 2.90e11).
-   */
-  prefetch: boolean;
 }
 
 /**
@@ -101,7 +96,7 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   const tq = desc.tileQ ?? (split ? 16 : 32);
   const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: split, splitP: split, splitV: split, prefetch: true };
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: split, splitP: split, splitV: split };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
 }
@@ -199,7 +194,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   }\n`;
 
   // Matrix dialect: K and V matrices of the next tile are loaded into registers while this one is
-  // processed (k{n}_{c}, kl{n}_{c}: key block n, d block c; v{c}_{nb}, vl{c}_{nb}: key block c,
+  // processed (H200: 2.92e11 scores/s against 2.86e11 loading them in the tile that uses them) (k{n}_{c}, kl{n}_{c}: key block n, d block c; v{c}_{nb}, vl{c}_{nb}: key block c,
   // output block nb).
   const kMats = (decl: boolean, tile: string): string => {
     let s = '';
@@ -247,8 +242,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         scores += `      subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n    }\n`;
       }
     }
-    scores = t.prefetch ? scores + kMats(false, 'nkt').replace(/^/gm, '  ')
-      : `    {\n${kMats(false, 'kt').replace(/^  /gm, '      let ')}${scores}    }\n`;
+    scores += kMats(false, 'nkt').replace(/^/gm, '  ');
   } else {
     scores = `    let kh0 = (bh * Kpad + k0) * ${DP}u;
     for (var e = ln; e < ${RW * TK}u; e += 32u) {
@@ -279,8 +273,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         pv += '    }\n';
       }
     }
-    pv = t.prefetch ? pv + vMats(false, 'nkt').replace(/^/gm, '  ')
-      : `    {\n${vMats(false, 'kt').replace(/^  /gm, '      let ')}${pv}    }\n`;
+    pv += vMats(false, 'nkt').replace(/^/gm, '  ');
   } else {
     pv = `    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;
     for (var e = ln; e < ${RW * DVP}u; e += 32u) {
@@ -334,7 +327,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       }
       for (const nb of range(NN)) oDecl += `  var o${mb}_${nb} = ${result}();\n`;
     }
-    if (t.prefetch) oDecl += kMats(true, '0u') + vMats(true, '0u');
+    oDecl += kMats(true, '0u') + vMats(true, '0u');
   }
   let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
   write += `    if (half == 0u) { L[row] = select(negInf(0u), m * LN2 + log(lt), lt > 0.0); }\n`;
@@ -492,7 +485,7 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const rows = desc.B * desc.H * Kpad;
   const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}`;
   be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
