@@ -194,8 +194,8 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   }\n`;
 
   // Matrix dialect: K and V matrices of the next tile are loaded into registers while this one is
-  // processed (H200: 2.92e11 scores/s against 2.86e11 loading them in the tile that uses them) (k{n}_{c}, kl{n}_{c}: key block n, d block c; v{c}_{nb}, vl{c}_{nb}: key block c,
-  // output block nb).
+  // processed (H200: 2.92e11 scores/s against 2.86e11 loading each in the tile that uses it).
+  // k{n}_{c}, kl{n}_{c}: key block n, d block c; v{c}_{nb}, vl{c}_{nb}: key block c, output block nb.
   const kMats = (decl: boolean, tile: string): string => {
     let s = '';
     for (const n of range(TK / 16)) {
