@@ -149,6 +149,12 @@ export interface Backend {
    * gScale[0] (global-norm clipping factor computed on the device; null = 1).
    */
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void;
+  /**
+   * Sum of squares of the first `ns[i]` elements of each `xs[i]` (borrowed): a new [xs.length]
+   * storage. One kernel per tensor and no intermediate tensors (global-norm clipping of every
+   * gradient at once).
+   */
+  sumSquares(xs: readonly Storage[], ns: readonly number[]): Storage;
 }
 
 /** Thrown when a backend cannot run a requested kernel. */

@@ -37,13 +37,14 @@ export function adamWConfig(c: TrainConfig): AdamWConfig {
  */
 export function globalNorm(grads: readonly Tensor[]): Tensor {
   if (grads.length === 0) throw new RangeError('globalNorm: expected at least one tensor, got none');
+  const b = grads[0]!.backend;
+  for (const g of grads) {
+    if (g.backend !== b) throw new RangeError('globalNorm: expected every tensor on one backend');
+  }
+  // One sum-of-squares kernel per tensor into one [n] vector (backend.sumSquares), then one sum.
   return tidy(() => {
-    let total: Tensor | null = null;
-    for (const g of grads) {
-      const s = E.reshape(E.sum(E.square(g)), [1]);
-      total = total === null ? s : E.add(total, s);
-    }
-    return E.sqrt(total!);
+    const parts = Tensor.fromStorage(b, b.sumSquares(grads.map((g) => g.storage('globalNorm')), grads.map((g) => g.size)), [grads.length]);
+    return E.sqrt(E.reshape(E.sum(parts), [1]));
   });
 }
 

@@ -156,4 +156,17 @@ describe.skipIf(!be)('webgpu random and adamw', () => {
       expectClose(await b.read(V), v, 1e-5, 1e-9, `adamw v (gScale ${scale})`);
     }
   });
+
+  it('sumSquares: one slot per tensor (two grouped dispatches), float64 reference; lengths 0 to 70,000; a prefix of a longer buffer', async () => {
+    const rng = Rng.fromSeed(35);
+    // 11 tensors: two dispatches of up to 8 bindings each.
+    const lens = [0, 1, 255, 257, 70_000, 300, 3, 1000, 256, 5, 4099];
+    const xs = lens.map((n) => rand(rng, n, -3, 3));
+    const ns = lens.map((n, t) => (t === 5 ? 120 : n)); // tensor 5 uses only the first 120 of 300 elements
+    const stores = xs.map((x) => b.upload(x));
+    const got = await b.read(b.sumSquares(stores, ns));
+    const ref = xs.map((x, t) => x.slice(0, ns[t]).reduce((a, v) => a + v * v, 0));
+    expectClose(got, ref, 1e-5, 1e-6, 'sumSquares');
+    expect(() => b.sumSquares(stores, [1])).toThrow(/sumSquares: expected 11 lengths, got 1/);
+  });
 });

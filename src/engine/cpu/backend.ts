@@ -422,6 +422,20 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  sumSquares(xs: readonly Storage[], ns: readonly number[]): Storage {
+    if (xs.length !== ns.length) throw new Error(`sumSquares: expected ${xs.length} lengths, got ${ns.length}`);
+    const [s, o] = this.out(xs.length);
+    for (let t = 0; t < xs.length; t++) {
+      const xv = this.view(xs[t]!);
+      const n = ns[t]!;
+      if (n > xv.length) throw new Error(`sumSquares: expected at most ${xv.length} elements in tensor ${t}, got ${n}`);
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += xv[i]! * xv[i]!;
+      o[t] = acc;
+    }
+    return s;
+  }
+
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, a: AdamWArgs): void {
     const pv = this.view(p);
     const gv = this.view(g);

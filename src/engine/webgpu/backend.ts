@@ -374,6 +374,10 @@ export class WebGPUBackend implements Backend {
     return randomK.random(this, dist, n, key, offset);
   }
 
+  sumSquares(xs: readonly Storage[], ns: readonly number[]): Storage {
+    return reduceK.sumSquares(this, xs, ns);
+  }
+
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void {
     adamwK.adamw(this, p, g, m, v, gScale ?? this.ones, gScale !== null, args);
   }

@@ -79,3 +79,46 @@ var<workgroup> S: array<f32, ${WG}>;
     return out;
   }
 }
+
+/**
+ * out[t] = Σ_i xs[t][i]² over the first ns[t] elements. Up to `group` tensors share a dispatch (one
+ * binding each, as the device's storage-buffer limit allows): workgroup j reduces tensor j of the
+ * group (256 lanes stride over it, then a tree in workgroup memory) into slot t of one output.
+ */
+export function sumSquares(be: WebGPUBackend, xs: readonly Storage[], ns: readonly number[]): Storage {
+  if (xs.length !== ns.length) throw new Error(`sumSquares: expected ${xs.length} lengths, got ${ns.length}`);
+  for (let t = 0; t < xs.length; t++) {
+    if (ns[t]! > xs[t]!.length) throw new Error(`sumSquares: expected at most ${xs[t]!.length} elements in tensor ${t}, got ${ns[t]}`);
+  }
+  const out = be.alloc(xs.length);
+  const group = Math.max(1, Math.min(8, be.limits.maxStorageBuffersPerShaderStage - 1));
+  for (let t0 = 0; t0 < xs.length; t0 += group) {
+    const k = Math.min(group, xs.length - t0);
+    const prm = new Params().u32(t0);
+    for (let j = 0; j < k; j++) prm.u32(ns[t0 + j]!);
+    let decl = '';
+    let cases = '';
+    for (let j = 0; j < k; j++) {
+      decl += `@group(0) @binding(${j}) var<storage, read> X${j}: array<f32>;\n`;
+      cases += `    case ${j}u: { for (var i = lid; i < n; i += 256u) { let x = X${j}[i]; acc += x * x; } }\n`;
+    }
+    be.dispatch(`sumSquares${k}`, () => `${paramsWgsl(k + 1, k + 1)}${decl}@group(0) @binding(${k}) var<storage, read_write> OUT: array<f32>;
+var<workgroup> T: array<f32, 256>;
+@compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let j = wid.x;
+  let n = pu(1u + j);
+  var acc = 0.0;
+  switch (j) {
+${cases}    default: {}
+  }
+  T[lid] = acc;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w / 2u) {
+    if (lid < w) { T[lid] += T[lid + w]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { OUT[pu(0u) + j] = T[0]; }
+}`, [...xs.slice(t0, t0 + k), out], [...Array<'read'>(k).fill('read'), 'read_write'], prm.buffer(), [k, 1, 1]);
+  }
+  return out;
+}
