@@ -149,6 +149,9 @@ export interface Backend {
    * gScale[0] (global-norm clipping factor computed on the device; null = 1).
    */
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void;
+  /** `adamw` on every (ps[i], gs[i], ms[i], vs[i]) with one gScale: a few kernels for all of them. */
+  adamwMany(ps: readonly Storage[], gs: readonly Storage[], ms: readonly Storage[], vs: readonly Storage[],
+    gScale: Storage | null, args: AdamWArgs): void;
   /**
    * Sum of squares of the first `ns[i]` elements of each `xs[i]` (borrowed): a new [xs.length]
    * storage. One kernel per tensor and no intermediate tensors (global-norm clipping of every

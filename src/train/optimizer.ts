@@ -142,10 +142,8 @@ export class AdamW implements Disposable {
         lr, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps,
         weightDecay: this.config.weightDecay, step: this.steps + 1,
       };
-      for (let i = 0; i < params.length; i++) {
-        this.backend.adamw(params[i]!.storage('adamw'), grads[i]!.storage('adamw'), this.m[i]!.storage('adamw'),
-          this.v[i]!.storage('adamw'), scale ? scale.storage('adamw') : null, args);
-      }
+      this.backend.adamwMany(params.map((p) => p.storage('adamw')), grads.map((g) => g.storage('adamw')),
+        this.m.map((m) => m.storage('adamw')), this.v.map((v) => v.storage('adamw')), scale ? scale.storage('adamw') : null, args);
     } finally {
       scale?.dispose();
     }

@@ -157,6 +157,37 @@ describe.skipIf(!be)('webgpu random and adamw', () => {
     }
   });
 
+  it('adamwMany = adamw on each tensor (several grouped dispatches, sizes 1 to 70,000), with and without gScale', async () => {
+    const rng = Rng.fromSeed(34);
+    const lens = [1, 777, 70_000, 256, 3, 1025, 40];
+    const args = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 2 };
+    for (const scale of [null, 0.5]) {
+      const p0 = lens.map((n) => rand(rng, n));
+      const g = lens.map((n) => rand(rng, n));
+      const m0 = lens.map((n) => rand(rng, n, -0.1, 0.1));
+      const v0 = lens.map((n) => rand(rng, n, 0, 0.1));
+      const up = (xs: Float32Array[]) => xs.map((x) => b.upload(x));
+      const [P, G, M, V] = [up(p0), up(g), up(m0), up(v0)];
+      const S = scale === null ? null : b.upload(new Float32Array([scale]));
+      b.adamwMany(P, G, M, V, S, args);
+      for (let t = 0; t < lens.length; t++) {
+        const p = Float64Array.from(p0[t]!), m = Float64Array.from(m0[t]!), v = Float64Array.from(v0[t]!);
+        for (let i = 0; i < lens[t]!; i++) {
+          const gi = g[t]![i]! * (scale ?? 1);
+          m[i] = args.beta1 * m[i]! + (1 - args.beta1) * gi;
+          v[i] = args.beta2 * v[i]! + (1 - args.beta2) * gi * gi;
+          const mh = m[i]! / (1 - args.beta1 ** args.step);
+          const vh = v[i]! / (1 - args.beta2 ** args.step);
+          p[i] = p[i]! - args.lr * (mh / (Math.sqrt(vh) + args.eps) + args.weightDecay * p[i]!);
+        }
+        expectClose(await b.read(P[t]!), p, 1e-5, 1e-6, `adamwMany p[${t}] (gScale ${scale})`);
+        expectClose(await b.read(M[t]!), m, 1e-5, 1e-7, `adamwMany m[${t}] (gScale ${scale})`);
+        expectClose(await b.read(V[t]!), v, 1e-5, 1e-9, `adamwMany v[${t}] (gScale ${scale})`);
+      }
+    }
+    expect(() => b.adamwMany([b.fill(2, 0)], [], [], [], null, args)).toThrow(/adamwMany: expected 1 gradients and moments, got 0/);
+  });
+
   it('sumSquares: one slot per tensor (two grouped dispatches), float64 reference; lengths 0 to 70,000; a prefix of a longer buffer', async () => {
     const rng = Rng.fromSeed(35);
     // 11 tensors: two dispatches of up to 8 bindings each.

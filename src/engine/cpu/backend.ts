@@ -436,6 +436,11 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  adamwMany(ps: readonly Storage[], gs: readonly Storage[], ms: readonly Storage[], vs: readonly Storage[],
+    gScale: Storage | null, a: AdamWArgs): void {
+    for (let i = 0; i < ps.length; i++) this.adamw(ps[i]!, gs[i]!, ms[i]!, vs[i]!, gScale, a);
+  }
+
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, a: AdamWArgs): void {
     const pv = this.view(p);
     const gv = this.view(g);

@@ -378,6 +378,11 @@ export class WebGPUBackend implements Backend {
     return reduceK.sumSquares(this, xs, ns);
   }
 
+  adamwMany(ps: readonly Storage[], gs: readonly Storage[], ms: readonly Storage[], vs: readonly Storage[],
+    gScale: Storage | null, args: AdamWArgs): void {
+    adamwK.adamwMany(this, ps, gs, ms, vs, gScale ?? this.ones, gScale !== null, args);
+  }
+
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void {
     adamwK.adamw(this, p, g, m, v, gScale ?? this.ones, gScale !== null, args);
   }

@@ -42,3 +42,74 @@ export function adamw(be: WebGPUBackend, p: Storage, g: Storage, m: Storage, v: 
   Pm[i] = p - pf(1u) * (mh / (sqrt(vh) + pf(8u)) + pf(9u) * p);
 }`, [p, g, m, v, gScale], ['read_write', 'read', 'read_write', 'read_write', 'read'], prm, grid(Math.ceil(n / WG)));
 }
+
+/**
+ * `adamw` on several tensors per dispatch (p, g, m, v bindings for each, as many as the device's
+ * storage-buffer limit allows, at most 8): workgroup row y serves tensor y of the group, its
+ * workgroups stride over the tensor's elements.
+ */
+export function adamwMany(be: WebGPUBackend, ps: readonly Storage[], gs: readonly Storage[], ms: readonly Storage[],
+  vs: readonly Storage[], gScale: Storage, useScale: boolean, args: AdamWArgs): void {
+  const T = ps.length;
+  if (gs.length !== T || ms.length !== T || vs.length !== T) {
+    throw new Error(`adamwMany: expected ${T} gradients and moments, got ${gs.length}, ${ms.length}, ${vs.length}`);
+  }
+  for (let t = 0; t < T; t++) {
+    const n = ps[t]!.length;
+    if (gs[t]!.length < n || ms[t]!.length < n || vs[t]!.length < n) {
+      throw new Error(`adamwMany: expected g, m, v of at least ${n} elements for tensor ${t}, got ${gs[t]!.length}, ${ms[t]!.length}, ${vs[t]!.length}`);
+    }
+  }
+  const group = Math.max(1, Math.min(8, Math.floor((be.limits.maxStorageBuffersPerShaderStage - 1) / 4)));
+  const { lr, beta1, beta2, eps, weightDecay, step } = args;
+  for (let t0 = 0; t0 < T; t0 += group) {
+    const k = Math.min(group, T - t0);
+    const prm = new Params().f32(lr).f32(beta1).f32(1 - beta1).f32(beta2).f32(1 - beta2)
+      .f32(1 / (1 - beta1 ** step)).f32(1 / (1 - beta2 ** step)).f32(eps).f32(weightDecay).u32(useScale ? 1 : 0);
+    let maxN = 0;
+    for (let j = 0; j < k; j++) {
+      prm.u32(ps[t0 + j]!.length);
+      maxN = Math.max(maxN, ps[t0 + j]!.length);
+    }
+    let decl = '';
+    let cases = '';
+    for (let j = 0; j < k; j++) {
+      const b = 1 + 4 * j;
+      decl += `@group(0) @binding(${b}) var<storage, read_write> P${j}: array<f32>;
+@group(0) @binding(${b + 1}) var<storage, read> G${j}: array<f32>;
+@group(0) @binding(${b + 2}) var<storage, read_write> M${j}: array<f32>;
+@group(0) @binding(${b + 3}) var<storage, read_write> V${j}: array<f32>;\n`;
+      cases += `    case ${j}u: {
+      for (var i = i0; i < n; i += stride) {
+        let g = G${j}[i] * sc;
+        let m = pf(1u) * M${j}[i] + pf(2u) * g;
+        let v = pf(3u) * V${j}[i] + pf(4u) * g * g;
+        M${j}[i] = m;
+        V${j}[i] = v;
+        let p = P${j}[i];
+        P${j}[i] = p - pf(0u) * ((m * pf(5u)) / (sqrt(v * pf(6u)) + pf(7u)) + pf(8u) * p);
+      }
+    }\n`;
+    }
+    const nx = Math.max(1, Math.min(1024, Math.ceil(maxN / WG)));
+    const bindings = [gScale];
+    const access: ('read' | 'read_write')[] = ['read'];
+    for (let j = 0; j < k; j++) {
+      bindings.push(ps[t0 + j]!, gs[t0 + j]!, ms[t0 + j]!, vs[t0 + j]!);
+      access.push('read_write', 'read', 'read_write', 'read_write');
+    }
+    be.dispatch(`adamwMany${k}`, () => `${paramsWgsl(1 + 4 * k, 10 + k)}@group(0) @binding(0) var<storage, read> Sc: array<f32>;
+${decl}@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let j = wid.y;
+  let n = pu(10u + j);
+  let i0 = wid.x * ${WG}u + lid;
+  let stride = nwg.x * ${WG}u;
+  var sc = 1.0;
+  if (pu(9u) != 0u) { sc = Sc[0]; }
+  switch (j) {
+${cases}    default: {}
+  }
+}`, bindings, access, prm.buffer(), [nx, k, 1]);
+  }
+}
