@@ -59,8 +59,8 @@ export interface BsaDesc {
  * accumulation, tensor cores where `chromium-experimental-subgroup-matrix` exists):
  * - 'f32': no f16 at all.
  * - 'f16': both products from split f16 halves (three products each): f32-level accuracy.
- * - 'f16-fast': one f16 product each (relative error ~1e-3 per output; on trained weights the
- *   rounding of q·k and of P each move predictions by ~3e-3 predicted std, of v less:
+ * - 'f16-fast': one f16 product each (relative error ~1e-3 per output; on trained weights P's
+ *   rounding alone moves predictions by ~1e-2 predicted std, q·k's by ~3e-3, v's by little:
  *   bench/results/2026-11-28-h200-f16-session3.json).
  */
 export type Precision = 'f32' | 'f16' | 'f16-fast';
