@@ -47,6 +47,8 @@ export interface MatmulArgs {
   /** Elements between consecutive batch entries of A (0 broadcasts one A to every batch). */
   strideA: number;
   strideB: number;
+  /** Optional [n] vector added to every row of every product (a dense layer's bias, fused). */
+  bias?: Storage | null;
 }
 
 export interface AdamWArgs {

@@ -524,6 +524,27 @@ export function matmul(a: Tensor, c: Tensor, opts: MatmulOptions = {}): Tensor {
   return y;
 }
 
+/**
+ * A dense layer's product: x [m, k] · w [k, n] + b [n] in one kernel (the bias is added in the
+ * matmul's epilogue). Gradients: dx = g·wᵀ, dw = xᵀ·g, db = Σ_rows g.
+ */
+export function linear(x: Tensor, w: Tensor, bias: Tensor): Tensor {
+  const b = sameBackend('linear', x, w, bias);
+  if (x.rank !== 2 || w.rank !== 2 || bias.rank !== 1 || x.shape[1] !== w.shape[0] || bias.shape[0] !== w.shape[1]) {
+    throw new ShapeError(`linear: expected x [m, k], w [k, n], b [n], got ${fmt(x.shape)}, ${fmt(w.shape)}, ${fmt(bias.shape)}`);
+  }
+  const [m, k] = x.shape as [number, number];
+  const n = w.shape[1]!;
+  const y = wrap(b, b.matmul(x.storage(), w.storage(), { batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0,
+    bias: bias.storage() }), [m, n]);
+  if (needsGrad([x, w, bias])) {
+    const sx = save(x);
+    const sw = save(w);
+    record([x, w, bias], [y], ([g]) => [matmul(g!, sw, { transB: true }), matmul(sx, g!, { transA: true }), sum(g!, 0)]);
+  }
+  return y;
+}
+
 // ---------------------------------------------------------------- fused rows
 
 /** Layer norm over the last axis with scale and offset (eps 1e-6 by default, model.md §2). */

@@ -26,7 +26,7 @@ export function dense(p: Params, name: string, x: Tensor): Tensor {
   }
   return E.tidy(() => {
     const flat = E.reshape(x, [-1, inDim]);
-    const y = E.add(E.matmul(flat, w), get(p, `${name}.bias`));
+    const y = E.linear(flat, w, get(p, `${name}.bias`));
     return E.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
   });
 }

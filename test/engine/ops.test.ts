@@ -63,6 +63,7 @@ const CASES: Case[] = [
   { name: 'max (axis -1)', inputs: [[3, 5]], f: ([x]) => E.max(x!, -1) },
   { name: 'min (axis 0)', inputs: [[3, 5]], f: ([x]) => E.min(x!, 0) },
   { name: 'matmul', inputs: [[3, 4], [4, 5]], f: ([a, b]) => E.matmul(a!, b!) },
+  { name: 'linear (fused bias)', inputs: [[3, 4], [4, 5], [5]], f: ([x, w, b]) => E.linear(x!, w!, b!) },
   { name: 'matmul transA', inputs: [[4, 3], [4, 5]], f: ([a, b]) => E.matmul(a!, b!, { transA: true }) },
   { name: 'matmul transB', inputs: [[3, 4], [5, 4]], f: ([a, b]) => E.matmul(a!, b!, { transB: true }) },
   { name: 'matmul transA transB', inputs: [[4, 3], [5, 4]], f: ([a, b]) => E.matmul(a!, b!, { transA: true, transB: true }) },

@@ -138,6 +138,20 @@ describe.skipIf(!be)('webgpu matmul', () => {
     }
   });
 
+  it('bias epilogue (a dense layer): every kernel (mm16, mm128, aligned mm128a), batched, against the float64 reference', async () => {
+    const rng = Rng.fromSeed(23);
+    for (const [batch, m, k, n] of [[1, 5, 7, 9], [2, 130, 9, 129], [1, 256, 16, 128]] as const) {
+      const a = rand(rng, batch * m * k);
+      const bb = rand(rng, k * n);
+      const bias = rand(rng, n, -2, 2);
+      const args = { batch, m, k, n, transA: false, transB: false, strideA: m * k, strideB: 0 };
+      const got = await b.read(b.matmul(b.upload(a), b.upload(bb), { ...args, bias: b.upload(bias) }));
+      const ref = matmulRef(a, bb, batch, m, k, n, false, false, m * k, 0);
+      for (let r = 0; r < batch * m; r++) for (let c = 0; c < n; c++) ref[r * n + c]! += bias[c]!;
+      expectClose(got, ref, 1e-5, 2e-5, `matmul + bias ${JSON.stringify([batch, m, k, n])}`);
+    }
+  });
+
   it('aligned 128-tile path: 256x136x128 (k ≡ 0 mod 8), batched with broadcast B', async () => {
     const rng = Rng.fromSeed(22);
     const [batch, m, k, n] = [2, 256, 136, 128];

@@ -320,6 +320,15 @@ export class CpuBackend implements Backend {
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
     const [s, o] = this.out(args.batch * args.m * args.n);
     matmul(this.view(a), this.view(b), o, args, this.pool);
+    if (args.bias) {
+      const bv = this.view(args.bias);
+      const n = args.n;
+      if (bv.length < n) throw new Error(`matmul: expected a bias of ${n} elements, got ${bv.length}`);
+      for (let r = 0; r < args.batch * args.m; r++) {
+        const base = r * n;
+        for (let c = 0; c < n; c++) o[base + c] = o[base + c]! + bv[c]!;
+      }
+    }
     return s;
   }
 

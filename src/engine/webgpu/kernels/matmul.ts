@@ -21,6 +21,8 @@ const MAXG = 65535;
 
 export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): Storage {
   const { batch, m: M, k: K, n: N, transA, transB, strideA, strideB } = args;
+  const bias = args.bias ?? null;
+  if (bias && bias.length < N) throw new Error(`matmul: expected a bias of ${N} elements, got ${bias.length}`);
   for (const [name, v] of Object.entries({ batch, m: M, k: K, n: N, strideA, strideB })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: expected ${name} to be a non-negative integer, got ${v}`);
   }
@@ -30,28 +32,28 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
   const big = M >= 64 && N >= 64 && K >= 8;
   const tile = big ? 128 : 16;
   const aligned = big && M % 128 === 0 && N % 128 === 0 && K % 8 === 0 && strideA % 4 === 0 && strideB % 4 === 0;
-  const key = `${big ? (aligned ? 'mm128a' : 'mm128') : 'mm16'}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
-  const src = (): string => (big ? mm128(transA, transB, aligned) : mm16(transA, transB));
+  const key = `${big ? (aligned ? 'mm128a' : 'mm128') : 'mm16'}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? 'b' : ''}`;
+  const src = (): string => (big ? mm128(transA, transB, aligned, bias !== null) : mm16(transA, transB, bias !== null));
   const tilesM = Math.ceil(M / tile);
   const tilesN = Math.ceil(N / tile);
   if (tilesN > MAXG) throw new Error(`matmul: n = ${N} needs more than 65535 column tiles; split B`);
   for (let b0 = 0; b0 < batch; b0 += MAXG) {
     for (let t0 = 0; t0 < tilesM; t0 += MAXG) {
       const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(b0).u32(t0).buffer();
-      be.dispatch(key, src, [a, b, out], ['read', 'read', 'read_write'], p,
+      be.dispatch(key, src, bias ? [a, b, out, bias] : [a, b, out], bias ? ['read', 'read', 'read_write', 'read'] : ['read', 'read', 'read_write'], p,
         [tilesN, Math.min(MAXG, tilesM - t0), Math.min(MAXG, batch - b0)]);
     }
   }
   return out;
 }
 
-const HEADER = (vecIn: boolean, vecOut: boolean): string => `${paramsWgsl(3, 7)}
+const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${paramsWgsl(bias ? 4 : 3, 7)}
 @group(0) @binding(0) var<storage, read> A: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> B: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> C: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
-`;
+${bias ? `@group(0) @binding(3) var<storage, read> BIAS: array<${vecOut ? 'vec4<f32>' : 'f32'}>;\n` : ''}`;
 
-function mm128(transA: boolean, transB: boolean, aligned: boolean): string {
+function mm128(transA: boolean, transB: boolean, aligned: boolean, bias: boolean): string {
   // Register staging of the next tile: A and B each 4 values per thread.
   // Load geometry per thread t (0..255):
   //   "row-run" loads (normal A, transB): row = t / 2, k0 = (t % 2) * 4, 4 consecutive k.
@@ -100,16 +102,16 @@ function mm128(transA: boolean, transB: boolean, aligned: boolean): string {
     for (let h = 0; h < 2; h++) {
       const col = `n0 + ${h === 0 ? '' : '64u + '}tx * 4u`;
       if (aligned) {
-        store += `  C[(cBase + (${row}) * N + ${col}) / 4u] = c${r}${h};\n`;
+        store += `  C[(cBase + (${row}) * N + ${col}) / 4u] = c${r}${h}${bias ? ` + BIAS[(${col}) / 4u]` : ''};\n`;
       } else {
         store += `  { let row = ${row}; let col = ${col};
-    if (row < M) { for (var j = 0u; j < 4u; j++) { if (col + j < N) { C[cBase + row * N + col + j] = c${r}${h}[j]; } } } }\n`;
+    if (row < M) { for (var j = 0u; j < 4u; j++) { if (col + j < N) { C[cBase + row * N + col + j] = c${r}${h}[j]${bias ? ' + BIAS[col + j]' : ''}; } } } }\n`;
       }
     }
   }
   const regDecl = (mat: 'A' | 'B'): string => (aligned ? `var r${mat}: vec4<f32>;` : `var r${mat}: array<f32, 4>;`);
   const stA = st('A', aRowRun);
-  return `${HEADER(aligned, aligned)}
+  return `${HEADER(aligned, aligned, bias)}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
@@ -148,10 +150,10 @@ ${store}
 }`;
 }
 
-function mm16(transA: boolean, transB: boolean): string {
+function mm16(transA: boolean, transB: boolean, bias: boolean): string {
   const aIdx = transA ? 'aBase + kk * M + row' : 'aBase + row * K + kk';
   const bIdx = transB ? 'bBase + col * K + kk' : 'bBase + kk * N + col';
-  return `${HEADER(false, false)}
+  return `${HEADER(false, false, bias)}
 var<workgroup> As: array<array<f32, 17>, 16>;
 var<workgroup> Bs: array<array<f32, 17>, 16>;
 @compute @workgroup_size(16, 16)
@@ -176,6 +178,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: 
     for (var j = 0u; j < 16u; j++) { acc = fma(As[l.y][j], Bs[j][l.x], acc); }
     workgroupBarrier();
   }
-  if (r < M && c < N) { C[bi * M * N + r * N + c] = acc; }
+  if (r < M && c < N) { C[bi * M * N + r * N + c] = acc${bias ? ' + BIAS[c]' : ''}; }
 }`;
 }
