@@ -384,7 +384,7 @@ export class WebGPUBackend implements Backend {
   }
 
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void {
-    adamwK.adamw(this, p, g, m, v, gScale ?? this.ones, gScale !== null, args);
+    adamwK.adamwMany(this, [p], [g], [m], [v], gScale ?? this.ones, gScale !== null, args);
   }
 
   // ---------------------------------------------------------------- internals
