@@ -156,8 +156,8 @@ export interface Backend {
     gScale: Storage | null, args: AdamWArgs): void;
   /**
    * Sum of squares of the first `ns[i]` elements of each `xs[i]` (borrowed): a new [xs.length]
-   * storage. One kernel per tensor and no intermediate tensors (global-norm clipping of every
-   * gradient at once).
+   * storage, with no intermediate tensors (global-norm clipping of every gradient at once; the
+   * WebGPU backend reduces several tensors per kernel).
    */
   sumSquares(xs: readonly Storage[], ns: readonly number[]): Storage;
 }
