@@ -108,17 +108,19 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   for (let k = 0; k < 3; k++) step().dispose();
   await b.sync();
   // Dispatches of one step, by pipeline key (WebGPU only): where fusion would pay.
-  const gpu = b as Partial<WebGPUBackend>;
   let dispatchesPerStep: number | undefined;
-  if (gpu.dispatchesByKey) {
-    const before = new Map(gpu.dispatchesByKey);
-    const n0 = gpu.dispatches!;
+  if (b.kind === 'webgpu') {
+    const gpu = b as WebGPUBackend;
+    const byKey = new Map<string, number>();
+    gpu.dispatchesByKey = byKey;
+    const n0 = gpu.dispatches;
     step().dispose();
-    dispatchesPerStep = gpu.dispatches! - n0;
+    dispatchesPerStep = gpu.dispatches - n0;
+    gpu.dispatchesByKey = null;
     const byFamily = new Map<string, number>();
-    for (const [k, v] of gpu.dispatchesByKey) {
+    for (const [k, v] of byKey) {
       const fam = k.split(/[_:(\[]/)[0]!;
-      byFamily.set(fam, (byFamily.get(fam) ?? 0) + v - (before.get(k) ?? 0));
+      byFamily.set(fam, (byFamily.get(fam) ?? 0) + v);
     }
     const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
     process.stderr.write(`model: ${dispatchesPerStep} dispatches per training step: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);

@@ -107,9 +107,10 @@ export class WebGPUBackend implements Backend {
   readonly kind = 'webgpu' as const;
   readonly description: string;
   readonly memory = new MemoryAccount();
-  /** Dispatches recorded so far, in total and per pipeline key (profiling: fusion candidates). */
+  /** Dispatches recorded so far. */
   dispatches = 0;
-  readonly dispatchesByKey = new Map<string, number>();
+  /** Per pipeline key, when a profiler sets a map here (bench model --train: fusion candidates). */
+  dispatchesByKey: Map<string, number> | null = null;
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
   readonly hasSubgroupMatrix: boolean;
@@ -212,7 +213,7 @@ export class WebGPUBackend implements Backend {
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
-    this.dispatchesByKey.set(key, (this.dispatchesByKey.get(key) ?? 0) + 1);
+    this.dispatchesByKey?.set(key, (this.dispatchesByKey.get(key) ?? 0) + 1);
     for (const b of pooled) b.lastUse = this.epoch;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
   }
