@@ -55,6 +55,31 @@ describe.skipIf(!be)('webgpu backend mechanics', () => {
     expect(b.memory.liveBytes).toBe(before.liveBytes);
   });
 
+  it('a repeated loop gets the same buffers every iteration, so its bind groups are reused', async () => {
+    // One "step": allocations and a few dispatches, then frees in an order that a LIFO pool would
+    // turn into a permutation of the buffers from one iteration to the next.
+    const step = (): number[] => {
+      const x = b.upload(new Float32Array(300).fill(1));
+      const y = b.unary('exp', x);
+      const z = b.unary('neg', y);
+      const w = b.binary('add', y, [300], z, [300], [300]);
+      const ids = [x, y, z, w].map((s) => (s as unknown as { pooled: { id: number } }).pooled.id);
+      for (const s of [y, w, x, z]) b.free(s);
+      return ids;
+    };
+    step();
+    const bg0 = b.bindGroupsCreated;
+    const first = step();
+    const bg1 = b.bindGroupsCreated;
+    const second = step();
+    const third = step();
+    expect(second).toEqual(first);
+    expect(third).toEqual(first);
+    expect(b.bindGroupsCreated).toBe(bg1);
+    expect(bg1 - bg0).toBeLessThanOrEqual(3);
+    await b.sync();
+  });
+
   it('freeing twice and use after free throw named errors', () => {
     const x = b.alloc(4);
     b.free(x);

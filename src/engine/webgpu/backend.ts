@@ -109,6 +109,8 @@ export class WebGPUBackend implements Backend {
   readonly memory = new MemoryAccount();
   /** Dispatches recorded so far. */
   dispatches = 0;
+  /** Bind groups created (cache misses), for profiling. */
+  bindGroupsCreated = 0;
   /** Per pipeline key, when a profiler sets a map here (bench model --train: fusion candidates). */
   dispatchesByKey: Map<string, number> | null = null;
   readonly hasF16: boolean;
@@ -204,6 +206,7 @@ export class WebGPUBackend implements Backend {
         entries.push({ binding: bindings.length, resource: { buffer: this.uniformRing, offset: 0, size: uniformBind } });
       }
       bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+      this.bindGroupsCreated++;
       if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
       this.bindGroups.set(bgKey, bindGroup);
     }
