@@ -9,7 +9,9 @@
  *
  * Prints one JSON line per measurement:
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
- *   {"bench":"model","impl":…,"pass":"train-step","b":8,"nc":512,"nt":1024,"ms_pipelined":…,"ms_synced":…}
+ *   {"bench":"model","impl":…,"pass":"train-step","b":8,"nc":512,"nt":1024,"ms_pipelined":…,"ms_synced":…,
+ *    "ms_host_median":…}   (host: the time to record one step, i.e. the call's own cost)
+ * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
  * reading the predictions back to the host. Peak memory is the backend's own accounting of live
  * buffers (the WebGPU pool's, or the CPU heap's).
@@ -82,16 +84,17 @@ async function forward(b: Backend, impl: string, model: BsaTnp, params: ReturnTy
   console.log(JSON.stringify({ bench: 'model', impl, pass: 'forward', nc, nt, chunk, seconds: +seconds.toFixed(4), peak_gib: peak && +peak.toFixed(3), date: new Date().toISOString(), device: b.description }));
 }
 
-async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number): Promise<void> {
+async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
+  shape: readonly [number, number, number]): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const values = materialise(specs, b);
   const names = specs.map((s) => s.name);
   const opt = AdamW.create(values, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, clipNorm: 0.5 });
   const rng = Rng.fromSeed(5);
-  const B = 8, Nc = 512, Nt = 1024;
+  const [B, Nc, Nt] = shape;
   const mask = new Float32Array(B * Nc);
-  for (let i = 0; i < B; i++) { const n = rng.int(128, 512); mask.fill(1, i * Nc, i * Nc + n); }
+  for (let i = 0; i < B; i++) { const n = rng.int(Math.ceil(Nc / 4), Nc); mask.fill(1, i * Nc, i * Nc + n); }
   const batch = {
     ctx: { f: E.tensor(uniform(rng, B * Nc, -1, 1), [B, Nc, 1], b), mask: E.tensor(mask, [B, Nc], b), coords: { s: E.tensor(uniform(rng, B * Nc * 2, -2, 2), [B, Nc, 2], b) } },
     test: { s: E.tensor(uniform(rng, B * Nt * 2, -2, 2), [B, Nt, 2], b) },
@@ -109,13 +112,16 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   await b.sync();
   // Dispatches of one step, by pipeline key (WebGPU only): where fusion would pay.
   let dispatchesPerStep: number | undefined;
+  let bindGroupsPerStep: number | undefined;
   if (b.kind === 'webgpu') {
     const gpu = b as WebGPUBackend;
     const byKey = new Map<string, number>();
     gpu.dispatchesByKey = byKey;
     const n0 = gpu.dispatches;
+    const bg0 = gpu.bindGroupsCreated;
     step().dispose();
     dispatchesPerStep = gpu.dispatches - n0;
+    bindGroupsPerStep = gpu.bindGroupsCreated - bg0;
     gpu.dispatchesByKey = null;
     const byFamily = new Map<string, number>();
     for (const [k, v] of byKey) {
@@ -127,7 +133,13 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   }
   const t0 = performance.now();
   let last: Tensor | null = null;
-  for (let k = 0; k < steps; k++) { last?.dispose(); last = step(); }
+  const host: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    last?.dispose();
+    const th = performance.now();
+    last = step();
+    host.push(performance.now() - th);
+  }
   const loss = await last!.data();
   last!.dispose();
   const pipelined = (performance.now() - t0) / steps;
@@ -139,7 +151,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     l.dispose();
     synced.push(performance.now() - t);
   }
-  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), dispatches_per_step: dispatchesPerStep, loss: loss[0], date: new Date().toISOString(), device: b.description }));
+  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), ms_host_median: +median(host).toFixed(3), dispatches_per_step: dispatchesPerStep, bind_groups_created_per_step: bindGroupsPerStep, loss: loss[0], date: new Date().toISOString(), device: b.description }));
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -153,7 +165,7 @@ export async function run(args: string[]): Promise<void> {
   const precisions = arg(args, 'precision', 'f32').split(',') as Precision[];
   const chunk = Number(arg(args, 'chunk', '65536'));
   const sizes = arg(args, 'sizes', which === 'cpu' ? '1000x10000' : '1000x10000,10000x100000,100000x1000000')
-    .split(',').map((s) => s.split('x').map(Number) as [number, number]);
+    .split(',').filter((s) => s !== 'none').map((s) => s.split('x').map(Number) as [number, number]);
   // Warm-up: compile every pipeline once.
   await forward(b, `${impl}-warmup`, model, params, 256, 1024, chunk);
   const tiles = arg(args, 'tiles', '');
@@ -163,6 +175,7 @@ export async function run(args: string[]): Promise<void> {
     if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
     for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);
   }
-  if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')));
+  const shape = arg(args, 'train-shape', '8x512x1024').split('x').map(Number) as [number, number, number];
+  if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape);
   b.destroy();
 }
