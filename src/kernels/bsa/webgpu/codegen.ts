@@ -162,7 +162,13 @@ export function groupWgsl(gl: GroupLayout): string {
   if (g.distance === 'greatCircle') {
     body = g.family === 'rbf' ? 'let s = gcDist(q0, k0); return s * s;' : 'return gcDist(q0, k0);';
   } else {
-    const sum = range(M4).map((c) => `dot(q${c} - k${c}, q${c} - k${c})`).join(' + ');
+    // Only the chunk's real components: the padding is zero, but the compiler cannot know it.
+    const sum = range(M4).map((c) => {
+      const w = Math.min(4, M - 4 * c);
+      if (w === 1) return `(q${c}.x - k${c}.x) * (q${c}.x - k${c}.x)`;
+      const sw = w === 4 ? '' : `.${'xyz'.slice(0, w)}`;
+      return `dot(q${c}${sw} - k${c}${sw}, q${c}${sw} - k${c}${sw})`;
+    }).join(' + ');
     body = g.family === 'rbf' ? `return ${sum};` : `return sqrt(${sum});`;
   }
   return `${load('CQ')}${load('CK')}fn prep${i}(r: vec4<f32>) -> vec4<f32> { return ${prep}; }
@@ -174,9 +180,12 @@ fn x${i}(${qa}, ${ka}) -> f32 { ${body} }
  * Bias parameters of the workgroup's head as private values, the tied test, and the bias
  * functions: `betaT{g}(x)` (tied: one exp) and `betaF{g}(x)` (general), both also storing the
  * basis values E in private temps for the gradient functions `gradT{g}(x, ds)` / `gradF{g}(x, ds)`
- * when `grads` is set. Parameters come from the packed buffer `PRM`.
+ * when `grads` is set. Parameters come from the packed buffer `PRM`. `log2` (forward only): the
+ * bias in base-2 units, log2 e·β, with exp2 (the amplitudes and rates are pre-scaled by log2 e).
  */
-export function biasWgsl(layout: BsaLayout, grads: boolean): string {
+export function biasWgsl(layout: BsaLayout, grads: boolean, log2 = false): string {
+  if (log2 && grads) throw new Error('biasWgsl: expected log2 only without gradients');
+  const ex = log2 ? 'exp2' : 'exp';
   let decl = 'var<private> tied: bool;\n';
   let setup = 'fn biasSetup(h: u32) {\n  var t = true;\n';
   let fns = '';
@@ -194,13 +203,17 @@ export function biasWgsl(layout: BsaLayout, grads: boolean): string {
     }
     setup += `  gS${i} = ${range(F).map((k) => `gA${i}[${k}]`).join(' + ')};\n`;
     for (const k of range(F).slice(1)) setup += `  t = t && gB${i}[${k}] == gB${i}[0] && gC${i}[${k}] == gC${i}[0];\n`;
+    if (log2) {
+      for (const k of range(F)) setup += `  gA${i}[${k}] *= 1.4426950408889634;\n  gB${i}[${k}] *= 1.4426950408889634;\n`;
+      setup += `  gS${i} *= 1.4426950408889634;\n`;
+    }
     // E_k and the quantity multiplying E in ∂/∂b (G) and ∂/∂c (U) per family.
     const term = (k: number): { E: string; G: string; U: string } => {
       switch (g.family) {
-        case 'rbf': return { E: `exp(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
-        case 'tisa': return { E: `exp(-gB${i}[${k}] * (x - gC${i}[${k}]) * (x - gC${i}[${k}]))`,
+        case 'rbf': return { E: `${ex}(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
+        case 'tisa': return { E: `${ex}(-gB${i}[${k}] * (x - gC${i}[${k}]) * (x - gC${i}[${k}]))`,
           G: `(x - gC${i}[${k}]) * (x - gC${i}[${k}])`, U: `(x - gC${i}[${k}])` };
-        case 'exp': return { E: `exp(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
+        case 'exp': return { E: `${ex}(-gB${i}[${k}] * x)`, G: 'x', U: '0.0' };
         case 'scalar': return { E: 'x', G: '0.0', U: '0.0' };
       }
     };

@@ -299,7 +299,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       s += `      {\n        let j = half + ${LPR * u}u;\n`;
       s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = fma(beta, LOG2E, SS[sb + j * ${RW}u + r]) + KV[j];\n      }\n`;
+      s += `        s${u} = SS[sb + j * ${RW}u + r] + beta + KV[j];\n      }\n`;
     }
     return s;
   };
@@ -354,7 +354,7 @@ var<workgroup> PS: array<f16, ${TQ * TK}>;
 // Every workgroup array is a multiple of 16 bytes: the driver may lay them out in any order, and
 // the matrix loads and stores need 16-byte aligned bases (a 4-byte FLAG misaligned SS and PS).
 var<workgroup> FLAG: array<u32, 4>;
-${mat ? '' : `var<workgroup> OS: array<f32, ${TQ * TKO}>;\nvar<workgroup> XM: array<f32, ${T}>;\n`}${stageDecl}${biasWgsl(L, false)}
+${mat ? '' : `var<workgroup> OS: array<f32, ${TQ * TKO}>;\nvar<workgroup> XM: array<f32, ${T}>;\n`}${stageDecl}${biasWgsl(L, false, true)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
