@@ -11,6 +11,8 @@
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
  *   {"bench":"model","impl":…,"pass":"train-step","b":8,"nc":512,"nt":1024,"ms_pipelined":…,"ms_synced":…,
  *    "ms_host_median":…}   (host: the time to record one step, i.e. the call's own cost)
+ * --gpu-profile adds a line "train-step-gpu-profile": GPU ms of one step per kernel family and key
+ * ([dispatches, ms]; timestamp queries, WebGPU only).
  * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
  * reading the predictions back to the host. Peak memory is the backend's own accounting of live
@@ -85,7 +87,7 @@ async function forward(b: Backend, impl: string, model: BsaTnp, params: ReturnTy
 }
 
 async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
-  shape: readonly [number, number, number]): Promise<void> {
+  shape: readonly [number, number, number], profileGpu: boolean): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const values = materialise(specs, b);
@@ -130,6 +132,30 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     }
     const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
     process.stderr.write(`model: ${dispatchesPerStep} dispatches per training step: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
+  // GPU time of one step by kernel family (timestamp queries; each dispatch in its own pass).
+  if (b.kind === 'webgpu' && profileGpu) {
+    const gpu = b as WebGPUBackend;
+    await gpu.sync();
+    gpu.startGpuProfile();
+    step().dispose();
+    const { dispatches, dropped } = await gpu.stopGpuProfile();
+    const fam = new Map<string, { n: number; ms: number }>();
+    const byKey = new Map<string, { n: number; ms: number }>();
+    for (const d of dispatches) {
+      for (const [m, k] of [[fam, d.key.split(/[_:(\[]/)[0]!], [byKey, d.key]] as const) {
+        const e = m.get(k) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += d.ms;
+        m.set(k, e);
+      }
+    }
+    const total = dispatches.reduce((a, d) => a + d.ms, 0);
+    const top = (m: Map<string, { n: number; ms: number }>, n: number): Record<string, [number, number]> =>
+      Object.fromEntries([...m].sort((x, y) => y[1].ms - x[1].ms).slice(0, n).map(([k, v]) => [k, [v.n, +v.ms.toFixed(3)]]));
+    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-gpu-profile', b: B, nc: Nc, nt: Nt,
+      gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, 25),
+      date: new Date().toISOString(), device: b.description }));
   }
   const t0 = performance.now();
   let last: Tensor | null = null;
@@ -176,6 +202,7 @@ export async function run(args: string[]): Promise<void> {
     for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);
   }
   const shape = arg(args, 'train-shape', '8x512x1024').split('x').map(Number) as [number, number, number];
-  if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape);
+  if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape,
+    args.includes('--gpu-profile'));
   b.destroy();
 }

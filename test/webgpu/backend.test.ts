@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WebGPUShaderError, WebGPUStorageError } from '../../src/engine/webgpu/backend.js';
 import { sizeClass } from '../../src/engine/webgpu/pool.js';
 import { Params, paramsWgsl } from '../../src/engine/webgpu/wgsl.js';
-import { gpu } from './util.js';
+import { expectClose, gpu } from './util.js';
 
 const be = await gpu();
 afterAll(() => be?.destroy());
@@ -78,6 +78,22 @@ describe.skipIf(!be)('webgpu backend mechanics', () => {
     expect(b.bindGroupsCreated).toBe(bg1);
     expect(bg1 - bg0).toBeLessThanOrEqual(3);
     await b.sync();
+  });
+
+  it.skipIf(!be?.device.features.has('timestamp-query'))('GPU profile: one timing per dispatch, results unchanged', async () => {
+    b.startGpuProfile(2);
+    expect(() => b.startGpuProfile()).toThrow(/already running/);
+    const x = b.upload(new Float32Array([0, 1, 2]));
+    const y = b.unary('exp', x);
+    const z = b.unary('neg', y);
+    const w = b.unary('neg', z);
+    const prof = await b.stopGpuProfile();
+    expect(prof.dispatches.map((d) => d.key.split('_')[0])).toEqual(['unary', 'unary']);
+    expect(prof.dropped).toBe(1);
+    for (const d of prof.dispatches) expect(d.ms >= 0 && d.ms < 1000).toBe(true);
+    expectClose(await b.read(w), [1, Math.E, Math.E ** 2], 1e-6);
+    await expect(b.stopGpuProfile()).rejects.toThrow(/no profile is running/);
+    for (const s of [x, y, z, w]) b.free(s);
   });
 
   it('freeing twice and use after free throw named errors', () => {

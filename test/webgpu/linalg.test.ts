@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ReduceOp } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
+import { splitCount } from '../../src/engine/webgpu/kernels/matmul.js';
 import { expectClose, gpu, ints, prod, rand } from './util.js';
 
 const be = await gpu();
@@ -149,6 +150,26 @@ describe.skipIf(!be)('webgpu matmul', () => {
       const ref = matmulRef(a, bb, batch, m, k, n, false, false, m * k, 0);
       for (let r = 0; r < batch * m; r++) for (let c = 0; c < n; c++) ref[r * n + c]! += bias[c]!;
       expectClose(got, ref, 1e-5, 2e-5, `matmul + bias ${JSON.stringify([batch, m, k, n])}`);
+    }
+  });
+
+  it('split-K (few output tiles, long K): mm16, mm128, aligned mm128a, ragged last run, all transposes', async () => {
+    const rng = Rng.fromSeed(24);
+    // [m, k, n]: weight-gradient shapes (k = tokens) and a k that leaves a short last run.
+    const cases: [number, number, number][] = [[64, 3000, 128], [128, 4096, 128], [5, 2500, 3], [70, 1030, 66], [1, 1024, 1]];
+    for (const [m, k, n] of cases) {
+      expect(splitCount(Math.ceil(m / (m >= 64 && n >= 64 ? 128 : 16)) * Math.ceil(n / (m >= 64 && n >= 64 ? 128 : 16)), k, false))
+        .toBeGreaterThan(1);
+      for (const [transA, transB] of [[true, false], [false, false], [false, true], [true, true]] as const) {
+        const a = rand(rng, m * k);
+        const bb = rand(rng, k * n);
+        const args = { batch: 1, m, k, n, transA, transB, strideA: m * k, strideB: k * n };
+        const got = await b.read(b.matmul(b.upload(a), b.upload(bb), args));
+        // Sums of ~k products: a relative tolerance on the float64 value, and an absolute one of
+        // a few ulps of √k (the size of the terms' sum).
+        expectClose(got, matmulRef(a, bb, 1, m, k, n, transA, transB, m * k, k * n), 1e-5, 2e-5 * Math.sqrt(k),
+          `matmul split-K ${JSON.stringify(args)}`);
+      }
     }
   });
 

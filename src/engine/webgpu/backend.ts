@@ -83,7 +83,9 @@ export class WebGPUStorage implements Storage {
 
 // GPUBufferUsage / GPUShaderStage / GPUMapMode values, spelled out so that no global is needed.
 const USAGE_MAP_READ = 0x01;
+const USAGE_COPY_SRC = 0x04;
 const USAGE_COPY_DST = 0x08;
+const USAGE_QUERY_RESOLVE = 0x200;
 const USAGE_UNIFORM = 0x40;
 const STAGE_COMPUTE = 0x4;
 const MAP_READ = 0x1;
@@ -133,6 +135,8 @@ export class WebGPUBackend implements Backend {
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly checks = new Set<Promise<void>>();
+  /** GPU profiling (startGpuProfile): a timestamp pair per dispatch, in its own compute pass. */
+  private profile: { querySet: GPUQuerySet; keys: string[]; capacity: number; dropped: number } | null = null;
   private errors: string[] = [];
   private destroyed = false;
   /** A backend-owned 1-element storage holding 1 (bound where an optional input is absent). */
@@ -210,11 +214,17 @@ export class WebGPUBackend implements Backend {
       if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
       this.bindGroups.set(bgKey, bindGroup);
     }
-    const pass = this.computePass();
+    const timed = this.profile !== null && this.profile.keys.length < this.profile.capacity;
+    if (this.profile && !timed) this.profile.dropped++;
+    const pass = timed ? this.timedPass(key) : this.computePass();
     pass.setPipeline(cached.pipeline);
     if (uniforms) pass.setBindGroup(0, bindGroup, [uniformOffset]);
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (timed) {
+      pass.end();
+      this.pass = null;
+    }
     this.dispatches++;
     this.dispatchesByKey?.set(key, (this.dispatchesByKey.get(key) ?? 0) + 1);
     for (const b of pooled) b.lastUse = this.epoch;
@@ -236,6 +246,50 @@ export class WebGPUBackend implements Backend {
     this.uniformUsed = 0;
     this.pending = 0;
     this.epoch++;
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (timestamp queries; each dispatch gets its own compute
+   * pass, which adds a little time of its own). For profiling only. Throws when the device lacks
+   * 'timestamp-query'. At most `capacity` dispatches are timed (a query set holds at most 4096 timestamps).
+   */
+  startGpuProfile(capacity = 2048): void {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error('startGpuProfile: expected a device with timestamp-query, got none');
+    }
+    if (this.profile) throw new Error('startGpuProfile: a profile is already running');
+    this.flush();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
+    this.profile = { querySet, keys: [], capacity, dropped: 0 };
+  }
+
+  /** Ends the profile: GPU milliseconds per timed dispatch, in order, and how many were not timed. */
+  async stopGpuProfile(): Promise<{ dispatches: { key: string; ms: number }[]; dropped: number }> {
+    const p = this.profile;
+    if (!p) throw new Error('stopGpuProfile: no profile is running');
+    this.profile = null;
+    const n = p.keys.length;
+    const out: { key: string; ms: number }[] = [];
+    if (n > 0) {
+      const bytes = 16 * n;
+      const resolved = this.device.createBuffer({ size: bytes, usage: USAGE_QUERY_RESOLVE | USAGE_COPY_SRC });
+      const staging = this.device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+      const enc = this.copyEncoder();
+      enc.resolveQuerySet(p.querySet, 0, 2 * n, resolved, 0);
+      enc.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+      this.flush();
+      await staging.mapAsync(MAP_READ, 0, bytes);
+      const t = new BigUint64Array(staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      staging.destroy();
+      resolved.destroy();
+      for (let i = 0; i < n; i++) out.push({ key: p.keys[i]!, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 });
+    } else {
+      this.flush();
+    }
+    p.querySet.destroy();
+    this.throwErrors();
+    return { dispatches: out, dropped: p.dropped };
   }
 
   // ---------------------------------------------------------------- memory
@@ -405,6 +459,22 @@ export class WebGPUBackend implements Backend {
   private computePass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  /** A new compute pass that writes the profile's next timestamp pair. */
+  private timedPass(key: string): GPUComputePassEncoder {
+    const p = this.profile!;
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    const i = p.keys.length;
+    p.keys.push(key);
+    this.pass = this.encoder.beginComputePass({
+      timestampWrites: { querySet: p.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
     return this.pass;
   }
 

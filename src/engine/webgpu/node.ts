@@ -7,6 +7,7 @@
  * `BSA_TNP_DAWN_TOGGLES` (comma-separated) adds Dawn toggles, e.g. `disable_robustness` (drops the
  * index clamping Dawn adds to every array access; the kernels never index out of bounds, which the
  * clamping would otherwise hide).
+ * `timestamp_quantization` is off: GPU profiles (WebGPUBackend.startGpuProfile) want exact times.
  * Limits are requested explicitly: the defaults (128 MiB bindings, 16 KiB workgroup memory,
  * 256 invocations) are far below what the kernels want.
  */
@@ -26,7 +27,8 @@ function nodeGpu(): GPU {
     if (!/^[a-z0-9_]+$/.test(t)) throw new Error(`webgpu: expected BSA_TNP_DAWN_TOGGLES names like disable_robustness, got '${t}'`);
   }
   try {
-    gpu = create(['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia', ...extra].join(',')}`]);
+    gpu = create(['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia', ...extra].join(',')}`,
+      'disable-dawn-features=timestamp_quantization']);
   } catch {
     gpu = create([]);
   }

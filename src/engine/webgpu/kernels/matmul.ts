@@ -9,6 +9,9 @@
  *   conflict-free. `aligned` variant (M, N ≡ 0 mod 128, K ≡ 0 mod 8, batch strides ≡ 0 mod 4):
  *   vec4 global loads/stores, no bounds checks; otherwise every load and store is checked.
  * - `mm16`: one output per thread, 16×16 tiles; for small M or N.
+ * Split-K (both versions, see `splitCount`): a product with few output tiles and a long K runs as
+ * several layers of workgroups, each over one run of K into its own partial product, then one
+ * reduction sums the layers.
  * transA / transB change only the load code (A stored [k][m], B stored [n][k]).
  * Batches beyond 65535 and tile rows beyond 65535 are split over several dispatches.
  */
@@ -37,9 +40,24 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
   const tilesM = Math.ceil(M / tile);
   const tilesN = Math.ceil(N / tile);
   if (tilesN > MAXG) throw new Error(`matmul: n = ${N} needs more than 65535 column tiles; split B`);
+  const S = splitCount(batch * tilesM * tilesN, K, bias !== null, batch);
+  if (S > 1) {
+    // Split-K: S workgroup layers each multiply one run of KS rows of the reduction into its own
+    // partial product; one reduction sums them (weight gradients Xᵀ·dY over every token: one
+    // 128×128 tile walking K = 12,288 took ~1 ms, most of a training step).
+    be.free(out);
+    const KS = Math.ceil(K / S / 8) * 8;
+    const layers = Math.ceil(K / KS);
+    const part = be.alloc(layers * M * N);
+    const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(0).u32(0).u32(KS).u32(layers).buffer();
+    be.dispatch(key, src, [a, b, part], ['read', 'read', 'read_write'], p, [tilesN, tilesM, layers]);
+    const sum = be.reduce('sum', part, 1, layers, M * N);
+    be.free(part);
+    return sum;
+  }
   for (let b0 = 0; b0 < batch; b0 += MAXG) {
     for (let t0 = 0; t0 < tilesM; t0 += MAXG) {
-      const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(b0).u32(t0).buffer();
+      const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(b0).u32(t0).u32(Math.max(K, 1)).u32(1).buffer();
       be.dispatch(key, src, bias ? [a, b, out, bias] : [a, b, out], bias ? ['read', 'read', 'read_write', 'read'] : ['read', 'read', 'read_write'], p,
         [tilesN, Math.min(MAXG, tilesM - t0), Math.min(MAXG, batch - b0)]);
     }
@@ -47,7 +65,17 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
   return out;
 }
 
-const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${paramsWgsl(bias ? 4 : 3, 7)}
+/**
+ * How many K-runs to split a product into: 1 unless there are few output tiles (fewer than about
+ * two waves of workgroups) and a long reduction; then enough runs of at least 256 rows to give
+ * ~256 workgroups, at most 64. Only single products without a bias epilogue are split.
+ */
+export function splitCount(workgroups: number, K: number, bias: boolean, batch = 1): number {
+  if (bias || batch !== 1 || workgroups >= 128 || K < 1024) return 1;
+  return Math.max(1, Math.min(64, Math.ceil(256 / workgroups), Math.floor(K / 256)));
+}
+
+const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${paramsWgsl(bias ? 4 : 3, 9)}
 @group(0) @binding(0) var<storage, read> A: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> B: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> C: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
@@ -67,13 +95,13 @@ function mm128(transA: boolean, transB: boolean, aligned: boolean, bias: boolean
       const idx = `${base} + (${tileOff} + t / 2u) * K + kt + (t % 2u) * 4u`;
       if (aligned) return `r${mat} = ${mat}[(${idx}) / 4u];`;
       return [0, 1, 2, 3].map((j) => `{ let rr = ${tileOff} + t / 2u; let kk = kt + (t % 2u) * 4u + ${j}u;
-      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + rr * K + kk, arrayLength(&${mat}) - 1u)], rr < ${dimRow} && kk < K); }`).join('\n    ');
+      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + rr * K + kk, arrayLength(&${mat}) - 1u)], rr < ${dimRow} && kk < kEnd); }`).join('\n    ');
     }
     // element (k, col) at base + k*DIM + col
     const idx = `${base} + (kt + t / 32u) * ${dimRow} + ${tileOff} + (t % 32u) * 4u`;
     if (aligned) return `r${mat} = ${mat}[(${idx}) / 4u];`;
     return [0, 1, 2, 3].map((j) => `{ let kk = kt + t / 32u; let cc = ${tileOff} + (t % 32u) * 4u + ${j}u;
-      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + kk * ${dimRow} + cc, arrayLength(&${mat}) - 1u)], kk < K && cc < ${dimRow}); }`).join('\n    ');
+      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + kk * ${dimRow} + cc, arrayLength(&${mat}) - 1u)], kk < kEnd && cc < ${dimRow}); }`).join('\n    ');
   };
   const st = (mat: 'A' | 'B', rowRun: boolean): string => {
     const S = mat === 'A' ? 'As' : 'Bs';
@@ -117,19 +145,25 @@ var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let bi = wid.z + pu(5u);
+  // Split-K (pu(8) > 1 layers, batch 1): layer wid.z multiplies rows [kBegin, kEnd) of the
+  // reduction into its own partial C.
+  let layers = pu(8u);
+  let split = layers > 1u;
+  let bi = select(wid.z + pu(5u), 0u, split);
+  let kBegin = select(0u, wid.z * pu(7u), split);
+  let kEnd = select(K, min(K, kBegin + pu(7u)), split);
   let m0 = (wid.y + pu(6u)) * 128u;
   let n0 = wid.x * 128u;
   let aBase = bi * pu(3u);
   let bBase = bi * pu(4u);
-  let cBase = bi * M * N;
+  let cBase = select(bi, wid.z, split) * M * N;
   let tx = t % 16u;
   let ty = t / 16u;
   ${regDecl('A')}
   ${regDecl('B')}
 ${[0, 1, 2, 3, 4, 5, 6, 7].map((r) => `  var c${r}0 = vec4<f32>(0.0); var c${r}1 = vec4<f32>(0.0);`).join('\n')}
-  let tiles = (K + 7u) / 8u;
-  var kt = 0u;
+  let tiles = (kEnd - kBegin + 7u) / 8u;
+  var kt = kBegin;
   if (tiles > 0u) {
     ${ld('A', aRowRun)}
     ${ld('B', bRowRun)}
@@ -138,7 +172,7 @@ ${[0, 1, 2, 3, 4, 5, 6, 7].map((r) => `  var c${r}0 = vec4<f32>(0.0); var c${r}1
   ${stA}
   ${st('B', bRowRun)}
     workgroupBarrier();
-    kt = (it + 1u) * 8u;
+    kt = kBegin + (it + 1u) * 8u;
     if (it + 1u < tiles) {
     ${ld('A', aRowRun)}
     ${ld('B', bRowRun)}
@@ -159,25 +193,30 @@ var<workgroup> Bs: array<array<f32, 17>, 16>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let bi = wid.z + pu(5u);
+  let layers = pu(8u);
+  let split = layers > 1u;
+  let bi = select(wid.z + pu(5u), 0u, split);
+  let kBegin = select(0u, wid.z * pu(7u), split);
+  let kEnd = select(K, min(K, kBegin + pu(7u)), split);
   let aBase = bi * pu(3u);
   let bBase = bi * pu(4u);
+  let cBase = select(bi, wid.z, split) * M * N;
   let r = (wid.y + pu(6u)) * 16u + l.y;
   let c = wid.x * 16u + l.x;
   var acc = 0.0;
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += 16u) {
     {
       let row = r; let kk = k0 + l.x;
-      As[l.y][l.x] = select(0.0, A[min(${aIdx}, arrayLength(&A) - 1u)], row < M && kk < K);
+      As[l.y][l.x] = select(0.0, A[min(${aIdx}, arrayLength(&A) - 1u)], row < M && kk < kEnd);
     }
     {
       let col = c; let kk = k0 + l.y;
-      Bs[l.y][l.x] = select(0.0, B[min(${bIdx}, arrayLength(&B) - 1u)], col < N && kk < K);
+      Bs[l.y][l.x] = select(0.0, B[min(${bIdx}, arrayLength(&B) - 1u)], col < N && kk < kEnd);
     }
     workgroupBarrier();
     for (var j = 0u; j < 16u; j++) { acc = fma(As[l.y][j], Bs[j][l.x], acc); }
     workgroupBarrier();
   }
-  if (r < M && c < N) { C[bi * M * N + r * N + c] = acc${bias ? ' + BIAS[c]' : ''}; }
+  if (r < M && c < N) { C[cBase + r * N + c] = acc${bias ? ' + BIAS[c]' : ''}; }
 }`;
 }

@@ -1,0 +1,33 @@
+import { openBackend } from './backends.js';
+import * as E from '../src/engine/ops.js';
+import { Rng } from '../src/engine/random.js';
+import { BsaTnp } from '../src/models/bsa-tnp.js';
+import { DEFAULT_CONFIG } from '../src/models/config.js';
+import { materialise } from '../src/nn/params.js';
+import { AdamW } from '../src/train/optimizer.js';
+const b: any = await openBackend('webgpu');
+const model = new BsaTnp(DEFAULT_CONFIG);
+const specs = model.specs(Rng.fromSeed(0));
+const values = materialise(specs, b);
+const names = specs.map((s) => s.name);
+const opt = AdamW.create(values, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, clipNorm: 0.5 });
+const B = 2, Nc = 32, Nt = 32;
+const rng = Rng.fromSeed(1);
+const u = (n: number) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1; return a; };
+const batch = { ctx: { f: E.tensor(u(B * Nc), [B, Nc, 1], b), mask: E.tensor(new Float32Array(B * Nc).fill(1), [B, Nc], b), coords: { s: E.tensor(u(B * Nc * 2), [B, Nc, 2], b) } }, test: { s: E.tensor(u(B * Nt * 2), [B, Nt, 2], b) } };
+const fTest = E.tensor(u(B * Nt), [B, Nt, 1], b);
+let last: any = null;
+for (let k = 0; k < Number(process.env.STEPS ?? 8); k++) {
+  await b.sync();
+  const t0 = performance.now();
+  const bg0 = b.bindGroupsCreated, c0 = b.pool.created;
+  last?.dispose();
+  const { value, grads } = E.valueAndGrad((ps: any) => model.loss(new Map(names.map((n, i) => [n, ps[i]])), batch as any, fTest))(values);
+  opt.update(values, grads, 1e-4);
+  grads.forEach((g: any) => g.dispose());
+  last = value;
+  const host = performance.now() - t0;
+  console.log(k, 'bindgroups', b.bindGroupsCreated - bg0, 'buffers created', b.pool.created - c0, 'idle', b.pool.idleBytes, 'host ms', host.toFixed(1));
+}
+await b.sync();
+b.destroy();
