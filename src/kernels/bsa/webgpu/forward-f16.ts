@@ -178,7 +178,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         keyWrite += `        KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(kr${u}_${g.index}_${c}), ok);\n`;
       }
     }
-    keyWrite += '        KV[j] = select(NEG, 0.0, ok);\n      }\n    }\n';
+    keyWrite += '        KV[j] = select(NEG, 0.0, ok);\n        if (!ok) { FLAG[1u + (kt & 1u)] = 1u; }\n      }\n    }\n';
   }
   let stageDecl = `var<workgroup> KV: array<f32, ${TK}>;\n`;
   for (const g of L.groups) stageDecl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
@@ -293,13 +293,13 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const partner = (x: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)` : 'XM[lid ^ 16u]');
   // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}. Invalid keys add
   // KV[j] = NEG (no valid score comes near it); rows with an invalid query are zeroed at the end.
-  const scoreBody = (tied: boolean): string => {
+  const scoreBody = (tied: boolean, partial: boolean): string => {
     let s = '';
     for (const u of range(NU)) {
       s += `      {\n        let j = half + ${LPR * u}u;\n`;
       s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
         .replace(/^/gm, '        ');
-      s += `        s${u} = SS[sb + j * ${RW}u + r] + beta + KV[j];\n      }\n`;
+      s += `        s${u} = SS[sb + j * ${RW}u + r] + beta${partial ? ' + KV[j]' : ''};\n      }\n`;
     }
     return s;
   };
@@ -374,7 +374,7 @@ fn main(${GRID_BUILTINS}) {
   biasSetup(h);
   // H16 = [K hi | K lo | V hi | V lo] (lo halves when split), each [B, H, Kpad, DP or DVP].
 ${h16Regions(t, DP, DVP)}${qcs}  ${qStage}
-${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG[0] = 0u; }
+${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG[0] = 0u; FLAG[1] = 0u; FLAG[2] = 0u; }
 ${keyRegs}  {
     let nk0 = 0u;
 ${keyLoad}  }
@@ -393,9 +393,19 @@ ${keyWrite}    {
 ${keyLoad.replace(/^/gm, '  ')}    }
     workgroupBarrier();
 ${scores}    workgroupBarrier();
-${regs}    if (tied) {
-${scoreBody(true)}    } else {
-${scoreBody(false)}    }
+${regs}    // A tile whose keys are all valid (all but the last, without a mask) skips the KV term. The
+    // flag slot alternates by tile; the next tile's slot was last read before this tile's barriers.
+    let partial = workgroupUniformLoad(&FLAG[1u + (kt & 1u)]) != 0u;
+    if (lid == 0u) { FLAG[1u + ((kt + 1u) & 1u)] = 0u; }
+    if (tied) {
+      if (partial) {
+${scoreBody(true, true).replace(/^/gm, '  ')}      } else {
+${scoreBody(true, false).replace(/^/gm, '  ')}      }
+    } else {
+      if (partial) {
+${scoreBody(false, true).replace(/^/gm, '  ')}      } else {
+${scoreBody(false, false).replace(/^/gm, '  ')}      }
+    }
     var mt = ${tmax};
 ${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt')});\n`}
     let first = m <= HALF_NEG;
