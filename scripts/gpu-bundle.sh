@@ -11,6 +11,8 @@ common=(--bundle --platform=node --format=esm --target=node20 --external:webgpu 
 npx esbuild bench/run.ts --outfile=.gpu/bundle/bench.js "${common[@]}"
 echo "import { runCli } from '../src/cli/main.ts'; process.exitCode = await runCli(process.argv.slice(2));" > .gpu/cli-entry.ts
 npx esbuild .gpu/cli-entry.ts --outfile=.gpu/bundle/cli.js "${common[@]}"
+# Data worker threads (train/prefetch-node.ts) import this file from beside the bundle.
+npx esbuild src/train/data-worker-entry.ts --outfile=.gpu/bundle/data-worker-entry.js "${common[@]}"
 # Worker threads of the CPU backend load their own file.
 if [ -f src/engine/cpu/worker-node.ts ]; then
   npx esbuild src/engine/cpu/worker-node.ts --outfile=.gpu/bundle/worker-node.js "${common[@]}"

@@ -18,11 +18,12 @@ import { Rng } from '../engine/random.js';
 import { keep, type Tensor } from '../engine/tensor.js';
 import type { Batch, TaskGenerator } from '../data/batch.js';
 import { gaussianMetrics, RunningMean } from '../data/metrics.js';
-import { BatchStream } from '../data/stream.js';
+import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { BsaTnp } from '../models/bsa-tnp.js';
 import {
-  DEFAULT_DATA_SCHEMA, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type ModelConfig, type ModelFolderConfig, type TrainConfig,
+  DEFAULT_DATA_SCHEMA, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type ModelConfig, type ModelFolderConfig, type TaskConfig,
+  type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
 import { batchToTensors } from './batch-inputs.js';
@@ -67,6 +68,20 @@ export interface TrainerOptions {
   out?: string | null;
   /** Data schema written to config.json (default: s0, s1 → f, no normalisation). */
   data?: DataSchema;
+  /**
+   * Where training batches come from (default: `BatchStream`, generated on this thread when
+   * needed). The CLI passes worker-thread prefetching (prefetch-node.ts), which must give the same
+   * batches and state for the same task, batch size and start state.
+   */
+  batchSource?: (task: TaskConfig, batchSize: number, start: BatchStreamState | [number, number, number]) => BatchSource;
+}
+
+/** BatchStream's interface; `ready()` (if present) is awaited before each step's `next()`. */
+export interface BatchSource {
+  next(): Batch;
+  state(): BatchStreamState;
+  ready?(): Promise<void>;
+  dispose?(): void;
 }
 
 /**
@@ -122,7 +137,7 @@ export class Trainer implements Disposable {
   train: TrainConfig;
   readonly data: DataSchema;
   private readonly generator: TaskGenerator;
-  private readonly stream: BatchStream;
+  private readonly stream: BatchSource;
   private readonly validKey: [number, number, number];
   private readonly out: string | null;
   private readonly lossEvery: number;
@@ -137,7 +152,7 @@ export class Trainer implements Disposable {
 
   private constructor(a: {
     model: ModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
-    stream: BatchStream; generator: TaskGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
+    stream: BatchSource; generator: TaskGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
     best: ValidationRecord | null; validations: ValidationRecord[]; elapsed: number; resumed: boolean;
   }) {
     this.model = new BsaTnp(a.model);
@@ -169,7 +184,8 @@ export class Trainer implements Disposable {
     const { generator } = resolveTask(train.task, train.batchSize);
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
-      stream: new BatchStream(generator, dataRng), opts, data: opts.data ?? DEFAULT_DATA_SCHEMA,
+      stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
+      opts, data: opts.data ?? DEFAULT_DATA_SCHEMA,
       best: null, validations: [], elapsed: 0, resumed: false,
     });
   }
@@ -192,7 +208,9 @@ export class Trainer implements Disposable {
     const { generator } = resolveTask(train.task, train.batchSize);
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: ck.state.rng.valid,
-      stream: BatchStream.fromState(generator, ck.state.rng.data), opts: { ...opts, out: opts.out === undefined ? folder : opts.out },
+      stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, ck.state.rng.data)
+        : BatchStream.fromState(generator, ck.state.rng.data),
+      opts: { ...opts, out: opts.out === undefined ? folder : opts.out },
       data: ck.config.data, best: ck.state.best, validations: ck.state.validations, elapsed: ck.state.elapsedSeconds, resumed: true,
     });
   }
@@ -303,6 +321,7 @@ export class Trainer implements Disposable {
     let lastT = Date.now();
     let lastStep = this.step;
     while (this.step < untilStep) {
+      if (this.stream.ready) await this.stream.ready();
       this.trainStep();
       const k = this.step;
       const end = k === untilStep;
@@ -336,6 +355,7 @@ export class Trainer implements Disposable {
   }
 
   dispose(): void {
+    this.stream.dispose?.();
     for (const p of this.params) p.dispose();
     this.optimizer.dispose();
     this.lossSum?.dispose();

@@ -63,6 +63,28 @@ describe('bsa-tnp train / eval', () => {
     expect(JSON.parse(s.stdout)).toMatchObject({ task: 'gp2d-shifted', batches: 1 });
   });
 
+  it('--data-workers: batches generated on worker threads train to the same weights, also across a resume', async () => {
+    fs.writeFileSync(path.join(dir, 'cfg-w.json'), JSON.stringify({
+      model: TINY_MODEL,
+      train: { steps: 3, batchSize: 2, validEvery: 100, validBatches: 0, checkpointEvery: 100, task: { name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } } },
+    }));
+    // Same history on both sides (--steps sets the schedule's length): 2 steps, then resume to 3.
+    const a = await run('train', '--config', 'cfg-w.json', '--out', 'w0', '--steps', '2', '--threads', '1', '--data-workers', '0');
+    expect(a.code).toBe(0);
+    expect((await run('train', '--out', 'w0', '--resume', '--steps', '3', '--threads', '1', '--data-workers', '0')).code).toBe(0);
+    const b = await run('train', '--config', 'cfg-w.json', '--out', 'w2', '--steps', '2', '--threads', '1', '--data-workers', '2');
+    expect(b.code, b.stderr).toBe(0);
+    const c = await run('train', '--out', 'w2', '--resume', '--steps', '3', '--threads', '1', '--data-workers', '1');
+    expect(c.code, c.stderr).toBe(0);
+    const w0 = loadModelFolder(path.join(dir, 'w0')).weights;
+    const w2 = loadModelFolder(path.join(dir, 'w2')).weights;
+    expect([...w2.keys()].sort()).toEqual([...w0.keys()].sort());
+    for (const [k, v] of w0) expect(Array.from(w2.get(k)!.data), k).toEqual(Array.from(v.data));
+    const bad = await run('train', '--config', 'cfg-w.json', '--out', 'w3', '--data-workers', 'many');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--data-workers must be an integer >= 0');
+  });
+
   it('errors: missing --out, bad model folder, unknown task, bad config', async () => {
     expect((await run('train')).stderr).toContain('bsa-tnp train: missing --out FOLDER');
     const nf = await run('eval', '--model', 'nope');

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { Progress } from '../progress.js';
 import { createBackend, parseBackendName } from '../predictor.js';
@@ -21,7 +22,8 @@ import { BEST_DIR, CheckpointError, CONFIG_FILE, loadModelFolder, WEIGHTS_FILE }
 import { writeFileAtomic } from '../../train/atomic.js';
 import { encodeSafetensors } from '../../train/safetensors.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
-import { Trainer, type TrainEvent } from '../../train/trainer.js';
+import { Trainer, type TrainerOptions, type TrainEvent } from '../../train/trainer.js';
+import { WorkerBatchStream } from '../../train/prefetch-node.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 
@@ -122,7 +124,16 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     fresh = { model: cfg.model, train };
   }
 
+  const dataWorkersArg = str(args, 'data-workers');
   const handle = await createBackend(backendName, cmd, threads);
+  // Worker-thread batch generation: by default on the GPU backend (where a batch takes longer to
+  // generate than to train on); the CPU backend's own threads already use the cores.
+  const dataWorkers = dataWorkersArg === undefined || dataWorkersArg === 'auto'
+    ? (handle.backend.kind === 'webgpu' ? Math.max(1, availableParallelism() - 1) : 0)
+    : intOption(args, 'data-workers', cmd, 0, 0);
+  const batchSource: TrainerOptions['batchSource'] = dataWorkers > 0
+    ? (task, batchSize, start) => new WorkerBatchStream(task, batchSize, start, { workers: dataWorkers })
+    : undefined;
   const sink = ctx.stderr;
   let progress: Progress | null = null;
   let lastLoss: number | null = null;
@@ -153,8 +164,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   let trainer: Trainer | null = null;
   try {
     trainer = resume
-      ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, ...(steps !== undefined ? { steps } : {}) })
-      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir });
+      ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, ...(steps !== undefined ? { steps } : {}) })
+      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource });
     keep = trainer.train.keep;
     await trainer.run();
     const src = exportKeptModel(out, ckDir, keep);
@@ -206,6 +217,7 @@ Example:
     device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend (same as --backend)' },
     threads: { type: 'string', value: 'N', description: 'CPU threads for matmul (default: all cores, at most 8)' },
     'loss-every': { type: 'string', value: 'N', description: 'steps between loss readbacks', default: '50' },
+    'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches ahead (auto: cores − 1 on webgpu, 0 on cpu; same batches either way)', default: 'auto' },
   },
   run,
 };
