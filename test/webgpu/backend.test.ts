@@ -80,6 +80,36 @@ describe.skipIf(!be)('webgpu backend mechanics', () => {
     await b.sync();
   });
 
+  it('over the idle limit the pool evicts the buffers used longest ago, so a running loop keeps its buffers', async () => {
+    const { createNodeWebGPUBackend } = await import('../../src/engine/webgpu/node.js');
+    const small = (await createNodeWebGPUBackend({ poolLimitBytes: 64 * 1024 })).backend!;
+    try {
+      // An earlier job leaves 48 KiB of idle 8 KiB buffers behind; the loop needs 48 KiB of 4 KiB ones.
+      const old = Array.from({ length: 6 }, () => small.unary('neg', small.upload(new Float32Array(2048))));
+      for (const s of old) small.free(s);
+      await small.sync();
+      const step = (): number[] => {
+        const xs = Array.from({ length: 6 }, (_, i) => small.upload(new Float32Array(1000 + i).fill(1)));
+        const ys = xs.map((x) => small.unary('exp', x));
+        const ids = [...xs, ...ys].map((t) => (t as unknown as { pooled: { id: number } }).pooled.id);
+        for (const t of [...ys, ...xs]) small.free(t);
+        return ids;
+      };
+      step();
+      step();
+      const created = small.pool.created;
+      const bg = small.bindGroupsCreated;
+      const ids = step();
+      for (let i = 0; i < 3; i++) expect(step()).toEqual(ids);
+      expect(small.pool.created).toBe(created);
+      expect(small.bindGroupsCreated).toBe(bg);
+      expect(small.pool.idleBytes).toBeLessThanOrEqual(64 * 1024);
+      await small.sync();
+    } finally {
+      small.destroy();
+    }
+  });
+
   it.skipIf(!be?.device.features.has('timestamp-query'))('GPU profile: one timing per dispatch, results unchanged', async () => {
     b.startGpuProfile(2);
     expect(() => b.startGpuProfile()).toThrow(/already running/);

@@ -55,6 +55,13 @@ class IdHeap {
     a[i] = b;
   }
 
+  /** Removes `b` (O(n); only for evictions). */
+  remove(b: PooledBuffer): void {
+    const rest = this.items.filter((x) => x !== b);
+    this.items.length = 0;
+    for (const x of rest) this.push(x);
+  }
+
   pop(): PooledBuffer | undefined {
     const a = this.items;
     const top = a[0];
@@ -121,16 +128,37 @@ export class BufferPool {
   /** Returns a buffer acquired for `bytes` requested bytes. */
   release(b: PooledBuffer, bytes: number): void {
     this.memory.recordFree(bytes);
-    if (this.idleBytes + b.bytes > this.limitBytes) {
-      this.beforeDestroy(b);
-      b.buffer.destroy();
-      this.deviceBytes -= b.bytes;
+    if (b.bytes > this.limitBytes) {
+      this.destroy(b);
       return;
+    }
+    // Over the idle limit: evict the idle buffers used longest ago (e.g. a large inference's, when
+    // training follows), not the one just released. Destroying the buffers of the loop that is
+    // running would make every iteration create new ones, with new bind groups.
+    while (this.idleBytes + b.bytes > this.limitBytes) {
+      let victim: PooledBuffer | null = null;
+      let heap: IdHeap | null = null;
+      for (const h of this.idle.values()) {
+        for (const x of h.items) if (victim === null || x.lastUse < victim.lastUse) { victim = x; heap = h; }
+      }
+      if (victim === null || victim.lastUse > b.lastUse) {
+        this.destroy(b);
+        return;
+      }
+      heap!.remove(victim);
+      this.idleBytes -= victim.bytes;
+      this.destroy(victim);
     }
     let list = this.idle.get(b.bytes);
     if (!list) this.idle.set(b.bytes, (list = new IdHeap()));
     list.push(b);
     this.idleBytes += b.bytes;
+  }
+
+  private destroy(b: PooledBuffer): void {
+    this.beforeDestroy(b);
+    b.buffer.destroy();
+    this.deviceBytes -= b.bytes;
   }
 
   /** Destroys every idle buffer (the backend flushes first). */
