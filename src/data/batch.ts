@@ -56,6 +56,8 @@ export interface Batch {
   mask_test?: Float32Array;
   /** Number of valid context rows per element [B]. */
   n_ctx: Int32Array;
+  /** The exact GP posterior's mean NLL on this batch, when a data worker computed it already. */
+  oracleNll?: number;
   /** Present on GP batches: the true kernel and noise, for `gpOracle`. */
   gp?: GpTruth;
 }

@@ -4,3 +4,4 @@
  */
 export { resolveTask } from './tasks.js';
 export { Rng } from '../engine/random.js';
+export { gpOracle } from '../data/tasks.js';

@@ -31,6 +31,7 @@ const { parentPort, workerData } = require('node:worker_threads');
     try {
       const out = generate(mod.Rng.fromState(key));
       const list = Array.isArray(out) ? out : [out];
+      if (workerData.oracle) for (const b of list) if (b.gp) b.oracleNll = mod.gpOracle(b).meanNll;
       const buffers = new Set();
       const walk = (v) => {
         if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
@@ -60,6 +61,8 @@ export interface WorkerBatchStreamOptions {
   workers?: number;
   /** Groups generated ahead (default: 2 × workers). */
   depth?: number;
+  /** Also compute each GP batch's exact-posterior NLL on the worker (`Batch.oracleNll`; evaluation). */
+  oracle?: boolean;
 }
 
 /** Same interface as BatchStream (`next`, `state`), plus `ready()` before each `next()`. */
@@ -94,7 +97,7 @@ export class WorkerBatchStream {
     const workerData = {
       entry: isTs ? entryTs.href : new URL('./data-worker-entry.js', import.meta.url).href,
       tsx: isTs ? import.meta.resolve('tsx/esm/api') : null,
-      task: task, batch: batchSize,
+      task: task, batch: batchSize, oracle: opts.oracle === true,
     };
     for (let i = 0; i < n; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData });

@@ -76,6 +76,17 @@ export interface TrainerOptions {
   batchSource?: (task: TaskConfig, batchSize: number, start: BatchStreamState | [number, number, number]) => BatchSource;
 }
 
+/**
+ * A wall-clock budget for `run` (data generation included): training stops when it is spent, and
+ * the schedule's length (train.steps) is set, after `warmupSteps` + `probeSteps` steps, to the
+ * steps that fit in 97 % of the time left at the measured rate.
+ */
+export interface TimeBudget {
+  seconds: number;
+  warmupSteps?: number;
+  probeSteps?: number;
+}
+
 /** BatchStream's interface; `ready()` (if present) is awaited before each step's `next()`. */
 export interface BatchSource {
   next(): Batch;
@@ -89,12 +100,14 @@ export interface BatchSource {
  * Reads predictions back (this is evaluation, not a training step).
  */
 export async function evaluate(model: BsaTnp, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
-  batches: number, onBatch?: (done: number) => void): Promise<EvalMetrics> {
+  batches: number, onBatch?: (done: number) => void, source?: BatchSource): Promise<EvalMetrics> {
   if (model.config.output.kind !== 'gaussian') throw new Error('evaluate: only Gaussian outputs are supported so far');
   const acc = new RunningMean();
   const oracle = new RunningMean();
   for (let i = 0; i < batches; i++) {
-    const batch: Batch = generator(rng.split());
+    // `source` (e.g. worker prefetching over the same generator and rng) gives the same batches.
+    if (source?.ready) await source.ready();
+    const batch: Batch = source ? source.next() : generator(rng.split());
     const bt = batchToTensors(batch, model.config, backend);
     let mean: Float32Array, std: Float32Array;
     try {
@@ -112,7 +125,7 @@ export async function evaluate(model: BsaTnp, params: Params, backend: Backend, 
     }
     const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
     acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
-    if (batch.gp) oracle.add({ nll: gpOracle(batch).meanNll });
+    if (batch.gp) oracle.add({ nll: batch.oracleNll ?? gpOracle(batch).meanNll });
     onBatch?.(i + 1);
   }
   const r = acc.mean();
@@ -314,17 +327,35 @@ export class Trainer implements Disposable {
    * Trains until `untilStep` (default `train.steps`), reading the loss every `lossEvery` steps,
    * validating every `validEvery` and checkpointing every `checkpointEvery` steps and at the end.
    */
-  async run(untilStep = this.train.steps): Promise<void> {
+  async run(untilStep = this.train.steps, budget: TimeBudget | null = null): Promise<void> {
     const t0 = Date.now();
     const elapsed = () => this.elapsedBefore + (Date.now() - t0) / 1000;
     this.onEvent({ type: 'start', step: this.step, steps: untilStep, parameters: this.parameterCount, backend: this.backend.description, resumed: this.resumed });
     let lastT = Date.now();
     let lastStep = this.step;
+    const k0 = this.step;
+    let probe: { step: number; t: number } | null = null;
     while (this.step < untilStep) {
       if (this.stream.ready) await this.stream.ready();
       this.trainStep();
       const k = this.step;
-      const end = k === untilStep;
+      let deadline = false;
+      if (budget !== null) {
+        const used = (Date.now() - t0) / 1000;
+        deadline = used >= budget.seconds;
+        // Fix the schedule's length once the step rate is known (after warm-up): the steps that
+        // fit in 97 % of the time left, as the reference's accuracy script does.
+        const warm = budget.warmupSteps ?? 20;
+        if (k - k0 === warm) probe = { step: k, t: Date.now() };
+        if (probe !== null && k - probe.step === (budget.probeSteps ?? 200)) {
+          const rate = (k - probe.step) / Math.max(1e-3, (Date.now() - probe.t) / 1000);
+          const total = Math.max(k + 1, Math.floor(k + 0.97 * (budget.seconds - used) * rate));
+          untilStep = Math.min(untilStep, total);
+          this.train = { ...this.train, steps: untilStep };
+          probe = null;
+        }
+      }
+      const end = k >= untilStep || deadline;
       if (k % this.lossEvery === 0 || end) {
         const loss = await this.readLoss();
         const now = Date.now();
@@ -349,6 +380,7 @@ export class Trainer implements Disposable {
       if (this.out !== null && (k % this.train.checkpointEvery === 0 || end || validated)) {
         await this.save(this.out, {}, elapsed());
       }
+      if (deadline) break;
     }
     this.elapsedBefore = elapsed();
     this.onEvent({ type: 'done', step: this.step, elapsedSeconds: this.elapsedBefore, best: this.best });

@@ -80,6 +80,10 @@ describe('bsa-tnp train / eval', () => {
     const w2 = loadModelFolder(path.join(dir, 'w2')).weights;
     expect([...w2.keys()].sort()).toEqual([...w0.keys()].sort());
     for (const [k, v] of w0) expect(Array.from(w2.get(k)!.data), k).toEqual(Array.from(v.data));
+    // eval: the same batches and GP oracle when workers generate them.
+    const e0 = JSON.parse((await run('eval', 'w0', '--batches', '3', '--json', '--data-workers', '0')).stdout) as Record<string, number>;
+    const e2 = JSON.parse((await run('eval', 'w0', '--batches', '3', '--json', '--data-workers', '2')).stdout) as Record<string, number>;
+    for (const k of ['nll', 'oracleNll', 'rmse', 'coverage']) expect(e2[k], k).toBe(e0[k]);
     const bad = await run('train', '--config', 'cfg-w.json', '--out', 'w3', '--data-workers', 'many');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--data-workers must be an integer >= 0');

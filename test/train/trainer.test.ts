@@ -80,6 +80,22 @@ describe('Trainer', () => {
     t.dispose();
   });
 
+  it('a time budget stops the run and fits the schedule to the steps the measured rate allows', async () => {
+    const t = Trainer.create(TINY_MODEL, tinyTrain({ steps: 1_000_000 }), new CpuBackend(), { out: null, lossEvery: 1000 });
+    const t0 = Date.now();
+    await t.run(undefined, { seconds: 1.5, warmupSteps: 2, probeSteps: 5 });
+    const secs = (Date.now() - t0) / 1000;
+    expect(secs).toBeLessThan(10);
+    // The schedule was shortened from 10^6 to what fits (a few hundred steps at most here), and the
+    // run stopped at that length or at the deadline, whichever came first.
+    expect(t.train.steps).toBeLessThan(100_000);
+    expect(t.step).toBeGreaterThan(7);
+    expect(t.step).toBeLessThanOrEqual(t.train.steps);
+    expect(t.step === t.train.steps || secs >= 1.5).toBe(true);
+    expect(secs).toBeGreaterThan(0.5);
+    t.dispose();
+  });
+
   it('the same seed gives the same run; another seed another one', async () => {
     const run = async (seed: number) => {
       const t = Trainer.create(TINY_MODEL, tinyTrain({ seed }), new CpuBackend(), { out: null });

@@ -7,6 +7,7 @@
  * test stream is Rng.fromSeed(seed) split once for the test key: a stream the trainer never uses.
  */
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { Progress } from '../progress.js';
 import { createBackend, explainBackendError, parseBackendName } from '../predictor.js';
@@ -21,6 +22,7 @@ import { BatchInputError } from '../../train/batch-inputs.js';
 import { CheckpointError, loadModelFolder } from '../../train/checkpoint.js';
 import { resolveTask, TASK_NAMES } from '../../train/tasks.js';
 import { evaluate } from '../../train/trainer.js';
+import { WorkerBatchStream } from '../../train/prefetch-node.js';
 
 /** Seed of the default test stream (distinct from every training seed's streams by construction). */
 export const EVAL_SEED = 88;
@@ -83,10 +85,17 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const specs = model.specs(Rng.fromSeed(0));
   const tensors = specs.map((s) => E.tensor(loaded.weights.get(s.name)!.data, s.shape, handle.backend));
   const progress = new Progress({ total: batches, sink: ctx.stderr, label: 'eval', unit: 'batch' });
+  let source: WorkerBatchStream | undefined;
   try {
     const rng = Rng.fromSeed(seed).split();
     const t0 = Date.now();
-    const m = await evaluate(model, toParams(specs, tensors), handle.backend, generator, rng, batches, (d) => progress.update(d));
+    // Worker threads generate the batches (and their GP oracle) ahead: the same batches.
+    const dw = str(args, 'data-workers');
+    const workers = dw === undefined || dw === 'auto'
+      ? (handle.backend.kind === 'webgpu' ? Math.max(1, availableParallelism() - 1) : 0)
+      : intOption(args, 'data-workers', cmd, 0, 0);
+    source = workers > 0 ? new WorkerBatchStream(taskConfig, batchSize, rng.state(), { workers, oracle: true, depth: Math.min(batches, 2 * workers) }) : undefined;
+    const m = await evaluate(model, toParams(specs, tensors), handle.backend, generator, rng, batches, (d) => progress.update(d), source);
     progress.finish();
     const result = {
       model: folder, task: taskConfig.name, taskOptions: taskConfig.options, batches, batchSize, seed,
@@ -100,6 +109,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     if (e instanceof BatchInputError) throw new CliError(`${cmd}: the task does not fit the model: ${e.message}`);
     throw explainBackendError(e, handle, cmd);
   } finally {
+    source?.dispose();
     for (const t of tensors) t.dispose();
     handle.dispose();
   }
@@ -128,6 +138,7 @@ Example:
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend (same as --backend)' },
     json: { type: 'boolean', description: 'print the metrics as one JSON line' },
+    'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches and their GP oracle ahead (auto: cores − 1 on webgpu, 0 on cpu)', default: 'auto' },
   },
   run,
 };

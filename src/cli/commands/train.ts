@@ -125,6 +125,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   }
 
   const dataWorkersArg = str(args, 'data-workers');
+  const timeBudget = num(args, 'time-budget');
   const handle = await createBackend(backendName, cmd, threads);
   // Worker-thread batch generation: by default on the GPU backend (where a batch takes longer to
   // generate than to train on); the CPU backend's own threads already use the cores.
@@ -167,7 +168,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, ...(steps !== undefined ? { steps } : {}) })
       : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource });
     keep = trainer.train.keep;
-    await trainer.run();
+    await trainer.run(undefined, timeBudget === undefined ? null : { seconds: timeBudget });
     const src = exportKeptModel(out, ckDir, keep);
     ctx.stdout.write(`${JSON.stringify({
       event: 'train_done', step: trainer.step, out, kept: keep, keptFrom: path.relative(out, src) || '.',
@@ -217,6 +218,7 @@ Example:
     device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend (same as --backend)' },
     threads: { type: 'string', value: 'N', description: 'CPU threads for matmul (default: all cores, at most 8)' },
     'loss-every': { type: 'string', value: 'N', description: 'steps between loss readbacks', default: '50' },
+    'time-budget': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time (data included); the lr schedule is fitted to the steps that fit' },
     'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches ahead (auto: cores − 1 on webgpu, 0 on cpu; same batches either way)', default: 'auto' },
   },
   run,
