@@ -1,8 +1,14 @@
-// Cholesky and triangular solves against independent expectations: L Lᵀ reconstructs A; solves
-// satisfy A x = b; a non-PD matrix fails with a message naming its size.
+// Cholesky and triangular solves against independent expectations: L Lᵀ reconstructs A; both
+// blocked factorisations (wasm and its JavaScript fallback) agree with an unblocked reference;
+// solves satisfy A x = b; a non-PD matrix fails with a message naming its size and row.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
-import { CholeskyError, cholesky, logDetFromCholesky, solveLowerInPlace, solveLowerTransposeInPlace } from '../../src/data/cholesky.js';
+import {
+  CholeskyError, cholesky, choleskyInPlace, logDetFromCholesky, solveLowerInPlace, solveLowerTransposeInPlace,
+} from '../../src/data/cholesky.js';
+import { choleskyLowerJs } from '../../src/data/cholesky-js.js';
+import { CHOLESKY_WASM } from '../../src/data/cholesky-wasm.js';
 
 function randomSpd(rng: Rng, n: number): Float64Array {
   // A = M Mᵀ + n·I is symmetric positive definite.
@@ -16,9 +22,61 @@ function randomSpd(rng: Rng, n: number): Float64Array {
   return a;
 }
 
+/** Unblocked Cholesky–Banachiewicz, row by row: the reference (throws on a pivot ≤ 0). */
+function referenceCholesky(a: Float64Array, n: number, jitter: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j]! + (i === j ? jitter : 0);
+      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
+      if (i > j) l[i * n + j] = s / l[j * n + j]!;
+      else if (s > 0) l[i * n + i] = Math.sqrt(s);
+      else throw new Error(`reference: pivot ${s} at row ${i}`);
+    }
+  }
+  return l;
+}
+
+/** The JavaScript fallback with the public function's contract (jitter, zero upper triangle). */
+function choleskyJs(a: Float64Array, n: number, jitter: number): Float64Array {
+  const l = Float64Array.from(a);
+  for (let i = 0; i < n; i++) l[i * n + i]! += jitter;
+  const bad = choleskyLowerJs(l, n);
+  if (bad >= 0) throw new Error(`js: pivot ${l[bad * n + bad]} at row ${bad}`);
+  for (let r = 0; r < n; r++) l.fill(0, r * n + r + 1, (r + 1) * n);
+  return l;
+}
+
+function hasClang(): boolean {
+  try {
+    execFileSync('clang', ['--version'], { stdio: 'ignore' });
+    execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('cholesky', () => {
-  // Sizes cover the 4-row blocks, the 1–3 remainder rows and tiny matrices.
-  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 33, 64, 67]) {
+  // Sizes cover tiny matrices, the 4-row blocks and their 1–3 remainder rows, and 64-tiles with
+  // partial last tiles (63, 65, 130, 200) and a partial summation chunk (≥ 257 columns left of a tile).
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 33, 63, 64, 65, 67, 130, 200, 330]) {
+    for (const [impl, factor] of [['wasm', (a: Float64Array, m: number) => cholesky(a, m, 0.5)],
+      ['js fallback', (a: Float64Array, m: number) => choleskyJs(a, m, 0.5)]] as const) {
+      it(`${impl} matches the unblocked reference for n = ${n} (random SPD, jitter 0.5)`, () => {
+        const a = randomSpd(Rng.fromSeed(1000 + n), n);
+        const ref = referenceCholesky(a, n, 0.5);
+        const l = factor(a, n);
+        let worst = 0;
+        for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(l[i]! - ref[i]!) / Math.sqrt(n));
+        // Entries of L are O(√n); only the summation order differs.
+        expect(worst).toBeLessThan(1e-13);
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(l[i * n + j]).toBe(0);
+      });
+    }
+  }
+
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 33, 64, 67, 200]) {
     it(`reconstructs A = L Lᵀ for n = ${n}`, () => {
       const a = randomSpd(Rng.fromSeed(n), n);
       const l = cholesky(a, n, 0);
@@ -44,6 +102,63 @@ describe('cholesky', () => {
     const a = new Float64Array([1, 2, 0, 2, 1, 0, 0, 0, 1]);
     expect(() => cholesky(a, 3, 1e-5)).toThrowError(CholeskyError);
     expect(() => cholesky(a, 3, 1e-5)).toThrowError(/cholesky: matrix of size 3×3 is not positive definite: pivot at row 1/);
+  });
+
+  it('names the failing row and its pivot inside a later tile (wasm and js fallback)', () => {
+    // A = M Mᵀ with M lower triangular, positive diagonal (small off-diagonal entries keep M well
+    // conditioned, so the factor is M up to rounding); lowering A[r][r] by M[r][r]² + 1 makes
+    // the pivot of row r exactly −1 (up to rounding) while rows < r stay positive definite.
+    const n = 150, r = 97;
+    const rng = Rng.fromSeed(5);
+    const m = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) m[i * n + j] = i === j ? 1 + rng.uniform() : rng.normal() / Math.sqrt(n);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k <= Math.min(i, j); k++) s += m[i * n + k]! * m[j * n + k]!;
+      a[i * n + j] = s;
+    }
+    a[r * n + r]! -= m[r * n + r]! ** 2 + 1;
+    let err: unknown;
+    try { choleskyInPlace(Float64Array.from(a), n, 0); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(CholeskyError);
+    const match = /matrix of size 150×150 is not positive definite: pivot at row 97 is (\S+) /.exec((err as Error).message);
+    expect(match, (err as Error).message).not.toBeNull();
+    expect(Number(match![1])).toBeCloseTo(-1, 8);
+    const l = Float64Array.from(a);
+    const bad = choleskyLowerJs(l, n);
+    expect(bad).toBe(r);
+    expect(l[r * n + r]).toBeCloseTo(-1, 8);
+  });
+
+  it('a NaN entry fails as a non-positive pivot, not silently', () => {
+    const a = randomSpd(Rng.fromSeed(9), 70);
+    a[68 * 70 + 3] = NaN;
+    expect(() => cholesky(a, 70, 0)).toThrowError(/pivot at row 68 is NaN/);
+  });
+
+  it('runs the wasm kernel in Node (not the silent JavaScript fallback)', () => {
+    const n = 200;
+    const a = randomSpd(Rng.fromSeed(11), n);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((16 + 8 * n * n) / 65536) });
+    const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(CHOLESKY_WASM, 'base64')), { env: { memory } });
+    const m = new Float64Array(memory.buffer, 16, n * n);
+    m.set(a);
+    expect((wasm.exports.cholesky as (p: number, n: number) => number)(16, n)).toBe(-1);
+    const l = cholesky(a, n, 0);
+    const js = choleskyJs(a, n, 0);
+    let sameAsWasm = true, sameAsJs = true;
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
+      sameAsWasm &&= l[i * n + j] === m[i * n + j];
+      sameAsJs &&= l[i * n + j] === js[i * n + j];
+    }
+    expect(sameAsWasm).toBe(true);
+    expect(sameAsJs).toBe(false); // f64x2 lanes sum in another order than the JavaScript loops
+  });
+
+  it.skipIf(!hasClang())('committed wasm module matches src/data/cholesky-build.ts output', () => {
+    expect(() => execFileSync('node', ['--import', 'tsx', 'src/data/cholesky-build.ts', '--check'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).not.toThrow();
   });
 
   it('solves A X = B with forward and back substitution, and log det matches a 2×2 by hand', () => {
@@ -77,8 +192,8 @@ describe('cholesky', () => {
     const l = cholesky(a, n, 1e-5);
     const ms = performance.now() - t0;
     expect(Number.isFinite(l[n * n - 1]!)).toBe(true);
-    // Measured ≈ 0.45 s idle, ≈ 2 s at load average 5 on 2 cores: the bound only catches regressions
-    // of an order of magnitude on a shared machine.
+    // Measured ≈ 0.2 s on a loaded 2-core machine (≈ 0.85 s before blocking + wasm): the bound only
+    // catches regressions of an order of magnitude on a shared machine.
     expect(ms).toBeLessThan(10000);
   });
 });

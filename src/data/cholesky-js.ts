@@ -1,0 +1,129 @@
+/**
+ * Blocked float64 Cholesky factorisation in plain JavaScript: the fallback of `choleskyInPlace`
+ * where its WebAssembly kernel (cholesky.c, the same algorithm with f64x2 dot products) cannot run.
+ *
+ * Why blocked: the row-oriented form (entry L[i][j] = dot of rows i and j of L) streams all rows
+ * above i through the cache for every few rows i; at n = 1536 (18.9 MB) that is ≈ 1.2 GB of reads
+ * per factorisation, and with many worker threads factorising at once the memory bus, not the
+ * arithmetic, sets the pace. Here the matrix is cut into TILE×TILE tiles and computed one tile row
+ * at a time (left-looking): tile (I, J) first subtracts the products L[I, K] L[J, K]ᵀ over all
+ * columns left of J, in chunks of KC columns so that both operands (2 · TILE · KC doubles) stay in
+ * the L2 cache while every row of J is reused by all TILE rows of I; then a triangular solve with
+ * the diagonal tile L[J, J] finishes it. Memory traffic drops by ≈ TILE/4. The dot products are
+ * register-blocked 4×2 (four rows of I against two of J share each load across eight sums).
+ */
+
+/** Tile size and summation chunk: both even, so column pairs never straddle a tile edge. */
+const TILE = 64;
+const KC = 256;
+
+/**
+ * Factorises the lower triangle of `a` [n, n] (row-major) into L in place; the strict upper
+ * triangle is left unspecified. Returns −1, or the first row whose pivot is ≤ 0 or NaN: that pivot
+ * is then left on the row's diagonal (the caller reports it).
+ */
+export function choleskyLowerJs(a: Float64Array, n: number): number {
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(i0 + TILE, n);
+    for (let j0 = 0; j0 < i0; j0 += TILE) {
+      for (let k0 = 0; k0 < j0; k0 += KC) subtractProducts(a, n, i0, i1, j0, j0 + TILE, k0, Math.min(k0 + KC, j0), false);
+      solveTile(a, n, i0, i1, j0, j0 + TILE);
+    }
+    for (let k0 = 0; k0 < i0; k0 += KC) subtractProducts(a, n, i0, i1, i0, i1, k0, Math.min(k0 + KC, i0), true);
+    const bad = factorDiagonal(a, n, i0, i1);
+    if (bad >= 0) return bad;
+  }
+  return -1;
+}
+
+/** A[i0:i1, j0:j1] −= L[i0:i1, k0:k1] L[j0:j1, k0:k1]ᵀ; `lower` (diagonal tile): only j ≤ i is needed. */
+function subtractProducts(a: Float64Array, n: number, i0: number, i1: number, j0: number, j1: number,
+  k0: number, k1: number, lower: boolean): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    // On the diagonal tile the 4×2 blocks stop at column i + 3: they also update a few entries
+    // above the diagonal, which are never read and are zeroed at the end.
+    const jEnd = lower ? i + 4 : j1;
+    for (let j = j0; j < jEnd; j += 2) subtract4x2(a, n, i, j, k0, k1);
+  }
+  for (; i < i1; i++) {
+    const ri = i * n, jEnd = lower ? i + 1 : j1;
+    for (let j = j0; j < jEnd; j++) a[ri + j]! -= dot(a, ri, j * n, k0, k1);
+  }
+}
+
+function subtract4x2(a: Float64Array, n: number, i: number, j: number, k0: number, k1: number): void {
+  const r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+  const rj = j * n, rj1 = rj + n;
+  let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
+  for (let k = k0; k < k1; k++) {
+    const u = a[rj + k]!, v = a[rj1 + k]!;
+    const x0 = a[r0 + k]!, x1 = a[r1 + k]!, x2 = a[r2 + k]!, x3 = a[r3 + k]!;
+    s00 += x0 * u; s01 += x0 * v;
+    s10 += x1 * u; s11 += x1 * v;
+    s20 += x2 * u; s21 += x2 * v;
+    s30 += x3 * u; s31 += x3 * v;
+  }
+  a[r0 + j]! -= s00; a[r0 + j + 1]! -= s01;
+  a[r1 + j]! -= s10; a[r1 + j + 1]! -= s11;
+  a[r2 + j]! -= s20; a[r2 + j + 1]! -= s21;
+  a[r3 + j]! -= s30; a[r3 + j + 1]! -= s31;
+}
+
+function dot(a: Float64Array, ri: number, rj: number, k0: number, k1: number): number {
+  let s = 0;
+  for (let k = k0; k < k1; k++) s += a[ri + k]! * a[rj + k]!;
+  return s;
+}
+
+/**
+ * L[i0:i1, j0:j1] = A[i0:i1, j0:j1] L[j0:j1, j0:j1]^−ᵀ (forward substitution along each row), once A
+ * holds the products over columns < j0. Blocked like subtract4x2: four rows against a column pair;
+ * the pair's second column also needs the first one's new value.
+ */
+function solveTile(a: Float64Array, n: number, i0: number, i1: number, j0: number, j1: number): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) for (let j = j0; j < j1; j += 2) solve4x2(a, n, i, j, j0);
+  for (; i < i1; i++) {
+    const ri = i * n;
+    for (let j = j0; j < j1; j++) a[ri + j] = (a[ri + j]! - dot(a, ri, j * n, j0, j)) / a[j * n + j]!;
+  }
+}
+
+function solve4x2(a: Float64Array, n: number, i: number, j: number, k0: number): void {
+  const r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+  const rj = j * n, rj1 = rj + n;
+  let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
+  for (let k = k0; k < j; k++) {
+    const u = a[rj + k]!, v = a[rj1 + k]!;
+    const x0 = a[r0 + k]!, x1 = a[r1 + k]!, x2 = a[r2 + k]!, x3 = a[r3 + k]!;
+    s00 += x0 * u; s01 += x0 * v;
+    s10 += x1 * u; s11 += x1 * v;
+    s20 += x2 * u; s21 += x2 * v;
+    s30 += x3 * u; s31 += x3 * v;
+  }
+  const d = a[rj + j]!, u1 = a[rj1 + j]!, d1 = a[rj1 + j + 1]!;
+  let l = (a[r0 + j]! - s00) / d; a[r0 + j] = l; a[r0 + j + 1] = (a[r0 + j + 1]! - s01 - l * u1) / d1;
+  l = (a[r1 + j]! - s10) / d; a[r1 + j] = l; a[r1 + j + 1] = (a[r1 + j + 1]! - s11 - l * u1) / d1;
+  l = (a[r2 + j]! - s20) / d; a[r2 + j] = l; a[r2 + j + 1] = (a[r2 + j + 1]! - s21 - l * u1) / d1;
+  l = (a[r3 + j]! - s30) / d; a[r3 + j] = l; a[r3 + j + 1] = (a[r3 + j + 1]! - s31 - l * u1) / d1;
+}
+
+/** Unblocked factorisation of the diagonal tile (O(n · TILE²) in all). Returns the failing row or −1. */
+function factorDiagonal(a: Float64Array, n: number, i0: number, i1: number): number {
+  for (let i = i0; i < i1; i++) {
+    const ri = i * n;
+    for (let j = i0; j <= i; j++) {
+      const rj = j * n;
+      const s = a[ri + j]! - dot(a, ri, rj, i0, j);
+      if (j < i) {
+        a[ri + j] = s / a[rj + j]!;
+      } else {
+        a[ri + i] = s;
+        if (!(s > 0)) return i;
+        a[ri + i] = Math.sqrt(s);
+      }
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,132 @@
+/*
+ * Blocked float64 Cholesky factorisation for WebAssembly SIMD (f64x2), built by
+ * src/data/cholesky-build.ts into cholesky-wasm.ts. The algorithm (tiles, chunks, summation order
+ * within each chunk) is the one of cholesky-js.ts, the JavaScript fallback; see there for the
+ * reasoning. Only the inner dot products differ: two interleaved partial sums per f64x2 lane.
+ *
+ * The matrix is row-major n×n at byte address `a` of the imported memory; only its lower triangle
+ * is read and written. No C stack and no static data (checked by the build): the module owns no
+ * memory of its own. Indices are int: a wasm32 memory holds at most 2^29 doubles.
+ */
+#include <wasm_simd128.h>
+
+/* Tile rows/columns, and the chunk of the summation index k processed per pass. TILE and KC must be
+ * even: then every vectorised dot product below has an even length. */
+#define TILE 64
+#define KC 256
+
+typedef v128_t V;
+
+static inline V madd(V s, V x, V y) { return wasm_f64x2_add(s, wasm_f64x2_mul(x, y)); }
+static inline double hsum(V v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
+
+/* s[2r + c] = Σ_{k0 ≤ k < k1} A[i + r][k] · A[j + c][k] for r < 4, c < 2; k1 − k0 even. Every load
+ * feeds two (x) or four (y) products, eight accumulators stay in registers. */
+static inline void dots4x2(const double *a, int n, int i, int j, int k0, int k1, double *s) {
+  const double *x0 = a + i * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;
+  const double *y0 = a + j * n, *y1 = y0 + n;
+  V s00 = wasm_f64x2_splat(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+  for (int k = k0; k < k1; k += 2) {
+    V u = wasm_v128_load(y0 + k), v = wasm_v128_load(y1 + k), x;
+    x = wasm_v128_load(x0 + k); s00 = madd(s00, x, u); s01 = madd(s01, x, v);
+    x = wasm_v128_load(x1 + k); s10 = madd(s10, x, u); s11 = madd(s11, x, v);
+    x = wasm_v128_load(x2 + k); s20 = madd(s20, x, u); s21 = madd(s21, x, v);
+    x = wasm_v128_load(x3 + k); s30 = madd(s30, x, u); s31 = madd(s31, x, v);
+  }
+  s[0] = hsum(s00); s[1] = hsum(s01); s[2] = hsum(s10); s[3] = hsum(s11);
+  s[4] = hsum(s20); s[5] = hsum(s21); s[6] = hsum(s30); s[7] = hsum(s31);
+}
+
+static double dot(const double *x, const double *y, int k0, int k1) {
+  double s = 0;
+  for (int k = k0; k < k1; k++) s += x[k] * y[k];
+  return s;
+}
+
+/* A[i0:i1, j0:j1] −= L[i0:i1, k0:k1] · L[j0:j1, k0:k1]ᵀ; `lower`: diagonal tile, only j ≤ i is needed.
+ * Not inlined so that V8 tiers it up (optimised code is used from its next call on; a single long
+ * call would run entirely in the baseline compiler). */
+__attribute__((noinline)) static void subtract_products(double *a, int n, int i0, int i1, int j0, int j1,
+                                                         int k0, int k1, int lower) {
+  double s[8];
+  int i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    int jend = lower ? i + 4 : j1;
+    for (int j = j0; j < jend; j += 2) {
+      dots4x2(a, n, i, j, k0, k1, s);
+      for (int r = 0; r < 4; r++) {
+        double *w = a + (i + r) * n + j;
+        w[0] -= s[2 * r];
+        w[1] -= s[2 * r + 1];
+      }
+    }
+  }
+  for (; i < i1; i++) {
+    double *ri = a + i * n;
+    int jend = lower ? i + 1 : j1;
+    for (int j = j0; j < jend; j++) ri[j] -= dot(ri, a + j * n, k0, k1);
+  }
+}
+
+/* L[i0:i1, j0:j1] = A[i0:i1, j0:j1] · L[j0:j1, j0:j1]^−ᵀ (forward substitution along each row), once
+ * A holds the products over k < j0. Column pairs as in dots4x2; the pair's second column also
+ * needs the first one's new value. */
+__attribute__((noinline)) static void solve_tile(double *a, int n, int i0, int i1, int j0, int j1) {
+  double s[8];
+  int i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    for (int j = j0; j < j1; j += 2) {
+      dots4x2(a, n, i, j, j0, j, s);
+      const double *rj = a + j * n, *rj1 = rj + n;
+      for (int r = 0; r < 4; r++) {
+        double *ri = a + (i + r) * n;
+        double l = (ri[j] - s[2 * r]) / rj[j];
+        ri[j] = l;
+        ri[j + 1] = (ri[j + 1] - s[2 * r + 1] - l * rj1[j]) / rj1[j + 1];
+      }
+    }
+  }
+  for (; i < i1; i++) {
+    double *ri = a + i * n;
+    for (int j = j0; j < j1; j++) {
+      const double *rj = a + j * n;
+      ri[j] = (ri[j] - dot(ri, rj, j0, j)) / rj[j];
+    }
+  }
+}
+
+/* Unblocked factorisation of the diagonal tile (O(n·TILE²) in all, so scalar). Returns the failing
+ * row with its pivot left on the diagonal, or −1. */
+static int factor_diagonal(double *a, int n, int i0, int i1) {
+  for (int i = i0; i < i1; i++) {
+    double *ri = a + i * n;
+    for (int j = i0; j <= i; j++) {
+      const double *rj = a + j * n;
+      double s = ri[j] - dot(ri, rj, i0, j);
+      if (j < i) {
+        ri[j] = s / rj[j];
+      } else {
+        ri[i] = s;
+        if (!(s > 0)) return i;
+        ri[i] = __builtin_sqrt(s);
+      }
+    }
+  }
+  return -1;
+}
+
+/* Lower triangle of A = L Lᵀ in place. Returns −1, or the row whose pivot is ≤ 0 or NaN (the pivot
+ * is then on that row's diagonal). */
+int cholesky(double *a, int n) {
+  for (int i0 = 0; i0 < n; i0 += TILE) {
+    int i1 = i0 + TILE < n ? i0 + TILE : n;
+    for (int j0 = 0; j0 < i0; j0 += TILE) {
+      for (int k0 = 0; k0 < j0; k0 += KC) subtract_products(a, n, i0, i1, j0, j0 + TILE, k0, k0 + KC < j0 ? k0 + KC : j0, 0);
+      solve_tile(a, n, i0, i1, j0, j0 + TILE);
+    }
+    for (int k0 = 0; k0 < i0; k0 += KC) subtract_products(a, n, i0, i1, i0, i1, k0, k0 + KC < i0 ? k0 + KC : i0, 1);
+    int bad = factor_diagonal(a, n, i0, i1);
+    if (bad >= 0) return bad;
+  }
+  return -1;
+}
