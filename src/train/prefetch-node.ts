@@ -71,7 +71,7 @@ export class WorkerBatchStream {
   private readonly queue: Pending[] = [];
   private current: Pending | null = null;
   private index = 0;
-  private startState: [number, number, number];
+  private readonly startState: [number, number, number];
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly waiting: { id: number; key: [number, number, number] }[] = [];
