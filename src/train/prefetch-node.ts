@@ -26,7 +26,6 @@ const { parentPort, workerData } = require('node:worker_threads');
   if (workerData.tsx) (await import(workerData.tsx)).register();
   const mod = await import(workerData.entry);
   const generate = mod.resolveTask(workerData.task, workerData.batch).generator;
-  const multi = workerData.multi;
   parentPort.on('message', ({ id, key }) => {
     try {
       const out = generate(mod.Rng.fromState(key));
@@ -77,7 +76,6 @@ export class WorkerBatchStream {
   private readonly waiting: { id: number; key: [number, number, number] }[] = [];
   private readonly resolvers = new Map<number, (r: { batches?: Batch[]; error?: string }) => void>();
   private nextId = 0;
-  private fatal: string | null = null;
   private disposed = false;
   private readonly depth: number;
 
@@ -195,7 +193,6 @@ export class WorkerBatchStream {
   }
 
   private fail(msg: string): void {
-    this.fatal = msg;
     for (const [id, r] of this.resolvers) {
       this.resolvers.delete(id);
       r({ error: msg });
