@@ -7,7 +7,6 @@
  * test stream is Rng.fromSeed(seed) split once for the test key: a stream the trainer never uses.
  */
 import * as path from 'node:path';
-import { availableParallelism } from 'node:os';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { Progress } from '../progress.js';
 import { createBackend, explainBackendError, parseBackendName } from '../predictor.js';
@@ -23,6 +22,7 @@ import { CheckpointError, loadModelFolder } from '../../train/checkpoint.js';
 import { resolveTask, TASK_NAMES } from '../../train/tasks.js';
 import { evaluate } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
+import { dataWorkersOption } from './train.js';
 
 /** Seed of the default test stream (distinct from every training seed's streams by construction). */
 export const EVAL_SEED = 88;
@@ -90,10 +90,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     const rng = Rng.fromSeed(seed).split();
     const t0 = Date.now();
     // Worker threads generate the batches (and their GP oracle) ahead: the same batches.
-    const dw = str(args, 'data-workers');
-    const workers = dw === undefined || dw === 'auto'
-      ? (handle.backend.kind === 'webgpu' ? Math.max(1, availableParallelism() - 1) : 0)
-      : intOption(args, 'data-workers', cmd, 0, 0);
+    const workers = dataWorkersOption(args, cmd, handle.backend.kind);
     source = workers > 0 ? new WorkerBatchStream(taskConfig, batchSize, rng.state(), { workers, oracle: true, depth: Math.min(batches, 2 * workers) }) : undefined;
     const m = await evaluate(model, toParams(specs, tensors), handle.backend, generator, rng, batches, (d) => progress.update(d), source);
     progress.finish();

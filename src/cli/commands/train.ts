@@ -76,6 +76,17 @@ function num(args: ParsedArgs, name: string): number | undefined {
   return x;
 }
 
+/**
+ * `--data-workers N|auto` (train and eval): threads generating batches ahead. `auto`: all cores but
+ * one on the GPU backend, where a batch takes longer to generate than to train on; none on the CPU
+ * backend, whose own threads already use the cores.
+ */
+export function dataWorkersOption(args: ParsedArgs, cmd: string, backend: string): number {
+  const v = str(args, 'data-workers');
+  if (v === undefined || v === 'auto') return backend === 'webgpu' ? Math.max(1, availableParallelism() - 1) : 0;
+  return intOption(args, 'data-workers', cmd, 0, 0);
+}
+
 /** Writes OUT/config.json + OUT/model.safetensors from a checkpoint (the kept model). */
 export function exportKeptModel(out: string, checkpoint: string, keep: 'last' | 'best'): string {
   const best = path.join(checkpoint, BEST_DIR);
@@ -124,14 +135,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     fresh = { model: cfg.model, train };
   }
 
-  const dataWorkersArg = str(args, 'data-workers');
   const timeBudget = num(args, 'time-budget');
   const handle = await createBackend(backendName, cmd, threads);
-  // Worker-thread batch generation: by default on the GPU backend (where a batch takes longer to
-  // generate than to train on); the CPU backend's own threads already use the cores.
-  const dataWorkers = dataWorkersArg === undefined || dataWorkersArg === 'auto'
-    ? (handle.backend.kind === 'webgpu' ? Math.max(1, availableParallelism() - 1) : 0)
-    : intOption(args, 'data-workers', cmd, 0, 0);
+  const dataWorkers = dataWorkersOption(args, cmd, handle.backend.kind);
   const batchSource: TrainerOptions['batchSource'] = dataWorkers > 0
     ? (task, batchSize, start) => new WorkerBatchStream(task, batchSize, start, { workers: dataWorkers })
     : undefined;
