@@ -29,8 +29,7 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
   for (const [name, v] of Object.entries({ batch, m: M, k: K, n: N, strideA, strideB })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: expected ${name} to be a non-negative integer, got ${v}`);
   }
-  const out = be.alloc(batch * M * N);
-  if (out.length === 0) return out;
+  if (batch * M * N === 0) return be.alloc(0);
   // K = 0: the kernels still run (zero K-tiles) and write zeros.
   const big = M >= 64 && N >= 64 && K >= 8;
   const tile = big ? 128 : 16;
@@ -45,7 +44,6 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
     // Split-K: S workgroup layers each multiply one run of KS rows of the reduction into its own
     // partial product; one reduction sums them (weight gradients Xᵀ·dY over every token: one
     // 128×128 tile walking K = 12,288 took ~1 ms, most of a training step).
-    be.free(out);
     const KS = Math.ceil(K / S / 8) * 8;
     const layers = Math.ceil(K / KS);
     const part = be.alloc(layers * M * N);
@@ -55,6 +53,7 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
     be.free(part);
     return sum;
   }
+  const out = be.alloc(batch * M * N);
   for (let b0 = 0; b0 < batch; b0 += MAXG) {
     for (let t0 = 0; t0 < tilesM; t0 += MAXG) {
       const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(b0).u32(t0).u32(Math.max(K, 1)).u32(1).buffer();
@@ -74,6 +73,20 @@ export function splitCount(workgroups: number, K: number, bias: boolean, batch =
   if (bias || batch !== 1 || workgroups >= 128 || K < 1024) return 1;
   return Math.max(1, Math.min(64, Math.ceil(256 / workgroups), Math.floor(K / 256)));
 }
+
+/**
+ * Shape, batch and K-range of a workgroup, shared by both kernels. Split-K (pu(8) > 1 layers,
+ * batch 1): layer wid.z multiplies rows [kBegin, kEnd) of the reduction into its own partial C.
+ */
+const SPLIT_PRELUDE = `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let layers = pu(8u);
+  let split = layers > 1u;
+  let bi = select(wid.z + pu(5u), 0u, split);
+  let kBegin = select(0u, wid.z * pu(7u), split);
+  let kEnd = select(K, min(K, kBegin + pu(7u)), split);
+  let aBase = bi * pu(3u);
+  let bBase = bi * pu(4u);
+  let cBase = select(bi, wid.z, split) * M * N;`;
 
 const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${paramsWgsl(bias ? 4 : 3, 9)}
 @group(0) @binding(0) var<storage, read> A: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
@@ -144,19 +157,9 @@ var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  // Split-K (pu(8) > 1 layers, batch 1): layer wid.z multiplies rows [kBegin, kEnd) of the
-  // reduction into its own partial C.
-  let layers = pu(8u);
-  let split = layers > 1u;
-  let bi = select(wid.z + pu(5u), 0u, split);
-  let kBegin = select(0u, wid.z * pu(7u), split);
-  let kEnd = select(K, min(K, kBegin + pu(7u)), split);
+${SPLIT_PRELUDE}
   let m0 = (wid.y + pu(6u)) * 128u;
   let n0 = wid.x * 128u;
-  let aBase = bi * pu(3u);
-  let bBase = bi * pu(4u);
-  let cBase = select(bi, wid.z, split) * M * N;
   let tx = t % 16u;
   let ty = t / 16u;
   ${regDecl('A')}
@@ -192,15 +195,7 @@ var<workgroup> As: array<array<f32, 17>, 16>;
 var<workgroup> Bs: array<array<f32, 17>, 16>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
-  let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let layers = pu(8u);
-  let split = layers > 1u;
-  let bi = select(wid.z + pu(5u), 0u, split);
-  let kBegin = select(0u, wid.z * pu(7u), split);
-  let kEnd = select(K, min(K, kBegin + pu(7u)), split);
-  let aBase = bi * pu(3u);
-  let bBase = bi * pu(4u);
-  let cBase = select(bi, wid.z, split) * M * N;
+${SPLIT_PRELUDE}
   let r = (wid.y + pu(6u)) * 16u + l.y;
   let c = wid.x * 16u + l.x;
   var acc = 0.0;
