@@ -41,8 +41,6 @@ let nextId = 1;
 class IdHeap {
   readonly items: PooledBuffer[] = [];
 
-  get size(): number { return this.items.length; }
-
   push(b: PooledBuffer): void {
     const a = this.items;
     let i = a.push(b) - 1;
@@ -163,12 +161,7 @@ export class BufferPool {
 
   /** Destroys every idle buffer (the backend flushes first). */
   trim(): void {
-    for (const list of this.idle.values()) {
-      for (const b of list.items) {
-        b.buffer.destroy();
-        this.deviceBytes -= b.bytes;
-      }
-    }
+    for (const list of this.idle.values()) for (const b of list.items) this.destroy(b);
     this.idle.clear();
     this.idleBytes = 0;
   }
