@@ -41,6 +41,11 @@ function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
   return a;
 }
 
+/** A pipeline key's kernel family: the name before its variant suffix (`mm128_TN` → `mm128`). */
+function kernelFamily(key: string): string {
+  return key.split(/[_:(\[]/)[0]!;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -127,7 +132,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     gpu.dispatchesByKey = null;
     const byFamily = new Map<string, number>();
     for (const [k, v] of byKey) {
-      const fam = k.split(/[_:(\[]/)[0]!;
+      const fam = kernelFamily(k);
       byFamily.set(fam, (byFamily.get(fam) ?? 0) + v);
     }
     const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
@@ -143,7 +148,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     const fam = new Map<string, { n: number; ms: number }>();
     const byKey = new Map<string, { n: number; ms: number }>();
     for (const d of dispatches) {
-      for (const [m, k] of [[fam, d.key.split(/[_:(\[]/)[0]!], [byKey, d.key]] as const) {
+      for (const [m, k] of [[fam, kernelFamily(d.key)], [byKey, d.key]] as const) {
         const e = m.get(k) ?? { n: 0, ms: 0 };
         e.n++;
         e.ms += d.ms;
