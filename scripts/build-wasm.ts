@@ -12,10 +12,11 @@
  * (`__stack_pointer`), which would be shared, hence racy, between threads.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embedLines, wasmText, writeOrCheck } from './wasm-embed.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'src/engine/cpu/wasm/matmul.c');
@@ -36,12 +37,7 @@ function build(flags: readonly string[], dir: string, name: string): Uint8Array 
 }
 
 async function checkNoStack(bytes: Uint8Array): Promise<void> {
-  const wabtFactory = (await import('wabt')).default;
-  const wabt = await wabtFactory();
-  const mod = wabt.readWasm(bytes, { readDebugNames: false, simd: true, threads: true });
-  const text = mod.toText({});
-  mod.destroy();
-  if (/global\.(get|set)/.test(text)) {
+  if (/global\.(get|set)/.test(await wasmText(bytes, true))) {
     throw new Error('build-wasm: a kernel uses the C stack (global.get/set found); threads would race on it. ' +
       'Keep arrays out of kernel locals or pass scratch pointers explicitly.');
   }
@@ -54,13 +50,7 @@ function render(variants: Record<string, Uint8Array>): string {
     '',
   ];
   for (const [name, bytes] of Object.entries(variants)) {
-    const b64 = Buffer.from(bytes).toString('base64');
-    lines.push(`/** ${bytes.length} bytes of wasm (memory import: ${name}). */`);
-    lines.push(`export const MATMUL_WASM_${name.toUpperCase()} =`);
-    for (let i = 0; i < b64.length; i += 100) {
-      lines.push(`  '${b64.slice(i, i + 100)}'${i + 100 < b64.length ? ' +' : ';'}`);
-    }
-    lines.push('');
+    lines.push(...embedLines(`MATMUL_WASM_${name.toUpperCase()}`, `${bytes.length} bytes of wasm (memory import: ${name}).`, bytes));
   }
   return lines.join('\n');
 }
@@ -73,18 +63,7 @@ async function main(): Promise<void> {
       variants[name] = build(flags, dir, name);
       await checkNoStack(variants[name]!);
     }
-    const text = render(variants);
-    if (process.argv.includes('--check')) {
-      const current = readFileSync(target, 'utf8');
-      if (current !== text) {
-        process.stderr.write(`build-wasm: ${target} is stale; run node --import tsx scripts/build-wasm.ts\n`);
-        process.exit(1);
-      }
-      process.stderr.write('build-wasm: committed module is up to date\n');
-    } else {
-      writeFileSync(target, text);
-      process.stderr.write(`build-wasm: wrote ${target}\n`);
-    }
+    writeOrCheck(target, render(variants), 'build-wasm', 'node --import tsx scripts/build-wasm.ts');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,16 +2,8 @@
 // builds from matmul.c. Needs clang + lld with the wasm32 target; skipped where clang is absent (CI).
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { hasClang } from '../helpers/clang.js';
 
-function hasClang(): boolean {
-  try {
-    execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!hasClang())('cpu wasm build', () => {
   it('committed module matches scripts/build-wasm.ts output', () => {

@@ -9,6 +9,7 @@ import {
 } from '../../src/data/cholesky.js';
 import { choleskyLowerJs } from '../../src/data/cholesky-js.js';
 import { CHOLESKY_WASM } from '../../src/data/cholesky-wasm.js';
+import { hasClang } from '../helpers/clang.js';
 
 function randomSpd(rng: Rng, n: number): Float64Array {
   // A = M Mᵀ + n·I is symmetric positive definite.
@@ -47,15 +48,6 @@ function choleskyJs(a: Float64Array, n: number, jitter: number): Float64Array {
   return l;
 }
 
-function hasClang(): boolean {
-  try {
-    execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    execFileSync('wasm-ld', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('cholesky', () => {
   // Sizes cover tiny matrices, the 4-row blocks and their 1–3 remainder rows, and 64-tiles with

@@ -12,10 +12,11 @@
  * static data (checked: no global.get/set, no data segments): instances share one memory.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embedLines, wasmText, writeOrCheck } from '../../../../scripts/wasm-embed.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'bsa.c');
@@ -28,11 +29,7 @@ const VARIANTS = {
 } as const;
 
 async function checkStandalone(bytes: Uint8Array): Promise<void> {
-  const wabtFactory = (await import('wabt')).default;
-  const wabt = await wabtFactory();
-  const mod = wabt.readWasm(bytes, { readDebugNames: false, simd: true, threads: true });
-  const text = mod.toText({});
-  mod.destroy();
+  const text = await wasmText(bytes, true);
   if (/global\.(get|set)/.test(text) || /\(data /.test(text)) {
     throw new Error('bsa build: the kernel uses the C stack or static data; instances sharing a memory would race on it');
   }
@@ -51,24 +48,9 @@ async function main(): Promise<void> {
       execFileSync('clang', [...COMMON, ...flags, '-o', out, source], { stdio: ['ignore', 'inherit', 'inherit'] });
       const bytes = new Uint8Array(readFileSync(out));
       await checkStandalone(bytes);
-      const b64 = Buffer.from(bytes).toString('base64');
-      lines.push(`/** ${bytes.length} bytes of wasm (simd128, memory import: ${name}). */`);
-      lines.push(`export const BSA_WASM_${name.toUpperCase()} =`);
-      for (let i = 0; i < b64.length; i += 100) {
-        lines.push(`  '${b64.slice(i, i + 100)}'${i + 100 < b64.length ? ' +' : ';'}`);
-      }
-      lines.push('');
+      lines.push(...embedLines(`BSA_WASM_${name.toUpperCase()}`, `${bytes.length} bytes of wasm (simd128, memory import: ${name}).`, bytes));
     }
-    const text = lines.join('\n');
-    if (process.argv.includes('--check')) {
-      if (readFileSync(target, 'utf8') !== text) {
-        process.stderr.write(`bsa build: ${target} is stale; rebuild it\n`);
-        process.exit(1);
-      }
-    } else {
-      writeFileSync(target, text);
-      process.stderr.write(`bsa build: wrote ${target}\n`);
-    }
+    writeOrCheck(target, lines.join('\n'), 'bsa build', 'node --import tsx src/kernels/bsa/wasm/build.ts');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
