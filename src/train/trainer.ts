@@ -83,6 +83,12 @@ export interface TrainerOptions {
  */
 export interface TimeBudget {
   seconds: number;
+  /**
+   * Fit the schedule's length to the time (default true). False: stop at the deadline with a
+   * checkpoint and keep `train.steps`, so that `resume` continues the same run (training in chunks
+   * of wall-clock time, e.g. across calls to a machine lent for minutes).
+   */
+  fitSchedule?: boolean;
   warmupSteps?: number;
   probeSteps?: number;
 }
@@ -346,7 +352,7 @@ export class Trainer implements Disposable {
         // Fix the schedule's length once the step rate is known (after warm-up): the steps that
         // fit in 97 % of the time left, as the reference's accuracy script does.
         const warm = budget.warmupSteps ?? 20;
-        if (k - k0 === warm) probe = { step: k, t: Date.now() };
+        if (k - k0 === warm && budget.fitSchedule !== false) probe = { step: k, t: Date.now() };
         if (probe !== null && k - probe.step === (budget.probeSteps ?? 200)) {
           const rate = (k - probe.step) / Math.max(1e-3, (Date.now() - probe.t) / 1000);
           const total = Math.max(k + 1, Math.floor(k + 0.97 * (budget.seconds - used) * rate));

@@ -89,6 +89,30 @@ describe('bsa-tnp train / eval', () => {
     expect(bad.stderr).toContain('--data-workers must be an integer >= 0');
   });
 
+  it('--stop-after: a run trained in wall-clock chunks equals the uninterrupted run', async () => {
+    fs.writeFileSync(path.join(dir, 'cfg-s.json'), JSON.stringify({
+      model: TINY_MODEL,
+      train: { steps: 3, batchSize: 2, validEvery: 100, validBatches: 0, checkpointEvery: 100, task: { name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } } },
+    }));
+    const whole = await run('train', '--config', 'cfg-s.json', '--out', 's0', '--threads', '1', '--data-workers', '0');
+    expect(whole.code, whole.stderr).toBe(0);
+    // A deadline of 1 µs passes during the first step: one step, a checkpoint, the schedule kept.
+    const a = await run('train', '--config', 'cfg-s.json', '--out', 's1', '--threads', '1', '--data-workers', '0', '--stop-after', '0.000001');
+    expect(a.code, a.stderr).toBe(0);
+    const ck = loadCheckpoint(path.join(dir, 's1', 'checkpoint'));
+    expect(ck.state.step).toBe(1);
+    expect(ck.state.train.steps).toBe(3);
+    const b = await run('train', '--out', 's1', '--resume', '--threads', '1', '--data-workers', '0', '--stop-after', '1000');
+    expect(b.code, b.stderr).toBe(0);
+    expect(loadCheckpoint(path.join(dir, 's1', 'checkpoint')).state.step).toBe(3);
+    const w0 = loadModelFolder(path.join(dir, 's0')).weights;
+    const w1 = loadModelFolder(path.join(dir, 's1')).weights;
+    for (const [k, v] of w0) expect(Array.from(w1.get(k)!.data), k).toEqual(Array.from(v.data));
+    const both = await run('train', '--config', 'cfg-s.json', '--out', 's2', '--stop-after', '5', '--time-budget', '5');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --time-budget or --stop-after, not both');
+  });
+
   it('errors: missing --out, bad model folder, unknown task, bad config', async () => {
     expect((await run('train')).stderr).toContain('bsa-tnp train: missing --out FOLDER');
     const nf = await run('eval', '--model', 'nope');

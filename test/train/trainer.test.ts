@@ -96,6 +96,18 @@ describe('Trainer', () => {
     t.dispose();
   });
 
+  it('a time budget without fitSchedule stops at the deadline and keeps the schedule', async () => {
+    const t = Trainer.create(TINY_MODEL, tinyTrain({ steps: 1_000_000 }), new CpuBackend(), { out: null, lossEvery: 1000 });
+    const t0 = Date.now();
+    await t.run(undefined, { seconds: 1, warmupSteps: 2, probeSteps: 5, fitSchedule: false });
+    const secs = (Date.now() - t0) / 1000;
+    expect(secs).toBeGreaterThanOrEqual(1);
+    expect(secs).toBeLessThan(10);
+    expect(t.train.steps).toBe(1_000_000);
+    expect(t.step).toBeGreaterThan(7);
+    t.dispose();
+  });
+
   it('the same seed gives the same run; another seed another one', async () => {
     const run = async (seed: number) => {
       const t = Trainer.create(TINY_MODEL, tinyTrain({ seed }), new CpuBackend(), { out: null });

@@ -22,7 +22,7 @@ import { BEST_DIR, CheckpointError, CONFIG_FILE, loadModelFolder, WEIGHTS_FILE }
 import { writeFileAtomic } from '../../train/atomic.js';
 import { encodeSafetensors } from '../../train/safetensors.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
-import { Trainer, type TrainerOptions, type TrainEvent } from '../../train/trainer.js';
+import { Trainer, type TimeBudget, type TrainerOptions, type TrainEvent } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
@@ -136,6 +136,10 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   }
 
   const timeBudget = num(args, 'time-budget');
+  const stopAfter = num(args, 'stop-after');
+  if (timeBudget !== undefined && stopAfter !== undefined) throw new UsageError('bsa-tnp train: give --time-budget or --stop-after, not both');
+  const budget: TimeBudget | null = timeBudget !== undefined ? { seconds: timeBudget }
+    : stopAfter !== undefined ? { seconds: stopAfter, fitSchedule: false } : null;
   const handle = await createBackend(backendName, cmd, threads);
   const dataWorkers = dataWorkersOption(args, cmd, handle.backend.kind);
   const batchSource: TrainerOptions['batchSource'] = dataWorkers > 0
@@ -174,7 +178,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, ...(steps !== undefined ? { steps } : {}) })
       : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource });
     keep = trainer.train.keep;
-    await trainer.run(undefined, timeBudget === undefined ? null : { seconds: timeBudget });
+    await trainer.run(undefined, budget);
     const src = exportKeptModel(out, ckDir, keep);
     ctx.stdout.write(`${JSON.stringify({
       event: 'train_done', step: trainer.step, out, kept: keep, keptFrom: path.relative(out, src) || '.',
@@ -207,6 +211,9 @@ checkpoints atomically into OUT/checkpoint and the final model into OUT. Model a
 configurations are JSON files; absent fields take the defaults (the paper's 2-D GP BSA-TNP).
 --config takes a model configuration, or {"model": {...}, "train": {...}} with both.
 --resume continues OUT/checkpoint exactly where it stopped (same batches, same updates).
+--stop-after S ends the call after S seconds with a checkpoint and the schedule unchanged, so a
+long run can be trained in chunks (--resume --stop-after S again); --time-budget S instead fits
+the schedule to the steps that fit in S seconds.
 
 Example:
   bsa-tnp train --out runs/gp2d --steps 1000 --seed 46`,
@@ -225,6 +232,7 @@ Example:
     threads: { type: 'string', value: 'N', description: 'CPU threads for matmul (default: all cores, at most 8)' },
     'loss-every': { type: 'string', value: 'N', description: 'steps between loss readbacks', default: '50' },
     'time-budget': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time (data included); the lr schedule is fitted to the steps that fit' },
+    'stop-after': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time with a checkpoint, keeping the schedule (continue with --resume)' },
     'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches ahead (auto: cores − 1 on webgpu, 0 on cpu; same batches either way)', default: 'auto' },
   },
   run,
