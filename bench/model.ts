@@ -12,7 +12,8 @@
  *   {"bench":"model","impl":…,"pass":"train-step","b":8,"nc":512,"nt":1024,"ms_pipelined":…,"ms_synced":…,
  *    "ms_host_median":…}   (host: the time to record one step, i.e. the call's own cost)
  * --gpu-profile adds a line "train-step-gpu-profile": GPU ms of one step per kernel family and key
- * ([dispatches, ms]; timestamp queries, WebGPU only).
+ * ([dispatches, ms]; timestamp queries, WebGPU only), and "forward-gpu-profile" for each forward size
+ * with at most 200,000 test points (at most 2048 dispatches are timed; `dropped` counts the rest).
  * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
  * reading the predictions back to the host. Peak memory is the backend's own accounting of live
@@ -91,6 +92,31 @@ async function forward(b: Backend, impl: string, model: BsaTnp, params: ReturnTy
   console.log(JSON.stringify({ bench: 'model', impl, pass: 'forward', nc, nt, chunk, seconds: +seconds.toFixed(4), peak_gib: peak && +peak.toFixed(3), date: new Date().toISOString(), device: b.description }));
 }
 
+/**
+ * GPU time of the work `fn` records, by kernel family and by key (timestamp queries; each dispatch
+ * in its own pass, so the sum is a little above the pipelined time).
+ */
+async function gpuProfile(gpu: WebGPUBackend, fn: () => Promise<void>): Promise<Record<string, unknown>> {
+  await gpu.sync();
+  gpu.startGpuProfile();
+  await fn();
+  const { dispatches, dropped } = await gpu.stopGpuProfile();
+  const fam = new Map<string, { n: number; ms: number }>();
+  const byKey = new Map<string, { n: number; ms: number }>();
+  for (const d of dispatches) {
+    for (const [m, k] of [[fam, kernelFamily(d.key)], [byKey, d.key]] as const) {
+      const e = m.get(k) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += d.ms;
+      m.set(k, e);
+    }
+  }
+  const total = dispatches.reduce((a, d) => a + d.ms, 0);
+  const top = (m: Map<string, { n: number; ms: number }>, n: number): Record<string, [number, number]> =>
+    Object.fromEntries([...m].sort((x, y) => y[1].ms - x[1].ms).slice(0, n).map(([k, v]) => [k, [v.n, +v.ms.toFixed(3)]]));
+  return { gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, 25) };
+}
+
 async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
   shape: readonly [number, number, number], profileGpu: boolean): Promise<void> {
   const model = new BsaTnp(config);
@@ -140,26 +166,8 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
   }
   // GPU time of one step by kernel family (timestamp queries; each dispatch in its own pass).
   if (b.kind === 'webgpu' && profileGpu) {
-    const gpu = b as WebGPUBackend;
-    await gpu.sync();
-    gpu.startGpuProfile();
-    step().dispose();
-    const { dispatches, dropped } = await gpu.stopGpuProfile();
-    const fam = new Map<string, { n: number; ms: number }>();
-    const byKey = new Map<string, { n: number; ms: number }>();
-    for (const d of dispatches) {
-      for (const [m, k] of [[fam, kernelFamily(d.key)], [byKey, d.key]] as const) {
-        const e = m.get(k) ?? { n: 0, ms: 0 };
-        e.n++;
-        e.ms += d.ms;
-        m.set(k, e);
-      }
-    }
-    const total = dispatches.reduce((a, d) => a + d.ms, 0);
-    const top = (m: Map<string, { n: number; ms: number }>, n: number): Record<string, [number, number]> =>
-      Object.fromEntries([...m].sort((x, y) => y[1].ms - x[1].ms).slice(0, n).map(([k, v]) => [k, [v.n, +v.ms.toFixed(3)]]));
-    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-gpu-profile', b: B, nc: Nc, nt: Nt,
-      gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, 25),
+    const p = await gpuProfile(b as WebGPUBackend, async () => { step().dispose(); });
+    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-gpu-profile', b: B, nc: Nc, nt: Nt, ...p,
       date: new Date().toISOString(), device: b.description }));
   }
   const t0 = performance.now();
@@ -204,7 +212,15 @@ export async function run(args: string[]): Promise<void> {
   for (const p of precisions) {
     const m = new BsaTnp(config, { precision: p, tileQ, tileK });
     if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
-    for (const [nc, nt] of sizes) await forward(b, p === 'f32' ? impl : `${impl}-${p}`, m, params, nc, nt, chunk);
+    for (const [nc, nt] of sizes) {
+      const name = p === 'f32' ? impl : `${impl}-${p}`;
+      await forward(b, name, m, params, nc, nt, chunk);
+      if (b.kind === 'webgpu' && args.includes('--gpu-profile') && nt <= 200_000) {
+        const prof = await gpuProfile(b as WebGPUBackend, () => forward(b, `${name}-profiled`, m, params, nc, nt, chunk));
+        console.log(JSON.stringify({ bench: 'model', impl: name, pass: 'forward-gpu-profile', nc, nt, chunk, ...prof,
+          date: new Date().toISOString(), device: b.description }));
+      }
+    }
   }
   const shape = arg(args, 'train-shape', '8x512x1024').split('x').map(Number) as [number, number, number];
   if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape,

@@ -18,23 +18,30 @@ const TILE = 64;
 const KC = 256;
 
 /**
- * Factorises the lower triangle of `a` [n, n] (row-major) into L in place; the strict upper
- * triangle is left unspecified. Returns −1, or the first row whose pivot is ≤ 0 or NaN: that pivot
- * is then left on the row's diagonal (the caller reports it).
+ * Factorises the lower triangle of `a` into L in place: `a` is row-major [n, m], the first m
+ * columns of an n×n matrix (m = n: all of it; otherwise m must be a multiple of TILE), and on
+ * return holds the first m columns of L (rows i ≥ m: L[i, 0:m], the triangular solve against
+ * L[0:m, 0:m]); entries above the diagonal are left unspecified. Returns −1, or the first row whose
+ * pivot is ≤ 0 or NaN: that pivot is then left on the row's diagonal (the caller reports it). The
+ * helpers below take the row stride as their `n`.
  */
-export function choleskyLowerJs(a: Float64Array, n: number): number {
+export function choleskyLowerJs(a: Float64Array, n: number, m = n): number {
   for (let i0 = 0; i0 < n; i0 += TILE) {
     const i1 = Math.min(i0 + TILE, n);
-    for (let j0 = 0; j0 < i0; j0 += TILE) {
-      for (let k0 = 0; k0 < j0; k0 += KC) subtractProducts(a, n, i0, i1, j0, j0 + TILE, k0, Math.min(k0 + KC, j0), false);
-      solveTile(a, n, i0, i1, j0, j0 + TILE);
+    for (let j0 = 0; j0 < Math.min(i0, m); j0 += TILE) {
+      for (let k0 = 0; k0 < j0; k0 += KC) subtractProducts(a, m, i0, i1, j0, j0 + TILE, k0, Math.min(k0 + KC, j0), false);
+      solveTile(a, m, i0, i1, j0, j0 + TILE);
     }
-    for (let k0 = 0; k0 < i0; k0 += KC) subtractProducts(a, n, i0, i1, i0, i1, k0, Math.min(k0 + KC, i0), true);
-    const bad = factorDiagonal(a, n, i0, i1);
+    if (i0 >= m) continue;
+    for (let k0 = 0; k0 < i0; k0 += KC) subtractProducts(a, m, i0, i1, i0, i1, k0, Math.min(k0 + KC, i0), true);
+    const bad = factorDiagonal(a, m, i0, i1);
     if (bad >= 0) return bad;
   }
   return -1;
 }
+
+/** Tile size of the blocked factorisation: a partial factorisation needs m a multiple of it. */
+export const CHOLESKY_TILE = TILE;
 
 /** A[i0:i1, j0:j1] −= L[i0:i1, k0:k1] L[j0:j1, k0:k1]ᵀ; `lower` (diagonal tile): only j ≤ i is needed. */
 function subtractProducts(a: Float64Array, n: number, i0: number, i1: number, j0: number, j1: number,

@@ -4,8 +4,8 @@
  * within each chunk) is the one of cholesky-js.ts, the JavaScript fallback; see there for the
  * reasoning. Only the inner dot products differ: two interleaved partial sums per f64x2 lane.
  *
- * The matrix is row-major n×n at byte address `a` of the imported memory; only its lower triangle
- * is read and written. No C stack and no static data (checked by the build): the module owns no
+ * The matrix is row-major at byte address `a` of the imported memory, with rows of m entries (the
+ * first m columns, see `cholesky`); only its lower triangle is read and written. No C stack and no static data (checked by the build): the module owns no
  * memory of its own. Indices are int: a wasm32 memory holds at most 2^29 doubles.
  */
 #include <wasm_simd128.h>
@@ -22,9 +22,9 @@ static inline double hsum(V v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64
 
 /* s[2r + c] = Σ_{k0 ≤ k < k1} A[i + r][k] · A[j + c][k] for r < 4, c < 2; k1 − k0 even. Every load
  * feeds two (x) or four (y) products, eight accumulators stay in registers. */
-static inline void dots4x2(const double *a, int n, int i, int j, int k0, int k1, double *s) {
-  const double *x0 = a + i * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;
-  const double *y0 = a + j * n, *y1 = y0 + n;
+static inline void dots4x2(const double *a, int ld, int i, int j, int k0, int k1, double *s) {
+  const double *x0 = a + i * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+  const double *y0 = a + j * ld, *y1 = y0 + ld;
   V s00 = wasm_f64x2_splat(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
   for (int k = k0; k < k1; k += 2) {
     V u = wasm_v128_load(y0 + k), v = wasm_v128_load(y1 + k), x;
@@ -46,40 +46,40 @@ static double dot(const double *x, const double *y, int k0, int k1) {
 /* A[i0:i1, j0:j1] −= L[i0:i1, k0:k1] · L[j0:j1, k0:k1]ᵀ; `lower`: diagonal tile, only j ≤ i is needed.
  * Not inlined so that V8 tiers it up (optimised code is used from its next call on; a single long
  * call would run entirely in the baseline compiler). */
-__attribute__((noinline)) static void subtract_products(double *a, int n, int i0, int i1, int j0, int j1,
+__attribute__((noinline)) static void subtract_products(double *a, int ld, int i0, int i1, int j0, int j1,
                                                          int k0, int k1, int lower) {
   double s[8];
   int i = i0;
   for (; i + 4 <= i1; i += 4) {
     int jend = lower ? i + 4 : j1;
     for (int j = j0; j < jend; j += 2) {
-      dots4x2(a, n, i, j, k0, k1, s);
+      dots4x2(a, ld, i, j, k0, k1, s);
       for (int r = 0; r < 4; r++) {
-        double *w = a + (i + r) * n + j;
+        double *w = a + (i + r) * ld + j;
         w[0] -= s[2 * r];
         w[1] -= s[2 * r + 1];
       }
     }
   }
   for (; i < i1; i++) {
-    double *ri = a + i * n;
+    double *ri = a + i * ld;
     int jend = lower ? i + 1 : j1;
-    for (int j = j0; j < jend; j++) ri[j] -= dot(ri, a + j * n, k0, k1);
+    for (int j = j0; j < jend; j++) ri[j] -= dot(ri, a + j * ld, k0, k1);
   }
 }
 
 /* L[i0:i1, j0:j1] = A[i0:i1, j0:j1] · L[j0:j1, j0:j1]^−ᵀ (forward substitution along each row), once
  * A holds the products over k < j0. Column pairs as in dots4x2; the pair's second column also
  * needs the first one's new value. */
-__attribute__((noinline)) static void solve_tile(double *a, int n, int i0, int i1, int j0, int j1) {
+__attribute__((noinline)) static void solve_tile(double *a, int ld, int i0, int i1, int j0, int j1) {
   double s[8];
   int i = i0;
   for (; i + 4 <= i1; i += 4) {
     for (int j = j0; j < j1; j += 2) {
-      dots4x2(a, n, i, j, j0, j, s);
-      const double *rj = a + j * n, *rj1 = rj + n;
+      dots4x2(a, ld, i, j, j0, j, s);
+      const double *rj = a + j * ld, *rj1 = rj + ld;
       for (int r = 0; r < 4; r++) {
-        double *ri = a + (i + r) * n;
+        double *ri = a + (i + r) * ld;
         double l = (ri[j] - s[2 * r]) / rj[j];
         ri[j] = l;
         ri[j + 1] = (ri[j + 1] - s[2 * r + 1] - l * rj1[j]) / rj1[j + 1];
@@ -87,9 +87,9 @@ __attribute__((noinline)) static void solve_tile(double *a, int n, int i0, int i
     }
   }
   for (; i < i1; i++) {
-    double *ri = a + i * n;
+    double *ri = a + i * ld;
     for (int j = j0; j < j1; j++) {
-      const double *rj = a + j * n;
+      const double *rj = a + j * ld;
       ri[j] = (ri[j] - dot(ri, rj, j0, j)) / rj[j];
     }
   }
@@ -97,11 +97,11 @@ __attribute__((noinline)) static void solve_tile(double *a, int n, int i0, int i
 
 /* Unblocked factorisation of the diagonal tile (O(n·TILE²) in all, so scalar). Returns the failing
  * row with its pivot left on the diagonal, or −1. */
-static int factor_diagonal(double *a, int n, int i0, int i1) {
+static int factor_diagonal(double *a, int ld, int i0, int i1) {
   for (int i = i0; i < i1; i++) {
-    double *ri = a + i * n;
+    double *ri = a + i * ld;
     for (int j = i0; j <= i; j++) {
-      const double *rj = a + j * n;
+      const double *rj = a + j * ld;
       double s = ri[j] - dot(ri, rj, i0, j);
       if (j < i) {
         ri[j] = s / rj[j];
@@ -115,17 +115,22 @@ static int factor_diagonal(double *a, int n, int i0, int i1) {
   return -1;
 }
 
-/* Lower triangle of A = L Lᵀ in place. Returns −1, or the row whose pivot is ≤ 0 or NaN (the pivot
- * is then on that row's diagonal). */
-int cholesky(double *a, int n) {
+/* The first m columns of the Cholesky factor of the n×n matrix A = L Lᵀ, in place: `a` holds rows
+ * of m entries (row-major [n, m], the lower triangle of A's first m columns; m = n: the whole
+ * factorisation). Needs m = n or m a multiple of TILE. Rows i ≥ m then hold L[i, 0:m] = A[i, 0:m]
+ * L[0:m, 0:m]^−ᵀ, the rows of the triangular solve, and no entry of A beyond column m is read.
+ * Returns −1, or the row whose pivot is ≤ 0 or NaN (the pivot is then on that row's diagonal). */
+int cholesky(double *a, int n, int m) {
   for (int i0 = 0; i0 < n; i0 += TILE) {
     int i1 = i0 + TILE < n ? i0 + TILE : n;
-    for (int j0 = 0; j0 < i0; j0 += TILE) {
-      for (int k0 = 0; k0 < j0; k0 += KC) subtract_products(a, n, i0, i1, j0, j0 + TILE, k0, k0 + KC < j0 ? k0 + KC : j0, 0);
-      solve_tile(a, n, i0, i1, j0, j0 + TILE);
+    int jend = i0 < m ? i0 : m;
+    for (int j0 = 0; j0 < jend; j0 += TILE) {
+      for (int k0 = 0; k0 < j0; k0 += KC) subtract_products(a, m, i0, i1, j0, j0 + TILE, k0, k0 + KC < j0 ? k0 + KC : j0, 0);
+      solve_tile(a, m, i0, i1, j0, j0 + TILE);
     }
-    for (int k0 = 0; k0 < i0; k0 += KC) subtract_products(a, n, i0, i1, i0, i1, k0, k0 + KC < i0 ? k0 + KC : i0, 1);
-    int bad = factor_diagonal(a, n, i0, i1);
+    if (i0 >= m) continue;
+    for (int k0 = 0; k0 < i0; k0 += KC) subtract_products(a, m, i0, i1, i0, i1, k0, k0 + KC < i0 ? k0 + KC : i0, 1);
+    int bad = factor_diagonal(a, m, i0, i1);
     if (bad >= 0) return bad;
   }
   return -1;

@@ -10,7 +10,7 @@
  * 0.87 s and 53 s for the former row-oriented JavaScript version (≈ 3.8× and 4.0×); the fallback
  * is about as fast as that former version on one thread but reads ≈ 16× less memory (by count).
  */
-import { choleskyLowerJs } from './cholesky-js.js';
+import { CHOLESKY_TILE, choleskyLowerJs } from './cholesky-js.js';
 import { CHOLESKY_WASM } from './cholesky-wasm.js';
 
 /** Thrown when a matrix is not (numerically) positive definite. */
@@ -37,7 +37,7 @@ const BASE = 16;
  */
 const KEEP_BYTES = 64 << 20;
 
-type Kernel = { memory: WebAssembly.Memory; cholesky: (a: number, n: number) => number };
+type Kernel = { memory: WebAssembly.Memory; cholesky: (a: number, n: number, m: number) => number };
 /** The compiled module (null: WebAssembly unavailable here), and this thread's kept instance. */
 let wasmModule: WebAssembly.Module | null | undefined;
 let kept: Kernel | undefined;
@@ -81,19 +81,38 @@ function kernel(bytes: number): Kernel | null {
  */
 export function choleskyInPlace(a: Float64Array, n: number, jitter = 0): void {
   if (a.length !== n * n) throw new RangeError(`cholesky: expected ${n}×${n} = ${n * n} entries, got ${a.length}`);
-  if (jitter !== 0) for (let i = 0; i < n; i++) a[i * n + i]! += jitter;
-  const k = kernel(BASE + 8 * n * n);
+  choleskyColumnsInPlace(a, n, n, jitter);
+}
+
+/**
+ * The first m columns of the Cholesky factor of an n×n matrix A, in place (A's first m columns
+ * suffice; the rest of A is never needed). `a` is row-major [n, m]: rows i < m hold the leading
+ * m×m block, rows i ≥ m the entries A[i, 0:m]. On return rows i < m hold L[0:m, 0:m] (strict upper
+ * triangle zero) and rows i ≥ m hold L[i, 0:m] = A[i, 0:m] L[0:m, 0:m]^−ᵀ, so Σ_k L[i, k]² is the
+ * part of A[i, i] that the first m variables explain (the Schur complement's diagonal is the rest).
+ * `jitter` is added to the diagonal of the first m rows. Costs m²(n − m)/2 + m³/3 multiply-adds
+ * instead of n³/3. Needs m = n or m a multiple of `CHOLESKY_TILE` (64).
+ *
+ * **Throws** `RangeError` on sizes, `CholeskyError` naming the failing row if a pivot is ≤ 0 or NaN.
+ */
+export function choleskyColumnsInPlace(a: Float64Array, n: number, m: number, jitter = 0): void {
+  if (!(Number.isInteger(m) && m >= 1 && m <= n && (m === n || m % CHOLESKY_TILE === 0))) {
+    throw new RangeError(`cholesky: expected m = n (${n}) or a multiple of ${CHOLESKY_TILE} below it, got m = ${m}`);
+  }
+  if (a.length !== n * m) throw new RangeError(`cholesky: expected ${n}×${m} = ${n * m} entries, got ${a.length}`);
+  if (jitter !== 0) for (let i = 0; i < m; i++) a[i * m + i]! += jitter;
+  const k = kernel(BASE + 8 * n * m);
   let bad: number;
   if (k) {
-    const m = new Float64Array(k.memory.buffer, BASE, n * n);
-    m.set(a);
-    bad = k.cholesky(BASE, n);
-    a.set(m);
+    const w = new Float64Array(k.memory.buffer, BASE, n * m);
+    w.set(a);
+    bad = k.cholesky(BASE, n, m);
+    a.set(w);
   } else {
-    bad = choleskyLowerJs(a, n);
+    bad = choleskyLowerJs(a, n, m);
   }
-  if (bad >= 0) throw pivotError(n, bad, a[bad * n + bad]!, jitter);
-  for (let r = 0; r < n; r++) a.fill(0, r * n + r + 1, (r + 1) * n);
+  if (bad >= 0) throw pivotError(n, bad, a[bad * m + bad]!, jitter);
+  for (let r = 0; r < m; r++) a.fill(0, r * m + r + 1, (r + 1) * m);
 }
 
 /** Returns L with A + jitter·I = L Lᵀ, leaving `a` untouched. Default jitter 1e-5 (experiments.md §2). */

@@ -3,9 +3,9 @@
  * K = k(s, s) + jitter·I (float64), K = L Lᵀ, and B functions f = L z with z ~ N(0, I).
  */
 import type { Rng } from '../engine/random.js';
-import { choleskyInPlace, lowerMatVec } from './cholesky.js';
+import { choleskyColumnsInPlace, choleskyInPlace, lowerMatVec } from './cholesky.js';
 import { type LengthscalePrior, sampleLengthscale } from './distributions.js';
-import { type KernelKind, type KernelSpec, kernelMatrixSymmetric } from './kernels.js';
+import { type KernelKind, type KernelSpec, kernelColumnsLower, kernelDiagonal, kernelMatrixSymmetric } from './kernels.js';
 
 /** A kernel family with its hyper-prior: σ² fixed, ℓ drawn from `lengthscale`. */
 export interface GpPrior {
@@ -55,6 +55,52 @@ export function sampleGpFunctions(rng: Rng, spec: KernelSpec, locs: ArrayLike<nu
     for (let i = 0; i < n; i++) z[i] = rng.normal();
     lowerMatVec(k, n, z, out);
     f.set(out, b * n);
+  }
+  return f;
+}
+
+/**
+ * Draws B functions at n shared locations, jointly Gaussian over the first m locations and, for
+ * each later location t on its own, from its conditional given those m values:
+ *   f[0:m] = L z,  f[t] = L[t, 0:m]·z + sqrt(k(x_t, x_t) + jitter − ‖L[t, 0:m]‖²) · z_t,
+ * with L the first m columns of the Cholesky factor of K + jitter·I over the m + (n − m) points
+ * (`choleskyColumnsInPlace`), z and z_t standard normal. Every pair (f[0:m], f[t]) has exactly the
+ * distribution of the joint draw (`sampleGpFunctions`); only the dependence between two later
+ * locations given the first m is dropped. For a loss that scores each later point on its own given
+ * the first m (a neural process's test points, which attend only to the context), the expected
+ * loss and gradient are the same, and the cost is m²(n − m)/2 + m³/3 multiply-adds instead of n³/3
+ * (2-D GP task, m = 512 context slots, n = 1536: 6.6× fewer).
+ *
+ * **Arguments** as `sampleGpFunctions`, plus `m` (1 ≤ m ≤ n; m = n or a multiple of 64).
+ * **Returns** f [B, n] row-major float64.
+ * **Throws** `CholeskyError` if the leading m×m block is not positive definite.
+ */
+export function sampleGpFunctionsMarginal(rng: Rng, spec: KernelSpec, locs: ArrayLike<number>, n: number, dim: number,
+  m: number, B: number, jitter = GP_JITTER): Float64Array {
+  if (m === n) return sampleGpFunctions(rng, spec, locs, n, dim, B, jitter);
+  const l = kernelColumnsLower(spec, locs, n, m, dim); // [n, m]: K[:, 0:m]
+  choleskyColumnsInPlace(l, n, m, jitter);
+  const f = new Float64Array(B * n);
+  const z = new Float64Array(B * m); // z[k·B + b]: the B functions' k-th normals side by side
+  for (let b = 0; b < B; b++) for (let i = 0; i < m; i++) z[i * B + b] = rng.normal();
+  // One pass over L for all B functions: row i of L against the B vectors z.
+  const acc = new Float64Array(B);
+  const prior = kernelDiagonal(spec) + jitter;
+  for (let i = 0; i < n; i++) {
+    acc.fill(0);
+    const o = i * m, kEnd = Math.min(i + 1, m);
+    let q = 0;
+    for (let k = 0; k < kEnd; k++) {
+      const lik = l[o + k]!, zk = k * B;
+      q += lik * lik;
+      for (let b = 0; b < B; b++) acc[b]! += lik * z[zk + b]!;
+    }
+    for (let b = 0; b < B; b++) f[b * n + i] = acc[b]!;
+    if (i >= m) {
+      // The rest of the variance: the Schur complement's diagonal.
+      const sd = Math.sqrt(Math.max(prior - q, 0));
+      for (let b = 0; b < B; b++) f[b * n + i]! += sd * rng.normal();
+    }
   }
   return f;
 }

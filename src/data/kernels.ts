@@ -126,6 +126,41 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
   return out;
 }
 
+/**
+ * The lower triangle of the first m columns of K(a, a): [n, m] row-major with entry (i, j) =
+ * k(a_i, a_j) for j ≤ min(i, m − 1), zero above the diagonal (the input of
+ * `choleskyColumnsInPlace`). RBF, the training tasks' kernel, has a fast path (2-D unrolled).
+ */
+export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: number, m: number, dim: number): Float64Array {
+  checkDims(spec, dim);
+  const out = new Float64Array(n * m);
+  const x = Float64Array.from({ length: n * dim }, (_, i) => a[i]!);
+  if (spec.kind === 'rbf') {
+    const c = -1 / (2 * spec.lengthscale * spec.lengthscale), v = spec.variance;
+    for (let i = 0; i < n; i++) {
+      const jEnd = Math.min(i + 1, m), o = i * m;
+      if (dim === 2) {
+        const x0 = x[2 * i]!, x1 = x[2 * i + 1]!;
+        for (let j = 0; j < jEnd; j++) {
+          const d0 = x0 - x[2 * j]!, d1 = x1 - x[2 * j + 1]!;
+          out[o + j] = v * Math.exp(c * (d0 * d0 + d1 * d1));
+        }
+      } else {
+        for (let j = 0; j < jEnd; j++) {
+          let s = 0;
+          for (let d = 0; d < dim; d++) { const t = x[i * dim + d]! - x[j * dim + d]!; s += t * t; }
+          out[o + j] = v * Math.exp(c * s);
+        }
+      }
+    }
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < Math.min(i + 1, m); j++) out[i * m + j] = kernelOfDistance(spec, distance(spec, x, i, x, j, dim));
+  }
+  return out;
+}
+
 /** The prior variance k(u, u) (the same for every stationary kernel here). */
 export function kernelDiagonal(spec: KernelSpec): number {
   return spec.variance;

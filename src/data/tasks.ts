@@ -7,13 +7,15 @@
  * exclusive); test = positions [ncMax, ncMax + nt) (disjoint) or [0, nt) (test ⊇ context).
  * Noise N(0, noiseStd²) on context values only (padded slots get noisy values too, so they look
  * ordinary); test targets are the noiseless latent values. Only the ncMax + nt (or max) used
- * locations are sampled from the GP (a marginal of the joint draw at all L points).
+ * locations are sampled from the GP (a marginal of the joint draw at all L points); with
+ * `sampling: 'marginal'` the test points are drawn one by one given the context slots.
  */
 import type { Rng } from '../engine/random.js';
 import type { Batch, TaskGenerator } from './batch.js';
 import { permutation } from './distributions.js';
-import { type GpPrior, GP_JITTER, RBF_BETA_PRIOR, sampleGpFunctions, sampleKernel } from './gp.js';
+import { type GpPrior, GP_JITTER, RBF_BETA_PRIOR, sampleGpFunctions, sampleGpFunctionsMarginal, sampleKernel } from './gp.js';
 import { gaussianMeanNll, gpPosterior } from './gp-posterior.js';
+import { CHOLESKY_TILE } from './cholesky-js.js';
 
 export type { Batch, BatchDims, GpTruth, Likelihood, TaskGenerator } from './batch.js';
 
@@ -40,6 +42,14 @@ export interface GpTaskConfig {
   jitter: number;
   /** false: test = the nt positions after the context slots (disjoint); true: the first nt. */
   testIncludesContext: boolean;
+  /**
+   * 'joint' (default): one draw from the GP at all used locations. 'marginal': joint over the ncMax
+   * context slots, and each further test location drawn from its conditional given them
+   * (`sampleGpFunctionsMarginal`): every (context, test point) pair has the joint draw's
+   * distribution, so a model's per-point test loss and the metrics have the same expectation,
+   * at a fraction of the cost (2-D task: 6.6× fewer multiply-adds). Needs ncMax a multiple of 64.
+   */
+  sampling?: 'joint' | 'marginal';
   /**
    * Optional map applied to all sampled locations after the function values are drawn (the SO(3)
    * task rotates the sphere here). Receives [n, D] float64 and rewrites it in place.
@@ -91,6 +101,9 @@ function validate(cfg: GpTaskConfig): { L: number; dim: number; used: number } {
     throw new RangeError(`gpTask: expected integers 0 ≤ ncMin ≤ ncMax, got [${cfg.ncMin}, ${cfg.ncMax})`);
   }
   const used = cfg.testIncludesContext ? Math.max(cfg.ncMax, cfg.nt) : cfg.ncMax + cfg.nt;
+  if (cfg.sampling === 'marginal' && cfg.ncMax < used && (cfg.ncMax === 0 || cfg.ncMax % CHOLESKY_TILE !== 0)) {
+    throw new RangeError(`gpTask: marginal sampling needs ncMax a positive multiple of ${CHOLESKY_TILE}, got ${cfg.ncMax}`);
+  }
   if (used > L) {
     throw new RangeError(`gpTask: needs ${used} locations (ncMax ${cfg.ncMax}, nt ${cfg.nt}), regions hold ${L}; ` +
       'raise the region counts');
@@ -128,7 +141,9 @@ export function gpTask(cfg: GpTaskConfig): TaskGenerator {
     const locs = new Float64Array(used * dim);
     for (let p = 0; p < used; p++) for (let d = 0; d < dim; d++) locs[p * dim + d] = all[perm[p]! * dim + d]!;
     const B = cfg.batch;
-    const f = sampleGpFunctions(rF, kernel, locs, used, dim, B, cfg.jitter); // [B, used]
+    const f = cfg.sampling === 'marginal' // [B, used]
+      ? sampleGpFunctionsMarginal(rF, kernel, locs, used, dim, Math.min(cfg.ncMax, used), B, cfg.jitter)
+      : sampleGpFunctions(rF, kernel, locs, used, dim, B, cfg.jitter);
     if (cfg.mapLocations) {
       cfg.mapLocations(locs, used);
       for (let i = 0; i < locs.length; i++) locs[i] = Math.fround(locs[i]!);

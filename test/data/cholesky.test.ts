@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import {
-  CholeskyError, cholesky, choleskyInPlace, logDetFromCholesky, solveLowerInPlace, solveLowerTransposeInPlace,
+  CholeskyError, cholesky, choleskyColumnsInPlace, choleskyInPlace, logDetFromCholesky, solveLowerInPlace, solveLowerTransposeInPlace,
 } from '../../src/data/cholesky.js';
 import { choleskyLowerJs } from '../../src/data/cholesky-js.js';
 import { CHOLESKY_WASM } from '../../src/data/cholesky-wasm.js';
@@ -67,6 +67,44 @@ describe('cholesky', () => {
       });
     }
   }
+
+  // The first m columns only (the GP sampler's marginal mode): equal to those columns of the full
+  // reference factor, for m a multiple of the tile, ragged n, and a summation chunk boundary (m > 256).
+  for (const [n, m] of [[64, 64], [65, 64], [130, 64], [200, 128], [330, 320], [400, 320]] as const) {
+    for (const [impl, factor] of [
+      ['wasm', (a: Float64Array) => { choleskyColumnsInPlace(a, n, m, 0.5); return a; }],
+      ['js fallback', (a: Float64Array) => {
+        for (let i = 0; i < m; i++) a[i * m + i]! += 0.5;
+        const bad = choleskyLowerJs(a, n, m);
+        if (bad >= 0) throw new Error(`js: pivot at row ${bad}`);
+        for (let r = 0; r < m; r++) a.fill(0, r * m + r + 1, (r + 1) * m);
+        return a;
+      }]] as const) {
+      it(`${impl}: the first ${m} columns of the factor of an n = ${n} matrix match the reference`, () => {
+        const full = randomSpd(Rng.fromSeed(3000 + n + m), n);
+        const ref = referenceCholesky(full, n, 0.5);
+        // Only A[:, 0:m] goes in; the columns beyond m are never needed.
+        const a = new Float64Array(n * m);
+        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) a[i * m + j] = full[i * n + j]!;
+        const l = factor(a);
+        let worst = 0;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < m; j++) worst = Math.max(worst, Math.abs(l[i * m + j]! - ref[i * n + j]!) / Math.sqrt(n));
+        }
+        expect(worst).toBeLessThan(1e-13);
+      });
+    }
+  }
+
+  it('a partial factorisation checks its sizes and reports a failing pivot in the first m rows', () => {
+    expect(() => choleskyColumnsInPlace(new Float64Array(100 * 50), 100, 50)).toThrow(/multiple of 64/);
+    expect(() => choleskyColumnsInPlace(new Float64Array(10), 100, 64)).toThrow(/expected 100×64 = 6400 entries, got 10/);
+    const a = new Float64Array(130 * 64);
+    for (let i = 0; i < 64; i++) a[i * 64 + i] = 1;
+    a[70 * 64 + 70 % 64] = 0; // rows ≥ m hold no pivots: only the solve reads them
+    a[5 * 64 + 5] = -1;
+    expect(() => choleskyColumnsInPlace(a, 130, 64)).toThrow(/pivot at row 5 is -1/);
+  });
 
   for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 33, 64, 67, 200]) {
     it(`reconstructs A = L Lᵀ for n = ${n}`, () => {
@@ -136,7 +174,7 @@ describe('cholesky', () => {
     const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(CHOLESKY_WASM, 'base64')), { env: { memory } });
     const m = new Float64Array(memory.buffer, 16, n * n);
     m.set(a);
-    expect((wasm.exports.cholesky as (p: number, n: number) => number)(16, n)).toBe(-1);
+    expect((wasm.exports.cholesky as (p: number, n: number, m: number) => number)(16, n, n)).toBe(-1);
     const l = cholesky(a, n, 0);
     const js = choleskyJs(a, n, 0);
     let sameAsWasm = true, sameAsJs = true;

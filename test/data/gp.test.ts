@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import { beta, gamma } from '../../src/data/distributions.js';
-import { sampleGpFunctions } from '../../src/data/gp.js';
+import { sampleGpFunctions, sampleGpFunctionsMarginal } from '../../src/data/gp.js';
 import { gaussianMeanNll, gpPosterior } from '../../src/data/gp-posterior.js';
 import { type KernelSpec, greatCircleDegrees, kernelMatrix, kernelOfDistance } from '../../src/data/kernels.js';
 
@@ -58,6 +58,53 @@ describe('GP sampler', () => {
       // Known zero mean; Var(ĉ_ij) = (K_ii K_jj + K_ij²)/N ≤ 2/N → SE ≤ 0.01; tolerance 5 SE.
       expect(Math.abs(c / N - k[i * 3 + j]! - (i === j ? 1e-5 : 0))).toBeLessThan(0.05);
     }
+  });
+});
+
+describe('GP sampler, marginal test points', () => {
+  // m = 64 context slots (one Cholesky tile) and 6 test points in [−1, 1]², ℓ = 0.5.
+  const spec: KernelSpec = { kind: 'rbf', variance: 1, lengthscale: 0.5 };
+  const m = 64, nt = 6, n = m + nt;
+  const r = Rng.fromSeed(17);
+  const locs = Float64Array.from({ length: 2 * n }, () => 2 * r.uniform() - 1);
+  const K = kernelMatrix(spec, locs, n, locs, n, 2);
+
+  it('every (context, test point) pair has the kernel covariance of the joint draw', () => {
+    const N = 20000;
+    const f = sampleGpFunctionsMarginal(Rng.fromSeed(6), spec, locs, n, 2, m, N);
+    // Pairs: context–context, context–test, test–test (same point); Var(ĉ) ≤ 2/N → SE ≤ 0.01.
+    const pairs = [[0, 0], [3, 40], [63, 5], [m, m], [m + 5, m + 5], [2, m], [50, m + 3], [m + 1, 7]];
+    for (const [i, j] of pairs as [number, number][]) {
+      let c = 0;
+      for (let b = 0; b < N; b++) c += f[b * n + i]! * f[b * n + j]!;
+      expect(Math.abs(c / N - K[i * n + j]! - (i === j ? 1e-5 : 0)), `pair ${i}, ${j}`).toBeLessThan(0.05);
+    }
+  });
+
+  it('each test value is a draw from the exact GP posterior given the latent context values', () => {
+    const N = 1500;
+    const f = sampleGpFunctionsMarginal(Rng.fromSeed(7), spec, locs, n, 2, m, N);
+    const sc = locs.subarray(0, 2 * m), st = locs.subarray(2 * m);
+    let s = 0, s2 = 0;
+    for (let b = 0; b < N; b++) {
+      // Noise-free context (the latent values), jitter as in the sampler: the conditional of f_t.
+      const post = gpPosterior(spec, sc, f.subarray(b * n, b * n + m), m, st, nt, 2, 0, { jitter: 1e-5 });
+      for (let t = 0; t < nt; t++) {
+        const z = (f[b * n + m + t]! - post.mean[t]!) / post.std[t]!;
+        s += z;
+        s2 += z * z;
+      }
+    }
+    const k = N * nt;
+    // Standardised residuals are N(0, 1): mean SE 1/√9000 ≈ 0.011, variance SE √(2/9000) ≈ 0.015.
+    expect(Math.abs(s / k)).toBeLessThan(0.05);
+    expect(Math.abs(s2 / k - 1)).toBeLessThan(0.07);
+  });
+
+  it('m = n is the joint draw itself', () => {
+    const a = sampleGpFunctions(Rng.fromSeed(8), spec, locs, n, 2, 3);
+    const b = sampleGpFunctionsMarginal(Rng.fromSeed(8), spec, locs, n, 2, n, 3);
+    expect(Array.from(b)).toEqual(Array.from(a));
   });
 });
 

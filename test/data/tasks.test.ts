@@ -91,6 +91,41 @@ describe('GP task rules over many draws (small configuration)', () => {
   });
 });
 
+describe('GP task with marginal test sampling', () => {
+  // ncMax = 64 (one tile), 100 test points, disjoint.
+  const CFG: GpTaskConfig = { ...GP_2D, regions: [{ lo: [-2, -2], hi: [2, 2], count: 164 }], ncMin: 20, ncMax: 64, nt: 100, batch: 4, sampling: 'marginal' };
+
+  it('keeps the split rules and the oracle; only the test values are drawn differently', () => {
+    const rng = Rng.fromSeed(21);
+    const a = gpTask(CFG)(rng.split());
+    const j = gpTask({ ...CFG, sampling: 'joint' })(Rng.fromSeed(21).split());
+    assertBatch(a);
+    // Same locations, lengths, masks and kernel (drawn before the function values); other values.
+    expect(a.s_ctx).toEqual(j.s_ctx);
+    expect(a.s_test).toEqual(j.s_test);
+    expect(a.mask_ctx).toEqual(j.mask_ctx);
+    expect(a.gp!.kernel).toEqual(j.gp!.kernel);
+    expect(a.f_test).not.toEqual(j.f_test);
+    const o = gpOracle(a);
+    expect(Number.isFinite(o.meanNll)).toBe(true);
+  });
+
+  it('the oracle NLL has the same expectation as with joint sampling', () => {
+    // Mean oracle NLL over 60 batches each (SE ≈ 0.03 per mode at these sizes).
+    const mean = (cfg: GpTaskConfig): number => {
+      const rng = Rng.fromSeed(5);
+      let s = 0;
+      for (let k = 0; k < 60; k++) s += gpOracle(gpTask(cfg)(rng.split())).meanNll;
+      return s / 60;
+    };
+    expect(Math.abs(mean(CFG) - mean({ ...CFG, sampling: 'joint' }))).toBeLessThan(0.15);
+  });
+
+  it('rejects ncMax that is not a multiple of 64', () => {
+    expect(() => gpTask({ ...CFG, ncMax: 50 })).toThrow(/marginal sampling needs ncMax a positive multiple of 64, got 50/);
+  });
+});
+
 describe('multiscale and SO(3) tasks', () => {
   it('multiscale: 128 + 128 locations from the two squares', () => {
     const b = gpTask({ ...MULTISCALE_2D, batch: 2 })(Rng.fromSeed(1));

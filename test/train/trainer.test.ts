@@ -181,5 +181,10 @@ describe('tasks', () => {
     expect(() => resolveTask({ name: 'gp3d', options: {} }, 8)).toThrow(/unknown task 'gp3d'/);
     expect(() => resolveTask({ name: 'gp2d', options: { ncMax: 100, nt: 100, locations: 150 } }, 8)).toThrow(/needs at least ncMax \+ nt = 200 locations, got 150/);
     expect(() => resolveTask({ name: 'gp2d', options: { nct: 3 } }, 8)).toThrow(/nct/);
+    // sampling: default joint; marginal carries into the eval variants; needs ncMax a multiple of 64.
+    expect(base.sampling).toBe('joint');
+    expect(resolveTask({ name: 'gp2d-scaled', options: { sampling: 'marginal' } }, 8).config.sampling).toBe('marginal');
+    expect(() => resolveTask({ name: 'gp2d', options: { sampling: 'marginals' } }, 8)).toThrow(/sampling: expected one of "joint", "marginal", got "marginals"; did you mean "marginal"\?/);
+    expect(() => resolveTask({ name: 'gp2d', options: { sampling: 'marginal', ncMax: 100 } }, 8)).toThrow(/'marginal' needs ncMax a multiple of 64, got 100/);
   });
 });
