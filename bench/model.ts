@@ -5,7 +5,7 @@
  *
  *   npm run bench -- model [--backend cpu|webgpu] [--sizes 10000x100000,100000x1000000]
  *                          [--chunk 65536] [--train] [--steps 50] [--precision f32,f16,f16-fast]
- *                          [--tiles 32x32]   (attention tiles, rows × keys; default: the kernels')
+ *                          [--tiles 32x32] [--replay] [--gpu-profile] [--train-shape BxCxT]   (attention tiles, rows × keys; default: the kernels')
  *
  * Prints one JSON line per measurement:
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
@@ -14,13 +14,15 @@
  * --gpu-profile adds a line "train-step-gpu-profile": GPU ms of one step per kernel family and key
  * ([dispatches, ms]; timestamp queries, WebGPU only), and "forward-gpu-profile" for each forward size
  * with at most 200,000 test points (at most 2048 dispatches are timed; `dropped` counts the rest).
+ * --replay adds "train-step-replay": the step recorded once and replayed (Trainer's default on
+ * WebGPU), timed the same way.
  * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
  * reading the predictions back to the host. Peak memory is the backend's own accounting of live
  * buffers (the WebGPU pool's, or the CPU heap's).
  */
 import type { Precision } from '../src/kernels/bsa/desc.js';
-import type { Backend } from '../src/engine/backend.js';
+import { ADAMW_STEP_LABEL, adamwStepScalars, type Backend } from '../src/engine/backend.js';
 import type { WebGPUBackend } from '../src/engine/webgpu/backend.js';
 import * as E from '../src/engine/ops.js';
 import { Rng } from '../src/engine/random.js';
@@ -118,7 +120,7 @@ async function gpuProfile(gpu: WebGPUBackend, fn: () => Promise<void>): Promise<
 }
 
 async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
-  shape: readonly [number, number, number], profileGpu: boolean): Promise<void> {
+  shape: readonly [number, number, number], profileGpu: boolean, replay: boolean): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const values = materialise(specs, b);
@@ -191,6 +193,40 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     synced.push(performance.now() - t);
   }
   console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), ms_host_median: +median(host).toFixed(3), dispatches_per_step: dispatchesPerStep, bind_groups_created_per_step: bindGroupsPerStep, loss: loss[0], date: new Date().toISOString(), device: b.description }));
+  if (replay && b.beginCapture && b.endCapture) {
+    // The same step recorded once and replayed (what Trainer does on WebGPU): only the GPU commands
+    // are encoded per step, with the optimiser's step-dependent scalars as the one changing input.
+    b.beginCapture();
+    const lossT = step();
+    const rec = b.endCapture([...values, ...opt.m, ...opt.v].map((t) => t.storage()));
+    const slots = rec.slotsLabelled(ADAMW_STEP_LABEL);
+    const again = (): void => {
+      const sc = adamwStepScalars(opt.nextArgs(1e-4));
+      rec.replay(new Map(slots.map((k) => [k, sc])));
+      opt.countReplayedUpdate();
+    };
+    for (let k = 0; k < 3; k++) again();
+    await b.sync();
+    const hostR: number[] = [];
+    const tr = performance.now();
+    for (let k = 0; k < steps; k++) {
+      const th = performance.now();
+      again();
+      hostR.push(performance.now() - th);
+    }
+    const lossR = await lossT.data();
+    const pipelinedR = (performance.now() - tr) / steps;
+    const syncedR: number[] = [];
+    for (let k = 0; k < Math.min(steps, 10); k++) {
+      const t = performance.now();
+      again();
+      await lossT.data();
+      syncedR.push(performance.now() - t);
+    }
+    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-replay', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelinedR.toFixed(3), ms_synced: +median(syncedR).toFixed(3), ms_host_median: +median(hostR).toFixed(3), dispatches_per_step: rec.dispatchCount, loss: lossR[0], date: new Date().toISOString(), device: b.description }));
+    rec.dispose();
+    lossT.dispose();
+  }
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -224,6 +260,6 @@ export async function run(args: string[]): Promise<void> {
   }
   const shape = arg(args, 'train-shape', '8x512x1024').split('x').map(Number) as [number, number, number];
   if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape,
-    args.includes('--gpu-profile'));
+    args.includes('--gpu-profile'), args.includes('--replay'));
   b.destroy();
 }

@@ -61,6 +61,30 @@ export interface AdamWArgs {
   step: number;
 }
 
+/** Label of the upload that carries `adamwStepScalars` in a recorded step (WebGPU StepRecording). */
+export const ADAMW_STEP_LABEL = 'adamw-step';
+
+/**
+ * The step-dependent AdamW scalars as the GPU kernel reads them: [lr, 1/(1 − β1^t), 1/(1 − β2^t)]
+ * (computed in float64, stored as float32). A replayed training step uploads them for its update.
+ */
+export function adamwStepScalars(args: AdamWArgs): Float32Array {
+  return new Float32Array([args.lr, 1 / (1 - args.beta1 ** args.step), 1 / (1 - args.beta2 ** args.step)]);
+}
+
+/** A recorded run of GPU work (Backend.endCapture). */
+export interface Recording {
+  /** Dispatches per replay. */
+  readonly dispatchCount: number;
+  /** The input slot that uploaded `storage` during the capture. */
+  slotOf(storage: Storage): number;
+  /** The input slots uploaded with `label` during the capture (e.g. ADAMW_STEP_LABEL). */
+  slotsLabelled(label: string): readonly number[];
+  /** Issues the recorded work again, with new data for some input slots (same lengths). */
+  replay(inputs?: ReadonlyMap<number, Float32Array>): void;
+  dispose(): void;
+}
+
 export interface Backend {
   /** 'cpu' or 'webgpu'; kernels in `src/kernels` switch on it to reach backend-specific handles. */
   readonly kind: 'cpu' | 'webgpu';
@@ -154,6 +178,14 @@ export interface Backend {
   /** `adamw` on every (ps[i], gs[i], ms[i], vs[i]) with one gScale: a few kernels for all of them. */
   adamwMany(ps: readonly Storage[], gs: readonly Storage[], ms: readonly Storage[], vs: readonly Storage[],
     gScale: Storage | null, args: AdamWArgs): void;
+  /**
+   * Optional (WebGPU): record the GPU work of some code and replay it without the code. See
+   * `Recording` and webgpu/recording.ts. `endCapture(external)`: the storages the recording uses
+   * in place (they must stay alive); every other buffer it touched is its own until `dispose`.
+   */
+  beginCapture?(): void;
+  abortCapture?(): void;
+  endCapture?(external: readonly Storage[]): Recording;
   /**
    * Sum of squares of the first `ns[i]` elements of each `xs[i]` (borrowed): a new [xs.length]
    * storage, with no intermediate tensors (global-norm clipping of every gradient at once; the

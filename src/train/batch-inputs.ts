@@ -14,6 +14,8 @@ import type { Coords, ModelInputs } from '../models/bsa-tnp.js';
 
 export interface BatchTensors extends Disposable {
   inputs: ModelInputs;
+  /** Every tensor made, in upload order: the order of `batchArrays`. */
+  uploaded: readonly Tensor[];
   /** Test targets [B, Nt, Df]. */
   fTest: Tensor;
   /** [B, Nt] or undefined (all valid). */
@@ -65,12 +67,13 @@ export function checkBatchForModel(batch: Batch, config: ModelConfig): void {
  * test targets [B, Nt, Df] and the optional test mask.
  */
 export function batchToTensors(batch: Batch, config: ModelConfig, backend: Backend): BatchTensors {
-  checkBatchForModel(batch, config);
+  const arrays = batchArrays(batch, config);
   const { B, Nc, Nt } = batch;
   const Df = batch.dims.Df;
   const made: Tensor[] = [];
-  const up = (a: Float32Array, shape: number[]) => {
-    const t = E.tensor(a, shape, backend);
+  let next = 0;
+  const up = (shape: number[]) => {
+    const t = E.tensor(arrays[next++]!, shape, backend);
     made.push(t);
     return t;
   };
@@ -80,21 +83,37 @@ export function batchToTensors(batch: Batch, config: ModelConfig, backend: Backe
     for (const g of GROUP_NAMES) {
       const gc = config.groups[g];
       if (!gc) continue;
-      const a = groupArrays(batch, g);
-      ctxCoords[g] = up(a.ctx!, [B, Nc, gc.dims]);
-      testCoords[g] = up(a.test!, [B, Nt, gc.dims]);
+      ctxCoords[g] = up([B, Nc, gc.dims]);
+      testCoords[g] = up([B, Nt, gc.dims]);
     }
-    const f = up(batch.f_ctx, [B, Nc, Df]);
-    const mask = up(batch.mask_ctx, [B, Nc]);
-    const fTest = up(batch.f_test, [B, Nt, Df]);
-    const maskTest = batch.mask_test ? up(batch.mask_test, [B, Nt]) : undefined;
+    const f = up([B, Nc, Df]);
+    const mask = up([B, Nc]);
+    const fTest = up([B, Nt, Df]);
+    const maskTest = batch.mask_test ? up([B, Nt]) : undefined;
     const dispose = () => { for (const t of made) t.dispose(); };
     return {
       inputs: { ctx: { f, mask, coords: ctxCoords }, test: testCoords },
-      fTest, maskTest, dispose, [Symbol.dispose]: dispose,
+      uploaded: made, fTest, maskTest, dispose, [Symbol.dispose]: dispose,
     };
   } catch (e) {
     for (const t of made) t.dispose();
     throw e;
   }
+}
+
+/**
+ * The host arrays `batchToTensors` uploads, in its order: per configured group (s, t, x) context
+ * then test coordinates, context f, context mask, test f, test mask if any. Checks the batch first.
+ */
+export function batchArrays(batch: Batch, config: ModelConfig): Float32Array[] {
+  checkBatchForModel(batch, config);
+  const out: Float32Array[] = [];
+  for (const g of GROUP_NAMES) {
+    if (!config.groups[g]) continue;
+    const a = groupArrays(batch, g);
+    out.push(a.ctx!, a.test!);
+  }
+  out.push(batch.f_ctx, batch.mask_ctx, batch.f_test);
+  if (batch.mask_test) out.push(batch.mask_test);
+  return out;
 }

@@ -138,15 +138,22 @@ export class AdamW implements Disposable {
     }
     const scale = Number.isFinite(this.config.clipNorm) ? keep(clipScale(grads, this.config.clipNorm)) : null;
     try {
-      const args: AdamWArgs = {
-        lr, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps,
-        weightDecay: this.config.weightDecay, step: this.steps + 1,
-      };
+      const args = this.nextArgs(lr);
       this.backend.adamwMany(params.map((p) => p.storage('adamw')), grads.map((g) => g.storage('adamw')),
         this.m.map((m) => m.storage('adamw')), this.v.map((v) => v.storage('adamw')), scale ? scale.storage('adamw') : null, args);
     } finally {
       scale?.dispose();
     }
+    this.steps++;
+  }
+
+  /** The kernel arguments of the next update with learning rate `lr` (step = completed + 1). */
+  nextArgs(lr: number): AdamWArgs {
+    return { lr, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps, weightDecay: this.config.weightDecay, step: this.steps + 1 };
+  }
+
+  /** Counts an update that ran without `update` (a replayed training step, see Trainer). */
+  countReplayedUpdate(): void {
     this.steps++;
   }
 

@@ -12,7 +12,7 @@
  * batches, a BatchStream whose state is saved), `valid` (validation tasks) and `test` (evaluation).
  * Math.random is never used, so `resume` continues bit-identically on the CPU.
  */
-import type { Backend } from '../engine/backend.js';
+import { ADAMW_STEP_LABEL, adamwStepScalars, type Backend, type Recording, type Storage } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
 import { Rng } from '../engine/random.js';
 import { keep, type Tensor } from '../engine/tensor.js';
@@ -26,7 +26,7 @@ import {
   type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
-import { batchToTensors } from './batch-inputs.js';
+import { batchArrays, batchToTensors } from './batch-inputs.js';
 import {
   loadCheckpoint, saveCheckpoint, TRAINER_STATE_VERSION, type TrainerState, type ValidationRecord, type Weights,
 } from './checkpoint.js';
@@ -74,6 +74,13 @@ export interface TrainerOptions {
    * batches and state for the same task, batch size and start state.
    */
   batchSource?: (task: TaskConfig, batchSize: number, start: BatchStreamState | [number, number, number]) => BatchSource;
+  /**
+   * Replay recorded steps where the backend can (WebGPU; default true): the first step is run and
+   * recorded, later steps with the same batch shapes re-issue its GPU work with the new batch and
+   * learning rate, without autodiff or any other JavaScript per kernel. Same results as running
+   * every step (tests compare the weights bit for bit).
+   */
+  replay?: boolean;
 }
 
 /**
@@ -161,8 +168,15 @@ export class Trainer implements Disposable {
   private readonly out: string | null;
   private readonly lossEvery: number;
   private readonly onEvent: (e: TrainEvent) => void;
-  private lossSum: Tensor | null = null;
+  /** Sum of the training losses since the last readLoss, on the device, updated in place. */
+  private readonly lossAcc: Tensor;
   private lossCount = 0;
+  private replay: boolean;
+  private replayed = 0;
+  /** Recordings replaced after fewer than two replays (batch shapes that keep changing). */
+  private shortLived = 0;
+  /** The recorded step, its batch-shape signature and its input slots. */
+  private recorded: { rec: Recording; sig: string; slots: number[]; stepSlots: readonly number[]; uses: number } | null = null;
   private best: ValidationRecord | null;
   private validations: ValidationRecord[];
   private elapsedBefore: number;
@@ -191,6 +205,8 @@ export class Trainer implements Disposable {
     this.validations = a.validations;
     this.elapsedBefore = a.elapsed;
     this.resumed = a.resumed;
+    this.lossAcc = keep(E.zeros([1], a.backend));
+    this.replay = (a.opts.replay ?? true) && typeof a.backend.beginCapture === 'function';
   }
 
   /** A fresh run: parameters drawn from the `init` stream of `train.seed`. */
@@ -234,6 +250,11 @@ export class Trainer implements Disposable {
     });
   }
 
+  /** Steps that replayed a recorded step (Trainer option `replay`). */
+  get replayedSteps(): number {
+    return this.replayed;
+  }
+
   /** Completed steps. */
   get step(): number {
     return this.optimizer.step;
@@ -250,6 +271,57 @@ export class Trainer implements Disposable {
   /** One optimiser step; no readback. */
   trainStep(): void {
     const batch = this.stream.next();
+    const be = this.backend;
+    if (!this.replay || !be.beginCapture || !be.endCapture) {
+      this.runStep(batch);
+      return;
+    }
+    const arrays = batchArrays(batch, this.model.config);
+    const sig = arrays.map((a) => a.length).join(',');
+    const r = this.recorded;
+    if (r && r.sig === sig) {
+      const inputs = new Map<number, Float32Array>();
+      r.slots.forEach((slot, i) => inputs.set(slot, arrays[i]!));
+      const scalars = adamwStepScalars(this.optimizer.nextArgs(scheduledLr(this.train, this.optimizer.step)));
+      for (const slot of r.stepSlots) inputs.set(slot, scalars);
+      r.rec.replay(inputs);
+      r.uses++;
+      this.replayed++;
+      this.optimizer.countReplayedUpdate();
+      this.lossCount++;
+      return;
+    }
+    // First step, or new batch shapes: run the step and record it (unless shapes change so often
+    // that recording costs more than it saves: then every step runs eagerly from now on).
+    r?.rec.dispose();
+    this.recorded = null;
+    if (r && r.uses < 2 && ++this.shortLived >= 3) this.replay = false;
+    if (!this.replay) {
+      this.runStep(batch);
+      return;
+    }
+    be.beginCapture();
+    let uploaded: Storage[];
+    try {
+      uploaded = this.runStep(batch);
+    } catch (e) {
+      be.abortCapture?.();
+      throw e;
+    }
+    const external = [...this.params, ...this.optimizer.m, ...this.optimizer.v, this.lossAcc].map((t) => t.storage('replay'));
+    const rec = be.endCapture(external);
+    const stepSlots = rec.slotsLabelled(ADAMW_STEP_LABEL);
+    if (stepSlots.length === 0) {
+      // This backend's optimiser takes its learning rate elsewhere: replaying would reuse it.
+      rec.dispose();
+      this.replay = false;
+      return;
+    }
+    this.recorded = { rec, sig, slots: uploaded.map((s) => rec.slotOf(s)), stepSlots, uses: 0 };
+  }
+
+  /** Runs one step eagerly; returns the storages of the uploaded batch (batchArrays order). */
+  private runStep(batch: Batch): Storage[] {
     const bt = batchToTensors(batch, this.model.config, this.backend);
     try {
       const lr = scheduledLr(this.train, this.optimizer.step);
@@ -259,16 +331,14 @@ export class Trainer implements Disposable {
       } finally {
         for (const g of grads) g.dispose();
       }
-      const v = E.reshape(value, [1]);
+      // lossAcc += loss, in place (its buffer stays the same for replays).
+      E.tidy(() => {
+        const s = E.add(this.lossAcc, E.reshape(value, [1]));
+        this.backend.stridedWrite(this.lossAcc.storage('loss'), s.storage('loss'), [1], [1], 0);
+      });
       value.dispose();
-      if (this.lossSum === null) this.lossSum = v;
-      else {
-        const s = E.add(this.lossSum, v);
-        this.lossSum.dispose();
-        v.dispose();
-        this.lossSum = s;
-      }
       this.lossCount++;
+      return bt.uploaded.map((t) => t.storage('upload'));
     } finally {
       bt.dispose();
     }
@@ -276,10 +346,9 @@ export class Trainer implements Disposable {
 
   /** Mean training loss since the last call (one readback); null if no step ran. */
   async readLoss(): Promise<number | null> {
-    if (this.lossSum === null) return null;
-    const v = (await this.lossSum.item()) / this.lossCount;
-    this.lossSum.dispose();
-    this.lossSum = null;
+    if (this.lossCount === 0) return null;
+    const v = (await this.lossAcc.item()) / this.lossCount;
+    E.tidy(() => this.backend.stridedWrite(this.lossAcc.storage('loss'), E.zeros([1], this.backend).storage('loss'), [1], [1], 0));
     this.lossCount = 0;
     if (!Number.isFinite(v)) throw new TrainingDivergedError(this.step, v);
     return v;
@@ -396,8 +465,9 @@ export class Trainer implements Disposable {
     this.stream.dispose?.();
     for (const p of this.params) p.dispose();
     this.optimizer.dispose();
-    this.lossSum?.dispose();
-    this.lossSum = null;
+    this.recorded?.rec.dispose();
+    this.recorded = null;
+    this.lossAcc.dispose();
   }
 
   [Symbol.dispose](): void {

@@ -135,6 +135,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     fresh = { model: cfg.model, train };
   }
 
+  const replay = args.values['no-replay'] !== true;
   const timeBudget = num(args, 'time-budget');
   const stopAfter = num(args, 'stop-after');
   if (timeBudget !== undefined && stopAfter !== undefined) throw new UsageError('bsa-tnp train: give --time-budget or --stop-after, not both');
@@ -175,8 +176,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   let trainer: Trainer | null = null;
   try {
     trainer = resume
-      ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, ...(steps !== undefined ? { steps } : {}) })
-      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource });
+      ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay, ...(steps !== undefined ? { steps } : {}) })
+      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay });
     keep = trainer.train.keep;
     await trainer.run(undefined, budget);
     const src = exportKeptModel(out, ckDir, keep);
@@ -232,6 +233,7 @@ Example:
     threads: { type: 'string', value: 'N', description: 'CPU threads for matmul (default: all cores, at most 8)' },
     'loss-every': { type: 'string', value: 'N', description: 'steps between loss readbacks', default: '50' },
     'time-budget': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time (data included); the lr schedule is fitted to the steps that fit' },
+    'no-replay': { type: 'boolean', description: 'WebGPU: run every training step through autodiff instead of replaying the recorded first step (same results, more host time)' },
     'stop-after': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time with a checkpoint, keeping the schedule (continue with --resume)' },
     'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches ahead (auto: cores − 1 on webgpu, 0 on cpu; same batches either way)', default: 'auto' },
   },

@@ -36,6 +36,7 @@ import type {
 } from '../backend.js';
 import { MemoryAccount } from '../memory.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
+import { type CaptureOp, type CapturedDispatch, type ReplayOp, StepRecording } from './recording.js';
 import * as elementwise from './kernels/elementwise.js';
 import * as reduceK from './kernels/reduce.js';
 import * as movement from './kernels/movement.js';
@@ -145,6 +146,8 @@ export class WebGPUBackend implements Backend {
   private destroyed = false;
   /** A backend-owned 1-element storage holding 1 (bound where an optional input is absent). */
   private readonly ones: WebGPUStorage;
+  /** The step being captured (beginCapture … endCapture), in recording order. */
+  private capture: CaptureOp[] | null = null;
 
   constructor(readonly device: GPUDevice, info: WebGPUInfo, options: WebGPUBackendOptions = {}) {
     this.description = info.description;
@@ -239,7 +242,91 @@ export class WebGPUBackend implements Backend {
     this.dispatches++;
     this.dispatchesByKey?.set(key, (this.dispatchesByKey.get(key) ?? 0) + 1);
     for (const b of pooled) b.lastUse = this.epoch;
+    if (this.capture) {
+      for (const b of pooled) b.pinned = true;
+      this.capture.push({ kind: 'dispatch', key, pipeline: cached.pipeline, layout: cached.layout, sig: cached.sig, buffers: pooled,
+        uniforms: uniforms ? new Uint8Array(uniforms.slice(0)) : null, uniformBind, workgroups: [x, y, z] });
+    }
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  // ---------------------------------------------------------------- recorded steps
+
+  /**
+   * Starts recording every dispatch and upload (they still run as usual) until `endCapture`, which
+   * returns them as a `StepRecording` that re-issues the same GPU work without the JavaScript that
+   * produced it (a training step: autodiff, pool, bind-group lookups). Reads, profiling and nested
+   * captures are refused while capturing.
+   */
+  beginCapture(): void {
+    if (this.capture) throw new Error('beginCapture: a capture is already running');
+    if (this.profile) throw new Error('beginCapture: a GPU profile is running');
+    this.capture = [];
+  }
+
+  /** Drops a capture started by `beginCapture` (after an error in the captured code). */
+  abortCapture(): void {
+    for (const op of this.capture ?? []) for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) b.pinned = false;
+    this.capture = null;
+  }
+
+  /**
+   * Ends the capture. `external` are the storages that outlive the step and that the caller keeps
+   * alive and unchanged in size for as long as the recording is used (parameters, optimiser
+   * moments, accumulators): the recording reads and writes them in place. Every other buffer the
+   * step touched is reserved for the recording (see BufferPool.reserve) until `dispose`, so later
+   * allocations never share it; storages still holding such a buffer must not be used after a replay.
+   */
+  endCapture(external: readonly Storage[]): StepRecording {
+    const ops = this.capture;
+    if (!ops) throw new Error('endCapture: no capture is running');
+    this.capture = null;
+    const keep = new Set(external.map((s) => this.check(s, 'endCapture').pooled));
+    const reserved = new Set<PooledBuffer>();
+    for (const op of ops) {
+      for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) {
+        b.pinned = false;
+        if (b.destroyed) throw new Error('endCapture: a buffer the step used was destroyed during the capture');
+        if (!keep.has(b) && !reserved.has(b)) {
+          reserved.add(b);
+          this.pool.reserve(b);
+        }
+      }
+    }
+    return new StepRecording(this, ops, reserved, this.uniformAlign);
+  }
+
+  /** Encodes a recording's operations into the current command stream (StepRecording.replay). */
+  replayOps(ops: readonly ReplayOp[]): void {
+    if (this.destroyed) throw new WebGPUStorageError('replay: backend already destroyed');
+    if (this.capture) throw new Error('replay: cannot replay while capturing');
+    for (const op of ops) {
+      if (op.kind === 'copy') {
+        this.copyEncoder().copyBufferToBuffer(op.src, 0, op.dst.buffer, 0, op.bytes);
+        op.dst.lastUse = this.epoch;
+        continue;
+      }
+      const pass = this.computePass();
+      if (pass !== this.lastPass || op.pipeline !== this.lastPipeline) {
+        pass.setPipeline(op.pipeline);
+        this.lastPass = pass;
+        this.lastPipeline = op.pipeline;
+      }
+      if (op.offset.length > 0) pass.setBindGroup(0, op.bindGroup, op.offset, 0, 1);
+      else pass.setBindGroup(0, op.bindGroup);
+      pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
+      for (const b of op.buffers) b.lastUse = this.epoch;
+      this.dispatches++;
+      if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+    }
+  }
+
+  /** Bind-group entries of a captured dispatch, with its uniform window in `uniformBuffer`. */
+  bindGroupFor(op: CapturedDispatch, uniformBuffer: GPUBuffer): GPUBindGroup {
+    const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
+    const entries: GPUBindGroupEntry[] = op.buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) } }));
+    if (op.uniforms) entries.push({ binding: op.buffers.length, resource: { buffer: uniformBuffer, offset: 0, size: op.uniformBind } });
+    return this.device.createBindGroup({ layout: op.layout, entries });
   }
 
   /** Submits the recorded work now (normally done lazily). */
@@ -269,6 +356,7 @@ export class WebGPUBackend implements Backend {
       throw new Error('startGpuProfile: expected a device with timestamp-query, got none');
     }
     if (this.profile) throw new Error('startGpuProfile: a profile is already running');
+    if (this.capture) throw new Error('startGpuProfile: a step is being captured');
     this.flush();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
     this.profile = { querySet, keys: [], capacity, dropped: 0 };
@@ -316,12 +404,20 @@ export class WebGPUBackend implements Backend {
     return new WebGPUStorage(n, this.pool.acquire(bytes));
   }
 
-  upload(data: Float32Array): WebGPUStorage {
+  /**
+   * A new storage holding `data`. While a step is captured the upload is recorded as one of its
+   * inputs (`StepRecording.slotOf(storage)`, or by `label`), whose data a replay may replace.
+   */
+  upload(data: Float32Array, label?: string): WebGPUStorage {
     const s = this.alloc(data.length);
     if (data.length > 0) {
       // writeBuffer runs before the pending encoder: flush if the recycled buffer is used there.
       if (s.pooled.lastUse === this.epoch) this.flush();
       this.device.queue.writeBuffer(s.pooled.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+      if (this.capture) {
+        s.pooled.pinned = true;
+        this.capture.push({ kind: 'write', buffer: s.pooled, storage: s, data: data.slice(), label: label ?? null });
+      }
     }
     return s;
   }
@@ -334,6 +430,7 @@ export class WebGPUBackend implements Backend {
 
   async read(s: Storage): Promise<Float32Array> {
     const w = this.check(s, 'read');
+    if (this.capture) throw new Error('read: cannot read back while a step is being captured');
     if (w.length === 0) {
       this.flush();
       await this.drainChecks();

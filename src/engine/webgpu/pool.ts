@@ -33,6 +33,17 @@ export interface PooledBuffer {
   lastUse: number;
   /** Unique id (bind-group cache keys). */
   readonly id: number;
+  /** A storage holds it (between `acquire` and `release`). */
+  held: boolean;
+  /**
+   * Reserved by a recorded step (backend `endCapture`): kept out of the idle lists, so no other
+   * allocation gets it while the recording may overwrite it; `unreserve` returns it.
+   */
+  reserved: boolean;
+  /** Used by a step being captured: never destroyed by eviction until the capture ends. */
+  pinned: boolean;
+  /** Destroyed (a recording that still refers to it cannot replay). */
+  destroyed: boolean;
 }
 
 let nextId = 1;
@@ -115,31 +126,56 @@ export class BufferPool {
     if (b) {
       this.idleBytes -= size;
     } else {
-      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0, id: nextId++ };
+      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0, id: nextId++, held: false, reserved: false, pinned: false, destroyed: false };
       this.created++;
       this.deviceBytes += size;
     }
     this.memory.recordAlloc(bytes);
+    b.held = true;
     return b;
   }
 
   /** Returns a buffer acquired for `bytes` requested bytes. */
   release(b: PooledBuffer, bytes: number): void {
     this.memory.recordFree(bytes);
-    if (b.bytes > this.limitBytes) {
+    b.held = false;
+    if (!b.reserved) this.putIdle(b);
+  }
+
+  /** Takes `b` out of circulation: an idle one leaves the idle lists, a held one will not enter them. */
+  reserve(b: PooledBuffer): void {
+    if (b.reserved) return;
+    b.reserved = true;
+    if (!b.held) {
+      this.idle.get(b.bytes)!.remove(b);
+      this.idleBytes -= b.bytes;
+    }
+  }
+
+  /** Ends `reserve`: an unheld buffer becomes idle again. */
+  unreserve(b: PooledBuffer): void {
+    if (!b.reserved) return;
+    b.reserved = false;
+    if (!b.held) this.putIdle(b);
+  }
+
+  private putIdle(b: PooledBuffer): void {
+    if (b.bytes > this.limitBytes && !b.pinned) {
       this.destroy(b);
       return;
     }
     // Over the idle limit: evict the idle buffers used longest ago (e.g. a large inference's, when
     // training follows), not the one just released. Destroying the buffers of the loop that is
-    // running would make every iteration create new ones, with new bind groups.
+    // running would make every iteration create new ones, with new bind groups. Pinned buffers
+    // (a step being captured) are never evicted.
     while (this.idleBytes + b.bytes > this.limitBytes) {
       let victim: PooledBuffer | null = null;
       let heap: IdHeap | null = null;
       for (const h of this.idle.values()) {
-        for (const x of h.items) if (victim === null || x.lastUse < victim.lastUse) { victim = x; heap = h; }
+        for (const x of h.items) if (!x.pinned && (victim === null || x.lastUse < victim.lastUse)) { victim = x; heap = h; }
       }
-      if (victim === null || victim.lastUse > b.lastUse) {
+      if (victim === null || (victim.lastUse > b.lastUse && !b.pinned)) {
+        if (b.pinned) break;
         this.destroy(b);
         return;
       }
@@ -155,6 +191,7 @@ export class BufferPool {
 
   private destroy(b: PooledBuffer): void {
     this.beforeDestroy(b);
+    b.destroyed = true;
     b.buffer.destroy();
     this.deviceBytes -= b.bytes;
   }
