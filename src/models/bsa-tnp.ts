@@ -12,7 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import type { Precision } from '../kernels/bsa/desc.js';
 import type { AttentionOptions } from '../nn/attention.js';
-import { krBlockContext, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
+import { krBlockContext, krBlockJoint, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
@@ -178,14 +178,7 @@ export class BsaTnp {
       for (let l = 0; l < c.blocks; l++) {
         for (let r = 0; r < c.reps; r++) q = krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i++]!, cache.mask, coords);
       }
-      const h = mlp(p, 'head', c.headHidden.length + 1, c.activation, layerNorm(p, 'ln_out', q, c.layerNormEps));
-      if (c.output.kind === 'categorical') return { kind: 'categorical', logits: h } as const;
-      const D = c.output.dims;
-      const mean = E.slice(h, [0, 0, 0], [cache.B, Nt, D]);
-      const raw = E.slice(h, [0, 0, D], [cache.B, Nt, D]);
-      const m = c.output.minStd;
-      const std = m > 0 ? E.add(E.mul(E.softplus(raw), 1 - m), m) : E.softplus(raw);
-      return { kind: 'gaussian', mean, std } as const;
+      return this.head(p, q, cache.B, Nt);
     });
   }
 
@@ -201,9 +194,57 @@ export class BsaTnp {
   /** Mean NLL (Gaussian) or cross-entropy (categorical) of test targets [B, Nt, Df] (model.md §6). */
   loss(p: Params, inputs: ModelInputs, fTest: Tensor, maskTest?: Tensor): Tensor {
     return E.tidy(() => {
-      const out = this.forward(p, inputs);
+      const out = this.jointOutput(p, inputs);
       if (out.kind === 'gaussian') return E.gaussianNll(fTest, out.mean, out.std, maskTest);
       return E.crossEntropy(out.logits, fTest, maskTest);
     });
+  }
+
+  /**
+   * `forward` for training: context and test tokens go through every block together
+   * (krBlockJoint: the same rows as encode + decode, half the kernels). Inference keeps encode and
+   * decode, whose context cache serves any number of test chunks.
+   */
+  private jointOutput(p: Params, inputs: ModelInputs): ModelOutput {
+    const c = this.config;
+    const ctx = inputs.ctx;
+    if (ctx.f.rank !== 3 || ctx.f.shape[2] !== valueDims(c)) {
+      throw new ModelInputError(`loss: expected context values f of shape [B, Nc, ${valueDims(c)}], got [${ctx.f.shape.join(', ')}]`);
+    }
+    const [B, Nc] = ctx.f.shape as [number, number];
+    if (Nc === 0) throw new ModelInputError('loss: the context is empty (Nc = 0); at least one observation is needed');
+    this.checkCoords('loss (context)', ctx.coords, B, Nc);
+    const first = GROUP_NAMES.map((g) => inputs.test[g]).find((t) => t);
+    const Nt = first ? first.shape[1]! : 0;
+    this.checkCoords('loss (test)', inputs.test, B, Nt);
+    const mask = ctx.mask ?? null;
+    if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Nc)) {
+      throw new ModelInputError(`loss: expected mask of shape [${B}, ${Nc}], got [${mask.shape.join(', ')}]`);
+    }
+    return E.tidy(() => {
+      const tokens = E.concat([this.tokens(p, ctx.coords, ctx.f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
+      let x = this.embed(p, tokens);
+      const all: Coords = {};
+      for (const g of GROUP_NAMES) if (ctx.coords[g]) all[g] = E.concat([ctx.coords[g]!, inputs.test[g]!], 1);
+      const coords = this.blockCoords(all, ctx.coords);
+      for (let l = 0; l < c.blocks; l++) {
+        for (let r = 0; r < c.reps; r++) x = krBlockJoint(p, `blocks.${l}`, this.block, x, Nc, mask, coords);
+      }
+      const q = E.slice(x, [0, Nc, 0], [B, Nt, c.embedDim]);
+      return this.head(p, q, B, Nt);
+    });
+  }
+
+  /** The output head on final test tokens [B, Nt, E]. */
+  private head(p: Params, q: Tensor, B: number, Nt: number): ModelOutput {
+    const c = this.config;
+    const h = mlp(p, 'head', c.headHidden.length + 1, c.activation, layerNorm(p, 'ln_out', q, c.layerNormEps));
+    if (c.output.kind === 'categorical') return { kind: 'categorical', logits: h } as const;
+    const D = c.output.dims;
+    const mean = E.slice(h, [0, 0, 0], [B, Nt, D]);
+    const raw = E.slice(h, [0, 0, D], [B, Nt, D]);
+    const m = c.output.minStd;
+    const std = m > 0 ? E.add(E.mul(E.softplus(raw), 1 - m), m) : E.softplus(raw);
+    return { kind: 'gaussian', mean, std } as const;
   }
 }

@@ -76,3 +76,23 @@ export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor
     return residualFfn(p, name, c, E.add(q, dq));
   });
 }
+
+/**
+ * The context step and the test step of one block in one pass, for training: `x` holds each batch
+ * element's Nc context tokens followed by its test tokens ([B, Nc + Nt, E]). Layer norms, the query
+ * and output projections and the FFN are row-wise, and both kinds of query attend to the same
+ * context keys with the same mask and bias parameters, so one call each over all rows gives exactly
+ * the rows of `krBlockContext` and `krBlockTest` (up to the summation order of weight gradients):
+ * half the kernels, and no gradient sums for weights used twice.
+ * `coords.test` holds the coordinates of all rows (context then test), `coords.ctx` the context's.
+ */
+export function krBlockJoint(p: Params, name: string, c: KRBlockConfig, x: Tensor, Nc: number, mask: Tensor | null,
+  coords: BlockCoords): Tensor {
+  return E.tidy(() => {
+    const [B, , Em] = x.shape as [number, number, number];
+    const xn = layerNorm(p, `${name}.ln1`, x, c.eps);
+    const kv = projectKeys(p, `${name}.attn`, E.slice(xn, [0, 0, 0], [B, Nc, Em]), c.heads);
+    const d = attend(p, `${name}.attn`, xn, kv, mask, groups(c, coords.test, coords.ctx), c.attention);
+    return residualFfn(p, name, c, E.add(x, d));
+  });
+}

@@ -179,6 +179,34 @@ describe('BSA-TNP', () => {
     scan.dispose();
   });
 
+  it('the training loss (context and test tokens through the blocks together) equals encode + decode, value and gradient', async () => {
+    const { model, p, dispose } = build({ ...SMALL, reps: 2 }, b, 3);
+    const rng = Rng.fromSeed(9);
+    const r = rawTask(rng, 2, 13, 7);
+    r.mask[11] = 0;
+    r.mask[13 + 2] = 0;
+    const names = [...p.keys()];
+    const fTest = E.tensor(Float32Array.from({ length: 14 }, () => rng.normal()), [2, 7, 1], b);
+    const run = async (f: (ps: Params, x: ModelInputs) => Tensor) => {
+      const x = inputs(b, r);
+      const { value, grads } = E.valueAndGrad((ps) => f(new Map(names.map((n, i) => [n, ps[i]!])), x))(names.map((n) => p.get(n)!));
+      disposeInputs(x);
+      const out = { value: (await value.data())[0]!, grads: await Promise.all(grads.map((g) => g.data())) };
+      value.dispose();
+      grads.forEach((g) => g.dispose());
+      return out;
+    };
+    const joint = await run((ps, x) => model.loss(ps, x, fTest));
+    const separate = await run((ps, x) => {
+      const out = model.forward(ps, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
+      return E.gaussianNll(fTest, out.mean, out.std);
+    });
+    expect(Math.abs(joint.value - separate.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(separate.value)));
+    joint.grads.forEach((g, i) => expect(allclose(g, separate.grads[i]!, 1e-4, 1e-6), names[i]).toBeNull());
+    fTest.dispose();
+    dispose();
+  });
+
   it('decoding test points in chunks equals decoding them at once', async () => {
     const { model, p, dispose } = build(SMALL, b);
     const r = rawTask(Rng.fromSeed(7), 1, 12, 13);
