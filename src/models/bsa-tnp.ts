@@ -112,6 +112,22 @@ export class BsaTnp {
   }
 
   /** Tokens [B, N, tokenDims]: obs embedding, embedded groups, f (zeros for test points). */
+  /** Validates context inputs (values, coordinates, mask) for `where`; returns B, Nc and the mask. */
+  private checkContext(where: string, ctx: ContextInputs): { B: number; Nc: number; mask: Tensor | null } {
+    const vd = valueDims(this.config);
+    if (ctx.f.rank !== 3 || ctx.f.shape[2] !== vd) {
+      throw new ModelInputError(`${where}: expected context values f of shape [B, Nc, ${vd}], got [${ctx.f.shape.join(', ')}]`);
+    }
+    const [B, Nc] = ctx.f.shape as [number, number];
+    if (Nc === 0) throw new ModelInputError(`${where}: the context is empty (Nc = 0); at least one observation is needed`);
+    this.checkCoords(`${where} (context)`, ctx.coords, B, Nc);
+    const mask = ctx.mask ?? null;
+    if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Nc)) {
+      throw new ModelInputError(`${where}: expected mask of shape [${B}, ${Nc}], got [${mask.shape.join(', ')}]`);
+    }
+    return { B, Nc, mask };
+  }
+
   private tokens(p: Params, coords: Coords, f: Tensor | null, B: number, N: number): Tensor {
     return E.tidy(() => {
       const c = this.config;
@@ -131,16 +147,7 @@ export class BsaTnp {
   /** Runs the context stream through every block. */
   encode(p: Params, ctx: ContextInputs): ContextCache {
     const c = this.config;
-    if (ctx.f.rank !== 3 || ctx.f.shape[2] !== valueDims(c)) {
-      throw new ModelInputError(`encode: expected context values f of shape [B, Nc, ${valueDims(c)}], got [${ctx.f.shape.join(', ')}]`);
-    }
-    const [B, Nc] = ctx.f.shape as [number, number];
-    if (Nc === 0) throw new ModelInputError('encode: the context is empty (Nc = 0); at least one observation is needed');
-    this.checkCoords('encode (context)', ctx.coords, B, Nc);
-    const mask = ctx.mask ?? null;
-    if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Nc)) {
-      throw new ModelInputError(`encode: expected mask of shape [${B}, ${Nc}], got [${mask.shape.join(', ')}]`);
-    }
+    const { B, Nc, mask } = this.checkContext('encode', ctx);
     const kv = E.tidy(() => {
       let k = this.embed(p, this.tokens(p, ctx.coords, ctx.f, B, Nc));
       const out: { k: Tensor; v: Tensor }[] = [];
@@ -208,19 +215,10 @@ export class BsaTnp {
   private jointOutput(p: Params, inputs: ModelInputs): ModelOutput {
     const c = this.config;
     const ctx = inputs.ctx;
-    if (ctx.f.rank !== 3 || ctx.f.shape[2] !== valueDims(c)) {
-      throw new ModelInputError(`loss: expected context values f of shape [B, Nc, ${valueDims(c)}], got [${ctx.f.shape.join(', ')}]`);
-    }
-    const [B, Nc] = ctx.f.shape as [number, number];
-    if (Nc === 0) throw new ModelInputError('loss: the context is empty (Nc = 0); at least one observation is needed');
-    this.checkCoords('loss (context)', ctx.coords, B, Nc);
+    const { B, Nc, mask } = this.checkContext('loss', ctx);
     const first = GROUP_NAMES.map((g) => inputs.test[g]).find((t) => t);
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('loss (test)', inputs.test, B, Nt);
-    const mask = ctx.mask ?? null;
-    if (mask && (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Nc)) {
-      throw new ModelInputError(`loss: expected mask of shape [${B}, ${Nc}], got [${mask.shape.join(', ')}]`);
-    }
     return E.tidy(() => {
       const tokens = E.concat([this.tokens(p, ctx.coords, ctx.f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);

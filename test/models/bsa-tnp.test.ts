@@ -207,6 +207,22 @@ describe('BSA-TNP', () => {
     dispose();
   });
 
+  it('bad context inputs fail with errors that name them, in forward and in the training loss', () => {
+    const { model, p, dispose } = build(SMALL, b);
+    const r = rawTask(Rng.fromSeed(4), 1, 5, 3);
+    const fTest = E.zeros([1, 3, 1], b);
+    for (const [where, call] of [['encode', (x: ModelInputs) => model.forward(p, x)], ['loss', (x: ModelInputs) => model.loss(p, x, fTest)]] as const) {
+      const x = inputs(b, r);
+      const empty = { ...x, ctx: { f: E.zeros([1, 0, 1], b), mask: E.zeros([1, 0], b), coords: { s: E.zeros([1, 0, 2], b) } } };
+      expect(() => call(empty)).toThrow(new RegExp(`${where}: the context is empty \\(Nc = 0\\)`));
+      expect(() => call({ ...x, ctx: { ...x.ctx, f: E.zeros([1, 5, 2], b) } })).toThrow(new RegExp(`${where}: expected context values f of shape \\[B, Nc, 1\\], got \\[1, 5, 2\\]`));
+      expect(() => call({ ...x, ctx: { ...x.ctx, mask: E.zeros([1, 4], b) } })).toThrow(new RegExp(`${where}: expected mask of shape \\[1, 5\\], got \\[1, 4\\]`));
+      expect(() => call({ ...x, test: { s: E.zeros([1, 3, 3], b) } })).toThrow(/expected 's' of shape \[1, 3, 2\], got \[1, 3, 3\]/);
+      disposeInputs(x);
+    }
+    dispose();
+  });
+
   it('decoding test points in chunks equals decoding them at once', async () => {
     const { model, p, dispose } = build(SMALL, b);
     const r = rawTask(Rng.fromSeed(7), 1, 12, 13);
