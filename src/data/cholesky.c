@@ -135,3 +135,85 @@ int cholesky(double *a, int n, int m) {
   }
   return -1;
 }
+
+/* Products with the factor, for the GP sampler: with L = a[0 : n·m] (row-major [n, m]) followed in
+ * memory by Z = a[n·m : (n + B)·m] ([B, m], one row per function), writes
+ *   out[b·n + i] = Σ_{k<m} L[i][k] · Z[b][k]   (i < n, b < B), and
+ *   sq[i − m]   = Σ_{k<m} L[i][k]²             (m ≤ i < n).
+ * m even. Z's rows are rows n … n + B − 1 of the same [·, m] array, so dots4x2 serves both. */
+void lower_times(double *a, int n, int m, int B, double *out, double *sq) {
+  double s[8];
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    int b = 0;
+    for (; b + 2 <= B; b += 2) {
+      dots4x2(a, m, i, n + b, 0, m, s);
+      for (int r = 0; r < 4; r++) {
+        out[b * n + i + r] = s[2 * r];
+        out[(b + 1) * n + i + r] = s[2 * r + 1];
+      }
+    }
+    for (; b < B; b++) for (int r = 0; r < 4; r++) out[b * n + i + r] = dot(a + (i + r) * m, a + (n + b) * m, 0, m);
+  }
+  for (; i < n; i++) for (int b = 0; b < B; b++) out[b * n + i] = dot(a + i * m, a + (n + b) * m, 0, m);
+  for (i = m; i < n; i++) sq[i - m] = dot(a + i * m, a + i * m, 0, m);
+}
+
+/* e^x for x ≤ 0, two lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r^12
+ * (relative truncation error < 3e-15 on that interval) in Horner form, then 2^k through the exponent
+ * bits. x < −708 (where 2^k would leave the normal range) gives 0: kernel entries that small are 0
+ * to float64 anyway. */
+static inline V exp_neg(V x) {
+  const V ln2_hi = wasm_f64x2_splat(6.93147180369123816490e-01);
+  const V ln2_lo = wasm_f64x2_splat(1.90821492927058770002e-10);
+  V k = wasm_f64x2_nearest(wasm_f64x2_mul(x, wasm_f64x2_splat(1.44269504088896338700)));
+  V r = wasm_f64x2_sub(wasm_f64x2_sub(x, wasm_f64x2_mul(k, ln2_hi)), wasm_f64x2_mul(k, ln2_lo));
+  V p = wasm_f64x2_splat(1.0 / 479001600.0);
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 39916800.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 3628800.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 362880.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 40320.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 5040.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 720.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 120.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 24.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0 / 6.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(0.5));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0));
+  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(1.0));
+  /* 2^k: k + 1023 in the exponent field (k ≥ −1022 here). */
+  V ki = wasm_i64x2_extend_low_i32x4(wasm_i32x4_trunc_sat_f64x2_zero(k));
+  V scale = wasm_i64x2_shl(wasm_i64x2_add(ki, wasm_i64x2_splat(1023)), 52);
+  V y = wasm_f64x2_mul(p, scale);
+  return wasm_v128_and(y, wasm_f64x2_ge(x, wasm_f64x2_splat(-708.0)));
+}
+
+/* The lower triangle of the first m columns of the 2-D RBF kernel matrix, for choleskyColumns:
+ * out[i·m + j] = v · e^{c·‖p_i − p_j‖²} for j ≤ min(i, m − 1) (c = −1/(2ℓ²) < 0), zero above; p is
+ * [n, 2] at `p`. m even. */
+void rbf_columns(const double *p, int n, int m, double c, double v, double *out) {
+  const V cv = wasm_f64x2_splat(c), vv = wasm_f64x2_splat(v);
+  for (int i = 0; i < n; i++) {
+    const V xi = wasm_f64x2_splat(p[2 * i]), yi = wasm_f64x2_splat(p[2 * i + 1]);
+    int jend = i + 1 < m ? i + 1 : m;
+    double *row = out + i * m;
+    int j = 0;
+    for (; j + 2 <= jend; j += 2) {
+      /* Two points (x_j, y_j), (x_{j+1}, y_{j+1}): deinterleave into x and y lanes. */
+      V a = wasm_v128_load(p + 2 * j), b = wasm_v128_load(p + 2 * j + 2);
+      V dx = wasm_f64x2_sub(xi, wasm_i64x2_shuffle(a, b, 0, 2));
+      V dy = wasm_f64x2_sub(yi, wasm_i64x2_shuffle(a, b, 1, 3));
+      V d2 = wasm_f64x2_add(wasm_f64x2_mul(dx, dx), wasm_f64x2_mul(dy, dy));
+      wasm_v128_store(row + j, wasm_f64x2_mul(vv, exp_neg(wasm_f64x2_mul(cv, d2))));
+    }
+    for (; j < m; j++) {
+      if (j < jend) {
+        double dx = p[2 * i] - p[2 * j], dy = p[2 * i + 1] - p[2 * j + 1];
+        V e = exp_neg(wasm_f64x2_splat(c * (dx * dx + dy * dy)));
+        row[j] = v * wasm_f64x2_extract_lane(e, 0);
+      } else {
+        row[j] = 0;
+      }
+    }
+  }
+}

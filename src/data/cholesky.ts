@@ -37,7 +37,12 @@ const BASE = 16;
  */
 const KEEP_BYTES = 64 << 20;
 
-type Kernel = { memory: WebAssembly.Memory; cholesky: (a: number, n: number, m: number) => number };
+type Kernel = {
+  memory: WebAssembly.Memory;
+  cholesky: (a: number, n: number, m: number) => number;
+  lowerTimes: (a: number, n: number, m: number, B: number, out: number, sq: number) => void;
+  rbfColumns: (p: number, n: number, m: number, c: number, v: number, out: number) => void;
+};
 /** The compiled module (null: WebAssembly unavailable here), and this thread's kept instance. */
 let wasmModule: WebAssembly.Module | null | undefined;
 let kept: Kernel | undefined;
@@ -45,7 +50,8 @@ let kept: Kernel | undefined;
 function instantiate(bytes: number): Kernel {
   const memory = new WebAssembly.Memory({ initial: Math.max(2, Math.ceil(bytes / PAGE)) });
   const inst = new WebAssembly.Instance(wasmModule!, { env: { memory } });
-  return { memory, cholesky: inst.exports.cholesky as Kernel['cholesky'] };
+  return { memory, cholesky: inst.exports.cholesky as Kernel['cholesky'], lowerTimes: inst.exports.lower_times as Kernel['lowerTimes'],
+    rbfColumns: inst.exports.rbf_columns as Kernel['rbfColumns'] };
 }
 
 /** A wasm instance whose memory holds `bytes`, or null to use the JavaScript fallback. */
@@ -113,6 +119,62 @@ export function choleskyColumnsInPlace(a: Float64Array, n: number, m: number, ji
   }
   if (bad >= 0) throw pivotError(n, bad, a[bad * m + bad]!, jitter);
   for (let r = 0; r < m; r++) a.fill(0, r * m + r + 1, (r + 1) * m);
+}
+
+/**
+ * Products with the first m columns of a factor (`choleskyColumnsInPlace`'s output `l`, [n, m]):
+ * `f[b·n + i] = Σ_k l[i, k] · z[b, k]` for B vectors z ([B, m], row-major), and for the rows
+ * i ≥ m the squared norms `sq[i − m] = Σ_k l[i, k]²`. WebAssembly SIMD where available.
+ */
+export function lowerTimes(l: Float64Array, n: number, m: number, z: Float64Array, B: number): { f: Float64Array; sq: Float64Array } {
+  if (l.length !== n * m || z.length !== B * m) {
+    throw new RangeError(`lowerTimes: expected l of ${n}×${m} and z of ${B}×${m} entries, got ${l.length} and ${z.length}`);
+  }
+  const f = new Float64Array(B * n);
+  const sq = new Float64Array(n - m);
+  const words = (n + B) * m + B * n + (n - m);
+  const k = m % 2 === 0 ? kernel(BASE + 8 * words) : null;
+  if (k) {
+    const w = new Float64Array(k.memory.buffer, BASE, words);
+    w.set(l);
+    w.set(z, n * m);
+    const out = (n + B) * m;
+    k.lowerTimes(BASE, n, m, B, BASE + 8 * out, BASE + 8 * (out + B * n));
+    f.set(w.subarray(out, out + B * n));
+    sq.set(w.subarray(out + B * n, words));
+    return { f, sq };
+  }
+  for (let i = 0; i < n; i++) {
+    const o = i * m;
+    for (let b = 0; b < B; b++) {
+      let s = 0;
+      for (let c = 0; c < m; c++) s += l[o + c]! * z[b * m + c]!;
+      f[b * n + i] = s;
+    }
+    if (i >= m) {
+      let s = 0;
+      for (let c = 0; c < m; c++) s += l[o + c]! * l[o + c]!;
+      sq[i - m] = s;
+    }
+  }
+  return { f, sq };
+}
+
+/**
+ * The lower triangle of the first m columns of a 2-D RBF kernel matrix, v·exp(c·‖p_i − p_j‖²)
+ * (c < 0), as `kernelColumnsLower` computes it, with a vectorised exp in WebAssembly (relative
+ * error ≤ ~4e-15 against Math.exp). Returns null where the module cannot run it (no WebAssembly,
+ * m odd); callers then use the JavaScript version.
+ */
+export function rbfColumns2d(p: Float64Array, n: number, m: number, c: number, v: number): Float64Array | null {
+  if (m % 2 !== 0 || p.length !== 2 * n || !(c <= 0)) return null;
+  const words = 2 * n + n * m;
+  const k = kernel(BASE + 8 * words);
+  if (!k) return null;
+  const w = new Float64Array(k.memory.buffer, BASE, words);
+  w.set(p);
+  k.rbfColumns(BASE, n, m, c, v, BASE + 16 * n);
+  return w.slice(2 * n, words);
 }
 
 /** Returns L with A + jitter·I = L Lᵀ, leaving `a` untouched. Default jitter 1e-5 (experiments.md §2). */

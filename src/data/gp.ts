@@ -3,7 +3,7 @@
  * K = k(s, s) + jitter·I (float64), K = L Lᵀ, and B functions f = L z with z ~ N(0, I).
  */
 import type { Rng } from '../engine/random.js';
-import { choleskyColumnsInPlace, choleskyInPlace, lowerMatVec } from './cholesky.js';
+import { choleskyColumnsInPlace, choleskyInPlace, lowerMatVec, lowerTimes } from './cholesky.js';
 import { type LengthscalePrior, sampleLengthscale } from './distributions.js';
 import { type KernelKind, type KernelSpec, kernelColumnsLower, kernelDiagonal, kernelMatrixSymmetric } from './kernels.js';
 
@@ -80,27 +80,13 @@ export function sampleGpFunctionsMarginal(rng: Rng, spec: KernelSpec, locs: Arra
   if (m === n) return sampleGpFunctions(rng, spec, locs, n, dim, B, jitter);
   const l = kernelColumnsLower(spec, locs, n, m, dim); // [n, m]: K[:, 0:m]
   choleskyColumnsInPlace(l, n, m, jitter);
-  const f = new Float64Array(B * n);
-  const z = new Float64Array(B * m); // z[k·B + b]: the B functions' k-th normals side by side
-  for (let b = 0; b < B; b++) for (let i = 0; i < m; i++) z[i * B + b] = rng.normal();
-  // One pass over L for all B functions: row i of L against the B vectors z.
-  const acc = new Float64Array(B);
+  const z = new Float64Array(B * m); // one row of m normals per function
+  for (let i = 0; i < B * m; i++) z[i] = rng.normal();
+  // f[b] = L z_b on every row (rows i < m: the joint draw; rows i ≥ m: the conditional mean), and
+  // the part of each later point's variance the context explains.
+  const { f, sq } = lowerTimes(l, n, m, z, B);
   const prior = kernelDiagonal(spec) + jitter;
-  for (let i = 0; i < n; i++) {
-    acc.fill(0);
-    const o = i * m, kEnd = Math.min(i + 1, m);
-    let q = 0;
-    for (let k = 0; k < kEnd; k++) {
-      const lik = l[o + k]!, zk = k * B;
-      q += lik * lik;
-      for (let b = 0; b < B; b++) acc[b]! += lik * z[zk + b]!;
-    }
-    for (let b = 0; b < B; b++) f[b * n + i] = acc[b]!;
-    if (i >= m) {
-      // The rest of the variance: the Schur complement's diagonal.
-      const sd = Math.sqrt(Math.max(prior - q, 0));
-      for (let b = 0; b < B; b++) f[b * n + i]! += sd * rng.normal();
-    }
-  }
+  // Test-point noise: the Schur complement's diagonal, in a fixed order (function, then point).
+  for (let b = 0; b < B; b++) for (let i = m; i < n; i++) f[b * n + i]! += Math.sqrt(Math.max(prior - sq[i - m]!, 0)) * rng.normal();
   return f;
 }

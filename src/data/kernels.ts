@@ -3,6 +3,7 @@
  * Locations are flat row-major arrays [n, D]. A `KernelSpec` is plain data (kind + hyper-parameters),
  * so a batch can carry the true hyper-parameters for the exact-posterior oracle.
  */
+import { rbfColumns2d } from './cholesky.js';
 
 export type KernelKind = 'rbf' | 'matern32' | 'periodic' | 'exponential' | 'great-circle-exponential';
 
@@ -129,12 +130,17 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
 /**
  * The lower triangle of the first m columns of K(a, a): [n, m] row-major with entry (i, j) =
  * k(a_i, a_j) for j ≤ min(i, m − 1), zero above the diagonal (the input of
- * `choleskyColumnsInPlace`). RBF, the training tasks' kernel, has a fast path (2-D unrolled).
+ * `choleskyColumnsInPlace`). RBF, the training tasks' kernel, has fast paths: 2-D in WebAssembly
+ * SIMD (`rbfColumns2d`), otherwise unrolled JavaScript.
  */
 export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: number, m: number, dim: number): Float64Array {
   checkDims(spec, dim);
-  const out = new Float64Array(n * m);
   const x = Float64Array.from({ length: n * dim }, (_, i) => a[i]!);
+  if (spec.kind === 'rbf' && dim === 2) {
+    const w = rbfColumns2d(x, n, m, -1 / (2 * spec.lengthscale * spec.lengthscale), spec.variance);
+    if (w) return w;
+  }
+  const out = new Float64Array(n * m);
   if (spec.kind === 'rbf') {
     const c = -1 / (2 * spec.lengthscale * spec.lengthscale), v = spec.variance;
     for (let i = 0; i < n; i++) {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import {
-  CholeskyError, cholesky, choleskyColumnsInPlace, choleskyInPlace, logDetFromCholesky, solveLowerInPlace, solveLowerTransposeInPlace,
+  CholeskyError, cholesky, choleskyColumnsInPlace, choleskyInPlace, logDetFromCholesky, lowerTimes, solveLowerInPlace, solveLowerTransposeInPlace,
 } from '../../src/data/cholesky.js';
 import { choleskyLowerJs } from '../../src/data/cholesky-js.js';
 import { CHOLESKY_WASM } from '../../src/data/cholesky-wasm.js';
@@ -94,6 +94,29 @@ describe('cholesky', () => {
         expect(worst).toBeLessThan(1e-13);
       });
     }
+  }
+
+  // lowerTimes: the GP sampler's products L·z_b and row norms; wasm (m even) and the JS fallback
+  // (m odd) against a plain loop, with ragged row counts and an odd number of vectors.
+  for (const [n, m, B] of [[7, 4, 3], [130, 64, 8], [203, 128, 5], [9, 3, 2]] as const) {
+    it(`lowerTimes n = ${n}, m = ${m}, B = ${B} matches a plain loop`, () => {
+      const rng = Rng.fromSeed(n * 31 + m + B);
+      const l = Float64Array.from({ length: n * m }, () => rng.normal());
+      const z = Float64Array.from({ length: B * m }, () => rng.normal());
+      const { f, sq } = lowerTimes(l, n, m, z, B);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < n; i++) {
+          let e = 0;
+          for (let k = 0; k < m; k++) e += l[i * m + k]! * z[b * m + k]!;
+          expect(Math.abs(f[b * n + i]! - e)).toBeLessThan(1e-12 * m);
+        }
+      }
+      for (let i = m; i < n; i++) {
+        let e = 0;
+        for (let k = 0; k < m; k++) e += l[i * m + k]! ** 2;
+        expect(Math.abs(sq[i - m]! - e)).toBeLessThan(1e-12 * e);
+      }
+    });
   }
 
   it('a partial factorisation checks its sizes and reports a failing pivot in the first m rows', () => {

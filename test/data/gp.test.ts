@@ -4,7 +4,8 @@ import { Rng } from '../../src/engine/random.js';
 import { beta, gamma } from '../../src/data/distributions.js';
 import { sampleGpFunctions, sampleGpFunctionsMarginal } from '../../src/data/gp.js';
 import { gaussianMeanNll, gpPosterior } from '../../src/data/gp-posterior.js';
-import { type KernelSpec, greatCircleDegrees, kernelMatrix, kernelOfDistance } from '../../src/data/kernels.js';
+import { type KernelSpec, greatCircleDegrees, kernelColumnsLower, kernelMatrix, kernelOfDistance } from '../../src/data/kernels.js';
+import { rbfColumns2d } from '../../src/data/cholesky.js';
 
 describe('kernels', () => {
   it('evaluate the closed forms', () => {
@@ -13,6 +14,32 @@ describe('kernels', () => {
       .toBeCloseTo((1 + Math.sqrt(3)) * Math.exp(-Math.sqrt(3)), 14);
     expect(kernelOfDistance({ kind: 'exponential', variance: 1, lengthscale: 2 }, 1)).toBeCloseTo(Math.exp(-0.5), 14);
     expect(kernelOfDistance({ kind: 'periodic', variance: 1, lengthscale: 1, period: 2 }, 2)).toBeCloseTo(1, 14);
+  });
+
+  it('the lower first-m columns of a 2-D RBF matrix (WebAssembly exp) match Math.exp to 4e-15', () => {
+    // Points over a wide box so that entries run from 1 down to underflow; ragged n, odd rows.
+    const r = Rng.fromSeed(12);
+    for (const [n, m, ls] of [[203, 64, 0.3], [67, 66, 0.05], [9, 2, 2.0]] as const) {
+      const locs = Float64Array.from({ length: 2 * n }, () => 8 * r.uniform() - 4);
+      const spec: KernelSpec = { kind: 'rbf', variance: 1.7, lengthscale: ls };
+      const w = rbfColumns2d(locs, n, m, -1 / (2 * ls * ls), 1.7);
+      expect(w).not.toBeNull();
+      const ref = kernelMatrix(spec, locs, n, locs, m, 2);
+      let worst = 0, tiny = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < m; j++) {
+          const got = w![i * m + j]!;
+          if (j > i) { expect(got).toBe(0); continue; }
+          const e = ref[i * m + j]!;
+          if (e < 1e-300) { tiny = Math.max(tiny, Math.abs(got - e)); continue; }
+          worst = Math.max(worst, Math.abs(got - e) / e);
+        }
+      }
+      expect(worst, `n ${n} m ${m}`).toBeLessThan(4e-15);
+      expect(tiny).toBeLessThan(1e-300);
+      expect(Array.from(kernelColumnsLower(spec, locs, n, m, 2))).toEqual(Array.from(w!));
+    }
+    expect(rbfColumns2d(new Float64Array(6), 3, 3, -1, 1)).toBeNull(); // m odd: the JS path
   });
 
   it('great-circle distance: quarter meridian is 90°, along the equator is Δlon', () => {
