@@ -45,9 +45,11 @@ function matmulRef(a: Float32Array, b: Float32Array, batch: number, m: number, k
 describe.skipIf(!be)('webgpu reduce and movement', () => {
   const b = be!;
 
-  it('reduce sum/max/min: loop and tree paths, r = 0', async () => {
+  it('reduce sum/max/min: loop, tree and column paths, r = 0', async () => {
     const rng = Rng.fromSeed(11);
-    const cases: [number, number, number][] = [[3, 5, 4], [1, 1000, 1], [1, 20000, 1], [2, 17000, 3], [4, 300, 3], [7, 1, 9], [2, 129, 1], [5, 0, 2], [1, 7, 1]];
+    const cases: [number, number, number][] = [[3, 5, 4], [1, 1000, 1], [1, 20000, 1], [2, 17000, 3], [4, 300, 3], [7, 1, 9], [2, 129, 1], [5, 0, 2], [1, 7, 1],
+      // Column sums: one chunk, many chunks with a ragged last one, ragged column groups, outer > 1.
+      [1, 256, 16], [1, 12288, 128], [1, 3001, 70], [3, 700, 130], [1, 255, 64]];
     for (const op of ['sum', 'max', 'min'] as ReduceOp[]) {
       for (const [outer, r, inner] of cases) {
         const x = rand(rng, outer * r * inner, -2, 2);

@@ -1,7 +1,8 @@
 /**
  * Reduction of the middle axis of x viewed as [outer, r, inner] → [outer, inner].
  *
- * Two kernels: when r is large and there are few outputs (typically inner = 1, a row sum), one
+ * Column sums (inner ≥ 16, r ≥ 256: bias gradients) read 64 adjacent columns per workgroup over a
+ * chunk of rows, then sum the chunks in a second pass. Otherwise two kernels: when r is large and there are few outputs (typically inner = 1, a row sum), one
  * 256-thread workgroup per (output, chunk of r) strides over its chunk and finishes with a
  * shared-memory tree; with several chunks (r ≥ 16384: a global-norm sum over all parameters) the
  * [outputs, chunks] partials are reduced again, so a single long sum uses the whole GPU; otherwise
@@ -31,6 +32,42 @@ export function reduce(be: WebGPUBackend, op: ReduceOp, x: Storage, outer: numbe
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 ${fn}`;
+  if (inner >= 16 && r >= 256) {
+    // Column sums (a bias gradient: [rows, features] → [features]): 64 adjacent columns per
+    // workgroup, 4 row lanes, so every row read is one contiguous run; rows split into chunks
+    // for parallelism, the [chunks, outputs] partials summed by a second (coalesced) pass.
+    const groups = Math.ceil(inner / 64) * outer;
+    const chunks = Math.max(1, Math.min(Math.ceil(256 / groups), Math.floor(r / 256), 1024));
+    const len = Math.ceil(r / chunks);
+    const part = be.alloc(chunks * nOut);
+    const p = new Params().u32(outer).u32(r).u32(inner).f32(IDENTITY[op]).u32(Math.ceil(inner / 64)).u32(len).buffer();
+    be.dispatch(`reduce_cols_${op}`, () => `${decls(6)}
+var<workgroup> S: array<f32, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let inner = pu(2u);
+  let r = pu(1u);
+  let cg = pu(4u);
+  let o = wid.x / cg;
+  let col = (wid.x % cg) * 64u + lid % 64u;
+  let lane = lid / 64u;
+  let j0 = wid.y * pu(5u);
+  let j1 = min(r, j0 + pu(5u));
+  var acc = pf(3u);
+  if (col < inner) {
+    let base = o * r * inner + col;
+    for (var j = j0 + lane; j < j1; j += 4u) { acc = combine(acc, X[base + j * inner]); }
+  }
+  S[lid] = acc;
+  workgroupBarrier();
+  if (lid < 64u && col < inner) {
+    Y[wid.y * pu(0u) * inner + o * inner + col] = combine(combine(S[lid], S[lid + 64u]), combine(S[lid + 128u], S[lid + 192u]));
+  }
+}`, [x, part], ['read', 'read_write'], p, [groups, chunks, 1]);
+    if (chunks === 1) return part;
+    const out = reduce(be, op, part, 1, chunks, nOut);
+    be.free(part);
+    return out;
+  }
   if (r >= 128 && (inner === 1 || nOut <= 8192)) {
     const chunks = r >= 16384 && nOut <= 4096 ? Math.min(1024, Math.ceil(r / 4096)) : 1;
     const len = Math.ceil(r / chunks);
