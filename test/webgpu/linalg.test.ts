@@ -49,7 +49,7 @@ describe.skipIf(!be)('webgpu reduce and movement', () => {
     const rng = Rng.fromSeed(11);
     const cases: [number, number, number][] = [[3, 5, 4], [1, 1000, 1], [1, 20000, 1], [2, 17000, 3], [4, 300, 3], [7, 1, 9], [2, 129, 1], [5, 0, 2], [1, 7, 1],
       // Column sums: one chunk, many chunks with a ragged last one, ragged column groups, outer > 1.
-      [1, 256, 16], [1, 12288, 128], [1, 3001, 70], [3, 700, 130], [1, 255, 64]];
+      [1, 256, 16], [1, 12288, 128], [1, 3001, 70], [3, 700, 130], [1, 255, 64], [1, 20000, 16]];
     for (const op of ['sum', 'max', 'min'] as ReduceOp[]) {
       for (const [outer, r, inner] of cases) {
         const x = rand(rng, outer * r * inner, -2, 2);

@@ -2,7 +2,7 @@
  * Reduction of the middle axis of x viewed as [outer, r, inner] → [outer, inner].
  *
  * Column sums (inner ≥ 16, r ≥ 256: bias gradients) read 64 adjacent columns per workgroup over a
- * chunk of rows, then sum the chunks in a second pass. Otherwise two kernels: when r is large and there are few outputs (typically inner = 1, a row sum), one
+ * chunk of ~64 rows, then sum the chunks in a second pass. Otherwise two kernels: when r is large and there are few outputs (typically inner = 1, a row sum), one
  * 256-thread workgroup per (output, chunk of r) strides over its chunk and finishes with a
  * shared-memory tree; with several chunks (r ≥ 16384: a global-norm sum over all parameters) the
  * [outputs, chunks] partials are reduced again, so a single long sum uses the whole GPU; otherwise
@@ -36,8 +36,10 @@ ${fn}`;
     // Column sums (a bias gradient: [rows, features] → [features]): 64 adjacent columns per
     // workgroup, 4 row lanes, so every row read is one contiguous run; rows split into chunks
     // for parallelism, the [chunks, outputs] partials summed by a second (coalesced) pass.
+    // Chunks of ~64 rows: 16 loads per lane and enough workgroups in flight to cover memory
+    // latency (12,288 rows × 128 columns: 384 workgroups); the chunk sums then take the tree path.
     const groups = Math.ceil(inner / 64) * outer;
-    const chunks = Math.max(1, Math.min(Math.ceil(256 / groups), Math.floor(r / 256), 1024));
+    const chunks = Math.min(1024, Math.ceil(r / 64));
     const len = Math.ceil(r / chunks);
     const part = be.alloc(chunks * nOut);
     const p = new Params().u32(outer).u32(r).u32(inner).f32(IDENTITY[op]).u32(Math.ceil(inner / 64)).u32(len).buffer();
