@@ -310,14 +310,19 @@ export class Trainer implements Disposable {
     }
     const external = [...this.params, ...this.optimizer.m, ...this.optimizer.v, this.lossAcc].map((t) => t.storage('replay'));
     const rec = be.endCapture(external);
-    const stepSlots = rec.slotsLabelled(ADAMW_STEP_LABEL);
-    if (stepSlots.length === 0) {
-      // This backend's optimiser takes its learning rate elsewhere: replaying would reuse it.
+    try {
+      const stepSlots = rec.slotsLabelled(ADAMW_STEP_LABEL);
+      if (stepSlots.length === 0) {
+        // This backend's optimiser takes its learning rate elsewhere: replaying would reuse it.
+        rec.dispose();
+        this.replay = false;
+        return;
+      }
+      this.recorded = { rec, sig, slots: uploaded.map((s) => rec.slotOf(s)), stepSlots, uses: 0 };
+    } catch (e) {
       rec.dispose();
-      this.replay = false;
-      return;
+      throw e;
     }
-    this.recorded = { rec, sig, slots: uploaded.map((s) => rec.slotOf(s)), stepSlots, uses: 0 };
   }
 
   /** Runs one step eagerly; returns the storages of the uploaded batch (batchArrays order). */

@@ -56,6 +56,28 @@ describe('replayed training steps (WebGPU)', () => {
     }
   }, 300_000);
 
+  it('two recordings that share a buffer: disposing one keeps the other\'s reservation', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const x = be.upload(new Float32Array([1, 2, 3, 4]));
+    const h = be.unary('neg', x); // held across both captures, not external
+    be.beginCapture();
+    const a = be.unary('exp', h);
+    const recA = be.endCapture([x, a]);
+    be.beginCapture();
+    const c = be.binary('mul', h, [4], x, [4], [4]);
+    be.free(h); // h's buffer is c's input; recB still writes nothing to it, but it reads it
+    const recB = be.endCapture([x, c]);
+    recA.dispose();
+    // h's buffer is still reserved by recB: fresh allocations must not get it.
+    const others = [0, 1, 2, 3].map(() => be.upload(new Float32Array([9, 9, 9, 9])));
+    recB.replay();
+    for (const o of others) expect(Array.from(await be.read(o))).toEqual([9, 9, 9, 9]);
+    expect(Array.from(await be.read(c))).toEqual([-1, -4, -9, -16]);
+    recB.dispose();
+    for (const t of [...others, x, a, c]) be.free(t);
+  });
+
   it('a recording reserves the buffers it overwrites and returns them on dispose', async () => {
     const be = await gpu();
     if (!be) return;

@@ -281,12 +281,14 @@ export class WebGPUBackend implements Backend {
     const ops = this.capture;
     if (!ops) throw new Error('endCapture: no capture is running');
     this.capture = null;
+    const used = new Set<PooledBuffer>();
+    for (const op of ops) for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) used.add(b);
+    for (const b of used) b.pinned = false;
     const keep = new Set(external.map((s) => this.check(s, 'endCapture').pooled));
+    for (const b of used) if (b.destroyed) throw new Error('endCapture: a buffer the step used was destroyed during the capture');
     const reserved = new Set<PooledBuffer>();
     for (const op of ops) {
       for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) {
-        b.pinned = false;
-        if (b.destroyed) throw new Error('endCapture: a buffer the step used was destroyed during the capture');
         if (!keep.has(b) && !reserved.has(b)) {
           reserved.add(b);
           this.pool.reserve(b);

@@ -36,10 +36,10 @@ export interface PooledBuffer {
   /** A storage holds it (between `acquire` and `release`). */
   held: boolean;
   /**
-   * Reserved by a recorded step (backend `endCapture`): kept out of the idle lists, so no other
-   * allocation gets it while the recording may overwrite it; `unreserve` returns it.
+   * Recorded steps (backend `endCapture`) that reserve it: while above 0 it stays out of the idle
+   * lists, so no other allocation gets it while a recording may overwrite it.
    */
-  reserved: boolean;
+  reserved: number;
   /** Used by a step being captured: never destroyed by eviction until the capture ends. */
   pinned: boolean;
   /** Destroyed (a recording that still refers to it cannot replay). */
@@ -126,7 +126,7 @@ export class BufferPool {
     if (b) {
       this.idleBytes -= size;
     } else {
-      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0, id: nextId++, held: false, reserved: false, pinned: false, destroyed: false };
+      b = { buffer: this.device.createBuffer({ size, usage: STORAGE_USAGE }), bytes: size, lastUse: 0, id: nextId++, held: false, reserved: 0, pinned: false, destroyed: false };
       this.created++;
       this.deviceBytes += size;
     }
@@ -139,23 +139,21 @@ export class BufferPool {
   release(b: PooledBuffer, bytes: number): void {
     this.memory.recordFree(bytes);
     b.held = false;
-    if (!b.reserved) this.putIdle(b);
+    if (b.reserved === 0) this.putIdle(b);
   }
 
-  /** Takes `b` out of circulation: an idle one leaves the idle lists, a held one will not enter them. */
+  /** Takes `b` out of circulation (counted): an idle one leaves the idle lists, a held one will not enter them. */
   reserve(b: PooledBuffer): void {
-    if (b.reserved) return;
-    b.reserved = true;
+    if (b.reserved++ > 0) return;
     if (!b.held) {
       this.idle.get(b.bytes)!.remove(b);
       this.idleBytes -= b.bytes;
     }
   }
 
-  /** Ends `reserve`: an unheld buffer becomes idle again. */
+  /** Ends one `reserve`: after the last, an unheld buffer becomes idle again. */
   unreserve(b: PooledBuffer): void {
-    if (!b.reserved) return;
-    b.reserved = false;
+    if (b.reserved === 0 || --b.reserved > 0) return;
     if (!b.held) this.putIdle(b);
   }
 

@@ -32,7 +32,7 @@ export function reduce(be: WebGPUBackend, op: ReduceOp, x: Storage, outer: numbe
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 ${fn}`;
-  if (inner >= 16 && r >= 256) {
+  if (inner >= 16 && r >= 256 && Math.ceil(inner / 64) * outer <= 65535) {
     // Column sums (a bias gradient: [rows, features] → [features]): 64 adjacent columns per
     // workgroup, 4 row lanes, so every row read is one contiguous run; rows split into chunks
     // for parallelism, the [chunks, outputs] partials summed by a second (coalesced) pass.
