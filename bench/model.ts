@@ -119,6 +119,31 @@ async function gpuProfile(gpu: WebGPUBackend, fn: () => Promise<void>): Promise<
   return { gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, 25) };
 }
 
+/**
+ * Times `run` (one training step): `steps` calls with no readback until the end (ms_pipelined per
+ * step, and the host time of each call), then up to 10 calls each followed by `readLoss`
+ * (ms_synced, median). Returns the fields of a train-step line, with the last loss.
+ */
+async function timeSteps(steps: number, run: () => void, readLoss: () => Promise<number>): Promise<Record<string, number>> {
+  const host: number[] = [];
+  const t0 = performance.now();
+  for (let k = 0; k < steps; k++) {
+    const th = performance.now();
+    run();
+    host.push(performance.now() - th);
+  }
+  const loss = await readLoss();
+  const pipelined = (performance.now() - t0) / steps;
+  const synced: number[] = [];
+  for (let k = 0; k < Math.min(steps, 10); k++) {
+    const t = performance.now();
+    run();
+    await readLoss();
+    synced.push(performance.now() - t);
+  }
+  return { ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), ms_host_median: +median(host).toFixed(3), loss };
+}
+
 async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
   shape: readonly [number, number, number], profileGpu: boolean, replay: boolean): Promise<void> {
   const model = new BsaTnp(config);
@@ -172,27 +197,10 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-gpu-profile', b: B, nc: Nc, nt: Nt, ...p,
       date: new Date().toISOString(), device: b.description }));
   }
-  const t0 = performance.now();
   let last: Tensor | null = null;
-  const host: number[] = [];
-  for (let k = 0; k < steps; k++) {
-    last?.dispose();
-    const th = performance.now();
-    last = step();
-    host.push(performance.now() - th);
-  }
-  const loss = await last!.data();
-  last!.dispose();
-  const pipelined = (performance.now() - t0) / steps;
-  const synced: number[] = [];
-  for (let k = 0; k < Math.min(steps, 10); k++) {
-    const t = performance.now();
-    const l = step();
-    await l.data();
-    l.dispose();
-    synced.push(performance.now() - t);
-  }
-  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelined.toFixed(3), ms_synced: +median(synced).toFixed(3), ms_host_median: +median(host).toFixed(3), dispatches_per_step: dispatchesPerStep, bind_groups_created_per_step: bindGroupsPerStep, loss: loss[0], date: new Date().toISOString(), device: b.description }));
+  const eager = await timeSteps(steps, () => { last?.dispose(); last = step(); }, async () => (await last!.data())[0]!);
+  (last as Tensor | null)?.dispose();
+  console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step', b: B, nc: Nc, nt: Nt, steps, ...eager, dispatches_per_step: dispatchesPerStep, bind_groups_created_per_step: bindGroupsPerStep, date: new Date().toISOString(), device: b.description }));
   if (replay && b.beginCapture && b.endCapture) {
     // The same step recorded once and replayed (what Trainer does on WebGPU): only the GPU commands
     // are encoded per step, with the optimiser's step-dependent scalars as the one changing input.
@@ -207,23 +215,8 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     };
     for (let k = 0; k < 3; k++) again();
     await b.sync();
-    const hostR: number[] = [];
-    const tr = performance.now();
-    for (let k = 0; k < steps; k++) {
-      const th = performance.now();
-      again();
-      hostR.push(performance.now() - th);
-    }
-    const lossR = await lossT.data();
-    const pipelinedR = (performance.now() - tr) / steps;
-    const syncedR: number[] = [];
-    for (let k = 0; k < Math.min(steps, 10); k++) {
-      const t = performance.now();
-      again();
-      await lossT.data();
-      syncedR.push(performance.now() - t);
-    }
-    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-replay', b: B, nc: Nc, nt: Nt, steps, ms_pipelined: +pipelinedR.toFixed(3), ms_synced: +median(syncedR).toFixed(3), ms_host_median: +median(hostR).toFixed(3), dispatches_per_step: rec.dispatchCount, loss: lossR[0], date: new Date().toISOString(), device: b.description }));
+    const replayed = await timeSteps(steps, again, async () => (await lossT.data())[0]!);
+    console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-replay', b: B, nc: Nc, nt: Nt, steps, ...replayed, dispatches_per_step: rec.dispatchCount, date: new Date().toISOString(), device: b.description }));
     rec.dispose();
     lossT.dispose();
   }
