@@ -130,8 +130,8 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
 /**
  * The lower triangle of the first m columns of K(a, a): [n, m] row-major with entry (i, j) =
  * k(a_i, a_j) for j ≤ min(i, m − 1), zero above the diagonal (the input of
- * `choleskyColumnsInPlace`). RBF, the training tasks' kernel, has fast paths: 2-D in WebAssembly
- * SIMD (`rbfColumns2d`), otherwise unrolled JavaScript.
+ * `choleskyColumnsInPlace`). 2-D RBF, the training tasks' kernel, runs in WebAssembly SIMD
+ * (`rbfColumns2d`) where it can; RBF skips the square root of the distance.
  */
 export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: number, m: number, dim: number): Float64Array {
   checkDims(spec, dim);
@@ -144,19 +144,10 @@ export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: nu
   if (spec.kind === 'rbf') {
     const c = -1 / (2 * spec.lengthscale * spec.lengthscale), v = spec.variance;
     for (let i = 0; i < n; i++) {
-      const jEnd = Math.min(i + 1, m), o = i * m;
-      if (dim === 2) {
-        const x0 = x[2 * i]!, x1 = x[2 * i + 1]!;
-        for (let j = 0; j < jEnd; j++) {
-          const d0 = x0 - x[2 * j]!, d1 = x1 - x[2 * j + 1]!;
-          out[o + j] = v * Math.exp(c * (d0 * d0 + d1 * d1));
-        }
-      } else {
-        for (let j = 0; j < jEnd; j++) {
-          let s = 0;
-          for (let d = 0; d < dim; d++) { const t = x[i * dim + d]! - x[j * dim + d]!; s += t * t; }
-          out[o + j] = v * Math.exp(c * s);
-        }
+      for (let j = 0; j < Math.min(i + 1, m); j++) {
+        let s = 0;
+        for (let d = 0; d < dim; d++) { const t = x[i * dim + d]! - x[j * dim + d]!; s += t * t; }
+        out[i * m + j] = v * Math.exp(c * s);
       }
     }
     return out;
