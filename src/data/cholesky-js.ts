@@ -59,7 +59,9 @@ function subtractProducts(a: Float64Array, n: number, i0: number, i1: number, j0
   }
 }
 
-function subtract4x2(a: Float64Array, n: number, i: number, j: number, k0: number, k1: number): void {
+/** S[2r + c] = Σ_{k0 ≤ k < k1} A[i + r][k] · A[j + c][k] (r < 4, c < 2): eight sums per pass over k. */
+const S = new Float64Array(8);
+function dots4x2(a: Float64Array, n: number, i: number, j: number, k0: number, k1: number): void {
   const r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
   const rj = j * n, rj1 = rj + n;
   let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
@@ -71,10 +73,16 @@ function subtract4x2(a: Float64Array, n: number, i: number, j: number, k0: numbe
     s20 += x2 * u; s21 += x2 * v;
     s30 += x3 * u; s31 += x3 * v;
   }
-  a[r0 + j]! -= s00; a[r0 + j + 1]! -= s01;
-  a[r1 + j]! -= s10; a[r1 + j + 1]! -= s11;
-  a[r2 + j]! -= s20; a[r2 + j + 1]! -= s21;
-  a[r3 + j]! -= s30; a[r3 + j + 1]! -= s31;
+  S[0] = s00; S[1] = s01; S[2] = s10; S[3] = s11; S[4] = s20; S[5] = s21; S[6] = s30; S[7] = s31;
+}
+
+function subtract4x2(a: Float64Array, n: number, i: number, j: number, k0: number, k1: number): void {
+  dots4x2(a, n, i, j, k0, k1);
+  for (let r = 0; r < 4; r++) {
+    const w = (i + r) * n + j;
+    a[w]! -= S[2 * r]!;
+    a[w + 1]! -= S[2 * r + 1]!;
+  }
 }
 
 function dot(a: Float64Array, ri: number, rj: number, k0: number, k1: number): number {
@@ -98,22 +106,15 @@ function solveTile(a: Float64Array, n: number, i0: number, i1: number, j0: numbe
 }
 
 function solve4x2(a: Float64Array, n: number, i: number, j: number, k0: number): void {
-  const r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+  dots4x2(a, n, i, j, k0, j);
   const rj = j * n, rj1 = rj + n;
-  let s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
-  for (let k = k0; k < j; k++) {
-    const u = a[rj + k]!, v = a[rj1 + k]!;
-    const x0 = a[r0 + k]!, x1 = a[r1 + k]!, x2 = a[r2 + k]!, x3 = a[r3 + k]!;
-    s00 += x0 * u; s01 += x0 * v;
-    s10 += x1 * u; s11 += x1 * v;
-    s20 += x2 * u; s21 += x2 * v;
-    s30 += x3 * u; s31 += x3 * v;
-  }
   const d = a[rj + j]!, u1 = a[rj1 + j]!, d1 = a[rj1 + j + 1]!;
-  let l = (a[r0 + j]! - s00) / d; a[r0 + j] = l; a[r0 + j + 1] = (a[r0 + j + 1]! - s01 - l * u1) / d1;
-  l = (a[r1 + j]! - s10) / d; a[r1 + j] = l; a[r1 + j + 1] = (a[r1 + j + 1]! - s11 - l * u1) / d1;
-  l = (a[r2 + j]! - s20) / d; a[r2 + j] = l; a[r2 + j + 1] = (a[r2 + j + 1]! - s21 - l * u1) / d1;
-  l = (a[r3 + j]! - s30) / d; a[r3 + j] = l; a[r3 + j + 1] = (a[r3 + j + 1]! - s31 - l * u1) / d1;
+  for (let r = 0; r < 4; r++) {
+    const w = (i + r) * n + j;
+    const l = (a[w]! - S[2 * r]!) / d;
+    a[w] = l;
+    a[w + 1] = (a[w + 1]! - S[2 * r + 1]! - l * u1) / d1;
+  }
 }
 
 /** Unblocked factorisation of the diagonal tile (O(n · TILE²) in all). Returns the failing row or −1. */
