@@ -7,7 +7,7 @@
  * (test points), `locations` (L, default ncMax + nt rounded up to the preset's), `lo`, `hi`
  * (box corners, one number per dimension or one number for all), `noiseStd`, `testIncludesContext`,
  * `sampling` ('joint' or 'marginal': test points drawn one by one given the context slots, the same
- * expected loss and metrics at ~1/6 of the data cost on the 2-D task; see data/tasks.ts).
+ * expected loss and metrics at about a quarter of the data cost on the 2-D task; see data/tasks.ts).
  *
  * Evaluation variants derive from the options the model was trained with, as in the paper:
  * `gp2d-shifted` moves the box by +10 in every dimension ([−2, 2]² → [8, 12]²); `gp2d-scaled`

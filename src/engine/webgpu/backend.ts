@@ -36,7 +36,7 @@ import type {
 } from '../backend.js';
 import { MemoryAccount } from '../memory.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
-import { type CaptureOp, type CapturedDispatch, type ReplayOp, StepRecording } from './recording.js';
+import { type CaptureOp, type ReplayOp, StepRecording } from './recording.js';
 import * as elementwise from './kernels/elementwise.js';
 import * as reduceK from './kernels/reduce.js';
 import * as movement from './kernels/movement.js';
@@ -209,14 +209,7 @@ export class WebGPUBackend implements Backend {
     if (uniforms) bgKey += `:${uniformBind}`;
     let bindGroup = this.bindGroups.get(bgKey);
     if (!bindGroup) {
-      const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
-      const entries: GPUBindGroupEntry[] = pooled.map((b, i) => ({
-        binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) },
-      }));
-      if (uniforms) {
-        entries.push({ binding: bindings.length, resource: { buffer: this.uniformRing, offset: 0, size: uniformBind } });
-      }
-      bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+      bindGroup = this.bindGroupFor(cached.layout, pooled, uniforms ? this.uniformRing : null, uniformBind);
       this.bindGroupsCreated++;
       if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
       this.bindGroups.set(bgKey, bindGroup);
@@ -224,11 +217,7 @@ export class WebGPUBackend implements Backend {
     const timed = this.profile !== null && this.profile.keys.length < this.profile.capacity;
     if (this.profile && !timed) this.profile.dropped++;
     const pass = timed ? this.timedPass(key) : this.computePass();
-    if (pass !== this.lastPass || cached.pipeline !== this.lastPipeline) {
-      pass.setPipeline(cached.pipeline);
-      this.lastPass = pass;
-      this.lastPipeline = cached.pipeline;
-    }
+    this.usePipeline(pass, cached.pipeline);
     // Dynamic offsets as a typed array: Dawn's Node binding converts a JS array per call (~3 µs).
     if (uniforms) {
       this.dynamicOffset[0] = uniformOffset;
@@ -266,7 +255,7 @@ export class WebGPUBackend implements Backend {
 
   /** Drops a capture started by `beginCapture` (after an error in the captured code). */
   abortCapture(): void {
-    for (const op of this.capture ?? []) for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) b.pinned = false;
+    for (const b of WebGPUBackend.captureBuffers(this.capture ?? [])) b.pinned = false;
     this.capture = null;
   }
 
@@ -281,20 +270,12 @@ export class WebGPUBackend implements Backend {
     const ops = this.capture;
     if (!ops) throw new Error('endCapture: no capture is running');
     this.capture = null;
-    const used = new Set<PooledBuffer>();
-    for (const op of ops) for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) used.add(b);
+    const used = WebGPUBackend.captureBuffers(ops);
     for (const b of used) b.pinned = false;
     const keep = new Set(external.map((s) => this.check(s, 'endCapture').pooled));
     for (const b of used) if (b.destroyed) throw new Error('endCapture: a buffer the step used was destroyed during the capture');
-    const reserved = new Set<PooledBuffer>();
-    for (const op of ops) {
-      for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) {
-        if (!keep.has(b) && !reserved.has(b)) {
-          reserved.add(b);
-          this.pool.reserve(b);
-        }
-      }
-    }
+    const reserved = new Set([...used].filter((b) => !keep.has(b)));
+    for (const b of reserved) this.pool.reserve(b);
     return new StepRecording(this, ops, reserved, this.uniformAlign);
   }
 
@@ -309,11 +290,7 @@ export class WebGPUBackend implements Backend {
         continue;
       }
       const pass = this.computePass();
-      if (pass !== this.lastPass || op.pipeline !== this.lastPipeline) {
-        pass.setPipeline(op.pipeline);
-        this.lastPass = pass;
-        this.lastPipeline = op.pipeline;
-      }
+      this.usePipeline(pass, op.pipeline);
       if (op.offset.length > 0) pass.setBindGroup(0, op.bindGroup, op.offset, 0, 1);
       else pass.setBindGroup(0, op.bindGroup);
       pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
@@ -323,12 +300,32 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  /** Bind-group entries of a captured dispatch, with its uniform window in `uniformBuffer`. */
-  bindGroupFor(op: CapturedDispatch, uniformBuffer: GPUBuffer): GPUBindGroup {
+  /**
+   * A bind group of `buffers` (bindings 0…) and, if `uniformBuffer` is given, a `uniformBind`-byte
+   * window of it at a dynamic offset (the next binding): for dispatches (the uniform ring) and
+   * recorded steps (their own uniform buffer).
+   */
+  bindGroupFor(layout: GPUBindGroupLayout, buffers: readonly PooledBuffer[], uniformBuffer: GPUBuffer | null,
+    uniformBind: number): GPUBindGroup {
     const maxBind = Math.floor(this.limits.maxStorageBufferBindingSize / 16) * 16;
-    const entries: GPUBindGroupEntry[] = op.buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) } }));
-    if (op.uniforms) entries.push({ binding: op.buffers.length, resource: { buffer: uniformBuffer, offset: 0, size: op.uniformBind } });
-    return this.device.createBindGroup({ layout: op.layout, entries });
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer, size: Math.min(b.bytes, maxBind) } }));
+    if (uniformBuffer) entries.push({ binding: buffers.length, resource: { buffer: uniformBuffer, offset: 0, size: uniformBind } });
+    return this.device.createBindGroup({ layout, entries });
+  }
+
+  /** setPipeline, skipped when the pass and pipeline are those of the previous dispatch. */
+  private usePipeline(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline): void {
+    if (pass === this.lastPass && pipeline === this.lastPipeline) return;
+    pass.setPipeline(pipeline);
+    this.lastPass = pass;
+    this.lastPipeline = pipeline;
+  }
+
+  /** The buffers a capture's operations touch. */
+  private static captureBuffers(ops: readonly CaptureOp[]): Set<PooledBuffer> {
+    const used = new Set<PooledBuffer>();
+    for (const op of ops) for (const b of op.kind === 'dispatch' ? op.buffers : [op.buffer]) used.add(b);
+    return used;
   }
 
   /** Submits the recorded work now (normally done lazily). */

@@ -96,7 +96,7 @@ export class StepRecording implements Recording {
       for (const b of op.buffers) key += `,${b.id}`;
       let bindGroup = groups.get(key);
       if (!bindGroup) {
-        bindGroup = be.bindGroupFor(op, this.uniformBuffer!);
+        bindGroup = be.bindGroupFor(op.layout, op.buffers, op.uniforms ? this.uniformBuffer : null, op.uniformBind);
         groups.set(key, bindGroup);
       }
       return { kind: 'dispatch', pipeline: op.pipeline, bindGroup, offset: op.uniforms ? new Uint32Array([offsets[i]!]) : new Uint32Array(0),
