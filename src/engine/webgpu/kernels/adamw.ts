@@ -35,8 +35,7 @@ export function adamwMany(be: WebGPUBackend, ps: readonly Storage[], gs: readonl
   const stepScalars = be.upload(adamwStepScalars(args), ADAMW_STEP_LABEL);
   for (let t0 = 0; t0 < T; t0 += group) {
     const k = Math.min(group, T - t0);
-    const prm = new Params().f32(0).f32(beta1).f32(1 - beta1).f32(beta2).f32(1 - beta2)
-      .f32(0).f32(0).f32(eps).f32(weightDecay).u32(useScale ? 1 : 0);
+    const prm = new Params().f32(beta1).f32(1 - beta1).f32(beta2).f32(1 - beta2).f32(eps).f32(weightDecay).u32(useScale ? 1 : 0);
     let maxN = 0;
     for (let j = 0; j < k; j++) {
       prm.u32(ps[t0 + j]!.length);
@@ -53,12 +52,12 @@ export function adamwMany(be: WebGPUBackend, ps: readonly Storage[], gs: readonl
       cases += `    case ${j}u: {
       for (var i = i0; i < n; i += stride) {
         let g = G${j}[i] * sc;
-        let m = pf(1u) * M${j}[i] + pf(2u) * g;
-        let v = pf(3u) * V${j}[i] + pf(4u) * g * g;
+        let m = pf(0u) * M${j}[i] + pf(1u) * g;
+        let v = pf(2u) * V${j}[i] + pf(3u) * g * g;
         M${j}[i] = m;
         V${j}[i] = v;
         let p = P${j}[i];
-        P${j}[i] = p - lr * ((m * bc1) / (sqrt(v * bc2) + pf(7u)) + pf(8u) * p);
+        P${j}[i] = p - lr * ((m * bc1) / (sqrt(v * bc2) + pf(4u)) + pf(5u) * p);
       }
     }\n`;
     }
@@ -69,16 +68,16 @@ export function adamwMany(be: WebGPUBackend, ps: readonly Storage[], gs: readonl
       bindings.push(ps[t0 + j]!, gs[t0 + j]!, ms[t0 + j]!, vs[t0 + j]!);
       access.push('read_write', 'read', 'read_write', 'read_write');
     }
-    be.dispatch(`adamwMany${k}`, () => `${paramsWgsl(2 + 4 * k, 10 + k)}@group(0) @binding(0) var<storage, read> Sc: array<f32>;
+    be.dispatch(`adamwMany${k}`, () => `${paramsWgsl(2 + 4 * k, 7 + k)}@group(0) @binding(0) var<storage, read> Sc: array<f32>;
 @group(0) @binding(1) var<storage, read> HY: array<f32>;
 ${decl}@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32) {
   let j = wid.y;
-  let n = pu(10u + j);
+  let n = pu(7u + j);
   let i0 = wid.x * ${WG}u + lid;
   let stride = nwg.x * ${WG}u;
   var sc = 1.0;
-  if (pu(9u) != 0u) { sc = Sc[0]; }
+  if (pu(6u) != 0u) { sc = Sc[0]; }
   let lr = HY[0];
   let bc1 = HY[1];
   let bc2 = HY[2];
