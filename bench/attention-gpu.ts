@@ -2,7 +2,7 @@
  * Biased attention benchmark, WebGPU rows: BSA-TNP's fused WebGPU kernels (src/kernels/bsa/webgpu).
  *
  *   npm run bench -- attention-gpu [--quick] [--reps 3] [--untied] [--precision f32,f16,f16-fast]
- *                                  [--f16-tiles default,64x64,32x64]
+ *                                  [--f16-tiles default,64x64,32x64] [--fwd-sizes QxK,…] [--no-train]
  *   bash scripts/gpu-bundle.sh && node .gpu/bundle/bench.js attention-gpu [--quick]   (GPU machine)
  *
  * Prints one JSON line per measurement on stdout:
@@ -196,7 +196,8 @@ async function measure(be: WebGPUBackend, B: number, Q: number, K: number, pass:
   const seconds = median(ts);
   const scores = B * H * Q * K;
   process.stdout.write(`${JSON.stringify({
-    bench: 'attention', impl: 'bsa-tnp-webgpu', precision, tiles: tiles ? `${tiles[0]}x${tiles[1]}` : 'default', pass, b: B, heads: H, d: D, q: Q, k: K,
+    bench: 'attention', impl: 'bsa-tnp-webgpu', precision, split: precision === 'f16' ? process.env.BSA_TNP_F16_SPLIT ?? 'qk,p,v' : undefined,
+    prefetch: process.env.BSA_TNP_F16_PREFETCH ?? '1', tiles: tiles ? `${tiles[0]}x${tiles[1]}` : 'default', pass, b: B, heads: H, d: D, q: Q, k: K,
     bias: noBias ? 'none' : untied ? 'rbf5-2d-untied' : 'rbf5-2d', scores_per_s: scores / seconds, pairs_per_s: scores / seconds, seconds,
   })}\n`);
   for (const s of all) be.free(s);
@@ -218,7 +219,9 @@ export async function run(args: string[]): Promise<void> {
   process.stderr.write(`attention-gpu: ${be.description}\n`);
   try {
     if (!noBias) await check(be, untied);
-    const fwd = quick ? [[1, 2048, 500], [1, 1024, 300]] : [[1, 1_048_576, 100_000], [1, 65_536, 10_000]];
+    const sizes = argOf(args, 'fwd-sizes', '');
+    const fwd = sizes !== '' ? sizes.split(',').map((z) => [1, ...z.split('x').map(Number)])
+      : quick ? [[1, 2048, 500], [1, 1024, 300]] : [[1, 1_048_576, 100_000], [1, 65_536, 10_000]];
     const halves = be.hasF16 ? precisions.filter((p) => p !== 'f32') : [];
     if (!noBias) for (const p of halves) await checkF16(be, untied, quick ? 1024 : 65_536, quick ? 300 : 10_000, p);
     for (const [B, Q, K] of fwd) {
@@ -226,7 +229,7 @@ export async function run(args: string[]): Promise<void> {
       for (const p of halves) for (const t of f16Tiles) await measure(be, B!, Q!, K!, 'fwd', reps, untied, p, t);
     }
     const [B, Q, K] = quick ? [2, 192, 64] : [8, 1536, 512];
-    await measure(be, B, Q, K, 'fwd+bwd', reps, untied);
+    if (!args.includes('--no-train')) await measure(be, B, Q, K, 'fwd+bwd', reps, untied);
   } finally {
     be.destroy();
   }

@@ -66,11 +66,23 @@ export async function run(args: string[]): Promise<void> {
   const batches = Number(arg(args, 'batches', '50'));
   const loaded = loadModelFolder(folder);
   const m32 = new BsaTnp(loaded.config.model);
-  const precisions = arg(args, 'precision', 'f16').split(',') as Precision[];
+  // Entries separated by ';' (or ',' when none has a split list): 'f16', 'f16-fast', or 'f16:qk+p'
+  // (precision f16 with only the named products split, see BSA_TNP_F16_SPLIT in forward-f16.ts).
+  const raw = arg(args, 'precision', 'f16');
+  const labels = raw.split(raw.includes(';') ? ';' : ',');
+  const precisions = labels.map((l) => l.split(':')[0] as Precision);
+  const splits = labels.map((l) => (l.includes(':') ? l.split(':')[1]!.replace(/\+/g, ',') : undefined));
   for (const p of precisions) {
     if (p === 'f32' || !PRECISIONS.includes(p)) throw new Error(`f16-accuracy: expected --precision from ${PRECISIONS.slice(1).join(', ')}, got '${p}'`);
   }
   const m16 = precisions.map((precision) => new BsaTnp(loaded.config.model, { precision }));
+  const envSplit = process.env.BSA_TNP_F16_SPLIT;
+  const withSplit = <T>(k: number, f: () => Promise<T>): Promise<T> => {
+    if (splits[k] === undefined) {
+      if (envSplit === undefined) delete process.env.BSA_TNP_F16_SPLIT; else process.env.BSA_TNP_F16_SPLIT = envSplit;
+    } else process.env.BSA_TNP_F16_SPLIT = splits[k];
+    return f();
+  };
   const specs = m32.specs(Rng.fromSeed(0));
   const tensors: Tensor[] = specs.map((s) => E.tensor(loaded.weights.get(s.name)!.data, s.shape, b));
   const params = toParams(specs, tensors);
@@ -88,7 +100,7 @@ export async function run(args: string[]): Promise<void> {
       const a = await predict(m32, params, bt.inputs);
       nll32 += gaussianMetrics(batch.f_test, a.mean, a.std, batch.dims.Df, batch.mask_test).nll;
       for (const [k, m] of m16.entries()) {
-        const c = await predict(m, params, bt.inputs);
+        const c = await withSplit(k, () => predict(m, params, bt.inputs));
         diff[k]!.add(a.mean, a.std, c.mean, c.std);
         nll16[k]! += gaussianMetrics(batch.f_test, c.mean, c.std, batch.dims.Df, batch.mask_test).nll;
       }
@@ -107,14 +119,14 @@ export async function run(args: string[]): Promise<void> {
     };
     const a = await predict(m32, params, inputs);
     for (const [k, m] of m16.entries()) {
-      const c = await predict(m, params, inputs);
+      const c = await withSplit(k, () => predict(m, params, inputs));
       big[k]!.add(a.mean, a.std, c.mean, c.std);
     }
     inputs.ctx.f.dispose(); inputs.ctx.coords.s.dispose(); inputs.test.s.dispose();
   }
   for (const [k, precision] of precisions.entries()) {
     console.log(JSON.stringify({
-      bench: 'f16-accuracy', precision, model: path.relative(process.cwd(), folder), task: task.name, batches,
+      bench: 'f16-accuracy', precision: labels[k], model: path.relative(process.cwd(), folder), task: task.name, batches,
       ...diff[k]!.json(), nll_f32: nll32 / batches, nll_f16: nll16[k]! / batches, nll_diff: (nll16[k]! - nll32) / batches,
       big: { nc, nt, ...big[k]!.json() }, date: new Date().toISOString(), device: b.description,
     }));

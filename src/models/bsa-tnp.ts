@@ -12,7 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import type { Precision } from '../kernels/bsa/desc.js';
 import type { AttentionOptions } from '../nn/attention.js';
-import { krBlockContext, krBlockJoint, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
+import { krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
@@ -154,6 +154,10 @@ export class BsaTnp {
       const coords = this.blockCoords(ctx.coords, ctx.coords);
       for (let l = 0; l < c.blocks; l++) {
         for (let r = 0; r < c.reps; r++) {
+          if (l === c.blocks - 1 && r === c.reps - 1) {
+            out.push(krBlockKeys(p, `blocks.${l}`, this.block, k));
+            break;
+          }
           const step = krBlockContext(p, `blocks.${l}`, this.block, k, mask, coords);
           k = step.k;
           out.push(step.kv);

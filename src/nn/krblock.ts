@@ -67,6 +67,15 @@ export function krBlockContext(p: Params, name: string, c: KRBlockConfig, k: Ten
   });
 }
 
+/**
+ * Only the projected context keys/values of a block: what the last block's context step leaves for
+ * the test step (after the last block nothing reads the updated context tokens, so their attention
+ * and FFN would be wasted work).
+ */
+export function krBlockKeys(p: Params, name: string, c: KRBlockConfig, k: Tensor): { k: Tensor; v: Tensor } {
+  return E.tidy(() => projectKeys(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, k, c.eps), c.heads));
+}
+
 /** Test → context half of a block, given that block's projected context keys/values. */
 export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor, kv: { k: Tensor; v: Tensor },
   mask: Tensor | null, coords: BlockCoords): Tensor {

@@ -72,6 +72,11 @@ export interface F16Tiles {
   splitP: boolean;
   /** v from split halves in P·v (one more product, no per-score cost). */
   splitV: boolean;
+  /**
+   * Tensor-core dialect: load the next tile's K and V matrices into registers while this tile is
+   * processed (more registers per warp) instead of at the products that use them.
+   */
+  prefetch: boolean;
 }
 
 /**
@@ -94,11 +99,33 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   // Defaults measured on the H200 (bench/results/2026-11-28-h200-f16-session3.json): split 16 × 32
   // (1.55e11 scores/s against 1.23e11 at 32 × 32), one-product 32 × 32.
   const tq = desc.tileQ ?? (split ? 16 : 32);
-  const RW = tq >= 32 ? 32 : 16;
+  const RW = tq >= 64 && tq % 64 === 0 ? 64 : tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: split, splitP: split, splitV: split };
+  const parts = split ? splitParts() : new Set<string>();
+  const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: parts.has('qk'), splitP: parts.has('p'), splitV: parts.has('v'),
+    prefetch: envFlag('BSA_TNP_F16_PREFETCH', true) };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
+}
+
+/**
+ * Which products precision 'f16' splits: all three ('qk,p,v') unless the environment variable
+ * BSA_TNP_F16_SPLIT names a subset (a tuning knob for the accuracy and speed benchmarks).
+ */
+function splitParts(): Set<string> {
+  const env = typeof process === 'undefined' ? undefined : process.env?.BSA_TNP_F16_SPLIT;
+  const parts = new Set((env ?? 'qk,p,v').split(',').map((x) => x.trim()).filter((x) => x !== ''));
+  for (const x of parts) {
+    if (!['qk', 'p', 'v'].includes(x)) throw new Error(`bsa webgpu f16: expected BSA_TNP_F16_SPLIT from qk, p, v, got '${x}'`);
+  }
+  return parts;
+}
+
+function envFlag(name: string, dflt: boolean): boolean {
+  const v = typeof process === 'undefined' ? undefined : process.env?.[name];
+  if (v === undefined || v === '') return dflt;
+  if (v !== '0' && v !== '1') throw new Error(`bsa webgpu f16: expected ${name} 0 or 1, got '${v}'`);
+  return v === '1';
 }
 
 /** Workgroup-memory bytes of the f16 kernel with tiles `t`. */
@@ -142,7 +169,11 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const { NW, TK, RW } = t;
   const T = NW * 32;
   const TQ = NW * RW;
-  const LPR = 32 / RW;
+  // A warp's RW rows: RW = 16, two lanes per row (LPR = 2); 32, a lane per row; 64, a lane per two
+  // rows (RPL = 2: rows r and r + 32).
+  const LPR = Math.max(1, 32 / RW);
+  const RPL = Math.max(1, RW / 32);
+  const RL = Math.min(RW, 32);
   const MB = RW / 16;
   const DP = pad16(desc.d);
   const DVP = pad16(desc.dv);
@@ -242,7 +273,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         scores += `      subgroupMatrixStore(&SS, sb + ${n * 16 * RW + mb * 16}u, acc, true, ${RW}u);\n    }\n`;
       }
     }
-    scores += kMats(false, 'nkt').replace(/^/gm, '  ');
+    scores = t.prefetch ? scores + kMats(false, 'nkt').replace(/^/gm, '  ') : kMats(true, 'kt').replace(/^/gm, '  ') + scores;
   } else {
     scores = `    let kh0 = (bh * Kpad + k0) * ${DP}u;
     for (var e = ln; e < ${RW * TK}u; e += 32u) {
@@ -273,7 +304,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
         pv += '    }\n';
       }
     }
-    pv += vMats(false, 'nkt').replace(/^/gm, '  ');
+    pv = t.prefetch ? pv + vMats(false, 'nkt').replace(/^/gm, '  ') : vMats(true, 'kt').replace(/^/gm, '  ') + pv;
   } else {
     pv = `    let vh0 = vBase + (bh * Kpad + k0) * ${DVP}u;
     for (var e = ln; e < ${RW * DVP}u; e += 32u) {
@@ -293,29 +324,61 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const partner = (x: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)` : 'XM[lid ^ 16u]');
   // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}. Invalid keys add
   // KV[j] = NEG (no valid score comes near it); rows with an invalid query are zeroed at the end.
+  // Row slot ρ of a lane is row r + 32ρ of the warp's block (column-major arrays: (row, j) at j·RW + row).
+  const rowOf = (rho: number): string => (rho === 0 ? 'r' : `r + ${32 * rho}u`);
   const scoreBody = (tied: boolean, partial: boolean): string => {
     let s = '';
-    for (const u of range(NU)) {
-      s += `      {\n        let j = half + ${LPR * u}u;\n`;
-      s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
-        .replace(/^/gm, '        ');
-      s += `        s${u} = SS[sb + j * ${RW}u + r] + beta${partial ? ' + KV[j]' : ''};\n      }\n`;
+    for (const rho of range(RPL)) {
+      for (const u of range(NU)) {
+        s += `      {\n        let j = half + ${LPR * u}u;\n`;
+        s += pairBias(L, tied, (g, c) => `qc${rho}_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
+          .replace(/^/gm, '        ');
+        s += `        s${rho}_${u} = SS[sb + j * ${RW}u + ${rowOf(rho)}] + beta${partial ? ' + KV[j]' : ''};\n      }\n`;
+      }
     }
     return s;
   };
   let regs = '';
-  for (const u of range(NU)) regs += `    var s${u}: f32;\n`;
-  const tmax = range(NU).map((u) => `s${u}`).reduce((a, b) => `max(${a}, ${b})`);
+  for (const rho of range(RPL)) for (const u of range(NU)) regs += `    var s${rho}_${u}: f32;\n`;
+  const tmax = (rho: number): string => range(NU).map((u) => `s${rho}_${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
-  for (const u of range(NU)) {
-    const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
-    probs += t.splitP
-      ? `    { let p = exp2(s${u} - m); l += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-      : `    { let ph = f16(exp2(s${u} - m)); l += f32(ph); PS[${at}] = ph; }\n`;
+  for (const rho of range(RPL)) {
+    for (const u of range(NU)) {
+      const at = `pb + (half + ${LPR * u}u) * ${RW}u + ${rowOf(rho)}`;
+      probs += t.splitP
+        ? `    { let p = exp2(s${rho}_${u} - m${rho}); l${rho} += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+        : `    { let ph = f16(exp2(s${rho}_${u} - m${rho})); l${rho} += f32(ph); PS[${at}] = ph; }\n`;
+    }
   }
   let oScale = '';
-  for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr;\n`;
-  const qcs = queryRowsWgsl(L, 0, 1, () => `qt * ${TQ}u + w * ${RW}u + r`);
+  for (const rho of range(RPL)) {
+    for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + ${rowOf(rho)}] *= corr${rho};\n`;
+  }
+  const qcs = queryRowsWgsl(L, 0, RPL, (rho) => `qt * ${TQ}u + w * ${RW}u + ${rowOf(rho)}`);
+  // Per row slot: the tile maximum (with the partner lane when two lanes share a row), whether the
+  // row's reference maximum is set for the first time, and whether it must move (a rescale).
+  let rowMax = '';
+  for (const rho of range(RPL)) {
+    rowMax += `    var mt${rho} = ${tmax(rho)};\n`;
+    if (LPR !== 1) rowMax += `${mat ? '' : `    XM[lid] = mt${rho};\n    workgroupBarrier();\n`}    mt${rho} = max(mt${rho}, ${partner(`mt${rho}`)});\n`;
+    rowMax += `    let first${rho} = m${rho} <= HALF_NEG;
+    let need${rho} = !first${rho} && mt${rho} > m${rho} + ${TAU.toFixed(1)};
+    if (first${rho}) { m${rho} = max(mt${rho}, HALF_NEG); }
+    if (need${rho}) { FLAG[0] = 1u; }\n`;
+  }
+  let rescale = '';
+  for (const rho of range(RPL)) {
+    rescale += `      let corr${rho} = select(1.0, exp2(m${rho} - mt${rho}), need${rho});
+      if (need${rho}) { m${rho} = mt${rho}; }
+      l${rho} = l${rho} * corr${rho};\n`;
+  }
+  let rowInit = '';
+  let rowSum = '';
+  for (const rho of range(RPL)) {
+    rowInit += `  var m${rho} = NEG;\n  var l${rho} = 0.0;\n`;
+    rowSum += LPR === 1 ? `  let lt${rho} = select(0.0, l${rho}, qok${rho});\n`
+      : `${mat ? '' : `  XM[lid] = l${rho};\n  workgroupBarrier();\n`}  let lt${rho} = select(0.0, l${rho} + ${partner(`l${rho}`)}, qok${rho});\n`;
+  }
   let qmats = '';
   let oDecl = '';
   if (mat) {
@@ -327,15 +390,18 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
       }
       for (const nb of range(NN)) oDecl += `  var o${mb}_${nb} = ${result}();\n`;
     }
-    oDecl += kMats(true, '0u') + vMats(true, '0u');
+    if (t.prefetch) oDecl += kMats(true, '0u') + vMats(true, '0u');
   }
-  let write = `  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n`;
-  write += `    if (half == 0u) { L[row] = select(negInf(0u), m * LN2 + log(lt), lt > 0.0); }\n`;
-  for (const u of range(NO)) {
-    const c = `half + ${LPR * u}u`;
-    write += `    if (${c} < ${desc.dv}u) { O[row * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + r] * inv; }\n`;
+  let write = '';
+  for (const rho of range(RPL)) {
+    write += `  if (in${rho}) {\n    let row = bh * Qn + i${rho};\n    let inv = select(0.0, 1.0 / lt${rho}, lt${rho} > 0.0);\n`;
+    write += `    if (half == 0u) { L[row] = select(negInf(0u), m${rho} * LN2 + log(lt${rho}), lt${rho} > 0.0); }\n`;
+    for (const u of range(NO)) {
+      const c = `half + ${LPR * u}u`;
+      write += `    if (${c} < ${desc.dv}u) { O[row * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + ${rowOf(rho)}] * inv; }\n`;
+    }
+    write += '  }\n';
   }
-  write += '  }\n';
   // The warp index lid / 32 is uniform within a subgroup (a warp is one subgroup: subgroup size 32),
   // which the uniformity analysis (workgroup scope in this Dawn) cannot see: its subgroup-scope check
   // is switched off for the matrix builtins' offsets. With one warp the index is the constant 0.
@@ -366,8 +432,8 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   let w = ${NW === 1 ? '0u' : 'lid / 32u'};
   let ln = lid % 32u;
-  let r = ln % ${RW}u;
-  let half = ln / ${RW}u;
+  let r = ln % ${RL}u;
+  let half = ln / ${RL}u;
   let qb = w * ${RW * DP}u;
   let sb = w * ${RW * TKO}u;
   let pb = w * ${RW * TK}u;
@@ -382,9 +448,7 @@ ${keyLoad}  }
 ${qmats}${oDecl}  // m: the row's reference maximum. P = exp2(S − m) may exceed 1 by up to 2^TAU: the
   // accumulated O and l are rescaled only when a tile's maximum passes m + TAU (rare), so O stays
   // in the matrix accumulators. Any m gives the same normalised result.
-  var m = NEG;
-  var l = 0.0;
-  for (var kt = 0u; kt < nKT; kt++) {
+${rowInit}  for (var kt = 0u; kt < nKT; kt++) {
     let k0 = kt * ${TK}u;
     let nkt = min(kt + 1u, nKT - 1u);
     workgroupBarrier();
@@ -406,26 +470,16 @@ ${scoreBody(true, false).replace(/^/gm, '  ')}      }
 ${scoreBody(false, true).replace(/^/gm, '  ')}      } else {
 ${scoreBody(false, false).replace(/^/gm, '  ')}      }
     }
-    var mt = ${tmax};
-${LPR === 1 ? '' : `${mat ? '' : '    XM[lid] = mt;\n    workgroupBarrier();\n'}    mt = max(mt, ${partner('mt')});\n`}
-    let first = m <= HALF_NEG;
-    let need = !first && mt > m + ${TAU.toFixed(1)};
     // Until a row has seen a valid key, m = HALF_NEG: excluded keys (s ≈ NEG) then give exp2(s − m) = 0
     // with no per-score test.
-    if (first) { m = max(mt, HALF_NEG); }
-    if (need) { FLAG[0] = 1u; }
-    if (workgroupUniformLoad(&FLAG[0]) != 0u) {
-      let corr = select(1.0, exp2(m - mt), need);
-      if (need) { m = mt; }
-      l = l * corr;
-${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
+${rowMax}    if (workgroupUniformLoad(&FLAG[0]) != 0u) {
+${rescale}${mat ? oStore.replace(/^/gm, '  ') + '      workgroupBarrier();\n' : ''}${oScale}      workgroupBarrier();
 ${mat ? oLoad.replace(/^/gm, '  ') : ''}    }
 ${probs}    workgroupBarrier();
     if (lid == 0u) { FLAG[0] = 0u; }
 ${pv}  }
   workgroupBarrier();
-${mat ? `${oStore}  workgroupBarrier();\n` : ''}${LPR === 1 ? '  let lt = select(0.0, l, qok0);' : `${mat ? '' : '  XM[lid] = l;\n  workgroupBarrier();\n'}  let lt = select(0.0, l + ${partner('l')}, qok0);`}
-${write}}
+${mat ? `${oStore}  workgroupBarrier();\n` : ''}${rowSum}${write}}
 `;
 }
 
@@ -495,7 +549,7 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const rows = desc.B * desc.H * Kpad;
   const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
-  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}`;
+  const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
   be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
