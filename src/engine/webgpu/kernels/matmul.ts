@@ -1,26 +1,72 @@
 /**
- * Batched matmul C[b] = op(A[b]) · op(B[b]) in f32.
+ * Batched matmul C[b] = op(A[b]) · op(B[b]) (+ bias) in f32.
  *
- * Versions (pick is automatic):
- * - `mm128`: 128×128 output tile per 256-thread workgroup, 8×8 outputs per thread held in 16
- *   vec4 registers, K-steps of 8 staged through workgroup memory (k-major, vec4-readable), the
- *   next tile prefetched into registers while the current one is multiplied. Thread (tx, ty) owns
- *   rows {4ty…4ty+3, 64+4ty…} and cols {4tx…, 64+4tx…} so workgroup-memory reads are vec4 and
- *   conflict-free. `aligned` variant (M, N ≡ 0 mod 128, K ≡ 0 mod 8, batch strides ≡ 0 mod 4):
- *   vec4 global loads/stores, no bounds checks; otherwise every load and store is checked.
+ * Kernels (`matmulPlan` picks one; the pipeline key starts with its name):
+ * - `mm128a`, `mm64a`: a T×T output tile (T = 128 or 64) per 256-thread workgroup, vec4 global
+ *   loads and stores, no bounds checks. Each K-step stages 1024/T rows of the reduction (8 or 16)
+ *   through workgroup memory (k-major, vec4-readable), so every thread loads exactly one vec4 of A
+ *   and one of B per step; the next step is prefetched into registers while the current one is
+ *   multiplied. Thread (tx, ty) owns rows {4ty…4ty+3} and cols {4tx…4tx+3} of each 64×64 quarter
+ *   (one quarter for T = 64: 4×4 outputs; four for T = 128: 8×8), so workgroup-memory reads are
+ *   vec4 and conflict-free. Needs M, N ≡ 0 mod T, K ≡ 0 mod the K-step, batch strides ≡ 0 mod 4.
+ *   `mm64a` exists for the embed-dim-64 shapes of training (M or N = 64): they took the checked
+ *   kernel, ~54 µs per dispatch on average in an H200 profile of one training step against ~23 µs
+ *   for `mm128a`'s shapes, and a 128 tile over 64 columns computes a padding half.
+ * - `mm128`: the 128 tile with every load and store bounds-checked; any other shape with
+ *   M, N ≥ 64 and K ≥ 8.
  * - `mm16`: one output per thread, 16×16 tiles; for small M or N.
- * Split-K (both versions, see `splitCount`): a product with few output tiles and a long K runs as
- * several layers of workgroups, each over one run of K into its own partial product, then one
- * reduction sums the layers.
+ * Split-K (every kernel, see `splitCount`): a product with few output tiles and a long K runs as
+ * several layers of workgroups, each over one run of K into its own partial product, then
+ * `mmsum` adds the layers.
  * transA / transB change only the load code (A stored [k][m], B stored [n][k]).
  * Batches beyond 65535 and tile rows beyond 65535 are split over several dispatches.
  */
 
 import type { MatmulArgs, Storage } from '../../backend.js';
 import type { WebGPUBackend } from '../backend.js';
-import { Params, paramsWgsl } from '../wgsl.js';
+import { FLAT_WG, GRID_BUILTINS, Params, grid, paramsWgsl } from '../wgsl.js';
 
 const MAXG = 65535;
+
+export type MatmulKernel = 'mm16' | 'mm64a' | 'mm128' | 'mm128a';
+
+/** How `matmul` runs a product (a pure function of the arguments; tests and benchmarks read it). */
+export interface MatmulPlan {
+  kernel: MatmulKernel;
+  /** Output tile edge: 16, 64 or 128. */
+  tile: number;
+  /** Rows of K staged per step; split-K runs are whole steps (the vec4 kernels do not check K). */
+  kStep: number;
+  /** Split-K layers (1: no split) and the rows of K each layer multiplies. */
+  layers: number;
+  runK: number;
+  /** Workgroups of the multiply over all batches and layers (the split-K sum's are extra). */
+  workgroups: number;
+}
+
+export function matmulPlan(args: MatmulArgs): MatmulPlan {
+  const { batch, m: M, k: K, n: N, strideA, strideB } = args;
+  const kernel = pickKernel(M, K, N, strideA % 4 === 0 && strideB % 4 === 0);
+  const tile = { mm16: 16, mm64a: 64, mm128: 128, mm128a: 128 }[kernel];
+  const kStep = kernel === 'mm16' ? 16 : 1024 / tile;
+  const tiles = batch * Math.ceil(M / tile) * Math.ceil(N / tile);
+  const S = splitCount(tiles, K, (args.bias ?? null) !== null, batch);
+  const runK = S > 1 ? Math.ceil(K / S / kStep) * kStep : Math.max(K, 1);
+  const layers = S > 1 ? Math.ceil(K / runK) : 1;
+  return { kernel, tile, kStep, layers, runK, workgroups: tiles * layers };
+}
+
+/**
+ * The 128 tile when the shape is 128-aligned (more work per staged value), else the 64 tile when
+ * it is 64-aligned (every shape of the training step is), else the checked 128 tile. A 64-wide K
+ * step needs K ≡ 0 mod 16: K ≡ 8 mod 16 takes the checked kernel.
+ */
+function pickKernel(M: number, K: number, N: number, vecStrides: boolean): MatmulKernel {
+  if (M < 64 || N < 64 || K < 8) return 'mm16';
+  if (vecStrides && M % 128 === 0 && N % 128 === 0 && K % 8 === 0) return 'mm128a';
+  if (vecStrides && M % 64 === 0 && N % 64 === 0 && K % 16 === 0) return 'mm64a';
+  return 'mm128';
+}
 
 export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): Storage {
   const { batch, m: M, k: K, n: N, transA, transB, strideA, strideB } = args;
@@ -30,26 +76,23 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: expected ${name} to be a non-negative integer, got ${v}`);
   }
   if (batch * M * N === 0) return be.alloc(0);
-  // K = 0: the kernels still run (zero K-tiles) and write zeros.
-  const big = M >= 64 && N >= 64 && K >= 8;
-  const tile = big ? 128 : 16;
-  const aligned = big && M % 128 === 0 && N % 128 === 0 && K % 8 === 0 && strideA % 4 === 0 && strideB % 4 === 0;
-  const key = `${big ? (aligned ? 'mm128a' : 'mm128') : 'mm16'}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? 'b' : ''}`;
-  const src = (): string => (big ? mm128(transA, transB, aligned, bias !== null) : mm16(transA, transB, bias !== null));
+  // K = 0: the kernels still run (zero K-steps) and write zeros.
+  const plan = matmulPlan(args);
+  const { kernel, tile } = plan;
+  const key = `${kernel}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? 'b' : ''}`;
+  const src = (): string => (kernel === 'mm16'
+    ? mm16(transA, transB, bias !== null)
+    : mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', bias !== null));
   const tilesM = Math.ceil(M / tile);
   const tilesN = Math.ceil(N / tile);
   if (tilesN > MAXG) throw new Error(`matmul: n = ${N} needs more than 65535 column tiles; split B`);
-  const S = splitCount(batch * tilesM * tilesN, K, bias !== null, batch);
-  if (S > 1) {
-    // Split-K: S workgroup layers each multiply one run of KS rows of the reduction into its own
-    // partial product; one reduction sums them (weight gradients Xᵀ·dY over every token: one
-    // 128×128 tile walking K = 12,288 took ~1 ms, most of a training step).
-    const KS = Math.ceil(K / S / 8) * 8;
-    const layers = Math.ceil(K / KS);
-    const part = be.alloc(layers * M * N);
-    const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(0).u32(0).u32(KS).u32(layers).buffer();
-    be.dispatch(key, src, [a, b, part], ['read', 'read', 'read_write'], p, [tilesN, tilesM, layers]);
-    const sum = be.reduce('sum', part, 1, layers, M * N);
+  if (plan.layers > 1) {
+    // Split-K: each layer multiplies one run of K into its own partial product (weight gradients
+    // Xᵀ·dY over every token: one 128×128 tile walking K = 12,288 took ~1 ms, most of a step).
+    const part = be.alloc(plan.layers * M * N);
+    const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(0).u32(0).u32(plan.runK).u32(plan.layers).buffer();
+    be.dispatch(key, src, [a, b, part], ['read', 'read', 'read_write'], p, [tilesN, tilesM, plan.layers]);
+    const sum = splitSum(be, part, plan.layers, M * N);
     be.free(part);
     return sum;
   }
@@ -65,17 +108,62 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
 }
 
 /**
- * How many K-runs to split a product into: 1 unless there are few output tiles (fewer than about
- * two waves of workgroups) and a long reduction; then enough runs of at least 256 rows to give
- * ~256 workgroups, at most 64. Only single products without a bias epilogue are split.
+ * Workgroups a split product aims for: two per SM of a 132-SM H200, so each SM has a second
+ * workgroup to run while one waits on memory (one layer of 2–4 tiles over K = 12,288 left most
+ * SMs idle). It also bounds the partial products: at most ~FILL_WORKGROUPS tiles of floats.
  */
-export function splitCount(workgroups: number, K: number, bias: boolean, batch = 1): number {
-  if (bias || batch !== 1 || workgroups >= 128 || K < 1024) return 1;
-  return Math.max(1, Math.min(64, Math.ceil(256 / workgroups), Math.floor(K / 256)));
+const FILL_WORKGROUPS = 264;
+/**
+ * Shortest run of K per layer. Each layer writes and the sum reads back its tile (8/run bytes per
+ * multiply-add): at 64 rows that equals what the 64 tile reads of A and B per multiply-add.
+ */
+const MIN_RUN = 64;
+
+/**
+ * How many K-runs to split a product into: 1 unless it has fewer than FILL_WORKGROUPS / 2
+ * workgroups (less than one per SM) and K ≥ 1024; then enough runs of at least MIN_RUN rows to
+ * reach FILL_WORKGROUPS. Only single products without a bias epilogue are split.
+ */
+function splitCount(workgroups: number, K: number, bias: boolean, batch = 1): number {
+  if (bias || batch !== 1 || 2 * workgroups >= FILL_WORKGROUPS || K < 1024) return 1;
+  return Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / workgroups), Math.floor(K / MIN_RUN)));
 }
 
 /**
- * Shape, batch and K-range of a workgroup, shared by both kernels. Split-K (pu(8) > 1 layers,
+ * C[i] = Σ_l P[l·mn + i]: the split-K layers added in a fixed order (deterministic). A workgroup
+ * takes 32 adjacent outputs with 8 lanes over the layers (each lane reads 128 contiguous bytes
+ * per layer), then adds its lanes in workgroup memory. The generic `be.reduce` gives each output
+ * either one thread walking every layer in turn (under 128 layers: a few dozen workgroups for a
+ * 64×128 product, each thread a chain of ~100 dependent adds) or a whole workgroup of 256 threads
+ * (128 layers or more: half of them idle, reads strided by M·N).
+ */
+function splitSum(be: WebGPUBackend, part: Storage, layers: number, mn: number): Storage {
+  const out = be.alloc(mn);
+  const p = new Params().u32(mn).u32(layers).buffer();
+  be.dispatch('mmsum', () => `${paramsWgsl(2, 2)}
+@group(0) @binding(0) var<storage, read> PART: array<f32>;
+@group(0) @binding(1) var<storage, read_write> C: array<f32>;
+var<workgroup> S: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(${GRID_BUILTINS}) {
+  let mn = pu(0u);
+  let layers = pu(1u);
+  let i = ${FLAT_WG} * 32u + lid % 32u;
+  var acc = 0.0;
+  if (i < mn) { for (var l = lid / 32u; l < layers; l += 8u) { acc += PART[l * mn + i]; } }
+  S[lid] = acc;
+  workgroupBarrier();
+  if (lid < 32u && i < mn) {
+    var s = S[lid];
+    for (var j = 1u; j < 8u; j++) { s += S[lid + 32u * j]; }
+    C[i] = s;
+  }
+}`, [part, out], ['read', 'read_write'], p, grid(Math.ceil(mn / 32)));
+  return out;
+}
+
+/**
+ * Shape, batch and K-range of a workgroup, shared by all kernels. Split-K (pu(8) > 1 layers,
  * batch 1): layer wid.z multiplies rows [kBegin, kEnd) of the reduction into its own partial C.
  */
 const SPLIT_PRELUDE = `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
@@ -94,96 +182,122 @@ const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${pa
 @group(0) @binding(2) var<storage, read_write> C: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
 ${bias ? `@group(0) @binding(3) var<storage, read> BIAS: array<${vecOut ? 'vec4<f32>' : 'f32'}>;\n` : ''}`;
 
-function mm128(transA: boolean, transB: boolean, aligned: boolean, bias: boolean): string {
-  // Register staging of the next tile: A and B each 4 values per thread.
-  // Load geometry per thread t (0..255):
-  //   "row-run" loads (normal A, transB): row = t / 2, k0 = (t % 2) * 4, 4 consecutive k.
-  //   "k-run" loads (transA, normal B): k = t / 32, c0 = (t % 32) * 4, 4 consecutive m or n.
-  const ld = (mat: 'A' | 'B', rowRun: boolean): string => {
-    const dimRow = mat === 'A' ? 'M' : 'N';
-    const base = mat === 'A' ? 'aBase' : 'bBase';
-    const tileOff = mat === 'A' ? 'm0' : 'n0';
-    if (rowRun) {
-      // element (row, k) at base + row*K + k
-      const idx = `${base} + (${tileOff} + t / 2u) * K + kt + (t % 2u) * 4u`;
-      if (aligned) return `r${mat} = ${mat}[(${idx}) / 4u];`;
-      return [0, 1, 2, 3].map((j) => `{ let rr = ${tileOff} + t / 2u; let kk = kt + (t % 2u) * 4u + ${j}u;
-      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + rr * K + kk, arrayLength(&${mat}) - 1u)], rr < ${dimRow} && kk < kEnd); }`).join('\n    ');
-    }
-    // element (k, col) at base + k*DIM + col
-    const idx = `${base} + (kt + t / 32u) * ${dimRow} + ${tileOff} + (t % 32u) * 4u`;
-    if (aligned) return `r${mat} = ${mat}[(${idx}) / 4u];`;
-    return [0, 1, 2, 3].map((j) => `{ let kk = kt + t / 32u; let cc = ${tileOff} + (t % 32u) * 4u + ${j}u;
-      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + kk * ${dimRow} + cc, arrayLength(&${mat}) - 1u)], kk < kEnd && cc < ${dimRow}); }`).join('\n    ');
-  };
-  const st = (mat: 'A' | 'B', rowRun: boolean): string => {
-    const S = mat === 'A' ? 'As' : 'Bs';
-    if (rowRun) {
-      return [0, 1, 2, 3].map((j) => `${S}[((t % 2u) * 4u + ${j}u) * 32u + (t / 2u) / 4u][(t / 2u) % 4u] = r${mat}[${j}];`).join('\n  ');
-    }
-    const v = aligned ? `r${mat}` : `vec4<f32>(r${mat}[0], r${mat}[1], r${mat}[2], r${mat}[3])`;
-    return `${S}[(t / 32u) * 32u + t % 32u] = ${v};`;
-  };
-  const aRowRun = !transA;
-  const bRowRun = transB;
-  let fma = '';
-  for (let kk = 0; kk < 8; kk++) {
-    fma += `    { let a0 = As[${kk * 32}u + ty]; let a1 = As[${kk * 32 + 16}u + ty];
-      let b0 = Bs[${kk * 32}u + tx]; let b1 = Bs[${kk * 32 + 16}u + tx];\n`;
-    const comps = ['x', 'y', 'z', 'w'];
-    for (let r = 0; r < 8; r++) {
-      const av = `${r < 4 ? 'a0' : 'a1'}.${comps[r % 4]}`;
-      fma += `      c${r}0 = fma(vec4<f32>(${av}), b0, c${r}0); c${r}1 = fma(vec4<f32>(${av}), b1, c${r}1);\n`;
-    }
-    fma += '    }\n';
+/**
+ * Geometry of the T×T tile kernels (T = 64 or 128, 256 threads). Every K-step stages T·KT = 1024
+ * values of each operand, 4 per thread, as KT k-rows of W = T/4 vec4s.
+ */
+function tileGeometry(T: 64 | 128): { H: number; KT: number; W: number; R: number } {
+  const KT = 1024 / T;
+  // H: 64×64 quarters per side; R: threads per row of a row-run load (4 consecutive k each).
+  return { H: T / 64, KT, W: T / 4, R: KT / 4 };
+}
+
+/**
+ * Load code for one staged K-step of operand `mat` into registers r{mat}. Per thread t (0..255):
+ *   row-run (normal A, transB: element (row, k) at base + row·K + k): row = t / R, k0 = (t % R)·4;
+ *   k-run (transA, normal B: element (k, col) at base + k·DIM + col): k = t / W, c0 = (t % W)·4.
+ */
+function loadCode(T: 64 | 128, mat: 'A' | 'B', rowRun: boolean, aligned: boolean): string {
+  const { R, W } = tileGeometry(T);
+  const dim = mat === 'A' ? 'M' : 'N';
+  const base = mat === 'A' ? 'aBase' : 'bBase';
+  const off = mat === 'A' ? 'm0' : 'n0';
+  if (rowRun) {
+    if (aligned) return `r${mat} = ${mat}[(${base} + (${off} + t / ${R}u) * K + kt + (t % ${R}u) * 4u) / 4u];`;
+    return [0, 1, 2, 3].map((j) => `{ let rr = ${off} + t / ${R}u; let kk = kt + (t % ${R}u) * 4u + ${j}u;
+      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + rr * K + kk, arrayLength(&${mat}) - 1u)], rr < ${dim} && kk < kEnd); }`).join('\n    ');
   }
-  let store = '';
-  for (let r = 0; r < 8; r++) {
-    const row = `m0 + ${r < 4 ? '' : '64u + '}ty * 4u + ${r % 4}u`;
-    for (let h = 0; h < 2; h++) {
-      const col = `n0 + ${h === 0 ? '' : '64u + '}tx * 4u`;
+  if (aligned) return `r${mat} = ${mat}[(${base} + (kt + t / ${W}u) * ${dim} + ${off} + (t % ${W}u) * 4u) / 4u];`;
+  return [0, 1, 2, 3].map((j) => `{ let kk = kt + t / ${W}u; let cc = ${off} + (t % ${W}u) * 4u + ${j}u;
+      r${mat}[${j}] = select(0.0, ${mat}[min(${base} + kk * ${dim} + cc, arrayLength(&${mat}) - 1u)], kk < kEnd && cc < ${dim}); }`).join('\n    ');
+}
+
+/** Stores registers r{mat} into the k-major workgroup tile: S[k·W + row/4][row % 4]. */
+function stageCode(T: 64 | 128, mat: 'A' | 'B', rowRun: boolean, aligned: boolean): string {
+  const { R, W } = tileGeometry(T);
+  const S = mat === 'A' ? 'As' : 'Bs';
+  if (rowRun) {
+    return [0, 1, 2, 3].map((j) => `${S}[((t % ${R}u) * 4u + ${j}u) * ${W}u + (t / ${R}u) / 4u][(t / ${R}u) % 4u] = r${mat}[${j}];`).join('\n  ');
+  }
+  // A k-run thread's 4 values are one vec4 of the tile, at k = t / W, vec4 column t % W: index t.
+  return `${S}[t] = ${aligned ? `r${mat}` : `vec4<f32>(r${mat}[0], r${mat}[1], r${mat}[2], r${mat}[3])`};`;
+}
+
+/** The multiply of one staged K-step: accumulator c{r}{h} holds row r, column quarter h. */
+function fmaCode(T: 64 | 128): string {
+  const { H, KT, W } = tileGeometry(T);
+  const comps = ['x', 'y', 'z', 'w'];
+  let s = '';
+  for (let kk = 0; kk < KT; kk++) {
+    const loads = [];
+    for (let h = 0; h < H; h++) loads.push(`let a${h} = As[${kk * W + 16 * h}u + ty]; let b${h} = Bs[${kk * W + 16 * h}u + tx];`);
+    s += `    { ${loads.join(' ')}\n`;
+    for (let r = 0; r < 4 * H; r++) {
+      const av = `vec4<f32>(a${Math.floor(r / 4)}.${comps[r % 4]})`;
+      s += `      ${Array.from({ length: H }, (_, h) => `c${r}${h} = fma(${av}, b${h}, c${r}${h});`).join(' ')}\n`;
+    }
+    s += '    }\n';
+  }
+  return s;
+}
+
+/** Writes the accumulators (+ bias): row m0 + 64·(r/4) + 4ty + r%4, cols n0 + 64h + 4tx…+3. */
+function storeCode(T: 64 | 128, aligned: boolean, bias: boolean): string {
+  const { H } = tileGeometry(T);
+  let s = '';
+  for (let r = 0; r < 4 * H; r++) {
+    const row = `m0 + ${64 * Math.floor(r / 4)}u + ty * 4u + ${r % 4}u`;
+    for (let h = 0; h < H; h++) {
+      const col = `n0 + ${64 * h}u + tx * 4u`;
       if (aligned) {
-        store += `  C[(cBase + (${row}) * N + ${col}) / 4u] = c${r}${h}${bias ? ` + BIAS[(${col}) / 4u]` : ''};\n`;
+        s += `  C[(cBase + (${row}) * N + ${col}) / 4u] = c${r}${h}${bias ? ` + BIAS[(${col}) / 4u]` : ''};\n`;
       } else {
-        store += `  { let row = ${row}; let col = ${col};
+        s += `  { let row = ${row}; let col = ${col};
     if (row < M) { for (var j = 0u; j < 4u; j++) { if (col + j < N) { C[cBase + row * N + col + j] = c${r}${h}[j]${bias ? ' + BIAS[col + j]' : ''}; } } } }\n`;
       }
     }
   }
-  const regDecl = (mat: 'A' | 'B'): string => (aligned ? `var r${mat}: vec4<f32>;` : `var r${mat}: array<f32, 4>;`);
-  const stA = st('A', aRowRun);
+  return s;
+}
+
+function mmTile(T: 64 | 128, transA: boolean, transB: boolean, aligned: boolean, bias: boolean): string {
+  const { H, KT } = tileGeometry(T);
+  const aRowRun = !transA;
+  const bRowRun = transB;
+  const reg = (mat: 'A' | 'B'): string => (aligned ? `var r${mat}: vec4<f32>;` : `var r${mat}: array<f32, 4>;`);
+  const load = `${loadCode(T, 'A', aRowRun, aligned)}\n    ${loadCode(T, 'B', bRowRun, aligned)}`;
+  const acc = [];
+  for (let r = 0; r < 4 * H; r++) for (let h = 0; h < H; h++) acc.push(`var c${r}${h} = vec4<f32>(0.0);`);
   return `${HEADER(aligned, aligned, bias)}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
 ${SPLIT_PRELUDE}
-  let m0 = (wid.y + pu(6u)) * 128u;
-  let n0 = wid.x * 128u;
+  let m0 = (wid.y + pu(6u)) * ${T}u;
+  let n0 = wid.x * ${T}u;
   let tx = t % 16u;
   let ty = t / 16u;
-  ${regDecl('A')}
-  ${regDecl('B')}
-${[0, 1, 2, 3, 4, 5, 6, 7].map((r) => `  var c${r}0 = vec4<f32>(0.0); var c${r}1 = vec4<f32>(0.0);`).join('\n')}
-  let tiles = (kEnd - kBegin + 7u) / 8u;
+  ${reg('A')}
+  ${reg('B')}
+  ${acc.join(' ')}
+  let steps = (kEnd - kBegin + ${KT - 1}u) / ${KT}u;
   var kt = kBegin;
-  if (tiles > 0u) {
-    ${ld('A', aRowRun)}
-    ${ld('B', bRowRun)}
+  if (steps > 0u) {
+    ${load}
   }
-  for (var it = 0u; it < tiles; it++) {
-  ${stA}
-  ${st('B', bRowRun)}
+  for (var it = 0u; it < steps; it++) {
+  ${stageCode(T, 'A', aRowRun, aligned)}
+  ${stageCode(T, 'B', bRowRun, aligned)}
     workgroupBarrier();
-    kt = kBegin + (it + 1u) * 8u;
-    if (it + 1u < tiles) {
-    ${ld('A', aRowRun)}
-    ${ld('B', bRowRun)}
+    kt = kBegin + (it + 1u) * ${KT}u;
+    if (it + 1u < steps) {
+    ${load}
     }
-${fma}
+${fmaCode(T)}
     workgroupBarrier();
   }
-${store}
+${storeCode(T, aligned, bias)}
 }`;
 }
 
