@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BsaGroup } from '../../src/kernels/bsa/desc.js';
 import { makeProblem, randomF32, relErr, S2_RBF5, T1_RBF3, type ProblemOptions } from '../bsa/helpers.js';
+import { loopSplit } from '../../src/kernels/bsa/webgpu/backward.js';
 import { checkAgainstDense, gpu, runGpu } from './helpers.js';
 
 const SLOW = 400_000;
@@ -72,6 +73,15 @@ describe('bsa webgpu vs dense reference', () => {
       seed: 31 });
     await checkAgainstDense(be, desc, data, 'ragged');
  }, SLOW);
+
+  it('backward loops split into runs (9 query and 9 key tiles: two runs each, see loopSplit)', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 1, H: 2, Q: 70, K: 70, d: 8, dv: 8, tileQ: 8, tileK: 8, maskFrac: 0.2,
+      groups: [S2_RBF5], seed: 41 });
+    expect(loopSplit(desc.B * desc.H * 9, 9)).toBe(2);
+    await checkAgainstDense(be, desc, data, 'split runs');
+  }, SLOW);
 
   it('all-masked rows give O = 0, L = −∞ and zero gradients', async () => {
     const be = await gpu();

@@ -11,6 +11,9 @@
  *  3. dQ, one workgroup per (b, h, query tile), keys staged as in the forward.
  *  4. One small reduction per parameter tensor: each output element sums its partials over
  *     (b, key tile) in a fixed order (deterministic, no atomics).
+ * Small problems (the training shapes) split the loops of passes 2 and 3 into runs (`loopSplit`):
+ * each workgroup walks one run of query (resp. key) tiles and writes partial dK, dV (resp. dQ)
+ * rows, summed afterwards by one reduction per output, in a fixed order.
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
@@ -72,7 +75,7 @@ function storeRow(name: string, width: number, vec: boolean, W4: number, reg: st
   return s;
 }
 
-function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, software: boolean): string {
+function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, SQ: number, software: boolean): string {
   const { decl, next } = inputDecls(desc, L);
   let kdecl = `var<workgroup> Qs: array<vec4<f32>, ${TQS * L.D4}>;
 var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;
@@ -130,7 +133,7 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
     for (const g of L.groups) s += `grad${tiedBody ? 'T' : 'F'}${g.index}(x${g.index}, ds);\n`;
     return s;
   };
-  let fin = `  if (jin) {\n    let row = krow;\n${storeRow('DK', desc.d, L.vecD, L.D4, 'dk', ' * scale')}${storeRow('DV', desc.dv, L.vecDV, L.DV4, 'dv', '')}  }\n`;
+  let fin = `  if (jin) {\n    let row = qs * Bn * Hn * Kn + krow;\n${storeRow('DK', desc.d, L.vecD, L.D4, 'dk', ' * scale')}${storeRow('DV', desc.dv, L.vecDV, L.DV4, 'dv', '')}  }\n`;
   // Per-thread partial sums into Red [NS, T], one barrier, then thread s sums slot s in order.
   slotExprs(L).forEach((expr, s) => { fin += `  Red[${s * T}u + lid] = ${expr};\n`; });
   if (L.NS > 0) {
@@ -145,14 +148,17 @@ ${kdecl}${biasWgsl(L, true)}
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
   let w = ${FLAT_WG};
-  if (w >= Bn * Hn * nKT) { return; }
-  let kt = w % nKT;
-  let bh = w / nKT;
+  if (w >= Bn * Hn * nKT * ${SQ}u) { return; }
+  // Workgroup w = ((b·H + h)·nKT + kt)·SQ + qs: key tile kt, query tiles of run qs.
+  let qs = w % ${SQ}u;
+  let kt = (w / ${SQ}u) % nKT;
+  let bh = w / ${SQ}u / nKT;
   let h = bh % Hn;
   let b = bh / Hn;
+  let run = (nQT + ${SQ - 1}u) / ${SQ}u;
   biasSetup(h);
 ${setup}
-  for (var qt = 0u; qt < nQT; qt++) {
+  for (var qt = qs * run; qt < min(nQT, qs * run + run); qt++) {
     let i0 = qt * ${TQS}u;
     workgroupBarrier();
     ${fill}
@@ -169,7 +175,7 @@ ${fin}}
 `;
 }
 
-function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, software: boolean): string {
+function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, software: boolean): string {
   const { decl, next } = inputDecls(desc, L);
   const stage = keyStageWgsl(L, T, TK, desc.hasMask);
   let rows = queryRowsWgsl(L, T, 1);
@@ -193,15 +199,19 @@ ${stage.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
-  let w = ${FLAT_WG};
-  if (w >= Bn * Hn * nQT) { return; }
+  let w0 = ${FLAT_WG};
+  if (w0 >= Bn * Hn * nQT * ${SK}u) { return; }
+  // Workgroup w0 = ((b·H + h)·nQT + qt)·SK + ks: query tile qt, key tiles of run ks.
+  let ks = w0 % ${SK}u;
+  let w = w0 / ${SK}u;
   let qt = w % nQT;
   let bh = w / nQT;
   let h = bh % Hn;
   let b = bh / Hn;
+  let run = (nKT + ${SK - 1}u) / ${SK}u;
   biasSetup(h);
 ${rows}
-  for (var kt = 0u; kt < nKT; kt++) {
+  for (var kt = ks * run; kt < min(nKT, ks * run + run); kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}
@@ -215,7 +225,7 @@ ${pair(false)}      }
     }
   }
   if (in0) {
-    let row = row0;
+    let row = ks * Bn * Hn * Qn + row0;
 ${storeRow('DQ', desc.d, L.vecD, L.D4, 'dq', ' * scale')}  }
 }
 `;
@@ -248,6 +258,26 @@ fn main(${GRID_BUILTINS}) {
 }
 `;
 
+/**
+ * Into how many runs to split a pass's loop (over query tiles for dK/dV, key tiles for dQ) so that
+ * small problems still fill the GPU: at training shapes (B = 8, H = 4, Q = 1536, K = 512) the dK/dV
+ * pass has 256 workgroups of 64 threads, about four warps per SM of an H200, and each walks all
+ * 48 query tiles. Runs of at least 4 tiles, up to ~1024 workgroups. Same rule on every adapter, so
+ * that lavapipe (CI) runs the split code too.
+ */
+export function loopSplit(workgroups: number, tiles: number): number {
+  if (workgroups >= 1024) return 1;
+  return Math.max(1, Math.min(Math.ceil(1024 / workgroups), Math.floor(tiles / 4)));
+}
+
+/** Sums S runs' partial results [S, n] into a new [n] storage (frees the partials); S = 1: as is. */
+function sumRuns(be: WebGPUBackend, part: Storage, S: number, n: number): Storage {
+  if (S === 1) return part;
+  const out = be.reduce('sum', part, 1, S, n);
+  be.free(part);
+  return out;
+}
+
 /** Records the backward dispatches; returns new gradient storages (caller owns). */
 export function bsaBackwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs, o: Storage, lse: Storage,
   dO: Storage, scale: number): { dq: Storage; dk: Storage; dv: Storage; groups: { da: Storage; db?: Storage; dc?: Storage }[] } {
@@ -269,28 +299,33 @@ export function bsaBackwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs
   const delta = be.alloc(B * H * Q);
   be.dispatch(`bsaDelta_${dv}`, () => deltaWgsl(dv), [dO, o, delta], [R, R, W], new Params().u32(B * H * Q).buffer(),
     grid(Math.ceil((B * H * Q) / 64)));
-  // 2. dK, dV, partials
+  // 2. dK, dV, partials (SQ runs of query tiles when the key tiles alone give few workgroups)
   const nKTb = Math.ceil(K / t.TKV);
   const nQTs = Math.ceil(Q / t.TQS);
-  const dk = be.alloc(B * H * K * d);
-  const dvS = be.alloc(B * H * K * dv);
-  const part = be.alloc(Math.max(1, B * H * nKTb * L.NS));
-  const bindKV = [...inputs, dO, lse, delta, dk, dvS, part];
-  be.dispatch(`bsaDKV_${sk}_T${t.TKV}Q${t.TQS}${sw}`, () => dkvWgsl(desc, L, t.TKV, t.TQS, software), bindKV,
-    bindKV.map((_, i) => (i < bindKV.length - 3 ? R : W)), bsaParams(desc, nQTs, nKTb, scale, t.TQS), grid(B * H * nKTb));
-  // 3. dQ
+  const SQ = loopSplit(B * H * nKTb, nQTs);
+  const dkP = be.alloc(SQ * B * H * K * d);
+  const dvP = be.alloc(SQ * B * H * K * dv);
+  const part = be.alloc(Math.max(1, B * H * nKTb * SQ * L.NS));
+  const bindKV = [...inputs, dO, lse, delta, dkP, dvP, part];
+  be.dispatch(`bsaDKV_${sk}_T${t.TKV}Q${t.TQS}S${SQ}${sw}`, () => dkvWgsl(desc, L, t.TKV, t.TQS, SQ, software), bindKV,
+    bindKV.map((_, i) => (i < bindKV.length - 3 ? R : W)), bsaParams(desc, nQTs, nKTb, scale, t.TQS), grid(B * H * nKTb * SQ));
+  const dk = sumRuns(be, dkP, SQ, B * H * K * d);
+  const dvS = sumRuns(be, dvP, SQ, B * H * K * dv);
+  // 3. dQ (SK runs of key tiles likewise)
   const nQT = Math.ceil(Q / t.TQ);
   const nKT = Math.ceil(K / t.TK);
-  const dq = be.alloc(B * H * Q * d);
-  const bindQ = [...inputs, dO, lse, delta, dq];
-  be.dispatch(`bsaDQ_${sk}_T${t.TQ}K${t.TK}${sw}`, () => dqWgsl(desc, L, t.TQ, t.TK, software), bindQ,
-    bindQ.map((_, i) => (i < bindQ.length - 1 ? R : W)), bsaParams(desc, nQT, nKT, scale, t.TK), grid(B * H * nQT));
+  const SK = loopSplit(B * H * nQT, nKT);
+  const dqP = be.alloc(SK * B * H * Q * d);
+  const bindQ = [...inputs, dO, lse, delta, dqP];
+  be.dispatch(`bsaDQ_${sk}_T${t.TQ}K${t.TK}S${SK}${sw}`, () => dqWgsl(desc, L, t.TQ, t.TK, SK, software), bindQ,
+    bindQ.map((_, i) => (i < bindQ.length - 1 ? R : W)), bsaParams(desc, nQT, nKT, scale, t.TK), grid(B * H * nQT * SK));
+  const dq = sumRuns(be, dqP, SK, B * H * Q * d);
   // 4. parameter gradients
   const groups = L.groups.map((gl) => {
     const outs: Storage[] = [];
     for (let p = 0; p < gl.nParams; p++) {
       const out = be.alloc(H * gl.F);
-      const prm = new Params().u32(B).u32(H).u32(nKTb).u32(L.NS).u32(gl.slot + p * gl.F).u32(gl.F).buffer();
+      const prm = new Params().u32(B).u32(H).u32(nKTb * SQ).u32(L.NS).u32(gl.slot + p * gl.F).u32(gl.F).buffer();
       be.dispatch('bsaReduce', () => REDUCE_WGSL, [part, out], [R, W], prm, grid(H * gl.F));
       outs.push(out);
     }
