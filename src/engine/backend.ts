@@ -146,6 +146,11 @@ export interface Backend {
   // ---- linear algebra ----
   /** C[batch, m, n] = op(A) · op(B). */
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage;
+  /**
+   * Optional: the product (batch 1, no bias) and the column sums of op(B), Σ_k op(B)[k][n], from one
+   * pass over B where the backend can (a dense layer's weight and bias gradients, xᵀ·g and Σ_rows g).
+   */
+  matmulColSums?(a: Storage, b: Storage, args: MatmulArgs): { c: Storage; sums: Storage };
 
   // ---- fused rows ----
   /**

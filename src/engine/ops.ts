@@ -540,7 +540,13 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor): Tensor {
   if (needsGrad([x, w, bias])) {
     const sx = save(x);
     const sw = save(w);
-    record([x, w, bias], [y], ([g]) => [matmul(g!, sw, { transB: true }), matmul(sx, g!, { transA: true }), sum(g!, 0)]);
+    record([x, w, bias], [y], ([g]) => {
+      const dx = matmul(g!, sw, { transB: true });
+      if (!b.matmulColSums) return [dx, matmul(sx, g!, { transA: true }), sum(g!, 0)];
+      // xᵀ·g and Σ_rows g in one pass over g (the sums ride along the product's loads of g).
+      const r = b.matmulColSums(sx.storage(), g!.storage(), { batch: 1, m: k, k: m, n, transA: true, transB: false, strideA: 0, strideB: 0 });
+      return [dx, wrap(b, r.c, [k, n]), wrap(b, r.sums, [n])];
+    });
   }
   return y;
 }

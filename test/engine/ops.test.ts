@@ -173,6 +173,19 @@ describe.each(backends)('gradients on $name', ({ name, get }) => {
 describe('webgpu matches cpu', () => {
   let backend: Backend | null = null;
 
+  it('linear over 1024 rows: weight and bias gradients from one split product (matmulColSums)', async () => {
+    backend ??= await webgpuBackend();
+    if (!backend) return;
+    const c: Case = { name: 'linear 1024 rows', inputs: [[1024, 64], [64, 64], [64]], f: ([x, w, b]) => E.linear(x!, w!, b!) };
+    const rng = Rng.fromSeed(999);
+    const raw = makeInputs(c, rng);
+    const w = new Float32Array(1024 * 64).map(() => rng.normal());
+    const ref = await analytic(cpuRef, c, raw, w);
+    const got = await analytic(backend, c, raw, w);
+    // Sums over 1024 rows in different orders on the two backends: a few ulps of √1024 absolute.
+    got.grads.forEach((g, k) => expect(allclose(g, ref.grads[k]!, 1e-5, 2e-5 * Math.sqrt(1024)), `gradient ${k}`).toBeNull());
+  });
+
   it.each(CASES)('$name: outputs and gradients within rel 1e-5', async (c) => {
     backend ??= await webgpuBackend();
     if (!backend) return;

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MatmulArgs } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
-import { type MatmulKernel, matmulPlan } from '../../src/engine/webgpu/kernels/matmul.js';
+import { type MatmulKernel, matmulColSums, matmulPlan } from '../../src/engine/webgpu/kernels/matmul.js';
 import { expectClose, gpu, rand } from './util.js';
 
 const be = await gpu();
@@ -185,5 +185,40 @@ describe.skipIf(!be)('webgpu matmul paths against a triple loop', () => {
     const rng = Rng.fromSeed(36);
     await check(rng, { op: 'TN', m: 65, k: 1100, n: 70 }, 'mm128', true);
     await check(rng, { op: 'NT', m: 7, k: 3000, n: 9 }, 'mm16', true);
+  });
+});
+
+describe('matmulColSums (a dense layer\'s weight and bias gradients from one pass)', () => {
+  /** Σ_k op(B)[k][j], straight from the definition. */
+  function colSums(b: Float32Array, s: MatmulArgs): Float64Array {
+    const out = new Float64Array(s.n);
+    for (let j = 0; j < s.n; j++) for (let p = 0; p < s.k; p++) out[j] += b[s.transB ? j * s.k + p : p * s.n + j]!;
+    return out;
+  }
+
+  it('fused in split tile products (mm64a, mm128a, checked mm128, all transposes) and by a reduction otherwise', async () => {
+    if (!be) return;
+    const rng = Rng.fromSeed(37);
+    const cases: [Case, MatmulKernel, boolean][] = [
+      [{ op: 'TN', m: 64, k: 2048, n: 128 }, 'mm64a', true],
+      [{ op: 'NT', m: 64, k: 1072, n: 64 }, 'mm64a', true],
+      [{ op: 'TN', m: 128, k: 1536, n: 128 }, 'mm128a', true],
+      [{ op: 'TT', m: 65, k: 1100, n: 70 }, 'mm128', true],
+      [{ op: 'NN', m: 70, k: 1100, n: 66 }, 'mm128', true],
+      [{ op: 'TN', m: 64, k: 256, n: 64 }, 'mm64a', false],
+      [{ op: 'NT', m: 7, k: 3000, n: 9 }, 'mm16', true],
+    ];
+    for (const [c, kernel, split] of cases) {
+      const args = argsOf(c);
+      const plan = matmulPlan(args);
+      const what = `${c.op} ${c.m}×${c.k}×${c.n}`;
+      expect(plan.kernel, what).toBe(kernel);
+      expect(plan.layers > 1, `${what}: split`).toBe(split);
+      const a = rand(rng, c.m * c.k);
+      const b = rand(rng, c.k * c.n);
+      const r = matmulColSums(be, be.upload(a), be.upload(b), args);
+      expectClose(await be.read(r.c), reference(a, b, null, args), 1e-5, 2e-5 * Math.sqrt(c.k), `${what}: product`);
+      expectClose(await be.read(r.sums), colSums(b, args), 1e-5, 2e-5 * Math.sqrt(c.k), `${what}: column sums`);
+    }
   });
 });

@@ -513,6 +513,10 @@ export class WebGPUBackend implements Backend {
     return movement.scatterAdd(this, g, idx, n, V, D);
   }
 
+  matmulColSums(a: Storage, b: Storage, args: MatmulArgs): { c: Storage; sums: Storage } {
+    return matmulK.matmulColSums(this, a, b, args);
+  }
+
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
     return matmulK.matmul(this, a, b, args);
   }

@@ -108,6 +108,41 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
 }
 
 /**
+ * C = op(A)·op(B) (batch 1, no bias) and the column sums of op(B) (Σ_k op(B)[k][n], a dense
+ * layer's bias gradient when B is its output gradient). Split tile products compute the sums in the
+ * same workgroups (those of the first row of tiles add up the B values they stage anyway) and the
+ * split-K sum adds both partials in one dispatch: the separate column reduction this replaces was
+ * ~70 dispatches per training step. Other plans: the product, then `be.reduce`.
+ */
+export function matmulColSums(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): { c: Storage; sums: Storage } {
+  const { m: M, k: K, n: N, transA, transB } = args;
+  if (args.batch !== 1 || (args.bias ?? null) !== null) {
+    throw new Error(`matmulColSums: expected batch 1 and no bias, got batch ${args.batch}${args.bias ? ' with a bias' : ''}`);
+  }
+  const plan = matmulPlan(args);
+  if (plan.kernel === 'mm16' || plan.layers === 1 || M * N === 0) {
+    const c = matmul(be, a, b, args);
+    // op(B) is [K, N]: stored [K][N] (reduce the rows) or, transposed, [N][K] (reduce each row).
+    const sums = transB ? be.reduce('sum', b, N, K, 1) : be.reduce('sum', b, 1, K, N);
+    return { c, sums };
+  }
+  const { kernel, tile } = plan;
+  const key = `${kernel}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}s`;
+  const src = (): string => mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', false, true);
+  const part = be.alloc(plan.layers * M * N);
+  const csp = be.alloc(plan.layers * N);
+  const p = new Params().u32(M).u32(N).u32(K).u32(args.strideA).u32(args.strideB).u32(0).u32(0).u32(plan.runK).u32(plan.layers).buffer();
+  be.dispatch(key, src, [a, b, part, csp], ['read', 'read', 'read_write', 'read_write'], p,
+    [Math.ceil(N / tile), Math.ceil(M / tile), plan.layers]);
+  const c = be.alloc(M * N);
+  const sums = be.alloc(N);
+  splitSumInto(be, part, csp, plan.layers, M * N, N, c, sums);
+  be.free(part);
+  be.free(csp);
+  return { c, sums };
+}
+
+/**
  * Workgroups a split product aims for: two per SM of a 132-SM H200, so each SM has a second
  * workgroup to run while one waits on memory (one layer of 2–4 tiles over K = 12,288 left most
  * SMs idle). It also bounds the partial products: at most ~FILL_WORKGROUPS tiles of floats.
@@ -140,26 +175,54 @@ function splitCount(workgroups: number, K: number, bias: boolean, batch = 1): nu
 function splitSum(be: WebGPUBackend, part: Storage, layers: number, mn: number): Storage {
   const out = be.alloc(mn);
   const p = new Params().u32(mn).u32(layers).buffer();
-  be.dispatch('mmsum', () => `${paramsWgsl(2, 2)}
-@group(0) @binding(0) var<storage, read> PART: array<f32>;
+  be.dispatch('mmsum', () => mmsumWgsl(false), [part, out], ['read', 'read_write'], p, grid(Math.ceil(mn / 32)));
+  return out;
+}
+
+/** The same for two partial arrays at once ([layers, n1] → C1, [layers, n2] → C2), one dispatch. */
+function splitSumInto(be: WebGPUBackend, p1: Storage, p2: Storage, layers: number, n1: number, n2: number,
+  c1: Storage, c2: Storage): void {
+  const p = new Params().u32(n1).u32(layers).u32(n2).buffer();
+  be.dispatch('mmsum2', () => mmsumWgsl(true), [p1, c1, p2, c2], ['read', 'read_write', 'read', 'read_write'], p,
+    grid(Math.ceil(n1 / 32) + Math.ceil(n2 / 32)));
+}
+
+/** `mmsum` (one region) or `mmsum2` (workgroups past ⌈n1/32⌉ take the second region). */
+function mmsumWgsl(two: boolean): string {
+  const add = (P: string, C: string, n: string, i: string): string => `  var acc = 0.0;
+  if (${i} < ${n}) { for (var l = lid / 32u; l < layers; l += 8u) { acc += ${P}[l * ${n} + ${i}]; } }
+  S[lid] = acc;
+  workgroupBarrier();
+  if (lid < 32u && ${i} < ${n}) {
+    var s = S[lid];
+    for (var j = 1u; j < 8u; j++) { s += S[lid + 32u * j]; }
+    ${C}[${i}] = s;
+  }
+`;
+  const decl = `@group(0) @binding(0) var<storage, read> PART: array<f32>;
 @group(0) @binding(1) var<storage, read_write> C: array<f32>;
-var<workgroup> S: array<f32, 256>;
+${two ? `@group(0) @binding(2) var<storage, read> PART2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C2: array<f32>;
+` : ''}`;
+  const body = two
+    ? `  let n2 = pu(2u);
+  let w1 = (mn + 31u) / 32u;
+  let wg = ${FLAT_WG};
+  if (wg < w1) {
+    let i = wg * 32u + lid % 32u;
+${add('PART', 'C', 'mn', 'i').replace(/^/gm, '  ')}  } else {
+    let i = (wg - w1) * 32u + lid % 32u;
+${add('PART2', 'C2', 'n2', 'i').replace(/^/gm, '  ')}  }
+`
+    : `  let i = ${FLAT_WG} * 32u + lid % 32u;
+${add('PART', 'C', 'mn', 'i')}`;
+  return `${paramsWgsl(two ? 4 : 2, two ? 3 : 2)}
+${decl}var<workgroup> S: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(${GRID_BUILTINS}) {
   let mn = pu(0u);
   let layers = pu(1u);
-  let i = ${FLAT_WG} * 32u + lid % 32u;
-  var acc = 0.0;
-  if (i < mn) { for (var l = lid / 32u; l < layers; l += 8u) { acc += PART[l * mn + i]; } }
-  S[lid] = acc;
-  workgroupBarrier();
-  if (lid < 32u && i < mn) {
-    var s = S[lid];
-    for (var j = 1u; j < 8u; j++) { s += S[lid + 32u * j]; }
-    C[i] = s;
-  }
-}`, [part, out], ['read', 'read_write'], p, grid(Math.ceil(mn / 32)));
-  return out;
+${body}}`;
 }
 
 /**
@@ -176,7 +239,7 @@ const SPLIT_PRELUDE = `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
   let bBase = bi * pu(4u);
   let cBase = select(bi, wid.z, split) * M * N;`;
 
-const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean): string => `${paramsWgsl(bias ? 4 : 3, 9)}
+const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean, colSums = false): string => `${paramsWgsl(bias || colSums ? 4 : 3, 9)}
 @group(0) @binding(0) var<storage, read> A: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> B: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> C: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
@@ -260,15 +323,35 @@ function storeCode(T: 64 | 128, aligned: boolean, bias: boolean): string {
   return s;
 }
 
-function mmTile(T: 64 | 128, transA: boolean, transB: boolean, aligned: boolean, bias: boolean): string {
-  const { H, KT } = tileGeometry(T);
+/**
+ * `colSums` (split products, no bias): binding 3 receives per layer the column sums of the staged
+ * op(B) over the layer's run of K ([layers, N]), added by the 16 threads of row ty = 0 of the
+ * workgroups of the first tile row (each owns the columns it multiplies: n0 + 64h + 4tx…+3).
+ */
+function mmTile(T: 64 | 128, transA: boolean, transB: boolean, aligned: boolean, bias: boolean, colSums = false): string {
+  const { H, KT, W } = tileGeometry(T);
+  if (colSums && bias) throw new Error('mmTile: expected column sums without a bias');
+  const csAcc = colSums ? range(H).map((h) => `var cs${h} = vec4<f32>(0.0);`).join(' ') : '';
+  const csAdd = colSums
+    ? `    if (sums) {
+${range(KT).map((kk) => `      ${range(H).map((h) => `cs${h} += Bs[${kk * W + 16 * h}u + tx];`).join(' ')}
+`).join('')}    }
+`
+    : '';
+  const csStore = colSums
+    ? `  if (sums) {
+${range(H).map((h) => `    { let col = n0 + ${64 * h}u + tx * 4u;
+      for (var j = 0u; j < 4u; j++) { if (col + j < N) { CS[wid.z * N + col + j] = cs${h}[j]; } } }
+`).join('')}  }
+`
+    : '';
   const aRowRun = !transA;
   const bRowRun = transB;
   const reg = (mat: 'A' | 'B'): string => (aligned ? `var r${mat}: vec4<f32>;` : `var r${mat}: array<f32, 4>;`);
   const load = `${loadCode(T, 'A', aRowRun, aligned)}\n    ${loadCode(T, 'B', bRowRun, aligned)}`;
   const acc = [];
   for (let r = 0; r < 4 * H; r++) for (let h = 0; h < H; h++) acc.push(`var c${r}${h} = vec4<f32>(0.0);`);
-  return `${HEADER(aligned, aligned, bias)}
+  return `${HEADER(aligned, aligned, bias, colSums)}${colSums ? '@group(0) @binding(3) var<storage, read_write> CS: array<f32>;\n' : ''}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
@@ -281,6 +364,8 @@ ${SPLIT_PRELUDE}
   ${reg('A')}
   ${reg('B')}
   ${acc.join(' ')}
+  ${colSums ? `let sums = ty == 0u && m0 == 0u;
+  ${csAcc}` : ''}
   let steps = (kEnd - kBegin + ${KT - 1}u) / ${KT}u;
   var kt = kBegin;
   if (steps > 0u) {
@@ -290,16 +375,17 @@ ${SPLIT_PRELUDE}
   ${stageCode(T, 'A', aRowRun, aligned)}
   ${stageCode(T, 'B', bRowRun, aligned)}
     workgroupBarrier();
-    kt = kBegin + (it + 1u) * ${KT}u;
+${csAdd}    kt = kBegin + (it + 1u) * ${KT}u;
     if (it + 1u < steps) {
     ${load}
     }
 ${fmaCode(T)}
     workgroupBarrier();
   }
-${storeCode(T, aligned, bias)}
-}`;
+${storeCode(T, aligned, bias)}${csStore}}`;
 }
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 function mm16(transA: boolean, transB: boolean, bias: boolean): string {
   const aIdx = transA ? 'aBase + kk * M + row' : 'aBase + row * K + kk';
