@@ -18,7 +18,8 @@
  * WebGPU), timed the same way.
  * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
- * reading the predictions back to the host. Peak memory is the backend's own accounting of live
+ * reading the predictions back to the host; each size is first run once untimed with one chunk of
+ * test points (pipeline compilation). Peak memory is the backend's own accounting of live
  * buffers (the WebGPU pool's, or the CPU heap's).
  */
 import type { Precision } from '../src/kernels/bsa/desc.js';
@@ -116,7 +117,7 @@ async function gpuProfile(gpu: WebGPUBackend, fn: () => Promise<void>): Promise<
   const total = dispatches.reduce((a, d) => a + d.ms, 0);
   const top = (m: Map<string, { n: number; ms: number }>, n: number): Record<string, [number, number]> =>
     Object.fromEntries([...m].sort((x, y) => y[1].ms - x[1].ms).slice(0, n).map(([k, v]) => [k, [v.n, +v.ms.toFixed(3)]]));
-  return { gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, 25) };
+  return { gpu_ms_sum: +total.toFixed(3), dispatches: dispatches.length, dropped, by_family: top(fam, 40), top_keys: top(byKey, Number(process.env.BSA_TNP_PROFILE_KEYS ?? 25)) };
 }
 
 /**
@@ -243,6 +244,9 @@ export async function run(args: string[]): Promise<void> {
     if (p !== 'f32') await forward(b, `${impl}-${p}-warmup`, m, params, 256, 1024, chunk);
     for (const [nc, nt] of sizes) {
       const name = p === 'f32' ? impl : `${impl}-${p}`;
+      // Warm-up at this context size and one chunk of test points: kernel choices (matmul plans,
+      // attention grids) depend on the sizes, and their first use compiles pipelines.
+      await forward(b, `${name}-warmup`, m, params, nc, Math.min(nt, chunk), chunk);
       await forward(b, name, m, params, nc, nt, chunk);
       if (b.kind === 'webgpu' && args.includes('--gpu-profile') && nt <= 200_000) {
         const prof = await gpuProfile(b as WebGPUBackend, () => forward(b, `${name}-profiled`, m, params, nc, nt, chunk));
