@@ -49,25 +49,39 @@ export function mergeHeads(x: Tensor): Tensor {
   });
 }
 
-/** Projected keys and values [B, H, K, d] of a key stream [B, K, E]. */
+/** [B, N, H·d] → [B, N, H, d] (a view: no copy). */
+function headsView(x: Tensor, heads: number): Tensor {
+  const [B, N, W] = x.shape as [number, number, number];
+  return E.reshape(x, [B, N, heads, W / heads]);
+}
+
+/**
+ * Projected keys and values [B, K, H, d] of a key stream [B, K, E]: the projections reshaped, no
+ * transpose (the scan kernels read this layout, 'bnhd'; the dense path transposes).
+ */
 export function projectKeys(p: Params, name: string, keys: Tensor, heads: number): { k: Tensor; v: Tensor } {
   return E.tidy(() => ({
-    k: splitHeads(dense(p, `${name}.k`, keys), heads),
-    v: splitHeads(dense(p, `${name}.v`, keys), heads),
+    k: headsView(dense(p, `${name}.k`, keys), heads),
+    v: headsView(dense(p, `${name}.v`, keys), heads),
   }));
 }
 
 /**
- * Attention of queries [B, Q, E] over projected keys/values [B, H, K, d] with key mask [B, K]
+ * Attention of queries [B, Q, E] over projected keys/values [B, K, H, d] with key mask [B, K]
  * (1 = valid) and biases; returns [B, Q, E].
  */
 export function attend(p: Params, name: string, queries: Tensor, kv: { k: Tensor; v: Tensor }, mask: Tensor | null,
   groups: readonly AttentionGroup[], opts: AttentionOptions): Tensor {
   return E.tidy(() => {
-    const q = splitHeads(dense(p, `${name}.q`, queries), opts.heads);
-    const o = opts.kind === 'scan'
-      ? biasedScanAttention(q, kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)), { tileQ: opts.tileQ, tileK: opts.tileK, precision: opts.precision })
-      : denseAttention(p, name, q, kv.k, kv.v, mask, groups, opts);
+    const qp = dense(p, `${name}.q`, queries);
+    if (opts.kind === 'scan') {
+      const o = biasedScanAttention(headsView(qp, opts.heads), kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)),
+        { tileQ: opts.tileQ, tileK: opts.tileK, precision: opts.precision, layout: 'bnhd' });
+      const [B, Q, H, dv] = o.shape as [number, number, number, number];
+      return dense(p, `${name}.out`, E.reshape(o, [B, Q, H * dv]));
+    }
+    const t = (x: Tensor): Tensor => E.transpose(x, [0, 2, 1, 3]);
+    const o = denseAttention(p, name, splitHeads(qp, opts.heads), t(kv.k), t(kv.v), mask, groups, opts);
     return dense(p, `${name}.out`, mergeHeads(o));
   });
 }

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { BsaGroup } from '../../src/kernels/bsa/desc.js';
 import { makeProblem, randomF32, relErr, S2_RBF5, T1_RBF3, type ProblemOptions } from '../bsa/helpers.js';
 import { loopSplit } from '../../src/kernels/bsa/webgpu/backward.js';
-import { checkAgainstDense, gpu, runGpu } from './helpers.js';
+import { bsaForwardWebGPU } from '../../src/kernels/bsa/webgpu.js';
+import { checkAgainstDense, gpu, runGpu, upload } from './helpers.js';
 
 const SLOW = 400_000;
 
@@ -81,6 +82,46 @@ describe('bsa webgpu vs dense reference', () => {
       groups: [S2_RBF5], seed: 41 });
     expect(loopSplit(desc.B * desc.H * 9, 9)).toBe(2);
     await checkAgainstDense(be, desc, data, 'split runs');
+  }, SLOW);
+
+  it("layout 'bnhd' ([B,N,H,d] streams): the same outputs and gradients as 'bhnd', transposed; f32 with split runs and f16", async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 2, H: 3, Q: 70, K: 70, d: 8, dv: 6, tileQ: 8, tileK: 8, maskFrac: 0.2,
+      groups: [S2_RBF5], seed: 43 });
+    const { B, H, Q, K } = desc;
+    // [B, A, C, w] → [B, C, A, w] (its own inverse with A and C swapped).
+    const swap = (x: Float32Array, A: number, C: number): Float32Array => {
+      const w = x.length / (B * A * C);
+      const y = new Float32Array(x.length);
+      for (let b = 0; b < B; b++) for (let a = 0; a < A; a++) for (let c = 0; c < C; c++) {
+        y.set(x.subarray(((b * A + a) * C + c) * w, ((b * A + a) * C + c + 1) * w), ((b * C + c) * A + a) * w);
+      }
+      return y;
+    };
+    const dO = randomF32(B * H * Q * desc.dv, 98);
+    const ref = await runGpu(be, desc, data, dO);
+    const nData = { ...data, q: swap(data.q, H, Q), k: swap(data.k, H, K), v: swap(data.v, H, K) };
+    const got = await runGpu(be, { ...desc, layout: 'bnhd' }, nData, swap(dO, H, Q));
+    const same = (a: Float32Array, b: Float32Array, what: string): void => expect(relErr(a, b), what).toBeLessThanOrEqual(1e-6);
+    same(swap(got.o, Q, H), ref.o, 'O');
+    same(got.lse, ref.lse, 'L');
+    same(swap(got.dq, Q, H), ref.dq, 'dq');
+    same(swap(got.dk, K, H), ref.dk, 'dk');
+    same(swap(got.dv, K, H), ref.dv, 'dv');
+    same(got.groups[0]!.da, ref.groups[0]!.da, 'da');
+    same(got.groups[0]!.db!, ref.groups[0]!.db!, 'db');
+    if (!be.hasF16) return;
+    for (const precision of ['f16', 'f16-fast'] as const) {
+      const f16 = async (d: typeof desc, x: typeof data): Promise<Float32Array> => {
+        const { x: xs, all } = upload(be, x);
+        const f = bsaForwardWebGPU(be, { ...d, precision, tileQ: 16, tileK: 16 }, xs);
+        const o = await be.read(f.o);
+        for (const st of [...all, f.o, f.lse]) be.free(st);
+        return o;
+      };
+      same(swap(await f16({ ...desc, layout: 'bnhd' }, nData), Q, H), await f16(desc, data), `O ${precision}`);
+    }
   }, SLOW);
 
   it('all-masked rows give O = 0, L = −∞ and zero gradients', async () => {

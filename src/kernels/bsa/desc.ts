@@ -52,7 +52,15 @@ export interface BsaDesc {
   readonly scale?: number;
   /** Forward precision on WebGPU (see Precision). Default 'f32'. CPU kernels always compute in f32. */
   readonly precision?: Precision;
+  /**
+   * Memory layout of q, k, v, O and their gradients on WebGPU: 'bhnd' (default) [B, H, N, d], or
+   * 'bnhd' [B, N, H, d], the layout a [B, N, H·d] projection has without a transpose (the model's
+   * head split and merge then cost nothing). L stays [B, H, Q]. CPU kernels take 'bhnd' only.
+   */
+  readonly layout?: BsaLayoutKind;
 }
+
+export type BsaLayoutKind = 'bhnd' | 'bnhd';
 
 /**
  * Precision of the WebGPU forward's two matrix products (q·kᵀ and P·v; f16 inputs, f32

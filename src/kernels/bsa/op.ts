@@ -6,9 +6,10 @@
 import type { Backend } from '../../engine/backend.js';
 import { CpuBackend } from '../../engine/cpu/backend.js';
 import { needsGrad, record, save, Tensor } from '../../engine/custom.js';
-import { ShapeError } from '../../engine/tensor.js';
+import { ShapeError, tidy } from '../../engine/tensor.js';
+import { transpose } from '../../engine/ops.js';
 import { bsaBackwardCpu, bsaForwardCpu } from './cpu.js';
-import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup, Precision } from './desc.js';
+import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup, BsaLayoutKind, Precision } from './desc.js';
 import { webgpuBsaImpl } from './webgpu.js';
 
 /** One bias group as tensors. */
@@ -32,6 +33,12 @@ export interface ScanOptions {
    * inference only: when a gradient will be taken the float32 kernels run.
    */
   precision?: Precision;
+  /**
+   * 'bnhd': q [B,Q,H,d], k [B,K,H,d], v [B,K,H,dv] and O [B,Q,H,dv] (a [B,N,H·d] projection
+   * reshaped, no transpose). The WebGPU kernels index that layout directly; on the CPU the op
+   * transposes to 'bhnd' around its kernels. Default 'bhnd'.
+   */
+  layout?: BsaLayoutKind;
 }
 
 /** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */
@@ -57,11 +64,12 @@ registerBsaImpl('webgpu', webgpuBsaImpl);
 
 function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
   const { q, k, v, mask } = t;
+  const bnhd = opts.layout === 'bnhd';
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(`bsa: expected q, k, v of rank 4 [B,H,N,d], got [${q.shape}], [${k.shape}], [${v.shape}]`);
+    throw new ShapeError(`bsa: expected q, k, v of rank 4 [${bnhd ? 'B,N,H,d' : 'B,H,N,d'}], got [${q.shape}], [${k.shape}], [${v.shape}]`);
   }
-  const [B, H, Q, d] = q.shape as [number, number, number, number];
-  const K = k.shape[2]!;
+  const [B, H, Q, d] = (bnhd ? [q.shape[0], q.shape[2], q.shape[1], q.shape[3]] : q.shape) as [number, number, number, number];
+  const K = k.shape[bnhd ? 1 : 2]!;
   const groups: BsaGroup[] = t.groups.map((g) => ({
     M: g.cq.shape[2]!,
     distance: g.distance,
@@ -72,7 +80,7 @@ function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
     throw new ShapeError(`bsa: expected a key mask [${B}, ${K}], got [${mask.shape}]`);
   }
   return { B, H, Q, K, d, dv: v.shape[3]!, hasMask: mask !== null, groups, tileQ: opts.tileQ, tileK: opts.tileK,
-    precision: opts.precision };
+    precision: opts.precision, layout: bnhd ? 'bnhd' : undefined };
 }
 
 function cpuData(b: CpuBackend, t: BsaTensors): BsaData {
@@ -127,6 +135,11 @@ const cpuImpl: BsaDeviceImpl = {
  */
 export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
   groups: readonly ScanGroup[], opts: ScanOptions = {}): Tensor {
+  if (opts.layout === 'bnhd' && q.backend.kind === 'cpu') {
+    // The CPU kernels take [B,H,N,d]: transpose around them (differentiable, so gradients follow).
+    const t = (x: Tensor): Tensor => transpose(x, [0, 2, 1, 3]);
+    return tidy(() => t(biasedScanAttention(t(q), t(k), t(v), mask, groups, { ...opts, layout: 'bhnd' })));
+  }
   const t: BsaTensors = { q, k, v, mask, groups };
   const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
   const inputs = [q, k, v, ...params];

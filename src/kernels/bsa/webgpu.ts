@@ -102,7 +102,7 @@ export const webgpuBsaImpl: BsaDeviceImpl = {
     const be = b as WebGPUBackend;
     const r = bsaForwardWebGPU(be, desc, storages(t));
     return {
-      o: Tensor.fromStorage(b, r.o, [desc.B, desc.H, desc.Q, desc.dv]),
+      o: Tensor.fromStorage(b, r.o, desc.layout === 'bnhd' ? [desc.B, desc.Q, desc.H, desc.dv] : [desc.B, desc.H, desc.Q, desc.dv]),
       lse: Tensor.fromStorage(b, r.lse, [desc.B, desc.H, desc.Q]),
     };
   },

@@ -39,8 +39,11 @@ function backwardTiles(desc: BsaDesc): BwdTiles {
   return { TKV: desc.tileK ?? 64, TQS: desc.tileQ ?? 32, TQ: desc.tileQ ?? 64, TK: desc.tileK ?? 32 };
 }
 
-function deltaWgsl(dv: number): string {
-  return `${paramsWgsl(3, 1)}
+/** Δ [B·H·Q] (logical rows bh·Q + i) from dO and O in the desc's layout (uniforms: B·H·Q, H, Q). */
+function deltaWgsl(desc: BsaDesc): string {
+  const dv = desc.dv;
+  const mrow = desc.layout === 'bnhd' ? '(row / pu(2u) - row / pu(2u) % pu(1u)) * pu(2u) + (row % pu(2u)) * pu(1u) + row / pu(2u) % pu(1u)' : 'row';
+  return `${paramsWgsl(3, 3)}
 @group(0) @binding(0) var<storage, read> GO: array<f32>;
 @group(0) @binding(1) var<storage, read> O: array<f32>;
 @group(0) @binding(2) var<storage, read_write> D: array<f32>;
@@ -48,8 +51,9 @@ function deltaWgsl(dv: number): string {
 fn main(${GRID_BUILTINS}) {
   let row = ${FLAT_WG} * 64u + lid;
   if (row >= pu(0u)) { return; }
+  let mr = ${mrow};
   var s = 0.0;
-  for (var c = 0u; c < ${dv}u; c++) { s += GO[row * ${dv}u + c] * O[row * ${dv}u + c]; }
+  for (var c = 0u; c < ${dv}u; c++) { s += GO[mr * ${dv}u + c] * O[mr * ${dv}u + c]; }
   D[row] = s;
 }
 `;
@@ -59,7 +63,7 @@ fn main(${GRID_BUILTINS}) {
 function gradInputs(desc: BsaDesc, L: BsaLayout, n: number): string {
   return streamDecl(n, 'GO', L.vecDV) + `@group(0) @binding(${n + 1}) var<storage, read> LSE: array<f32>;
 @group(0) @binding(${n + 2}) var<storage, read> DELTA: array<f32>;
-${loaderWgsl('ldG', 'GO', desc.dv, L.vecDV)}`;
+${loaderWgsl('ldG', 'GO', desc.dv, L.vecDV, 'mapQ')}`;
 }
 
 function storeRow(name: string, width: number, vec: boolean, W4: number, reg: string, scale: string): string {
@@ -133,7 +137,7 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
     for (const g of L.groups) s += `grad${tiedBody ? 'T' : 'F'}${g.index}(x${g.index}, ds);\n`;
     return s;
   };
-  let fin = `  if (jin) {\n    let row = qs * Bn * Hn * Kn + krow;\n${storeRow('DK', desc.d, L.vecD, L.D4, 'dk', ' * scale')}${storeRow('DV', desc.dv, L.vecDV, L.DV4, 'dv', '')}  }\n`;
+  let fin = `  if (jin) {\n    let row = qs * Bn * Hn * Kn + mapK(krow);\n${storeRow('DK', desc.d, L.vecD, L.D4, 'dk', ' * scale')}${storeRow('DV', desc.dv, L.vecDV, L.DV4, 'dv', '')}  }\n`;
   // Per-thread partial sums into Red [NS, T], one barrier, then thread s sums slot s in order.
   slotExprs(L).forEach((expr, s) => { fin += `  Red[${s * T}u + lid] = ${expr};\n`; });
   if (L.NS > 0) {
@@ -225,7 +229,7 @@ ${pair(false)}      }
     }
   }
   if (in0) {
-    let row = ks * Bn * Hn * Qn + row0;
+    let row = ks * Bn * Hn * Qn + mapQ(row0);
 ${storeRow('DQ', desc.d, L.vecD, L.D4, 'dq', ' * scale')}  }
 }
 `;
@@ -307,7 +311,8 @@ export function bsaBackwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs
   const R = 'read' as const, W = 'read_write' as const;
   // 1. Δ
   const delta = be.alloc(B * H * Q);
-  be.dispatch(`bsaDelta_${dv}`, () => deltaWgsl(dv), [dO, o, delta], [R, R, W], new Params().u32(B * H * Q).buffer(),
+  be.dispatch(`bsaDelta_${dv}${desc.layout === 'bnhd' ? 'n' : ''}`, () => deltaWgsl(desc), [dO, o, delta], [R, R, W],
+    new Params().u32(B * H * Q).u32(H).u32(Q).buffer(),
     grid(Math.ceil((B * H * Q) / 64)));
   // 2. dK, dV, partials (SQ runs of query tiles when the key tiles alone give few workgroups)
   const nKTb = Math.ceil(K / t.TKV);

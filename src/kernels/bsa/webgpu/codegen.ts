@@ -72,7 +72,23 @@ export function bsaLayout(desc: BsaDesc): BsaLayout {
 /** A stable cache key for everything the generated code depends on besides tile sizes. */
 export function structureKey(desc: BsaDesc): string {
   const gs = desc.groups.map((g) => `${g.family}${g.F}${g.distance === 'greatCircle' ? 'g' : 'e'}${g.M}`).join('+');
-  return `H${desc.H}d${desc.d}v${desc.dv}${desc.hasMask ? 'm' : ''}[${gs}]`;
+  return `H${desc.H}d${desc.d}v${desc.dv}${desc.hasMask ? 'm' : ''}${desc.layout === 'bnhd' ? 'n' : ''}[${gs}]`;
+}
+
+/**
+ * `fn mapQ(row) -> u32` and `fn mapK(row) -> u32`: the memory row of logical row bh·N + i of the
+ * query (N = Qn, uniform word 2) or key (N = Kn, word 3) streams: itself for 'bhnd', (b·N + i)·H + h
+ * for 'bnhd' (H = uniform word 1). Every kernel indexes q, k, v, O and their gradients through them.
+ */
+export function rowMapsWgsl(desc: BsaDesc): string {
+  if (desc.layout !== 'bnhd') return 'fn mapQ(row: u32) -> u32 { return row; }\nfn mapK(row: u32) -> u32 { return row; }\n';
+  const map = (name: string, word: number): string => `fn ${name}(row: u32) -> u32 {
+  let n = pu(${word}u);
+  let bh = row / n;
+  let h = bh % pu(1u);
+  return (bh - h) * n + (row % n) * pu(1u) + h;
+}\n`;
+  return map('mapQ', 2) + map('mapK', 3);
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -122,13 +138,15 @@ fn gcPrep(c: vec4<f32>) -> vec4<f32> {
  * Loader `fn NAME(row: u32, c4: u32) -> vec4<f32>` for a [rows, width] f32 stream bound as `buf`
  * (array<vec4<f32>> when `vec`, else array<f32> with zero padding past `width`).
  */
-export function loaderWgsl(name: string, buf: string, width: number, vec: boolean): string {
-  if (vec) return `fn ${name}(row: u32, c4: u32) -> vec4<f32> { return ${buf}[row * ${width / 4}u + c4]; }\n`;
+export function loaderWgsl(name: string, buf: string, width: number, vec: boolean, map = ''): string {
+  const row = map ? `${map}(row)` : 'row';
+  if (vec) return `fn ${name}(row: u32, c4: u32) -> vec4<f32> { return ${buf}[${row} * ${width / 4}u + c4]; }\n`;
   return `fn ${name}(row: u32, c4: u32) -> vec4<f32> {
   var r = vec4<f32>(0.0);
+  let mr = ${row};
   for (var e = 0u; e < 4u; e++) {
     let c = c4 * 4u + e;
-    if (c < ${width}u) { r[e] = ${buf}[row * ${width}u + c]; }
+    if (c < ${width}u) { r[e] = ${buf}[mr * ${width}u + c]; }
   }
   return r;
 }\n`;

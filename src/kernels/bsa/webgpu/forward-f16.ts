@@ -398,7 +398,7 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     write += `    if (half == 0u) { L[row] = select(negInf(0u), m${rho} * LN2 + log(lt${rho}), lt${rho} > 0.0); }\n`;
     for (const u of range(NO)) {
       const c = `half + ${LPR * u}u`;
-      write += `    if (${c} < ${desc.dv}u) { O[row * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + ${rowOf(rho)}] * inv; }\n`;
+      write += `    if (${c} < ${desc.dv}u) { O[mapQ(row) * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + ${rowOf(rho)}] * inv; }\n`;
     }
     write += '  }\n';
   }
@@ -498,9 +498,12 @@ function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string 
       let bh = row / Kpad;
       var x = vec4<f32>(0.0);
       if (key < Kn) {
+        // Memory row of (bh, key): bh·Kn + key ('bhnd') or (b·Kn + key)·Hn + h ('bnhd').
+        let h = bh % Hn;
+        let mrow = ${desc.layout === 'bnhd' ? '(bh - h) * Kn + key * Hn + h' : 'bh * Kn + key'};
         for (var i = 0u; i < 4u; i++) {
           let c = c4 * 4u + i;
-          if (c < ${width}u) { x[i] = ${src}[(bh * Kn + key) * ${width}u + c]; }
+          if (c < ${width}u) { x[i] = ${src}[mrow * ${width}u + c]; }
         }
       }
       let o = ${dst} + e * 4u;
@@ -550,7 +553,7 @@ export function bsaForwardGpuF16(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInpu
   const h16 = be.alloc(Math.ceil((rows * (DP * (t.splitQK ? 2 : 1) + DVP * (t.splitV ? 2 : 1))) / 2));
   const units = rows * Math.max(DP, DVP) / 4;
   const modes = `${t.splitQK ? 's' : 'f'}${t.splitP ? 's' : 'f'}${t.splitV ? 's' : 'f'}${t.prefetch ? '' : 'n'}`;
-  be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}`, () => splitWgsl(desc, t, DP, DVP),
+  be.dispatch(`bsaSplit16_${modes}_${desc.d}_${desc.dv}${desc.layout === 'bnhd' ? 'n' : ''}`, () => splitWgsl(desc, t, DP, DVP),
     [x.k, x.v, h16], ['read', 'read', 'read_write'],
     new Params().u32(desc.B).u32(desc.H).u32(desc.K).u32(Kpad).buffer(), grid(Math.ceil(units / 256)));
   const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);

@@ -17,7 +17,7 @@ import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
 import {
-  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, groupWgsl, loaderWgsl, pairBias, range, streamDecl,
+  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, groupWgsl, loaderWgsl, pairBias, range, rowMapsWgsl, streamDecl,
   structureKey,
 } from './codegen.js';
 
@@ -150,8 +150,8 @@ export function inputDecls(desc: BsaDesc, L: BsaLayout): { decl: string; next: n
   decl += '@group(0) @binding(5) var<storage, read> CK: array<f32>;\n';
   let n = 6;
   if (desc.hasMask) decl += `@group(0) @binding(${n++}) var<storage, read> MASK: array<f32>;\n`;
-  decl += loaderWgsl('ldQ', 'Qm', desc.d, L.vecD) + loaderWgsl('ldK', 'Km', desc.d, L.vecD) +
-    loaderWgsl('ldV', 'Vm', desc.dv, L.vecDV);
+  decl += rowMapsWgsl(desc) + loaderWgsl('ldQ', 'Qm', desc.d, L.vecD, 'mapQ') + loaderWgsl('ldK', 'Km', desc.d, L.vecD, 'mapK') +
+    loaderWgsl('ldV', 'Vm', desc.dv, L.vecDV, 'mapK');
   for (const g of L.groups) decl += groupWgsl(g);
   return { decl, next: n };
 }
@@ -206,12 +206,12 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   let write = '';
   for (const r of range(R)) {
     write += `  if (in${r}) {\n    let row = bh * Qn + i${r};\n    let inv = select(0.0, 1.0 / l${r}, l${r} > 0.0);\n`;
-    write += `    L[row] = select(negInf(0u), m${r} + log(l${r}), l${r} > 0.0);\n`;
+    write += `    L[row] = select(negInf(0u), m${r} + log(l${r}), l${r} > 0.0);\n    let orow = mapQ(row);\n`;
     for (const c of range(L.DV4)) {
-      if (L.vecDV) write += `    O[row * ${L.DV4}u + ${c}u] = o${r}[${c}] * inv;\n`;
+      if (L.vecDV) write += `    O[orow * ${L.DV4}u + ${c}u] = o${r}[${c}] * inv;\n`;
       else {
         for (const e of range(4)) {
-          if (c * 4 + e < desc.dv) write += `    O[row * ${desc.dv}u + ${c * 4 + e}u] = o${r}[${c}][${e}] * inv;\n`;
+          if (c * 4 + e < desc.dv) write += `    O[orow * ${desc.dv}u + ${c * 4 + e}u] = o${r}[${c}][${e}] * inv;\n`;
         }
       }
     }
