@@ -161,6 +161,7 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   let run = (nQT + ${SQ - 1}u) / ${SQ}u;
   biasSetup(h);
+  setRowMaps(b, h);
 ${setup}
   for (var qt = qs * run; qt < min(nQT, qs * run + run); qt++) {
     let i0 = qt * ${TQS}u;
@@ -214,6 +215,7 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   let run = (nKT + ${SK - 1}u) / ${SK}u;
   biasSetup(h);
+  setRowMaps(b, h);
 ${rows}
   for (var kt = ks * run; kt < min(nKT, ks * run + run); kt++) {
     let k0 = kt * ${TK}u;

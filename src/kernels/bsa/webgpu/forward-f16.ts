@@ -438,6 +438,7 @@ fn main(${GRID_BUILTINS}) {
   let sb = w * ${RW * TKO}u;
   let pb = w * ${RW * TK}u;
   biasSetup(h);
+  setRowMaps(b, h);
   // H16 = [K hi | K lo | V hi | V lo] (lo halves when split), each [B, H, Kpad, DP or DVP].
 ${h16Regions(t, DP, DVP)}${qcs}  ${qStage}
 ${mat ? '' : `  for (var e = ln; e < ${RW * TKO}u; e += 32u) { OS[sb + e] = 0.0; }\n`}  if (lid == 0u) { FLAG[0] = 0u; FLAG[1] = 0u; FLAG[2] = 0u; }

@@ -230,6 +230,7 @@ fn main(${GRID_BUILTINS}) {
   let h = bh % Hn;
   let b = bh / Hn;
   biasSetup(h);
+  setRowMaps(b, h);
 ${rows}
   for (var kt = 0u; kt < nKT; kt++) {
     let k0 = kt * ${TK}u;
