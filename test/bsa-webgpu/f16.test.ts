@@ -94,7 +94,7 @@ describe('bsa webgpu f16 forward vs dense reference', () => {
   it('scores that jump by far more than the lazy-rescale threshold from one key tile to the next', async () => {
     // Keys of tile 1 are 8× and of tile 2 30× the size of tile 0's: every row's maximum rises past
     // m + TAU at least once, so the accumulated O and l must be rescaled (forward-f16.ts TAU).
-    for (const [precision, tileQ] of [['f16', 16], ['f16-fast', 32], ['f16', 64]] as const) {
+    for (const [precision, tileQ] of [['f16', 16], ['f16-fast', 32]] as const) {
       await check({ B: 1, H: 2, Q: 40, K: 48, d: 8, dv: 8, groups: [S2_RBF5], tileQ, tileK: 16, maskFrac: 0.1, seed: 21 },
         `jumps ${precision} ${tileQ}`, (data) => {
           for (let h = 0; h < 2; h++) {

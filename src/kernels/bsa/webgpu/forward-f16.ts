@@ -56,8 +56,10 @@ export interface F16Tiles {
   /** Warps per workgroup. */
   NW: number;
   /**
-   * Query rows per warp: 16 (two lanes per row, keys and output columns split between them) or
-   * 32 (a lane per row, one warp's two 16-row blocks share every K and V matrix it loads).
+   * Query rows per warp: 16 (two lanes per row, keys and output columns split between them),
+   * 32 (a lane per row, one warp's two 16-row blocks share every K and V matrix it loads) or 64
+   * (a lane per two rows; fewer K and V loads per score, but slower on the H200: register
+   * pressure, bench/results/2026-11-29-h200-session7.json `call1_f16_sweep`).
    */
   RW: number;
   /** Keys per staged tile (a multiple of 16). */
