@@ -7,6 +7,10 @@ export default defineConfig({
     hookTimeout: 120_000,
     // WebGPU (Dawn) and worker pools are process-global: run files in forks, one at a time per worker.
     pool: 'forks',
+    // Two forks on the 2-core CI machine (vitest's default there is one): the lavapipe tests
+    // compile their pipelines on one thread each (LP_NUM_THREADS=1), so a second fork halves the
+    // wall time of a run whose shader cache is cold.
+    maxWorkers: 2,
     setupFiles: ['test/setup.ts'],
   },
 });
