@@ -9,8 +9,9 @@
  * of every group (great-circle: sinλ, cosλ, sinφ, cosφ, computed once per key per tile) and a
  * validity flag (mask and finite coordinates). A warp's 32 threads share the head, so every
  * workgroup-memory read in the hot loop is a broadcast. Each thread handles SC keys at a time:
- * scores for R×SC pairs (distance from the staged coordinates, bias in registers), one running-max
- * update and rescale per row, then P·V. Nothing of size [Q,K] exists anywhere.
+ * scores for R×SC pairs in base 2 (distance from the staged coordinates, bias in registers, q
+ * pre-scaled by log2 e), a lazy rescale per row (only when the chunk's maximum passes the row's
+ * reference maximum by FWD_TAU), then P·V. Nothing of size [Q,K] exists anywhere.
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
@@ -84,9 +85,9 @@ export function keyStageBytes(L: BsaLayout, TK: number): number {
 /**
  * Key-tile staging (shared by the forward and the dQ pass): declarations and the code that fills
  * Ks, Vs (unless `withKV` is false), KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn,
- * lid).
+ * lid). KV[j] is the key's validity: 1 or 0, or with `additive` a term added to its scores, 0 or NEG.
  */
-export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true):
+export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true, additive = false):
   { decl: string; fill: string } {
   let decl = withKV ? `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;
 var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
@@ -113,7 +114,7 @@ var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
       fill += `      KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
     }
   }
-  fill += '      KV[j] = select(0.0, 1.0, ok);\n    }\n';
+  fill += `      KV[j] = ${additive ? 'select(NEG, 0.0, ok)' : 'select(0.0, 1.0, ok)'};\n    }\n`;
   return { decl, fill };
 }
 
@@ -170,26 +171,38 @@ export function inputBindings(x: BsaGpuInputs): Storage[] {
   return out;
 }
 
+/**
+ * Largest rise of a row's reference maximum absorbed without rescaling, in log2 units: scores are
+ * kept in base 2 (q pre-scaled by log2 e, the bias in log2 units) and P = exp2(S − m) ≤ 2^TAU, so the
+ * running O and l are rescaled only when a chunk's maximum passes m + TAU, which after the first
+ * chunks is rare. Any reference m gives the same normalised result.
+ */
+export const FWD_TAU = 8;
+
 export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software = false): string {
   const { T, R, TK, SC } = t;
   const { decl, next } = inputDecls(desc, L);
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true);
+  // Excluded keys add KV[j] = NEG to their scores; until a row has seen a valid key its reference
+  // maximum is HALF_NEG, so exp2(NEG − m) = 0 with no per-score test. Rows with invalid query
+  // coordinates are zeroed at the end.
   const body = (tiedBody: boolean): string => {
     let s = '';
-    for (const u of range(SC)) s += `let j${u} = jj + ${u}u;\nlet kv${u} = KV[j${u}] > 0.5;\n`;
+    for (const u of range(SC)) s += `let j${u} = jj + ${u}u;\nlet kv${u} = KV[j${u}];\n`;
     for (const r of range(R)) {
       for (const u of range(SC)) {
         const dot = range(L.D4).map((c) => `dot(q${r}[${c}], Ks[j${u} * ${L.D4}u + ${c}u])`).join(' + ');
-        s += `let v${r}_${u} = kv${u} && qok${r};\nvar s${r}_${u}: f32;\n{\n`;
+        s += `var s${r}_${u}: f32;\n{\n`;
         s += pairBias(L, tiedBody, (g, c) => `qc${r}_${g}_${c}`, (g, c) => `KC${g}[j${u} * ${L.groups[g]!.M4}u + ${c}u]`,
           (g) => `x${g}`);
-        s += `s${r}_${u} = select(NEG, ${dot} + beta, v${r}_${u});\n}\n`;
+        s += `s${r}_${u} = ${dot} + beta + kv${u};\n}\n`;
       }
       const mx = range(SC).map((u) => `s${r}_${u}`).reduce((a, b) => `max(${a}, ${b})`);
-      s += `{\nlet mx = max(m${r}, ${mx});\nlet c = exp(m${r} - mx);\nm${r} = mx;\nl${r} = l${r} * c;\n`;
-      for (const c of range(L.DV4)) s += `o${r}[${c}] = o${r}[${c}] * c;\n`;
+      s += `{\nlet mt = ${mx};\nif (mt > m${r} + ${FWD_TAU}.0) {\n  let c = exp2(m${r} - mt);\n  m${r} = mt;\n  l${r} = l${r} * c;\n`;
+      for (const c of range(L.DV4)) s += `  o${r}[${c}] = o${r}[${c}] * c;\n`;
+      s += '}\n';
       for (const u of range(SC)) {
-        s += `{ let p = select(0.0, exp(s${r}_${u} - mx), v${r}_${u}); l${r} += p;\n`;
+        s += `{ let p = exp2(s${r}_${u} - m${r}); l${r} += p;\n`;
         for (const c of range(L.DV4)) s += `o${r}[${c}] += p * Vs[j${u} * ${L.DV4}u + ${c}u];\n`;
         s += '}\n';
       }
@@ -200,18 +213,20 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   let rows = queryRowsWgsl(L, T, R);
   for (const r of range(R)) {
     rows += `  var q${r}: array<vec4<f32>, ${L.D4}>;\n  var o${r}: array<vec4<f32>, ${L.DV4}>;\n`;
-    rows += `  var m${r} = NEG;\n  var l${r} = 0.0;\n`;
-    for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * scale;\n`;
+    rows += `  var m${r} = HALF_NEG;\n  var l${r} = 0.0;\n`;
+    for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * (scale * LOG2E);\n`;
   }
   let write = '';
   for (const r of range(R)) {
-    write += `  if (in${r}) {\n    let row = bh * Qn + i${r};\n    let inv = select(0.0, 1.0 / l${r}, l${r} > 0.0);\n`;
-    write += `    L[row] = select(negInf(0u), m${r} + log(l${r}), l${r} > 0.0);\n    let orow = mapQ(row);\n`;
+    write += `  if (in${r}) {\n    let row = bh * Qn + i${r};\n    let lt = select(0.0, l${r}, qok${r});\n`;
+    write += '    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n';
+    write += `    L[row] = select(negInf(0u), m${r} * LN2 + log(lt), lt > 0.0);\n    let orow = mapQ(row);\n`;
     for (const c of range(L.DV4)) {
-      if (L.vecDV) write += `    O[orow * ${L.DV4}u + ${c}u] = o${r}[${c}] * inv;\n`;
+      // A select, not o·0: a row with invalid query coordinates still accumulated (finite) values.
+      if (L.vecDV) write += `    O[orow * ${L.DV4}u + ${c}u] = select(vec4<f32>(0.0), o${r}[${c}] * inv, lt > 0.0);\n`;
       else {
         for (const e of range(4)) {
-          if (c * 4 + e < desc.dv) write += `    O[orow * ${desc.dv}u + ${c * 4 + e}u] = o${r}[${c}][${e}] * inv;\n`;
+          if (c * 4 + e < desc.dv) write += `    O[orow * ${desc.dv}u + ${c * 4 + e}u] = select(0.0, o${r}[${c}][${e}] * inv, lt > 0.0);\n`;
         }
       }
     }
@@ -219,7 +234,10 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   }
   return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
-${stage.decl}${biasWgsl(L, false)}
+const HALF_NEG: f32 = -5e29;
+const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
+${stage.decl}${biasWgsl(L, false, true)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
