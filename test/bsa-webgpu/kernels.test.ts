@@ -126,6 +126,22 @@ describe('bsa webgpu vs dense reference', () => {
     }
   }, SLOW);
 
+  it('scores rising across the key tiles by far more than the lazy-rescale threshold (and falling, in the other head)', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 1, H: 2, Q: 9, K: 40, d: 4, dv: 4, groups: [S2_RBF5], tileQ: 8, tileK: 8,
+      maskFrac: 0.1, seed: 29 });
+    // q ≈ 1, k_j = 0.4·j (head 0) or 0.4·(K − j) (head 1): scores step by ~0.8 per key, ~46 in base 2
+    // over the keys, so head 0 moves its reference maximum many times.
+    for (let x = 0; x < data.q.length; x++) data.q[x] = 1 + 0.1 * data.q[x]!;
+    for (let h = 0; h < 2; h++) {
+      for (let j = 0; j < 40; j++) {
+        for (let c = 0; c < 4; c++) data.k[(h * 40 + j) * 4 + c] = 0.4 * (h === 0 ? j : 40 - j);
+      }
+    }
+    await checkAgainstDense(be, desc, data, 'rising');
+  }, SLOW);
+
   it('all-masked rows give O = 0, L = −∞ and zero gradients', async () => {
     const be = await gpu();
     if (!be) return;

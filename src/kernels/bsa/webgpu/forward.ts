@@ -9,9 +9,9 @@
  * of every group (great-circle: sinλ, cosλ, sinφ, cosφ, computed once per key per tile) and a
  * validity flag (mask and finite coordinates). A warp's 32 threads share the head, so every
  * workgroup-memory read in the hot loop is a broadcast. Each thread handles SC keys at a time:
- * scores for R×SC pairs in base 2 (distance from the staged coordinates, bias in registers, q
- * pre-scaled by log2 e), a lazy rescale per row (only when the chunk's maximum passes the row's
- * reference maximum by FWD_TAU), then P·V. Nothing of size [Q,K] exists anywhere.
+ * scores for R×SC pairs (distance from the staged coordinates, bias in registers), a lazy
+ * rescale per row (only when the chunk's maximum passes the row's reference maximum by FWD_TAU),
+ * then P·V. Nothing of size [Q,K] exists anywhere.
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
@@ -172,10 +172,12 @@ export function inputBindings(x: BsaGpuInputs): Storage[] {
 }
 
 /**
- * Largest rise of a row's reference maximum absorbed without rescaling, in log2 units: scores are
- * kept in base 2 (q pre-scaled by log2 e, the bias in log2 units) and P = exp2(S − m) ≤ 2^TAU, so the
- * running O and l are rescaled only when a chunk's maximum passes m + TAU, which after the first
- * chunks is rare. Any reference m gives the same normalised result.
+ * Largest rise of a row's reference maximum absorbed without rescaling: P = exp(S − m) ≤ e^TAU, so
+ * the running O and l are rescaled only when a chunk's maximum passes m + TAU, which after the first
+ * chunks is rare. Any reference m gives the same normalised result. Scores stay in natural units,
+ * computed exactly as the backward recomputes them: base-2 scores (one multiply less per exp) made
+ * L differ from the backward's scores by a few ulp, and gradients at large scores lose ~10× in
+ * accuracy through the cancellation in dS = P∘(dP − Δ) (test 'scores rising ...').
  */
 export const FWD_TAU = 8;
 
@@ -198,11 +200,11 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
         s += `s${r}_${u} = ${dot} + beta + kv${u};\n}\n`;
       }
       const mx = range(SC).map((u) => `s${r}_${u}`).reduce((a, b) => `max(${a}, ${b})`);
-      s += `{\nlet mt = ${mx};\nif (mt > m${r} + ${FWD_TAU}.0) {\n  let c = exp2(m${r} - mt);\n  m${r} = mt;\n  l${r} = l${r} * c;\n`;
+      s += `{\nlet mt = ${mx};\nif (mt > m${r} + ${FWD_TAU}.0) {\n  let c = exp(m${r} - mt);\n  m${r} = mt;\n  l${r} = l${r} * c;\n`;
       for (const c of range(L.DV4)) s += `  o${r}[${c}] = o${r}[${c}] * c;\n`;
       s += '}\n';
       for (const u of range(SC)) {
-        s += `{ let p = exp2(s${r}_${u} - m${r}); l${r} += p;\n`;
+        s += `{ let p = exp(s${r}_${u} - m${r}); l${r} += p;\n`;
         for (const c of range(L.DV4)) s += `o${r}[${c}] += p * Vs[j${u} * ${L.DV4}u + ${c}u];\n`;
         s += '}\n';
       }
@@ -214,13 +216,13 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   for (const r of range(R)) {
     rows += `  var q${r}: array<vec4<f32>, ${L.D4}>;\n  var o${r}: array<vec4<f32>, ${L.DV4}>;\n`;
     rows += `  var m${r} = HALF_NEG;\n  var l${r} = 0.0;\n`;
-    for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * (scale * LOG2E);\n`;
+    for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * scale;\n`;
   }
   let write = '';
   for (const r of range(R)) {
     write += `  if (in${r}) {\n    let row = bh * Qn + i${r};\n    let lt = select(0.0, l${r}, qok${r});\n`;
     write += '    let inv = select(0.0, 1.0 / lt, lt > 0.0);\n';
-    write += `    L[row] = select(negInf(0u), m${r} * LN2 + log(lt), lt > 0.0);\n    let orow = mapQ(row);\n`;
+    write += `    L[row] = select(negInf(0u), m${r} + log(lt), lt > 0.0);\n    let orow = mapQ(row);\n`;
     for (const c of range(L.DV4)) {
       // A select, not o·0: a row with invalid query coordinates still accumulated (finite) values.
       if (L.vecDV) write += `    O[orow * ${L.DV4}u + ${c}u] = select(vec4<f32>(0.0), o${r}[${c}] * inv, lt > 0.0);\n`;
@@ -235,9 +237,7 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
 const HALF_NEG: f32 = -5e29;
-const LOG2E: f32 = 1.4426950408889634;
-const LN2: f32 = 0.6931471805599453;
-${stage.decl}${biasWgsl(L, false, true)}
+${stage.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
