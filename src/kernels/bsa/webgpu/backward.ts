@@ -3,7 +3,7 @@
  *  1. Δ_i = Σ_c dO_ic·O_ic, one thread per row.
  *  2. dK, dV and bias-parameter partial sums, one workgroup per (b, h, key tile of T keys); each
  *     thread owns one key (k, v, dk, dv in registers, its coordinates sanitised) and loops over
- *     query tiles staged in workgroup memory (q, dO, L, Δ, query coordinates and validity),
+ *     query tiles staged in workgroup memory (q, dO, L, Δ, query coordinates; L = −NEG excludes a row),
  *     recomputing S and P = exp(S − L) exactly as the forward; dS = P∘(dP − Δ) in f32. The bias
  *     gradients accumulate per thread in registers (one set per group and basis, or one set when
  *     the head's basis functions are tied, see codegen.ts), then the workgroup sums its threads in
@@ -85,7 +85,6 @@ function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, SQ: number
 var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;
 var<workgroup> RL: array<f32, ${TQS}>;
 var<workgroup> RD: array<f32, ${TQS}>;
-var<workgroup> RV: array<f32, ${TQS}>;
 var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
   for (const g of L.groups) kdecl += `var<workgroup> QC${g.index}: array<vec4<f32>, ${TQS * g.M4}>;\n`;
   // Own key: registers and sanitised coordinates.
@@ -101,6 +100,9 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
   for (const g of L.groups) {
     for (const c of range(g.M4)) setup += `  let kc${g.index}_${c} = select(vec4<f32>(0.0), prep${g.index}(rk${g.index}_${c}), kok);\n`;
   }
+  // Exclusions are additive: an excluded key adds NEG to its scores, an excluded query row has
+  // RL = −NEG, so P = exp(S − L) = 0 for every excluded pair with no per-pair test.
+  setup += '  let kadd = select(NEG, 0.0, kok);\n';
   let fill = `for (var e = lid; e < ${TQS * L.D4}u; e += ${T}u) {
       let row = i0 + e / ${L.D4}u;
       Qs[e] = select(vec4<f32>(0.0), ldQ(bh * Qn + min(row, Qn - 1u), e % ${L.D4}u), row < Qn);
@@ -123,12 +125,11 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
       fill += `      QC${g.index}[ii * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
     }
   }
-  fill += '      RL[ii] = select(0.0, lr, ok);\n      RD[ii] = select(0.0, DELTA[rp], ok);\n      RV[ii] = select(0.0, 1.0, ok);\n    }\n';
+  fill += '      RL[ii] = select(-NEG, lr, ok);\n      RD[ii] = select(0.0, DELTA[rp], ok);\n    }\n';
   const pair = (tiedBody: boolean): string => {
-    let s = 'let ok = RV[ii] > 0.5 && kok;\n';
-    s += pairBias(L, tiedBody, (g, c) => `QC${g}[ii * ${L.groups[g]!.M4}u + ${c}u]`, (g, c) => `kc${g}_${c}`, (g) => `x${g}`);
+    let s = pairBias(L, tiedBody, (g, c) => `QC${g}[ii * ${L.groups[g]!.M4}u + ${c}u]`, (g, c) => `kc${g}_${c}`, (g) => `x${g}`);
     const dot = range(L.D4).map((c) => `dot(Qs[ii * ${L.D4}u + ${c}u], kk[${c}])`).join(' + ');
-    s += `let p = select(0.0, exp((${dot}) * scale + beta - RL[ii]), ok);\nvar dp = 0.0;\n`;
+    s += `let p = exp((${dot}) * scale + beta + kadd - RL[ii]);\nvar dp = 0.0;\n`;
     for (const c of range(L.DV4)) {
       s += `{ let go = Gs[ii * ${L.DV4}u + ${c}u]; dv[${c}] += p * go; dp += dot(go, vv[${c}]); }\n`;
     }
@@ -182,18 +183,17 @@ ${fin}}
 
 function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, software: boolean): string {
   const { decl, next } = inputDecls(desc, L);
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true);
   let rows = queryRowsWgsl(L, T, 1);
-  rows += `  let row0 = bh * Qn + ic0;\n  let lr = LSE[row0];\n  qok0 = qok0 && isfinite_(lr);\n  let Li = select(0.0, lr, qok0);\n  let Di = DELTA[row0];\n`;
+  rows += `  let row0 = bh * Qn + ic0;\n  let lr = LSE[row0];\n  qok0 = qok0 && isfinite_(lr);\n  let Li = select(-NEG, lr, qok0);\n  let Di = DELTA[row0];\n`;
   rows += `  var q0: array<vec4<f32>, ${L.D4}>;\n  var g0: array<vec4<f32>, ${L.DV4}>;\n  var dq: array<vec4<f32>, ${L.D4}>;\n`;
   for (const c of range(L.D4)) rows += `  q0[${c}] = ldQ(row0, ${c}u) * scale;\n`;
   for (const c of range(L.DV4)) rows += `  g0[${c}] = ldG(row0, ${c}u);\n`;
   const pair = (tiedBody: boolean): string => {
-    let s = 'let ok = KV[j] > 0.5 && qok0;\n';
-    s += pairBias(L, tiedBody, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`);
+    let s = pairBias(L, tiedBody, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`);
     const dot = range(L.D4).map((c) => `dot(q0[${c}], Ks[j * ${L.D4}u + ${c}u])`).join(' + ');
     const dp = range(L.DV4).map((c) => `dot(g0[${c}], Vs[j * ${L.DV4}u + ${c}u])`).join(' + ');
-    s += `let p = select(0.0, exp(${dot} + beta - Li), ok);\nlet ds = p * (${dp} - Di);\n`;
+    s += `let p = exp(${dot} + beta + KV[j] - Li);\nlet ds = p * (${dp} - Di);\n`;
     for (const c of range(L.D4)) s += `dq[${c}] += ds * Ks[j * ${L.D4}u + ${c}u];\n`;
     return s;
   };
@@ -303,7 +303,7 @@ export function bsaBackwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs
   const sw = software ? 'sw' : '';
   const { B, H, Q, K, d, dv } = desc;
   const limit = be.limits.maxComputeWorkgroupStorageSize;
-  const qStage = t.TQS * 16 * (L.D4 + L.DV4 + L.groups.reduce((s, g) => s + g.M4, 0)) + t.TQS * 12 + t.TKV * 4 * L.NS;
+  const qStage = t.TQS * 16 * (L.D4 + L.DV4 + L.groups.reduce((s, g) => s + g.M4, 0)) + t.TQS * 8 + t.TKV * 4 * L.NS;
   if (qStage > limit || keyStageBytes(L, t.TK) > limit) {
     throw new Error(`bsa webgpu: expected backward tiles within ${limit} bytes of workgroup memory, got ` +
       `${Math.max(qStage, keyStageBytes(L, t.TK))}; use smaller tileQ/tileK`);
