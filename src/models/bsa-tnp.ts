@@ -12,7 +12,9 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import type { Precision } from '../kernels/bsa/desc.js';
 import type { AttentionOptions } from '../nn/attention.js';
-import { krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
+import {
+  krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, krBlockTestShared, type BlockCoords, type KRBlockConfig,
+} from '../nn/krblock.js';
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
@@ -182,12 +184,18 @@ export class BsaTnp {
     const first = GROUP_NAMES.map((g) => test[g]).find((t) => t);
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('decode (test)', test, cache.B, Nt);
+    // Test tokens that embed no coordinates are all one token until the first block's attention
+    // tells the rows apart (through the biases): embed it once and share its query (exact).
+    const shared = Nt > 1 && GROUP_NAMES.every((g) => !c.groups[g]?.embed);
     return E.tidy(() => {
-      let q = this.embed(p, this.tokens(p, test, null, cache.B, Nt));
+      let q = this.embed(p, this.tokens(p, test, null, cache.B, shared ? 1 : Nt));
       const coords = this.blockCoords(test, cache.coords);
       let i = 0;
       for (let l = 0; l < c.blocks; l++) {
-        for (let r = 0; r < c.reps; r++) q = krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i++]!, cache.mask, coords);
+        for (let r = 0; r < c.reps; r++) {
+          q = shared && i === 0 ? krBlockTestShared(p, `blocks.${l}`, this.block, q, Nt, cache.kv[i++]!, cache.mask, coords)
+            : krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i++]!, cache.mask, coords);
+        }
       }
       return this.head(p, q, cache.B, Nt);
     });

@@ -87,6 +87,22 @@ export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor
 }
 
 /**
+ * `krBlockTest` for Nt test tokens that are all the same token q1 [B, 1, E] (a model whose test
+ * tokens embed no coordinates, before its first block): LN1 and the query projection run once, the
+ * attention takes q·k_j once per key (op.ts `queryRows`), and the rows part at the attention output,
+ * which depends on each row's coordinates through the biases. Returns [B, Nt, E], the rows
+ * `krBlockTest` gives for q1 broadcast to Nt rows.
+ */
+export function krBlockTestShared(p: Params, name: string, c: KRBlockConfig, q1: Tensor, Nt: number,
+  kv: { k: Tensor; v: Tensor }, mask: Tensor | null, coords: BlockCoords): Tensor {
+  return E.tidy(() => {
+    const qn = layerNorm(p, `${name}.ln1`, q1, c.eps);
+    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, Nt);
+    return residualFfn(p, name, c, E.add(q1, dq));
+  });
+}
+
+/**
  * The context step and the test step of one block in one pass, for training: `x` holds each batch
  * element's Nc context tokens followed by its test tokens ([B, Nc + Nt, E]). Layer norms, the query
  * and output projections and the FFN are row-wise, and both kinds of query attend to the same

@@ -51,3 +51,39 @@ describe('biasedScanAttention op on webgpu', () => {
     ref.forEach((r, i) => expect(relErr(got[i]!, r), names[i]).toBeLessThan(1e-5));
   }, 400_000);
 });
+
+describe('shared query (queryRows): one q row for all query rows', () => {
+  // 'bnhd' q [B,1,H,d] against the same op with q broadcast to [B,Q,H,d] on the CPU backend (the
+  // dense-checked kernel), masked keys, two bias groups, ragged tiles; f16 precision asked for too
+  // (the shared-query kernel is float32 whatever the precision).
+  async function run(be: Backend, shared: boolean, precision?: 'f16-fast'): Promise<Float32Array> {
+    const { desc, data } = makeProblem({ B: 2, H: 2, Q: 37, K: 45, d: 8, dv: 8, maskFrac: 0.2, seed: 15,
+      groups: [{ M: 2, distance: 'euclidean', family: 'rbf', F: 5 }, { M: 1, distance: 'euclidean', family: 'exp', F: 2 }] });
+    const { B, H, Q, K, d, dv } = desc;
+    const T = (a: Float32Array, shape: number[]): Tensor => E.tensor(a, shape, be);
+    const q1 = T(data.q.slice(0, B * H * d), [B, 1, H, d]);
+    const q = shared ? q1 : E.broadcastTo(q1, [B, Q, H, d]);
+    const k = T(data.k, [B, K, H, d]), v = T(data.v, [B, K, H, dv]);
+    const mask = T(data.mask!, [B, K]);
+    const groups: ScanGroup[] = desc.groups.map((g, i) => {
+      const gd = data.groups[i]!;
+      return { family: g.family, distance: g.distance, cq: T(gd.cq, [B, Q, g.M]), ck: T(gd.ck, [B, K, g.M]),
+        a: T(gd.a, [H, g.F]), b: T(gd.b!, [H, g.F]) };
+    });
+    const o = biasedScanAttention(q, k, v, mask, groups, { tileQ: 8, tileK: 8, layout: 'bnhd', precision,
+      queryRows: shared ? Q : undefined });
+    expect(o.shape).toEqual([B, Q, H, dv]);
+    const out = await o.data();
+    for (const t of [o, q1, q, k, v, mask, ...groups.flatMap((g) => [g.cq, g.ck, g.a, g.b!])]) if (!t.disposed) t.dispose();
+    return out;
+  }
+
+  it('webgpu shared-query kernel = cpu with the query broadcast (f32, and with f16-fast asked for)', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const ref = await run(cpuBackend(), false);
+    expect(relErr(await run(cpuBackend(), true), ref), 'cpu shared').toBe(0);
+    expect(relErr(await run(be, true), ref), 'webgpu shared').toBeLessThan(1e-5);
+    expect(relErr(await run(be, true, 'f16-fast'), ref), 'webgpu shared, f16-fast asked').toBeLessThan(1e-5);
+  }, 400_000);
+});

@@ -58,6 +58,13 @@ export interface BsaDesc {
    * head split and merge then cost nothing). L stays [B, H, Q]. CPU kernels take 'bhnd' only.
    */
   readonly layout?: BsaLayoutKind;
+  /**
+   * One query vector per (b, h) shared by all Q rows (q [B,H,1,d] or [B,1,H,d]; the rows still
+   * differ by their coordinates). Exact algebra for the first block of a model whose test tokens
+   * are identical: q·k_j is then one number per key, taken once per key instead of once per pair.
+   * WebGPU forward only (float32, whatever `precision` says).
+   */
+  readonly sharedQ?: boolean;
 }
 
 export type BsaLayoutKind = 'bhnd' | 'bnhd';
@@ -170,7 +177,8 @@ function len(name: string, arr: { length: number } | undefined | null, n: number
 export function validate<A extends { length: number }>(desc: BsaDesc, data: BsaData<A>): void {
   validateDesc(desc);
   const { B, H, Q, K, d, dv } = desc;
-  len(`q [B=${B},H=${H},Q=${Q},d=${d}]`, data.q, B * H * Q * d);
+  if (desc.sharedQ) len(`shared q [B=${B},H=${H},1,d=${d}]`, data.q, B * H * d);
+  else len(`q [B=${B},H=${H},Q=${Q},d=${d}]`, data.q, B * H * Q * d);
   len(`k [B=${B},H=${H},K=${K},d=${d}]`, data.k, B * H * K * d);
   len(`v [B=${B},H=${H},K=${K},dv=${dv}]`, data.v, B * H * K * dv);
   if (desc.hasMask) len(`mask [B=${B},K=${K}]`, data.mask, B * K);

@@ -7,7 +7,7 @@ import type { Backend } from '../../engine/backend.js';
 import { CpuBackend } from '../../engine/cpu/backend.js';
 import { needsGrad, record, save, Tensor } from '../../engine/custom.js';
 import { ShapeError, tidy } from '../../engine/tensor.js';
-import { transpose } from '../../engine/ops.js';
+import { broadcastTo, transpose } from '../../engine/ops.js';
 import { bsaBackwardCpu, bsaForwardCpu } from './cpu.js';
 import type { BsaData, BsaDesc, BsaDistance, BsaFamily, BsaGroup, BsaLayoutKind, Precision } from './desc.js';
 import { webgpuBsaImpl } from './webgpu.js';
@@ -39,6 +39,12 @@ export interface ScanOptions {
    * transposes to 'bhnd' around its kernels. Default 'bhnd'.
    */
   layout?: BsaLayoutKind;
+  /**
+   * q holds one row (q [B,H,1,d], or [B,1,H,d] in 'bnhd') shared by `queryRows` query rows, which
+   * differ only by their coordinates (each group's cq is [B, queryRows, M]). The WebGPU forward
+   * takes q·k_j once per key (BsaDesc.sharedQ); with gradients, or on the CPU, q is broadcast.
+   */
+  queryRows?: number;
 }
 
 /** Hook for the WebGPU implementation (registered by kernels/bsa/webgpu-op.ts when loaded). */
@@ -68,7 +74,8 @@ function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
     throw new ShapeError(`bsa: expected q, k, v of rank 4 [${bnhd ? 'B,N,H,d' : 'B,H,N,d'}], got [${q.shape}], [${k.shape}], [${v.shape}]`);
   }
-  const [B, H, Q, d] = (bnhd ? [q.shape[0], q.shape[2], q.shape[1], q.shape[3]] : q.shape) as [number, number, number, number];
+  const [B, H, Qq, d] = (bnhd ? [q.shape[0], q.shape[2], q.shape[1], q.shape[3]] : q.shape) as [number, number, number, number];
+  const Q = opts.queryRows ?? Qq;
   const K = k.shape[bnhd ? 1 : 2]!;
   const groups: BsaGroup[] = t.groups.map((g) => ({
     M: g.cq.shape[2]!,
@@ -80,7 +87,7 @@ function describe(t: BsaTensors, opts: ScanOptions): BsaDesc {
     throw new ShapeError(`bsa: expected a key mask [${B}, ${K}], got [${mask.shape}]`);
   }
   return { B, H, Q, K, d, dv: v.shape[3]!, hasMask: mask !== null, groups, tileQ: opts.tileQ, tileK: opts.tileK,
-    precision: opts.precision, layout: bnhd ? 'bnhd' : undefined };
+    precision: opts.precision, layout: bnhd ? 'bnhd' : undefined, sharedQ: opts.queryRows !== undefined ? true : undefined };
 }
 
 function cpuData(b: CpuBackend, t: BsaTensors): BsaData {
@@ -135,6 +142,21 @@ const cpuImpl: BsaDeviceImpl = {
  */
 export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
   groups: readonly ScanGroup[], opts: ScanOptions = {}): Tensor {
+  if (opts.queryRows !== undefined) {
+    const n = opts.queryRows;
+    const ax = opts.layout === 'bnhd' ? 1 : 2;
+    if (q.rank !== 4 || q.shape[ax] !== 1) {
+      throw new ShapeError(`bsa: expected q with one row (axis ${ax}) for queryRows = ${n}, got [${q.shape}]`);
+    }
+    for (const g of groups) {
+      if (g.cq.shape[1] !== n) throw new ShapeError(`bsa: expected query coordinates with ${n} rows, got [${g.cq.shape}]`);
+    }
+    const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
+    if (q.backend.kind === 'cpu' || needsGrad([q, k, v, ...params])) {
+      const shape = q.shape.map((x, i) => (i === ax ? n : x));
+      return tidy(() => biasedScanAttention(broadcastTo(q, shape), k, v, mask, groups, { ...opts, queryRows: undefined }));
+    }
+  }
   if (opts.layout === 'bnhd' && q.backend.kind === 'cpu') {
     // The CPU kernels take [B,H,N,d]: transpose around them (differentiable, so gradients follow).
     const t = (x: Tensor): Tensor => transpose(x, [0, 2, 1, 3]);

@@ -67,7 +67,9 @@ function prepare(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { inp: Bsa
 export function bsaForwardWebGPU(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData): { o: Storage; lse: Storage } {
   const { inp, temps } = prepare(be, desc, x);
   try {
-    return desc.precision !== undefined && desc.precision !== 'f32' ? bsaForwardGpuF16(be, desc, inp, scaleOf(desc)) : bsaForwardGpu(be, desc, inp, scaleOf(desc));
+    // A shared query has no q·kᵀ product to speed up: the float32 kernel serves every precision.
+    const f16 = desc.precision !== undefined && desc.precision !== 'f32' && !desc.sharedQ;
+    return f16 ? bsaForwardGpuF16(be, desc, inp, scaleOf(desc)) : bsaForwardGpu(be, desc, inp, scaleOf(desc));
   } finally {
     for (const s of temps) be.free(s);
   }
@@ -78,6 +80,7 @@ export function bsaForwardWebGPU(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUD
  */
 export function bsaBackwardWebGPU(be: WebGPUBackend, desc: BsaDesc, x: BsaWebGPUData, o: Storage, lse: Storage,
   dO: Storage): { dq: Storage; dk: Storage; dv: Storage; groups: { da: Storage; db?: Storage; dc?: Storage }[] } {
+  if (desc.sharedQ) throw new Error('bsa webgpu: expected a per-row q for the backward, got a shared query (desc.sharedQ)');
   const { inp, temps } = prepare(be, desc, x);
   try {
     return bsaBackwardGpu(be, desc, inp, o, lse, dO, scaleOf(desc));

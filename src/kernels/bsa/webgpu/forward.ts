@@ -85,19 +85,23 @@ export function keyStageBytes(L: BsaLayout, TK: number): number {
 /**
  * Key-tile staging (shared by the forward and the dQ pass): declarations and the code that fills
  * Ks, Vs (unless `withKV` is false), KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn,
- * lid). KV[j] is the key's validity: 1 or 0, or with `additive` a term added to its scores, 0 or NEG.
+ * lid). KV[j] is the key's validity: 1 or 0, or with `additive` a term added to its scores, 0 or NEG;
+ * with `sharedDot` (BsaDesc.sharedQ) that term is scale·q·k_j or NEG, from the registers qsh, and Ks
+ * is not staged.
  */
-export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true, additive = false):
-  { decl: string; fill: string } {
-  let decl = withKV ? `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;
-var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
+export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true, additive = false,
+  sharedDot = false): { decl: string; fill: string } {
+  const withK = withKV && !sharedDot;
+  let decl = withK ? `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;\n` : '';
+  decl += withKV ? `var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
   decl += `var<workgroup> KV: array<f32, ${TK}>;\n`;
   for (const g of L.groups) decl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
-  let fill = !withKV ? '' : `for (var e = lid; e < ${TK * L.D4}u; e += ${T}u) {
+  let fill = !withK ? '' : `for (var e = lid; e < ${TK * L.D4}u; e += ${T}u) {
       let key = k0 + e / ${L.D4}u;
       Ks[e] = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), e % ${L.D4}u), key < Kn);
     }
-    for (var e = lid; e < ${TK * L.DV4}u; e += ${T}u) {
+    `;
+  fill += !withKV ? '' : `for (var e = lid; e < ${TK * L.DV4}u; e += ${T}u) {
       let key = k0 + e / ${L.DV4}u;
       Vs[e] = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), e % ${L.DV4}u), key < Kn);
     }
@@ -114,7 +118,11 @@ var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
       fill += `      KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
     }
   }
-  fill += `      KV[j] = ${additive ? 'select(NEG, 0.0, ok)' : 'select(0.0, 1.0, ok)'};\n    }\n`;
+  if (sharedDot) {
+    // The shared query's score term of this key, scale·q·k_j (qsh is pre-scaled).
+    const dot = range(L.D4).map((c) => `dot(qsh[${c}], ldK(krow, ${c}u))`).join(' + ');
+    fill += `      let krow = bh * Kn + min(key, Kn - 1u);\n      KV[j] = select(NEG, ${dot}, ok);\n    }\n`;
+  } else fill += `      KV[j] = ${additive ? 'select(NEG, 0.0, ok)' : 'select(0.0, 1.0, ok)'};\n    }\n`;
   return { decl, fill };
 }
 
@@ -184,7 +192,8 @@ export const FWD_TAU = 8;
 export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software = false): string {
   const { T, R, TK, SC } = t;
   const { decl, next } = inputDecls(desc, L);
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true);
+  const shared = desc.sharedQ === true;
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true, shared);
   // Excluded keys add KV[j] = NEG to their scores; until a row has seen a valid key its reference
   // maximum is HALF_NEG, so exp2(NEG − m) = 0 with no per-score test. Rows with invalid query
   // coordinates are zeroed at the end.
@@ -193,7 +202,8 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
     for (const u of range(SC)) s += `let j${u} = jj + ${u}u;\nlet kv${u} = KV[j${u}];\n`;
     for (const r of range(R)) {
       for (const u of range(SC)) {
-        const dot = range(L.D4).map((c) => `dot(q${r}[${c}], Ks[j${u} * ${L.D4}u + ${c}u])`).join(' + ');
+        // Shared query: KV[j] already holds scale·q·k_j.
+        const dot = shared ? '0.0' : range(L.D4).map((c) => `dot(q${r}[${c}], Ks[j${u} * ${L.D4}u + ${c}u])`).join(' + ');
         s += `var s${r}_${u}: f32;\n{\n`;
         s += pairBias(L, tiedBody, (g, c) => `qc${r}_${g}_${c}`, (g, c) => `KC${g}[j${u} * ${L.groups[g]!.M4}u + ${c}u]`,
           (g) => `x${g}`);
@@ -213,10 +223,14 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
     return s;
   };
   let rows = queryRowsWgsl(L, T, R);
+  if (shared) {
+    rows += `  var qsh: array<vec4<f32>, ${L.D4}>;\n`;
+    for (const c of range(L.D4)) rows += `  qsh[${c}] = ldQ0(bh, ${c}u) * scale;\n`;
+  }
   for (const r of range(R)) {
-    rows += `  var q${r}: array<vec4<f32>, ${L.D4}>;\n  var o${r}: array<vec4<f32>, ${L.DV4}>;\n`;
-    rows += `  var m${r} = HALF_NEG;\n  var l${r} = 0.0;\n`;
-    for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * scale;\n`;
+    if (!shared) rows += `  var q${r}: array<vec4<f32>, ${L.D4}>;\n`;
+    rows += `  var o${r}: array<vec4<f32>, ${L.DV4}>;\n  var m${r} = HALF_NEG;\n  var l${r} = 0.0;\n`;
+    if (!shared) for (const c of range(L.D4)) rows += `  q${r}[${c}] = ldQ(bh * Qn + ic${r}, ${c}u) * scale;\n`;
   }
   let write = '';
   for (const r of range(R)) {
@@ -237,7 +251,7 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
 const HALF_NEG: f32 = -5e29;
-${stage.decl}${biasWgsl(L, false)}
+${shared ? loaderWgsl('ldQ0', 'Qm', desc.d, L.vecD) : ''}${stage.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -285,7 +299,7 @@ export function bsaForwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs,
   const nKT = Math.ceil(desc.K / t.TK);
   const bindings = [...inputBindings(x), o, lse];
   const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
-  const key = `bsaFwd_${structureKey(desc)}_T${t.T}R${t.R}K${t.TK}S${t.SC}${software ? 'sw' : ''}`;
+  const key = `bsaFwd_${structureKey(desc)}${desc.sharedQ ? 'shq' : ''}_T${t.T}R${t.R}K${t.TK}S${t.SC}${software ? 'sw' : ''}`;
   be.dispatch(key, () => forwardWgsl(desc, L, t, software), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
     grid(desc.B * desc.H * nQT));
   return { o, lse };
