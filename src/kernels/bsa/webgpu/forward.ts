@@ -9,9 +9,10 @@
  * of every group (great-circle: sinλ, cosλ, sinφ, cosφ, computed once per key per tile) and a
  * validity flag (mask and finite coordinates). A warp's 32 threads share the head, so every
  * workgroup-memory read in the hot loop is a broadcast. Each thread handles SC keys at a time:
- * scores for R×SC pairs (distance from the staged coordinates, bias in registers), a lazy
- * rescale per row (only when the chunk's maximum passes the row's reference maximum by FWD_TAU),
- * then P·V. Nothing of size [Q,K] exists anywhere.
+ * scores for R×SC pairs (distance from the staged coordinates, bias in registers), one running-max
+ * update and rescale per row, then P·V. Excluded keys add KV[j] = NEG to their scores and a row's
+ * running maximum starts at HALF_NEG, so they get P = 0 with no per-score test; rows with invalid
+ * query coordinates are zeroed at the end. Nothing of size [Q,K] exists anywhere.
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
@@ -179,24 +180,11 @@ export function inputBindings(x: BsaGpuInputs): Storage[] {
   return out;
 }
 
-/**
- * Largest rise of a row's reference maximum absorbed without rescaling: P = exp(S − m) ≤ e^TAU, so
- * the running O and l are rescaled only when a chunk's maximum passes m + TAU, which after the first
- * chunks is rare. Any reference m gives the same normalised result. Scores stay in natural units,
- * computed exactly as the backward recomputes them: base-2 scores (one multiply less per exp) made
- * L differ from the backward's scores by a few ulp, and gradients at large scores lose ~10× in
- * accuracy through the cancellation in dS = P∘(dP − Δ) (test 'scores rising ...').
- */
-export const FWD_TAU = 8;
-
 export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software = false): string {
   const { T, R, TK, SC } = t;
   const { decl, next } = inputDecls(desc, L);
   const shared = desc.sharedQ === true;
   const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true, shared);
-  // Excluded keys add KV[j] = NEG to their scores; until a row has seen a valid key its reference
-  // maximum is HALF_NEG, so exp2(NEG − m) = 0 with no per-score test. Rows with invalid query
-  // coordinates are zeroed at the end.
   const body = (tiedBody: boolean): string => {
     let s = '';
     for (const u of range(SC)) s += `let j${u} = jj + ${u}u;\nlet kv${u} = KV[j${u}];\n`;
@@ -210,11 +198,13 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
         s += `s${r}_${u} = ${dot} + beta + kv${u};\n}\n`;
       }
       const mx = range(SC).map((u) => `s${r}_${u}`).reduce((a, b) => `max(${a}, ${b})`);
-      s += `{\nlet mt = ${mx};\nif (mt > m${r} + ${FWD_TAU}.0) {\n  let c = exp(m${r} - mt);\n  m${r} = mt;\n  l${r} = l${r} * c;\n`;
-      for (const c of range(L.DV4)) s += `  o${r}[${c}] = o${r}[${c}] * c;\n`;
-      s += '}\n';
+      // Rescaling at every chunk, without a branch: a lazy rescale (only when the maximum moves by
+      // more than a threshold, a branch per row and chunk) made this kernel 2× slower on the H200
+      // (bench/results/2026-11-29-h200-session8.json, call1).
+      s += `{\nlet mx = max(m${r}, ${mx});\nlet c = exp(m${r} - mx);\nm${r} = mx;\nl${r} = l${r} * c;\n`;
+      for (const c of range(L.DV4)) s += `o${r}[${c}] = o${r}[${c}] * c;\n`;
       for (const u of range(SC)) {
-        s += `{ let p = exp(s${r}_${u} - m${r}); l${r} += p;\n`;
+        s += `{ let p = exp(s${r}_${u} - mx); l${r} += p;\n`;
         for (const c of range(L.DV4)) s += `o${r}[${c}] += p * Vs[j${u} * ${L.DV4}u + ${c}u];\n`;
         s += '}\n';
       }
