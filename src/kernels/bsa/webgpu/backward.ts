@@ -19,6 +19,7 @@ import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
+import { knobInt } from './knobs.js';
 import {
   BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, loaderWgsl, pairBias, range, slotExprs, streamDecl,
   structureKey,
@@ -272,18 +273,10 @@ fn main(${GRID_BUILTINS}) {
  * that lavapipe (CI) runs the split code too.
  */
 export function loopSplit(workgroups: number, tiles: number): number {
-  const target = splitTarget();
+  // Workgroups aimed for: 1024, or BSA_TNP_BWD_SPLIT_TARGET (a tuning knob for benchmarks).
+  const target = knobInt('BSA_TNP_BWD_SPLIT_TARGET', 1024);
   if (workgroups >= target) return 1;
   return Math.max(1, Math.min(Math.ceil(target / workgroups), Math.floor(tiles / 4)));
-}
-
-/** Workgroups `loopSplit` aims for: 1024, or BSA_TNP_BWD_SPLIT_TARGET (a tuning knob for benchmarks). */
-function splitTarget(): number {
-  const v = typeof process === 'undefined' ? undefined : process.env?.BSA_TNP_BWD_SPLIT_TARGET;
-  if (v === undefined || v === '') return 1024;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bsa webgpu: expected BSA_TNP_BWD_SPLIT_TARGET a positive integer, got '${v}'`);
-  return n;
 }
 
 /** Sums S runs' partial results [S, n] into a new [n] storage (frees the partials); S = 1: as is. */

@@ -44,6 +44,7 @@
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
+import { knobFlag, knobSet } from './knobs.js';
 import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
 import {
   type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, queryRowsWgsl,
@@ -103,31 +104,13 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   const tq = desc.tileQ ?? (split ? 16 : 32);
   const RW = tq >= 64 && tq % 64 === 0 ? 64 : tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
-  const parts = split ? splitParts() : new Set<string>();
+  // BSA_TNP_F16_SPLIT names a subset of the products to split (a tuning knob for the accuracy and
+  // speed benchmarks); all three by default.
+  const parts = split ? knobSet('BSA_TNP_F16_SPLIT', ['qk', 'p', 'v'], ['qk', 'p', 'v']) : new Set<string>();
   const t: F16Tiles = { NW: tq / RW, RW, TK: desc.tileK ?? 32, splitQK: parts.has('qk'), splitP: parts.has('p'), splitV: parts.has('v'),
-    prefetch: envFlag('BSA_TNP_F16_PREFETCH', true) };
+    prefetch: knobFlag('BSA_TNP_F16_PREFETCH', true) };
   while (f16StageBytes(desc, t, dialect) > limit && desc.tileK === undefined && t.TK > 16) t.TK /= 2;
   return t;
-}
-
-/**
- * Which products precision 'f16' splits: all three ('qk,p,v') unless the environment variable
- * BSA_TNP_F16_SPLIT names a subset (a tuning knob for the accuracy and speed benchmarks).
- */
-function splitParts(): Set<string> {
-  const env = typeof process === 'undefined' ? undefined : process.env?.BSA_TNP_F16_SPLIT;
-  const parts = new Set((env ?? 'qk,p,v').split(',').map((x) => x.trim()).filter((x) => x !== ''));
-  for (const x of parts) {
-    if (!['qk', 'p', 'v'].includes(x)) throw new Error(`bsa webgpu f16: expected BSA_TNP_F16_SPLIT from qk, p, v, got '${x}'`);
-  }
-  return parts;
-}
-
-function envFlag(name: string, dflt: boolean): boolean {
-  const v = typeof process === 'undefined' ? undefined : process.env?.[name];
-  if (v === undefined || v === '') return dflt;
-  if (v !== '0' && v !== '1') throw new Error(`bsa webgpu f16: expected ${name} 0 or 1, got '${v}'`);
-  return v === '1';
 }
 
 /** Workgroup-memory bytes of the f16 kernel with tiles `t`. */

@@ -18,6 +18,7 @@ import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
+import { knobInt } from './knobs.js';
 import {
   BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, groupWgsl, loaderWgsl, pairBias, range, rowMapsWgsl, streamDecl,
   structureKey,
@@ -55,10 +56,13 @@ export function isSoftwareAdapter(be: WebGPUBackend): boolean {
  * `desc.tileQ` / `desc.tileK` override the tile sizes (tests use tiny ones).
  */
 export function forwardTiles(desc: BsaDesc, software = false): FwdTiles {
-  const TK = desc.tileK ?? 32;
-  const tq = desc.tileQ ?? 128;
+  // Tuning knobs for benchmarks: BSA_TNP_FWD_TQ / BSA_TNP_FWD_TK (default tiles), BSA_TNP_FWD_SC
+  // (keys per softmax step, on GPUs).
+  const TK = desc.tileK ?? knobInt('BSA_TNP_FWD_TK', 32, [8, 16, 32, 64]);
+  const tq = desc.tileQ ?? knobInt('BSA_TNP_FWD_TQ', 128, [64, 128, 256]);
   const R = !software && tq % 2 === 0 && tq > 64 ? 2 : 1;
-  return { T: tq / R, R, TK, SC: software ? 1 : subChunk(TK) };
+  const sc = knobInt('BSA_TNP_FWD_SC', 8, [4, 8, 16]);
+  return { T: tq / R, R, TK, SC: software ? 1 : TK % sc === 0 ? sc : subChunk(TK) };
 }
 
 /** Uniform block shared by all BSA kernels: B, H, Q, K, nQT, nKT, scale. */
