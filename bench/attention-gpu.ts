@@ -2,7 +2,7 @@
  * Biased attention benchmark, WebGPU rows: BSA-TNP's fused WebGPU kernels (src/kernels/bsa/webgpu).
  *
  *   npm run bench -- attention-gpu [--quick] [--reps 3] [--untied] [--precision f32,f16,f16-fast]
- *                                  [--f16-tiles default,64x64,32x64] [--fwd-sizes QxK,…] [--no-train]
+ *                                  [--f16-tiles default,32x64,16x32] [--fwd-sizes QxK,…] [--no-train]
  *   bash scripts/gpu-bundle.sh && node .gpu/bundle/bench.js attention-gpu [--quick]   (GPU machine)
  *
  * Prints one JSON line per measurement on stdout:

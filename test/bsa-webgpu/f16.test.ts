@@ -121,11 +121,9 @@ describe('bsa webgpu f16 forward vs dense reference', () => {
       { M: 1, distance: 'euclidean', family: 'scalar', F: 1 }] }, 'families');
   }, SLOW);
 
-  it('32 rows per warp (a lane per row, tileQ 32) and 64 (a lane per two rows, tileQ 64)', async () => {
-    for (const tileQ of [32, 64]) {
-      await check({ B: 1, H: 2, Q: 75, K: 40, d: 8, dv: 8, groups: [S2_RBF5], tileQ, tileK: 16, maskFrac: 0.2, seed: 12 },
-        `tileQ ${tileQ}`);
-    }
+  it('32 rows per warp (a lane per row, tileQ 32)', async () => {
+    await check({ B: 1, H: 2, Q: 75, K: 40, d: 8, dv: 8, groups: [S2_RBF5], tileQ: 32, tileK: 16, maskFrac: 0.2, seed: 12 },
+      'tileQ 32');
   }, SLOW);
 
   it('all-masked rows give O = 0 and L = −∞; a masked first key tile; odd d and dv are zero-padded', async () => {

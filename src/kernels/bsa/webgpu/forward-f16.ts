@@ -57,10 +57,10 @@ export interface F16Tiles {
   /** Warps per workgroup. */
   NW: number;
   /**
-   * Query rows per warp: 16 (two lanes per row, keys and output columns split between them),
-   * 32 (a lane per row, one warp's two 16-row blocks share every K and V matrix it loads) or 64
-   * (a lane per two rows; fewer K and V loads per score, but slower on the H200: register
-   * pressure, bench/results/2026-11-29-h200-session7.json `call1_f16_sweep`).
+   * Query rows per warp: 16 (two lanes per row, keys and output columns split between them) or
+   * 32 (a lane per row, one warp's two 16-row blocks share every K and V matrix it loads). 64 (a
+   * lane per two rows; fewer K and V loads per score) was slower on the H200, register pressure
+   * (bench/results/2026-11-29-h200-session7.json `call1_f16_sweep`), and was removed.
    */
   RW: number;
   /** Keys per staged tile (a multiple of 16). */
@@ -102,7 +102,7 @@ export function f16Tiles(desc: BsaDesc, limit = 48 * 1024, dialect: F16Dialect =
   // Defaults measured on the H200 (bench/results/2026-11-28-h200-f16-session3.json): split 16 × 32
   // (1.55e11 scores/s against 1.23e11 at 32 × 32), one-product 32 × 32.
   const tq = desc.tileQ ?? (split ? 16 : 32);
-  const RW = tq >= 64 && tq % 64 === 0 ? 64 : tq >= 32 ? 32 : 16;
+  const RW = tq >= 32 ? 32 : 16;
   if (tq % RW !== 0) throw new Error(`bsa webgpu f16: expected tileQ 16 or a multiple of 32, got ${tq}`);
   // BSA_TNP_F16_SPLIT names a subset of the products to split (a tuning knob for the accuracy and
   // speed benchmarks); all three by default.
@@ -154,11 +154,9 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const { NW, TK, RW } = t;
   const T = NW * 32;
   const TQ = NW * RW;
-  // A warp's RW rows: RW = 16, two lanes per row (LPR = 2); 32, a lane per row; 64, a lane per two
-  // rows (RPL = 2: rows r and r + 32).
-  const LPR = Math.max(1, 32 / RW);
-  const RPL = Math.max(1, RW / 32);
-  const RL = Math.min(RW, 32);
+  // A warp's RW rows: RW = 16, two lanes per row (LPR = 2); 32, a lane per row. Lane ln owns row
+  // r = ln % RW and, with LPR = 2, the keys and output columns of parity `half`.
+  const LPR = 32 / RW;
   const MB = RW / 16;
   const DP = pad16(desc.d);
   const DVP = pad16(desc.dv);
@@ -309,61 +307,43 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
   const partner = (x: string): string => (mat ? `subgroupShuffleXor(${x}, 16u)` : 'XM[lid ^ 16u]');
   // Scores with bias for the lane's keys j = half + LPR·u, in registers s{u}. Invalid keys add
   // KV[j] = NEG (no valid score comes near it); rows with an invalid query are zeroed at the end.
-  // Row slot ρ of a lane is row r + 32ρ of the warp's block (column-major arrays: (row, j) at j·RW + row).
-  const rowOf = (rho: number): string => (rho === 0 ? 'r' : `r + ${32 * rho}u`);
   const scoreBody = (tied: boolean, partial: boolean): string => {
     let s = '';
-    for (const rho of range(RPL)) {
-      for (const u of range(NU)) {
-        s += `      {\n        let j = half + ${LPR * u}u;\n`;
-        s += pairBias(L, tied, (g, c) => `qc${rho}_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
-          .replace(/^/gm, '        ');
-        s += `        s${rho}_${u} = SS[sb + j * ${RW}u + ${rowOf(rho)}] + beta${partial ? ' + KV[j]' : ''};\n      }\n`;
-      }
+    for (const u of range(NU)) {
+      s += `      {\n        let j = half + ${LPR * u}u;\n`;
+      s += pairBias(L, tied, (g, c) => `qc0_${g}_${c}`, (g, c) => `KC${g}[j * ${L.groups[g]!.M4}u + ${c}u]`, (g) => `x${g}`)
+        .replace(/^/gm, '        ');
+      s += `        s0_${u} = SS[sb + j * ${RW}u + r] + beta${partial ? ' + KV[j]' : ''};\n      }\n`;
     }
     return s;
   };
   let regs = '';
-  for (const rho of range(RPL)) for (const u of range(NU)) regs += `    var s${rho}_${u}: f32;\n`;
-  const tmax = (rho: number): string => range(NU).map((u) => `s${rho}_${u}`).reduce((a, b) => `max(${a}, ${b})`);
+  for (const u of range(NU)) regs += `    var s0_${u}: f32;\n`;
+  const tmax = range(NU).map((u) => `s0_${u}`).reduce((a, b) => `max(${a}, ${b})`);
   let probs = '';
-  for (const rho of range(RPL)) {
-    for (const u of range(NU)) {
-      const at = `pb + (half + ${LPR * u}u) * ${RW}u + ${rowOf(rho)}`;
-      probs += t.splitP
-        ? `    { let p = exp2(s${rho}_${u} - m${rho}); l${rho} += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
-        : `    { let ph = f16(exp2(s${rho}_${u} - m${rho})); l${rho} += f32(ph); PS[${at}] = ph; }\n`;
-    }
+  for (const u of range(NU)) {
+    const at = `pb + (half + ${LPR * u}u) * ${RW}u + r`;
+    probs += t.splitP
+      ? `    { let p = exp2(s0_${u} - m0); l0 += p; let ph = hi16(p); PS[${at}] = f16(ph); PL[${at}] = f16(p - ph); }\n`
+      : `    { let ph = f16(exp2(s0_${u} - m0)); l0 += f32(ph); PS[${at}] = ph; }\n`;
   }
   let oScale = '';
-  for (const rho of range(RPL)) {
-    for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + ${rowOf(rho)}] *= corr${rho};\n`;
-  }
-  const qcs = queryRowsWgsl(L, 0, RPL, (rho) => `qt * ${TQ}u + w * ${RW}u + ${rowOf(rho)}`);
-  // Per row slot: the tile maximum (with the partner lane when two lanes share a row), whether the
-  // row's reference maximum is set for the first time, and whether it must move (a rescale).
-  let rowMax = '';
-  for (const rho of range(RPL)) {
-    rowMax += `    var mt${rho} = ${tmax(rho)};\n`;
-    if (LPR !== 1) rowMax += `${mat ? '' : `    XM[lid] = mt${rho};\n    workgroupBarrier();\n`}    mt${rho} = max(mt${rho}, ${partner(`mt${rho}`)});\n`;
-    rowMax += `    let first${rho} = m${rho} <= HALF_NEG;
-    let need${rho} = !first${rho} && mt${rho} > m${rho} + ${TAU.toFixed(1)};
-    if (first${rho}) { m${rho} = max(mt${rho}, HALF_NEG); }
-    if (need${rho}) { FLAG[0] = 1u; }\n`;
-  }
-  let rescale = '';
-  for (const rho of range(RPL)) {
-    rescale += `      let corr${rho} = select(1.0, exp2(m${rho} - mt${rho}), need${rho});
-      if (need${rho}) { m${rho} = mt${rho}; }
-      l${rho} = l${rho} * corr${rho};\n`;
-  }
-  let rowInit = '';
-  let rowSum = '';
-  for (const rho of range(RPL)) {
-    rowInit += `  var m${rho} = NEG;\n  var l${rho} = 0.0;\n`;
-    rowSum += LPR === 1 ? `  let lt${rho} = select(0.0, l${rho}, qok${rho});\n`
-      : `${mat ? '' : `  XM[lid] = l${rho};\n  workgroupBarrier();\n`}  let lt${rho} = select(0.0, l${rho} + ${partner(`l${rho}`)}, qok${rho});\n`;
-  }
+  for (const u of range(NO)) oScale += `      ${OA}[sb + (half + ${LPR * u}u) * ${RW}u + r] *= corr0;\n`;
+  const qcs = queryRowsWgsl(L, 0, 1, () => `qt * ${TQ}u + w * ${RW}u + r`);
+  // The tile maximum (with the partner lane when two lanes share a row), whether the row's reference
+  // maximum is set for the first time, and whether it must move (a rescale).
+  let rowMax = `    var mt0 = ${tmax};\n`;
+  if (LPR !== 1) rowMax += `${mat ? '' : '    XM[lid] = mt0;\n    workgroupBarrier();\n'}    mt0 = max(mt0, ${partner('mt0')});\n`;
+  rowMax += `    let first0 = m0 <= HALF_NEG;
+    let need0 = !first0 && mt0 > m0 + ${TAU.toFixed(1)};
+    if (first0) { m0 = max(mt0, HALF_NEG); }
+    if (need0) { FLAG[0] = 1u; }\n`;
+  const rescale = `      let corr0 = select(1.0, exp2(m0 - mt0), need0);
+      if (need0) { m0 = mt0; }
+      l0 = l0 * corr0;\n`;
+  const rowInit = '  var m0 = NEG;\n  var l0 = 0.0;\n';
+  const rowSum = LPR === 1 ? '  let lt0 = select(0.0, l0, qok0);\n'
+    : `${mat ? '' : '  XM[lid] = l0;\n  workgroupBarrier();\n'}  let lt0 = select(0.0, l0 + ${partner('l0')}, qok0);\n`;
   let qmats = '';
   let oDecl = '';
   if (mat) {
@@ -377,16 +357,13 @@ export function f16ForwardWgsl(desc: BsaDesc, L: BsaLayout, t: F16Tiles, dialect
     }
     if (t.prefetch) oDecl += kMats(true, '0u') + vMats(true, '0u');
   }
-  let write = '';
-  for (const rho of range(RPL)) {
-    write += `  if (in${rho}) {\n    let row = bh * Qn + i${rho};\n    let inv = select(0.0, 1.0 / lt${rho}, lt${rho} > 0.0);\n`;
-    write += `    if (half == 0u) { L[row] = select(negInf(0u), m${rho} * LN2 + log(lt${rho}), lt${rho} > 0.0); }\n`;
-    for (const u of range(NO)) {
-      const c = `half + ${LPR * u}u`;
-      write += `    if (${c} < ${desc.dv}u) { O[mapQ(row) * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + ${rowOf(rho)}] * inv; }\n`;
-    }
-    write += '  }\n';
+  let write = '  if (in0) {\n    let row = bh * Qn + i0;\n    let inv = select(0.0, 1.0 / lt0, lt0 > 0.0);\n';
+  write += '    if (half == 0u) { L[row] = select(negInf(0u), m0 * LN2 + log(lt0), lt0 > 0.0); }\n';
+  for (const u of range(NO)) {
+    const c = `half + ${LPR * u}u`;
+    write += `    if (${c} < ${desc.dv}u) { O[mapQ(row) * ${desc.dv}u + ${c}] = ${OA}[sb + (${c}) * ${RW}u + r] * inv; }\n`;
   }
+  write += '  }\n';
   // The warp index lid / 32 is uniform within a subgroup (a warp is one subgroup: subgroup size 32),
   // which the uniformity analysis (workgroup scope in this Dawn) cannot see: its subgroup-scope check
   // is switched off for the matrix builtins' offsets. With one warp the index is the constant 0.
@@ -417,8 +394,8 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   let w = ${NW === 1 ? '0u' : 'lid / 32u'};
   let ln = lid % 32u;
-  let r = ln % ${RL}u;
-  let half = ln / ${RL}u;
+  let r = ln % ${RW}u;
+  let half = ln / ${RW}u;
   let qb = w * ${RW * DP}u;
   let sb = w * ${RW * TKO}u;
   let pb = w * ${RW * TK}u;
