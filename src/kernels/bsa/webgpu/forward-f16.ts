@@ -45,7 +45,7 @@ import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
 import { knobFlag, knobSet } from './knobs.js';
-import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
+import { BSA_MATH_WGSL, type BsaLayout, biasWgsl, bnhdRow, bsaLayout, pairBias, range, streamDecl, structureKey } from './codegen.js';
 import {
   type BsaGpuInputs, PARAM_HEAD, PARAM_WORDS, bsaParams, inputBindings, inputDecls, queryRowsWgsl,
 } from './forward.js';
@@ -462,8 +462,7 @@ function splitWgsl(desc: BsaDesc, t: F16Tiles, DP: number, DVP: number): string 
       var x = vec4<f32>(0.0);
       if (key < Kn) {
         // Memory row of (bh, key): bh·Kn + key ('bhnd') or (b·Kn + key)·Hn + h ('bnhd').
-        let h = bh % Hn;
-        let mrow = ${desc.layout === 'bnhd' ? '(bh - h) * Kn + key * Hn + h' : 'bh * Kn + key'};
+        let mrow = ${desc.layout === 'bnhd' ? bnhdRow('bh', 'key', 'Hn', 'Kn') : 'bh * Kn + key'};
         for (var i = 0u; i < 4u; i++) {
           let c = c4 * 4u + i;
           if (c < ${width}u) { x[i] = ${src}[mrow * ${width}u + c]; }
