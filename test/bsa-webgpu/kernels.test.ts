@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BsaGroup } from '../../src/kernels/bsa/desc.js';
 import { makeProblem, randomF32, relErr, S2_RBF5, T1_RBF3, type ProblemOptions } from '../bsa/helpers.js';
-import { loopSplit } from '../../src/kernels/bsa/webgpu/codegen.js';
+import { loopSplit } from '../../src/kernels/bsa/webgpu/backward.js';
 import { bsaForwardWebGPU } from '../../src/kernels/bsa/webgpu.js';
 import { checkAgainstDense, gpu, runGpu, upload } from './helpers.js';
 
@@ -75,7 +75,7 @@ describe('bsa webgpu vs dense reference', () => {
     await checkAgainstDense(be, desc, data, 'ragged');
  }, SLOW);
 
-  it('forward and backward loops split into runs (9 query and 9 key tiles: two runs each, see loopSplit)', async () => {
+  it('backward loops split into runs (9 query and 9 key tiles: two runs each, see loopSplit)', async () => {
     const be = await gpu();
     if (!be) return;
     const { desc, data } = makeProblem({ B: 1, H: 2, Q: 70, K: 70, d: 8, dv: 8, tileQ: 8, tileK: 8, maskFrac: 0.2,

@@ -19,8 +19,9 @@ import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
+import { knobInt } from './knobs.js';
 import {
-  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bnhdRow, bsaLayout, loaderWgsl, loopSplit, pairBias, range, slotExprs, streamDecl,
+  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bnhdRow, bsaLayout, loaderWgsl, pairBias, range, slotExprs, streamDecl,
   structureKey,
 } from './codegen.js';
 import {
@@ -263,6 +264,20 @@ fn main(${GRID_BUILTINS}) {
   }
 }
 `;
+
+/**
+ * Into how many runs to split a pass's loop (over query tiles for dK/dV, key tiles for dQ) so that
+ * small problems still fill the GPU: at training shapes (B = 8, H = 4, Q = 1536, K = 512) the dK/dV
+ * pass has 256 workgroups of 64 threads, about four warps per SM of an H200, and each walks all
+ * 48 query tiles. Runs of at least 4 tiles, up to ~1024 workgroups. Same rule on every adapter, so
+ * that lavapipe (CI) runs the split code too.
+ */
+export function loopSplit(workgroups: number, tiles: number): number {
+  // Workgroups aimed for: 1024, or BSA_TNP_BWD_SPLIT_TARGET (a tuning knob for benchmarks).
+  const target = knobInt('BSA_TNP_BWD_SPLIT_TARGET', 1024);
+  if (workgroups >= target) return 1;
+  return Math.max(1, Math.min(Math.ceil(target / workgroups), Math.floor(tiles / 4)));
+}
 
 /** Sums S runs' partial results [S, n] into a new [n] storage (frees the partials); S = 1: as is. */
 function sumRuns(be: WebGPUBackend, part: Storage, S: number, n: number): Storage {

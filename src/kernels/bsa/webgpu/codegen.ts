@@ -19,7 +19,6 @@
  */
 import type { BsaDesc, BsaGroup } from '../desc.js';
 import { familyParams } from '../desc.js';
-import { knobInt } from './knobs.js';
 
 /** Where a group's data lives: packed parameter offsets and gradient slots. */
 export interface GroupLayout {
@@ -108,20 +107,6 @@ fn mapK(row: u32) -> u32 { return row * pu(1u) + kOff; }
  */
 export function bnhdRow(bh: string, i: string, H: string, N: string): string {
   return `((${bh}) - (${bh}) % ${H}) * ${N} + (${i}) * ${H} + (${bh}) % ${H}`;
-}
-
-/**
- * Into how many runs to split a pass's loop (over key tiles for the forward and dQ, query tiles
- * for dK/dV) so that small problems still fill the GPU: at training shapes (B = 8, H = 4,
- * Q = 1536, K = 512) the dK/dV pass has 256 workgroups of 64 threads, about four warps per SM of an
- * H200, and each walks all 48 query tiles. Runs of at least 4 tiles, up to ~1024 workgroups. Same rule on every adapter, so
- * that lavapipe (CI) runs the split code too.
- */
-export function loopSplit(workgroups: number, tiles: number): number {
-  // Workgroups aimed for: 1024, or BSA_TNP_BWD_SPLIT_TARGET (a tuning knob for benchmarks).
-  const target = knobInt('BSA_TNP_BWD_SPLIT_TARGET', 1024);
-  if (workgroups >= target) return 1;
-  return Math.max(1, Math.min(Math.ceil(target / workgroups), Math.floor(tiles / 4)));
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

@@ -16,9 +16,9 @@ import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
 import { GRID_BUILTINS, FLAT_WG, MATH_WGSL, Params, grid, paramsWgsl } from '../../../engine/webgpu/wgsl.js';
 import type { BsaDesc } from '../desc.js';
-import { knobFlag, knobInt } from './knobs.js';
+import { knobInt } from './knobs.js';
 import {
-  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bnhdRow, bsaLayout, groupWgsl, loaderWgsl, loopSplit, pairBias, range, rowMapsWgsl, streamDecl,
+  BSA_MATH_WGSL, type BsaLayout, biasWgsl, bsaLayout, groupWgsl, loaderWgsl, pairBias, range, rowMapsWgsl, streamDecl,
   structureKey,
 } from './codegen.js';
 
@@ -48,21 +48,19 @@ export function isSoftwareAdapter(be: WebGPUBackend): boolean {
 }
 
 /**
- * Default (GPU): 64 threads × 2 rows = 128 query rows (128 threads × 2 rows on large grids), 32
- * keys per tile, 8 keys per softmax step. At the training shapes (B = 8, H = 4, Q = 1536: 384
- * workgroups) 64-row tiles, twice the workgroups, took 1.55 ms per step against 1.10 ms on the H200
- * (2026-11-29-h200-session7.json); 64-key tiles and 4 or 16 keys per step were slower at Q = 262K
- * (session 8). `desc.tileQ` / `desc.tileK` override the tile sizes (tests use tiny ones).
+ * Default (GPU): 64 threads × 2 rows = 128 query rows, 32 keys per tile, 8 keys per softmax step.
+ * Also at the training shapes (B = 8, H = 4, Q = 1536: 384 workgroups): 64-row tiles there, twice
+ * the workgroups, took 1.55 ms per step against 1.10 ms on the H200 (2026-11-29-h200-session7.json),
+ * and splitting the key loop into three runs (with a merge pass) 1.51 ms against 1.11 (session 8,
+ * call 4). At Q = 262K, K = 100K (session 8): 256 rows as fast as 128, 512 rows, 64-key tiles and 4
+ * or 16 keys per step slower. `desc.tileQ` / `desc.tileK` override the tile sizes (tests use tiny
+ * ones).
  */
 export function forwardTiles(desc: BsaDesc, software = false): FwdTiles {
   // Tuning knobs for benchmarks: BSA_TNP_FWD_TQ / BSA_TNP_FWD_TK (default tiles), BSA_TNP_FWD_SC
   // (keys per softmax step, on GPUs).
-  // Large grids (inference) take 256 query rows per workgroup: each staged key tile then serves
-  // twice the rows (2.17e11 against 2.12e11 scores/s at Q = 262K, K = 100K on the H200, session 8).
-  // Small grids (training: 8·4·⌈1536/256⌉ = 192 workgroups) keep 128 rows, for parallelism.
-  const big = !software && desc.B * desc.H * Math.ceil(desc.Q / 256) >= 1024;
   const TK = desc.tileK ?? knobInt('BSA_TNP_FWD_TK', 32, [8, 16, 32, 64]);
-  const tq = desc.tileQ ?? knobInt('BSA_TNP_FWD_TQ', big ? 256 : 128, [64, 128, 256, 512]);
+  const tq = desc.tileQ ?? knobInt('BSA_TNP_FWD_TQ', 128, [64, 128, 256, 512]);
   const R = !software && tq % 2 === 0 && tq > 64 ? 2 : 1;
   const sc = knobInt('BSA_TNP_FWD_SC', 8, [4, 8, 16]);
   return { T: tq / R, R, TK, SC: software ? 1 : TK % sc === 0 ? sc : subChunk(TK) };
@@ -187,13 +185,7 @@ export function inputBindings(x: BsaGpuInputs): Storage[] {
   return out;
 }
 
-/**
- * The forward kernel. With `split` S > 1 the key tiles are cut into S runs, one workgroup per
- * (b, h, query tile, run), and each writes its rows' unnormalised o, running maximum m and sum l to
- * PART [S, B·H·Q, dv + 2] instead of O and L; `combineWgsl` then merges the runs (small grids only:
- * see loopSplit).
- */
-export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software = false, split = 1): string {
+export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software = false): string {
   const { T, R, TK, SC } = t;
   const { decl, next } = inputDecls(desc, L);
   const shared = desc.sharedQ === true;
@@ -242,15 +234,6 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   }
   let write = '';
   for (const r of range(R)) {
-    if (split > 1) {
-      // Run ks's partial state of the row: o (unnormalised), m, l.
-      write += `  if (in${r}) {\n    let at = (ks * Bn * Hn * Qn + bh * Qn + i${r}) * ${desc.dv + 2}u;\n`;
-      for (const c of range(L.DV4)) {
-        for (const e of range(4)) if (c * 4 + e < desc.dv) write += `    PART[at + ${c * 4 + e}u] = o${r}[${c}][${e}];\n`;
-      }
-      write += `    PART[at + ${desc.dv}u] = m${r};\n    PART[at + ${desc.dv + 1}u] = l${r};\n  }\n`;
-      continue;
-    }
     write += `  if (in${r}) {\n    let row = bh * Qn + i${r};\n    let inv = select(0.0, 1.0 / l${r}, l${r} > 0.0);\n`;
     write += `    L[row] = select(negInf(0u), m${r} + log(l${r}), l${r} > 0.0);\n    let orow = mapQ(row);\n`;
     for (const c of range(L.DV4)) {
@@ -263,29 +246,23 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
     }
     write += '  }\n';
   }
-  // Workgroup w0 = ((b·H + h)·nQT + qt)·S + ks: query tile qt, key tiles of run ks (S = 1: w = w0).
-  const head = split > 1 ? `  let w0 = ${FLAT_WG};
-  if (w0 >= Bn * Hn * nQT * ${split}u) { return; }
-  let ks = w0 % ${split}u;
-  let w = w0 / ${split}u;
-  let run = (nKT + ${split - 1}u) / ${split}u;\n` : `  let w = ${FLAT_WG};
-  if (w >= Bn * Hn * nQT) { return; }\n`;
-  const outs = split > 1 ? `@group(0) @binding(${next}) var<storage, read_write> PART: array<f32>;\n`
-    : `${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;\n`;
-  return `${paramsWgsl(split > 1 ? next + 1 : next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
-${outs}const HALF_NEG: f32 = -5e29;
+  return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
+${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
+const HALF_NEG: f32 = -5e29;
 ${shared ? loaderWgsl('ldQ0', 'Qm', desc.d, L.vecD) : ''}${stage.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
-${head}  let qt = w % nQT;
+  let w = ${FLAT_WG};
+  if (w >= Bn * Hn * nQT) { return; }
+  let qt = w % nQT;
   let bh = w / nQT;
   let h = bh % Hn;
   let b = bh / Hn;
   biasSetup(h);
   setRowMaps(b, h);
 ${rows}
-  for (var kt = ${split > 1 ? 'ks * run; kt < min(nKT, ks * run + run)' : '0u; kt < nKT'}; kt++) {
+  for (var kt = 0u; kt < nKT; kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}
@@ -302,41 +279,6 @@ ${write}}
 `;
 }
 
-/**
- * Merges the S runs' partial states PART [S, B·H·Q, dv + 2] (see forwardWgsl) into O and L, one
- * thread per row: m = max_s m_s, l = Σ_s l_s·e^(m_s − m), O = Σ_s o_s·e^(m_s − m) / l (0 with
- * L = −∞ when l = 0), in run order.
- */
-export function combineWgsl(desc: BsaDesc, split: number): string {
-  const dv = desc.dv;
-  const orow = desc.layout === 'bnhd' ? bnhdRow('row / Qn', 'row % Qn', 'Hn', 'Qn') : 'row';
-  return `${paramsWgsl(3, 3)}${MATH_WGSL}${BSA_MATH_WGSL}
-@group(0) @binding(0) var<storage, read> PART: array<f32>;
-@group(0) @binding(1) var<storage, read_write> O: array<f32>;
-@group(0) @binding(2) var<storage, read_write> L: array<f32>;
-@compute @workgroup_size(64)
-fn main(${GRID_BUILTINS}) {
-  let n = pu(0u); let Hn = pu(1u); let Qn = pu(2u);
-  let row = ${FLAT_WG} * 64u + lid;
-  if (row >= n) { return; }
-  var m = NEG;
-  for (var s = 0u; s < ${split}u; s++) { m = max(m, PART[(s * n + row) * ${dv + 2}u + ${dv}u]); }
-  var l = 0.0;
-  var o: array<f32, ${dv}>;
-  for (var s = 0u; s < ${split}u; s++) {
-    let at = (s * n + row) * ${dv + 2}u;
-    let c = exp(PART[at + ${dv}u] - m);
-    l += PART[at + ${dv + 1}u] * c;
-    for (var e = 0u; e < ${dv}u; e++) { o[e] += PART[at + e] * c; }
-  }
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  L[row] = select(negInf(0u), m + log(l), l > 0.0);
-  let orow = ${orow};
-  for (var e = 0u; e < ${dv}u; e++) { O[orow * ${dv}u + e] = o[e] * inv; }
-}
-`;
-}
-
 /** Records the forward dispatch; returns O [B,H,Q,dv] and L [B,H,Q] storages (caller owns). */
 export function bsaForwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs, scale: number):
   { o: Storage; lse: Storage } {
@@ -349,24 +291,14 @@ export function bsaForwardGpu(be: WebGPUBackend, desc: BsaDesc, x: BsaGpuInputs,
     throw new Error(`bsa webgpu: expected a key tile within ${limit} bytes of workgroup memory, got ` +
       `${keyStageBytes(L, t.TK)} (tileK ${t.TK}); use a smaller tileK`);
   }
-  const rows = desc.B * desc.H * desc.Q;
-  const o = be.alloc(rows * desc.dv);
-  const lse = be.alloc(rows);
+  const o = be.alloc(desc.B * desc.H * desc.Q * desc.dv);
+  const lse = be.alloc(desc.B * desc.H * desc.Q);
   const nQT = Math.ceil(desc.Q / TQ);
   const nKT = Math.ceil(desc.K / t.TK);
-  // Small grids split the key loop into runs (loopSplit); BSA_TNP_FWD_SPLIT=0 (a benchmark knob) keeps one.
-  const S = knobFlag('BSA_TNP_FWD_SPLIT', true) ? loopSplit(desc.B * desc.H * nQT, nKT) : 1;
-  const part = S > 1 ? be.alloc(S * rows * (desc.dv + 2)) : null;
-  const bindings = [...inputBindings(x), ...(part ? [part] : [o, lse])];
-  const nOut = part ? 1 : 2;
-  const access = bindings.map((_, i) => (i < bindings.length - nOut ? 'read' : 'read_write') as 'read' | 'read_write');
-  const key = `bsaFwd_${structureKey(desc)}${desc.sharedQ ? 'shq' : ''}_T${t.T}R${t.R}K${t.TK}S${t.SC}${S > 1 ? `x${S}` : ''}${software ? 'sw' : ''}`;
-  be.dispatch(key, () => forwardWgsl(desc, L, t, software, S), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
-    grid(desc.B * desc.H * nQT * S));
-  if (part) {
-    be.dispatch(`bsaCombine_${desc.dv}x${S}${desc.layout === 'bnhd' ? 'n' : ''}`, () => combineWgsl(desc, S), [part, o, lse],
-      ['read', 'read_write', 'read_write'], new Params().u32(rows).u32(desc.H).u32(desc.Q).buffer(), grid(Math.ceil(rows / 64)));
-    be.free(part);
-  }
+  const bindings = [...inputBindings(x), o, lse];
+  const access = bindings.map((_, i) => (i < bindings.length - 2 ? 'read' : 'read_write') as 'read' | 'read_write');
+  const key = `bsaFwd_${structureKey(desc)}${desc.sharedQ ? 'shq' : ''}_T${t.T}R${t.R}K${t.TK}S${t.SC}${software ? 'sw' : ''}`;
+  be.dispatch(key, () => forwardWgsl(desc, L, t, software), bindings, access, bsaParams(desc, nQT, nKT, scale, t.TK),
+    grid(desc.B * desc.H * nQT));
   return { o, lse };
 }
