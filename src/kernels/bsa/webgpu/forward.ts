@@ -48,20 +48,24 @@ export function isSoftwareAdapter(be: WebGPUBackend): boolean {
 }
 
 /**
- * Default (GPU): 64 threads × 2 rows = 128 query rows, 32 keys per tile, 8 keys per softmax step.
- * Also at the training shapes (B = 8, H = 4, Q = 1536: 384 workgroups): 64-row tiles there, twice
- * the workgroups, took 1.55 ms per step against 1.10 ms on the H200 (2026-11-29-h200-session7.json),
- * and splitting the key loop into three runs (with a merge pass) 1.51 ms against 1.11 (session 8,
- * call 4). At Q = 262K, K = 100K (session 8): 256 rows as fast as 128, 512 rows, 64-key tiles and 4
- * or 16 keys per step slower. `desc.tileQ` / `desc.tileK` override the tile sizes (tests use tiny
- * ones).
+ * Default (GPU): 128 query rows per workgroup (64 threads × 2 rows, or 128 × 1 on small grids), 32
+ * keys per tile, 8 keys per softmax step. At the training shapes (B = 8, H = 4, Q = 1536: 384
+ * workgroups) 64-row tiles, twice the workgroups, took 1.55 ms per step against 1.10 ms on the H200
+ * (2026-11-29-h200-session7.json), and splitting the key loop into three runs (with a merge pass)
+ * 1.51 ms against 1.11 (session 8, call 4). At Q = 262K, K = 100K (session 8): 256 rows as fast as
+ * 128, 512 rows, 64-key tiles and 4 or 16 keys per step slower. `desc.tileQ` / `desc.tileK`
+ * override the tile sizes (tests use tiny ones).
  */
 export function forwardTiles(desc: BsaDesc, software = false): FwdTiles {
   // Tuning knobs for benchmarks: BSA_TNP_FWD_TQ / BSA_TNP_FWD_TK (default tiles), BSA_TNP_FWD_SC
-  // (keys per softmax step, on GPUs).
+  // (keys per softmax step) and BSA_TNP_FWD_R (rows per thread), on GPUs.
   const TK = desc.tileK ?? knobInt('BSA_TNP_FWD_TK', 32, [8, 16, 32, 64]);
   const tq = desc.tileQ ?? knobInt('BSA_TNP_FWD_TQ', 128, [64, 128, 256, 512]);
-  const R = !software && tq % 2 === 0 && tq > 64 ? 2 : 1;
+  // Two rows per thread (more work per staged key) on large grids; one on small grids such as the
+  // training shapes (384 workgroups of 128 rows), where twice the threads per workgroup pays:
+  // step 7.64/7.67 against 7.76/7.76 ms, but 1.83e11 against 2.20e11 scores/s at Q = 262K (session 8).
+  const small = desc.B * desc.H * Math.ceil(desc.Q / tq) < 1024;
+  const R = !software && tq % 2 === 0 && tq > 64 ? knobInt('BSA_TNP_FWD_R', small ? 1 : 2, [1, 2]) : 1;
   const sc = knobInt('BSA_TNP_FWD_SC', 8, [4, 8, 16]);
   return { T: tq / R, R, TK, SC: software ? 1 : TK % sc === 0 ? sc : subChunk(TK) };
 }
