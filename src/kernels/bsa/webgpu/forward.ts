@@ -61,10 +61,11 @@ export function forwardTiles(desc: BsaDesc, software = false): FwdTiles {
   // (keys per softmax step) and BSA_TNP_FWD_R (rows per thread), on GPUs.
   const TK = desc.tileK ?? knobInt('BSA_TNP_FWD_TK', 32, [8, 16, 32, 64]);
   const tq = desc.tileQ ?? knobInt('BSA_TNP_FWD_TQ', 128, [64, 128, 256, 512]);
-  // Two rows per thread (more work per staged key) on large grids; one on small grids such as the
-  // training shapes (384 workgroups of 128 rows), where twice the threads per workgroup pays:
-  // step 7.64/7.67 against 7.76/7.76 ms, but 1.83e11 against 2.20e11 scores/s at Q = 262K (session 8).
-  const small = desc.B * desc.H * Math.ceil(desc.Q / tq) < 1024;
+  // Two rows per thread (more work per staged key) on large grids and long key loops; one on small
+  // grids with short loops such as the training shapes (384 workgroups of 128 rows, 512 keys), where
+  // twice the threads per workgroup pays: step 7.64/7.67 against 7.76/7.76 ms, but 1.83e11 against
+  // 2.20e11 scores/s at Q = 262K, K = 100K (session 8).
+  const small = desc.B * desc.H * Math.ceil(desc.Q / tq) < 1024 && desc.K <= 2048;
   const R = !software && tq % 2 === 0 && tq > 64 ? knobInt('BSA_TNP_FWD_R', small ? 1 : 2, [1, 2]) : 1;
   const sc = knobInt('BSA_TNP_FWD_SC', 8, [4, 8, 16]);
   return { T: tq / R, R, TK, SC: software ? 1 : TK % sc === 0 ? sc : subChunk(TK) };
