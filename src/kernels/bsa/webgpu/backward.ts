@@ -36,8 +36,14 @@ interface BwdTiles {
   TQ: number; TK: number;
 }
 
+/** Defaults, or `desc` tiles (tests), or the benchmark knobs BSA_TNP_BWD_TKV / _TQS / _TQ / _TK. */
 function backwardTiles(desc: BsaDesc): BwdTiles {
-  return { TKV: desc.tileK ?? 64, TQS: desc.tileQ ?? 32, TQ: desc.tileQ ?? 64, TK: desc.tileK ?? 32 };
+  return {
+    TKV: desc.tileK ?? knobInt('BSA_TNP_BWD_TKV', 64, [32, 64, 128]),
+    TQS: desc.tileQ ?? knobInt('BSA_TNP_BWD_TQS', 32, [16, 32, 64]),
+    TQ: desc.tileQ ?? knobInt('BSA_TNP_BWD_TQ', 64, [32, 64, 128]),
+    TK: desc.tileK ?? knobInt('BSA_TNP_BWD_TK', 32, [16, 32, 64]),
+  };
 }
 
 /** Δ [B·H·Q] (logical rows bh·Q + i) from dO and O in the desc's layout (uniforms: B·H·Q, H, Q). */
