@@ -142,6 +142,8 @@ const cpuImpl: BsaDeviceImpl = {
  */
 export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
   groups: readonly ScanGroup[], opts: ScanOptions = {}): Tensor {
+  const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
+  const inputs = [q, k, v, ...params];
   if (opts.queryRows !== undefined) {
     const n = opts.queryRows;
     const ax = opts.layout === 'bnhd' ? 1 : 2;
@@ -151,8 +153,7 @@ export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tenso
     for (const g of groups) {
       if (g.cq.shape[1] !== n) throw new ShapeError(`bsa: expected query coordinates with ${n} rows, got [${g.cq.shape}]`);
     }
-    const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
-    if (q.backend.kind === 'cpu' || needsGrad([q, k, v, ...params])) {
+    if (q.backend.kind === 'cpu' || needsGrad(inputs)) {
       const shape = q.shape.map((x, i) => (i === ax ? n : x));
       return tidy(() => biasedScanAttention(broadcastTo(q, shape), k, v, mask, groups, { ...opts, queryRows: undefined }));
     }
@@ -163,8 +164,6 @@ export function biasedScanAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tenso
     return tidy(() => t(biasedScanAttention(t(q), t(k), t(v), mask, groups, { ...opts, layout: 'bhnd' })));
   }
   const t: BsaTensors = { q, k, v, mask, groups };
-  const params = groups.flatMap((g) => [g.a, g.b, g.c].filter((x): x is Tensor => x !== undefined));
-  const inputs = [q, k, v, ...params];
   const grad = needsGrad(inputs);
   const desc = describe(t, grad ? { ...opts, precision: 'f32' } : opts);
   const b = q.backend;

@@ -190,7 +190,7 @@ ${fin}}
 
 function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, software: boolean): string {
   const { decl, next } = inputDecls(desc, L);
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, true);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, 'additive');
   let rows = queryRowsWgsl(L, T, 1);
   rows += `  let row0 = bh * Qn + ic0;\n  let lr = LSE[row0];\n  qok0 = qok0 && isfinite_(lr);\n  let Li = select(-NEG, lr, qok0);\n  let Di = DELTA[row0];\n`;
   rows += `  var q0: array<vec4<f32>, ${L.D4}>;\n  var g0: array<vec4<f32>, ${L.DV4}>;\n  var dq: array<vec4<f32>, ${L.D4}>;\n`;

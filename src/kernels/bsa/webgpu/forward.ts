@@ -94,17 +94,21 @@ export function keyStageBytes(L: BsaLayout, TK: number): number {
 }
 
 /**
- * Key-tile staging (shared by the forward and the dQ pass): declarations and the code that fills
- * Ks, Vs (unless `withKV` is false), KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn,
- * lid). KV[j] is the key's validity: 1 or 0, or with `additive` a term added to its scores, 0 or NEG;
- * with `sharedDot` (BsaDesc.sharedQ) that term is scale·q·k_j or NEG, from the registers qsh, and Ks
- * is not staged.
+ * What KV[j] holds for a staged key: its validity as 1 or 0 ('flag'); a term added to its scores,
+ * 0 or NEG ('additive'); or, for a shared query (BsaDesc.sharedQ), that query's score term
+ * scale·q·k_j or NEG ('sharedDot', from the registers qsh, with no Ks staged).
  */
-export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, withKV = true, additive = false,
-  sharedDot = false): { decl: string; fill: string } {
-  const withK = withKV && !sharedDot;
+export type KeyTerm = 'flag' | 'additive' | 'sharedDot';
+
+/**
+ * Key-tile staging (shared by the forward and the dQ pass): declarations and the code that fills
+ * Ks (unless 'sharedDot'), Vs, KC{g}, KV for tile `k0` (call between barriers; uses b, bh, Kn, lid).
+ */
+export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boolean, kv: KeyTerm):
+  { decl: string; fill: string } {
+  const withK = kv !== 'sharedDot';
   let decl = withK ? `var<workgroup> Ks: array<vec4<f32>, ${TK * L.D4}>;\n` : '';
-  decl += withKV ? `var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n` : '';
+  decl += `var<workgroup> Vs: array<vec4<f32>, ${TK * L.DV4}>;\n`;
   decl += `var<workgroup> KV: array<f32, ${TK}>;\n`;
   for (const g of L.groups) decl += `var<workgroup> KC${g.index}: array<vec4<f32>, ${TK * g.M4}>;\n`;
   let fill = !withK ? '' : `for (var e = lid; e < ${TK * L.D4}u; e += ${T}u) {
@@ -112,7 +116,7 @@ export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boole
       Ks[e] = select(vec4<f32>(0.0), ldK(bh * Kn + min(key, Kn - 1u), e % ${L.D4}u), key < Kn);
     }
     `;
-  fill += !withKV ? '' : `for (var e = lid; e < ${TK * L.DV4}u; e += ${T}u) {
+  fill += `for (var e = lid; e < ${TK * L.DV4}u; e += ${T}u) {
       let key = k0 + e / ${L.DV4}u;
       Vs[e] = select(vec4<f32>(0.0), ldV(bh * Kn + min(key, Kn - 1u), e % ${L.DV4}u), key < Kn);
     }
@@ -129,11 +133,11 @@ export function keyStageWgsl(L: BsaLayout, T: number, TK: number, hasMask: boole
       fill += `      KC${g.index}[j * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
     }
   }
-  if (sharedDot) {
+  if (kv === 'sharedDot') {
     // The shared query's score term of this key, scale·q·k_j (qsh is pre-scaled).
     const dot = range(L.D4).map((c) => `dot(qsh[${c}], ldK(krow, ${c}u))`).join(' + ');
     fill += `      let krow = bh * Kn + min(key, Kn - 1u);\n      KV[j] = select(NEG, ${dot}, ok);\n    }\n`;
-  } else fill += `      KV[j] = ${additive ? 'select(NEG, 0.0, ok)' : 'select(0.0, 1.0, ok)'};\n    }\n`;
+  } else fill += `      KV[j] = ${kv === 'additive' ? 'select(NEG, 0.0, ok)' : 'select(0.0, 1.0, ok)'};\n    }\n`;
   return { decl, fill };
 }
 
@@ -194,7 +198,7 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
   const { T, R, TK, SC } = t;
   const { decl, next } = inputDecls(desc, L);
   const shared = desc.sharedQ === true;
-  const stage = keyStageWgsl(L, T, TK, desc.hasMask, true, shared, shared);
+  const stage = keyStageWgsl(L, T, TK, desc.hasMask, shared ? 'sharedDot' : 'flag');
   const body = (tiedBody: boolean): string => {
     let s = '';
     // Validity by select per score (the key's flag and the row's): making exclusions additive
