@@ -12,9 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import type { Precision } from '../kernels/bsa/desc.js';
 import type { AttentionOptions } from '../nn/attention.js';
-import {
-  krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, krBlockTestShared, type BlockCoords, type KRBlockConfig,
-} from '../nn/krblock.js';
+import { krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, type BlockCoords, type KRBlockConfig } from '../nn/krblock.js';
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
@@ -193,8 +191,8 @@ export class BsaTnp {
       let i = 0;
       for (let l = 0; l < c.blocks; l++) {
         for (let r = 0; r < c.reps; r++) {
-          q = shared && i === 0 ? krBlockTestShared(p, `blocks.${l}`, this.block, q, Nt, cache.kv[i++]!, cache.mask, coords)
-            : krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i++]!, cache.mask, coords);
+          q = krBlockTest(p, `blocks.${l}`, this.block, q, cache.kv[i]!, cache.mask, coords, shared && i === 0 ? Nt : undefined);
+          i++;
         }
       }
       return this.head(p, q, cache.B, Nt);

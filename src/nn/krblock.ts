@@ -76,29 +76,20 @@ export function krBlockKeys(p: Params, name: string, c: KRBlockConfig, k: Tensor
   return E.tidy(() => projectKeys(p, `${name}.attn`, layerNorm(p, `${name}.ln1`, k, c.eps), c.heads));
 }
 
-/** Test → context half of a block, given that block's projected context keys/values. */
+/**
+ * Test → context half of a block, given that block's projected context keys/values. With
+ * `queryRows`, q is one token [B, 1, E] shared by that many test rows (a model whose test tokens
+ * embed no coordinates, before its first block): LN1 and the query projection run once, the
+ * attention takes q·k_j once per key (op.ts `queryRows`), and the rows part at the attention
+ * output, which depends on each row's coordinates through the biases. Either way the result is
+ * [B, rows, E].
+ */
 export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor, kv: { k: Tensor; v: Tensor },
-  mask: Tensor | null, coords: BlockCoords): Tensor {
+  mask: Tensor | null, coords: BlockCoords, queryRows?: number): Tensor {
   return E.tidy(() => {
     const qn = layerNorm(p, `${name}.ln1`, q, c.eps);
-    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention);
+    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, queryRows);
     return residualFfn(p, name, c, E.add(q, dq));
-  });
-}
-
-/**
- * `krBlockTest` for Nt test tokens that are all the same token q1 [B, 1, E] (a model whose test
- * tokens embed no coordinates, before its first block): LN1 and the query projection run once, the
- * attention takes q·k_j once per key (op.ts `queryRows`), and the rows part at the attention output,
- * which depends on each row's coordinates through the biases. Returns [B, Nt, E], the rows
- * `krBlockTest` gives for q1 broadcast to Nt rows.
- */
-export function krBlockTestShared(p: Params, name: string, c: KRBlockConfig, q1: Tensor, Nt: number,
-  kv: { k: Tensor; v: Tensor }, mask: Tensor | null, coords: BlockCoords): Tensor {
-  return E.tidy(() => {
-    const qn = layerNorm(p, `${name}.ln1`, q1, c.eps);
-    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, Nt);
-    return residualFfn(p, name, c, E.add(q1, dq));
   });
 }
 
