@@ -5,7 +5,7 @@
  *
  *   npm run bench -- model [--backend cpu|webgpu] [--sizes 10000x100000,100000x1000000]
  *                          [--chunk 65536] [--train] [--steps 50] [--precision f32,f16,f16-fast]
- *                          [--tiles 32x32] [--replay] [--gpu-profile] [--train-shape BxCxT]   (attention tiles, rows × keys; default: the kernels')
+ *                          [--tiles 32x32] [--replay [--ablate RE,…]] [--gpu-profile] [--train-shape BxCxT]   (attention tiles, rows × keys; default: the kernels')
  *
  * Prints one JSON line per measurement:
  *   {"bench":"model","impl":…,"pass":"forward","nc":…,"nt":…,"chunk":…,"seconds":…,"peak_gib":…}
@@ -15,7 +15,9 @@
  * ([dispatches, ms]; timestamp queries, WebGPU only), and "forward-gpu-profile" for each forward size
  * with at most 200,000 test points (at most 2048 dispatches are timed; `dropped` counts the rest).
  * --replay adds "train-step-replay": the step recorded once and replayed (Trainer's default on
- * WebGPU), timed the same way.
+ * WebGPU), timed the same way. --ablate RE,RE,… (with --replay) adds a "train-step-ablate" line per
+ * pattern: the replay without the dispatches whose kernel key matches it (wrong results, but the
+ * time those kernels take in a step, launch gaps included).
  * --train-shape 8x512x1024 sets the training batch (B × context × test); --sizes none skips forwards.
  * Forward time covers encoding the context, streaming every test chunk through the model and
  * reading the predictions back to the host; each size is first run once untimed with one chunk of
@@ -146,7 +148,7 @@ async function timeSteps(steps: number, run: () => void, readLoss: () => Promise
 }
 
 async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: number,
-  shape: readonly [number, number, number], profileGpu: boolean, replay: boolean): Promise<void> {
+  shape: readonly [number, number, number], profileGpu: boolean, replay: boolean, ablate: readonly string[] = []): Promise<void> {
   const model = new BsaTnp(config);
   const specs = model.specs(Rng.fromSeed(0));
   const values = materialise(specs, b);
@@ -191,6 +193,7 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     }
     const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
     process.stderr.write(`model: ${dispatchesPerStep} dispatches per training step: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+    if (process.env.BSA_TNP_KEYS) process.stderr.write(`${[...byKey].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
   }
   // GPU time of one step by kernel family (timestamp queries; each dispatch in its own pass).
   if (b.kind === 'webgpu' && profileGpu) {
@@ -218,6 +221,18 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     await b.sync();
     const replayed = await timeSteps(steps, again, async () => (await lossT.data())[0]!);
     console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-replay', b: B, nc: Nc, nt: Nt, steps, ...replayed, dispatches_per_step: rec.dispatchCount, date: new Date().toISOString(), device: b.description }));
+    // --ablate RE,RE,…: the replay again without the dispatches whose pipeline key matches each
+    // pattern (results wrong, time right: what those kernels cost, launch gaps included).
+    for (const pattern of rec.ablate ? ablate : []) {
+      const issued = rec.ablate!(new RegExp(pattern));
+      for (let k = 0; k < 3; k++) again();
+      await b.sync();
+      const t = await timeSteps(steps, again, async () => (await lossT.data())[0]!);
+      console.log(JSON.stringify({ bench: 'model', impl, pass: 'train-step-ablate', skip: pattern, dispatches_issued: issued,
+        dispatches_per_step: rec.dispatchCount, ms_pipelined: t.ms_pipelined, ms_host_median: t.ms_host_median,
+        date: new Date().toISOString(), device: b.description }));
+    }
+    rec.ablate?.(null);
     rec.dispose();
     lossT.dispose();
   }
@@ -257,6 +272,6 @@ export async function run(args: string[]): Promise<void> {
   }
   const shape = arg(args, 'train-shape', '8x512x1024').split('x').map(Number) as [number, number, number];
   if (args.includes('--train')) await trainStep(b, impl, config, Number(arg(args, 'steps', '50')), shape,
-    args.includes('--gpu-profile'), args.includes('--replay'));
+    args.includes('--gpu-profile'), args.includes('--replay'), args.includes('--ablate') ? arg(args, 'ablate', '').split(',') : []);
   b.destroy();
 }

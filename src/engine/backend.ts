@@ -49,6 +49,8 @@ export interface MatmulArgs {
   strideB: number;
   /** Optional [n] vector added to every row of every product (a dense layer's bias, fused). */
   bias?: Storage | null;
+  /** Optional [batch, m, n] added to the product after the bias (a residual connection, fused). */
+  residual?: Storage | null;
 }
 
 export interface AdamWArgs {
@@ -82,6 +84,8 @@ export interface Recording {
   slotsLabelled(label: string): readonly number[];
   /** Issues the recorded work again, with new data for some input slots (same lengths). */
   replay(inputs?: ReadonlyMap<number, Float32Array>): void;
+  /** Benchmarks only: later replays skip the dispatches whose kernel key matches; returns those left. */
+  ablate?(skip: RegExp | null): number;
   dispose(): void;
 }
 
@@ -151,6 +155,11 @@ export interface Backend {
    * pass over B where the backend can (a dense layer's weight and bias gradients, xᵀ·g and Σ_rows g).
    */
   matmulColSums?(a: Storage, b: Storage, args: MatmulArgs): { c: Storage; sums: Storage };
+  /**
+   * Optional: z = op(A)·op(B) (+ bias, no residual) and y = gelu(z) (tanh form) from one kernel
+   * where the backend can (a dense layer with its activation; z is what the backward needs).
+   */
+  matmulGelu?(a: Storage, b: Storage, args: MatmulArgs): { z: Storage; y: Storage };
 
   // ---- fused rows ----
   /**

@@ -524,30 +524,65 @@ export function matmul(a: Tensor, c: Tensor, opts: MatmulOptions = {}): Tensor {
   return y;
 }
 
+/** Fused extras of `linear`. */
+export interface LinearOptions {
+  /** [m, n] added to the output: a residual connection (its gradient is the output's). */
+  residual?: Tensor;
+  /** Activation of x·w + b, fused where the backend can (`matmulGelu`); not with a residual. */
+  act?: 'gelu';
+}
+
 /**
  * A dense layer's product: x [m, k] · w [k, n] + b [n] in one kernel (the bias is added in the
- * matmul's epilogue). Gradients: dx = g·wᵀ, dw = xᵀ·g, db = Σ_rows g.
+ * matmul's epilogue), plus `residual`, or through `act`. Gradients: dz = g (or g·gelu'(z) with
+ * z = x·w + b), dx = dz·wᵀ, dw = xᵀ·dz, db = Σ_rows dz, d residual = g.
  */
-export function linear(x: Tensor, w: Tensor, bias: Tensor): Tensor {
+export function linear(x: Tensor, w: Tensor, bias: Tensor, opts: LinearOptions = {}): Tensor {
   const b = sameBackend('linear', x, w, bias);
   if (x.rank !== 2 || w.rank !== 2 || bias.rank !== 1 || x.shape[1] !== w.shape[0] || bias.shape[0] !== w.shape[1]) {
     throw new ShapeError(`linear: expected x [m, k], w [k, n], b [n], got ${fmt(x.shape)}, ${fmt(w.shape)}, ${fmt(bias.shape)}`);
   }
   const [m, k] = x.shape as [number, number];
   const n = w.shape[1]!;
-  const y = wrap(b, b.matmul(x.storage(), w.storage(), { batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0,
-    bias: bias.storage() }), [m, n]);
-  if (needsGrad([x, w, bias])) {
+  const res = opts.residual;
+  if (res !== undefined) {
+    sameBackend('linear', x, res);
+    if (res.rank !== 2 || res.shape[0] !== m || res.shape[1] !== n) {
+      throw new ShapeError(`linear: expected a residual [${m}, ${n}], got ${fmt(res.shape)}`);
+    }
+    if (opts.act !== undefined) throw new Error(`linear: expected a residual or an activation, got both (${opts.act})`);
+  }
+  const args = { batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0, bias: bias.storage(),
+    residual: res?.storage() ?? null };
+  let y: Tensor;
+  let z: Tensor | null = null;
+  if (opts.act === 'gelu') {
+    if (b.matmulGelu) {
+      const r = b.matmulGelu(x.storage(), w.storage(), args);
+      z = wrap(b, r.z, [m, n]);
+      y = wrap(b, r.y, [m, n]);
+    } else {
+      z = wrap(b, b.matmul(x.storage(), w.storage(), args), [m, n]);
+      y = wrap(b, b.unary('gelu', z.storage()), [m, n]);
+    }
+  } else {
+    y = wrap(b, b.matmul(x.storage(), w.storage(), args), [m, n]);
+  }
+  if (needsGrad([x, w, bias, res])) {
     const sx = save(x);
     const sw = save(w);
-    record([x, w, bias], [y], ([g]) => {
-      const dx = matmul(g!, sw, { transB: true });
-      if (!b.matmulColSums) return [dx, matmul(sx, g!, { transA: true }), sum(g!, 0)];
+    const sz = z && save(z);
+    record([x, w, bias, res], [y], ([g0]) => tidy(() => {
+      const g = sz ? binaryRaw('geluGrad', sz, g0!) : g0!;
+      const dres = res ? g0!.alias(g0!.shape) : null;
+      const dx = matmul(g, sw, { transB: true });
+      if (!b.matmulColSums) return [dx, matmul(sx, g, { transA: true }), sum(g, 0), dres];
       // xᵀ·g and Σ_rows g in one pass over g (the sums ride along the product's loads of g).
-      const r = b.matmulColSums(sx.storage(), g!.storage(), { batch: 1, m: k, k: m, n, transA: true, transB: false, strideA: 0, strideB: 0 });
-      return [dx, wrap(b, r.c, [k, n]), wrap(b, r.sums, [n])];
-    });
+      const r = b.matmulColSums(sx.storage(), g.storage(), { batch: 1, m: k, k: m, n, transA: true, transB: false, strideA: 0, strideB: 0 });
+      return [dx, wrap(b, r.c, [k, n]), wrap(b, r.sums, [n]), dres];
+    }));
   }
+  z?.dispose();
   return y;
 }
 

@@ -68,23 +68,24 @@ export function projectKeys(p: Params, name: string, keys: Tensor, heads: number
 
 /**
  * Attention of queries [B, Q, E] over projected keys/values [B, K, H, d] with key mask [B, K]
- * (1 = valid) and biases; returns [B, Q, E]. With `queryRows`, `queries` is one token [B, 1, E]
- * shared by that many query rows, which differ only by their coordinates (op.ts ScanOptions).
+ * (1 = valid) and biases; returns [B, Q, E], plus `residual` [B, Q, E] if given (added in the
+ * output projection's kernel). With `queryRows`, `queries` is one token [B, 1, E] shared by that
+ * many query rows, which differ only by their coordinates (op.ts ScanOptions).
  */
 export function attend(p: Params, name: string, queries: Tensor, kv: { k: Tensor; v: Tensor }, mask: Tensor | null,
-  groups: readonly AttentionGroup[], opts: AttentionOptions, queryRows?: number): Tensor {
+  groups: readonly AttentionGroup[], opts: AttentionOptions, queryRows?: number, residual?: Tensor): Tensor {
   return E.tidy(() => {
     let qp = dense(p, `${name}.q`, queries);
     if (opts.kind === 'scan') {
       const o = biasedScanAttention(headsView(qp, opts.heads), kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)),
         { tileQ: opts.tileQ, tileK: opts.tileK, precision: opts.precision, layout: 'bnhd', queryRows });
       const [B, Q, H, dv] = o.shape as [number, number, number, number];
-      return dense(p, `${name}.out`, E.reshape(o, [B, Q, H * dv]));
+      return dense(p, `${name}.out`, E.reshape(o, [B, Q, H * dv]), { residual });
     }
     const t = (x: Tensor): Tensor => E.transpose(x, [0, 2, 1, 3]);
     if (queryRows !== undefined) qp = E.broadcastTo(qp, [qp.shape[0]!, queryRows, qp.shape[2]!]);
     const o = denseAttention(p, name, splitHeads(qp, opts.heads), t(kv.k), t(kv.v), mask, groups, opts);
-    return dense(p, `${name}.out`, mergeHeads(o));
+    return dense(p, `${name}.out`, mergeHeads(o), { residual });
   });
 }
 

@@ -47,8 +47,9 @@ function groups(c: KRBlockConfig, q: ReadonlyMap<string, Tensor>, k: ReadonlyMap
   return c.biases.map((g) => ({ name: g.name, bias: g.bias, cq: q.get(g.name)!, ck: k.get(g.name)! }));
 }
 
+/** x + FFN(LN2(x)), the sum taken in the FFN's last kernel. */
 function residualFfn(p: Params, name: string, c: KRBlockConfig, x: Tensor): Tensor {
-  return E.add(x, mlp(p, `${name}.ffn`, c.ffn.length, c.activation, layerNorm(p, `${name}.ln2`, x, c.eps)));
+  return mlp(p, `${name}.ffn`, c.ffn.length, c.activation, layerNorm(p, `${name}.ln2`, x, c.eps), x);
 }
 
 /** The context stream's update and the projected context keys/values the test stream reads. */
@@ -62,8 +63,8 @@ export function krBlockContext(p: Params, name: string, c: KRBlockConfig, k: Ten
   return E.tidy(() => {
     const kn = layerNorm(p, `${name}.ln1`, k, c.eps);
     const kv = projectKeys(p, `${name}.attn`, kn, c.heads);
-    const dk = attend(p, `${name}.attn`, kn, kv, mask, groups(c, coords.ctx, coords.ctx), c.attention);
-    return { k: residualFfn(p, name, c, E.add(k, dk)), kv };
+    const k1 = attend(p, `${name}.attn`, kn, kv, mask, groups(c, coords.ctx, coords.ctx), c.attention, undefined, k);
+    return { k: residualFfn(p, name, c, k1), kv };
   });
 }
 
@@ -88,8 +89,11 @@ export function krBlockTest(p: Params, name: string, c: KRBlockConfig, q: Tensor
   mask: Tensor | null, coords: BlockCoords, queryRows?: number): Tensor {
   return E.tidy(() => {
     const qn = layerNorm(p, `${name}.ln1`, q, c.eps);
-    const dq = attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, queryRows);
-    return residualFfn(p, name, c, E.add(q, dq));
+    // A shared query token is broadcast by the sum, so it is a separate add; otherwise it is fused.
+    const q1 = queryRows === undefined
+      ? attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, undefined, q)
+      : E.add(q, attend(p, `${name}.attn`, qn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, queryRows));
+    return residualFfn(p, name, c, q1);
   });
 }
 
@@ -108,7 +112,7 @@ export function krBlockJoint(p: Params, name: string, c: KRBlockConfig, x: Tenso
     const [B, , Em] = x.shape as [number, number, number];
     const xn = layerNorm(p, `${name}.ln1`, x, c.eps);
     const kv = projectKeys(p, `${name}.attn`, E.slice(xn, [0, 0, 0], [B, Nc, Em]), c.heads);
-    const d = attend(p, `${name}.attn`, xn, kv, mask, groups(c, coords.test, coords.ctx), c.attention);
-    return residualFfn(p, name, c, E.add(x, d));
+    const x1 = attend(p, `${name}.attn`, xn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, undefined, x);
+    return residualFfn(p, name, c, x1);
   });
 }

@@ -17,17 +17,25 @@ export function denseSpecs(name: string, inDim: number, outDim: number, rng: Rng
   ];
 }
 
-/** y = x W + b over the last axis of x [..., in]. */
-export function dense(p: Params, name: string, x: Tensor): Tensor {
+/**
+ * y = x W + b over the last axis of x [..., in]; `opts` fuses a residual r [..., out] (y + r) or the
+ * GELU after it into the same kernel where the backend can (E.linear).
+ */
+export function dense(p: Params, name: string, x: Tensor, opts: { residual?: Tensor; act?: 'gelu' } = {}): Tensor {
   const w = get(p, `${name}.weight`);
   const inDim = w.shape[0]!;
   if (x.shape[x.rank - 1] !== inDim) {
     throw new E.ShapeError(`dense ${name}: expected input [..., ${inDim}], got [${x.shape.join(', ')}]`);
   }
+  const outShape = [...x.shape.slice(0, -1), w.shape[1]!];
+  const r = opts.residual;
+  if (r && (r.rank !== outShape.length || r.shape.some((d, i) => d !== outShape[i]))) {
+    throw new E.ShapeError(`dense ${name}: expected a residual [${outShape.join(', ')}], got [${r.shape.join(', ')}]`);
+  }
   return E.tidy(() => {
     const flat = E.reshape(x, [-1, inDim]);
-    const y = E.linear(flat, w, get(p, `${name}.bias`));
-    return E.reshape(y, [...x.shape.slice(0, -1), w.shape[1]!]);
+    const lin: E.LinearOptions = r ? { residual: E.reshape(r, [-1, w.shape[1]!]) } : opts.act ? { act: opts.act } : {};
+    return E.reshape(E.linear(flat, w, get(p, `${name}.bias`), lin), outShape);
   });
 }
 
@@ -45,13 +53,17 @@ export function mlpSpecs(name: string, inDim: number, widths: readonly number[],
   return specs;
 }
 
-/** Dense → act → … → Dense (no activation after the last layer). */
-export function mlp(p: Params, name: string, layers: number, act: Activation, x: Tensor): Tensor {
+/**
+ * Dense → act → … → Dense (no activation after the last layer), plus `residual` on the last layer's
+ * output. GELU and the residual run in the dense layers' kernels (see `dense`).
+ */
+export function mlp(p: Params, name: string, layers: number, act: Activation, x: Tensor, residual?: Tensor): Tensor {
   return E.tidy(() => {
     let h = x;
     for (let i = 0; i < layers; i++) {
-      h = dense(p, `${name}.${i}`, h);
-      if (i < layers - 1) h = activate(act, h);
+      const last = i === layers - 1;
+      h = dense(p, `${name}.${i}`, h, last ? { residual } : act === 'gelu' ? { act } : {});
+      if (!last && act !== 'gelu') h = activate(act, h);
     }
     return h;
   });

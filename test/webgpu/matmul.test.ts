@@ -222,3 +222,44 @@ describe('matmulColSums (a dense layer\'s weight and bias gradients from one pas
     }
   });
 });
+
+/** GELU (tanh form) in float64, straight from its definition. */
+function gelu64(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+}
+
+describe('matmul epilogues: + residual, and GELU writing z and gelu(z) (dense layers, fused)', () => {
+  // One shape per kernel: mm128a (128-aligned), mm64a (64-aligned), checked mm128, mm16; the K of
+  // the mm64a case (2048, few tiles) would be split without an epilogue.
+  const shapes: readonly [number, number, number, MatmulKernel][] = [
+    [128, 32, 128, 'mm128a'], [64, 2048, 64, 'mm64a'], [100, 24, 70, 'mm128'], [5, 7, 9, 'mm16']];
+  it.each(shapes)('%i×%i·%i×… (%s): bias + residual, and bias + gelu, against float64', async (m, k, n, kernel) => {
+    if (!be) return;
+    const rng = Rng.fromSeed(40 + m);
+    const a = rand(rng, m * k);
+    const b = rand(rng, k * n);
+    const bias = rand(rng, n, -2, 2);
+    const res = rand(rng, m * n, -3, 3);
+    const args: MatmulArgs = { batch: 1, m, k, n, transA: false, transB: false, strideA: m * k, strideB: k * n };
+    const ref = reference(a, b, bias, args);
+    const tol = 2e-5 * Math.sqrt(k);
+    const withRes = { ...args, bias: be.upload(bias), residual: be.upload(res) };
+    const plan = matmulPlan(withRes);
+    expect(plan.kernel).toBe(kernel);
+    expect(plan.layers, 'an epilogue is never split').toBe(1);
+    const got = await be.read(be.matmul(be.upload(a), be.upload(b), withRes));
+    expectClose(got, ref.map((x, i) => x + res[i]!), 1e-5, tol, `residual ${kernel}`);
+    const { z, y } = be.matmulGelu(be.upload(a), be.upload(b), { ...args, bias: be.upload(bias) });
+    expectClose(await be.read(z), ref, 1e-5, tol, `z ${kernel}`);
+    // gelu' ≤ 1.13: the product's error passes through at most slightly amplified.
+    expectClose(await be.read(y), ref.map(gelu64), 1e-5, 1.2 * tol, `gelu ${kernel}`);
+  });
+
+  it('rejects a short residual and a residual with gelu', () => {
+    if (!be) return;
+    const args: MatmulArgs = { batch: 1, m: 4, k: 4, n: 4, transA: false, transB: false, strideA: 16, strideB: 16 };
+    const x = be.upload(new Float32Array(16));
+    expect(() => be.matmul(x, x, { ...args, residual: be.upload(new Float32Array(15)) })).toThrow(/expected a residual of 16 elements, got 15/);
+    expect(() => be.matmulGelu(x, x, { ...args, residual: x })).toThrow(/expected no residual/);
+  });
+});

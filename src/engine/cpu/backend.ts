@@ -329,6 +329,11 @@ export class CpuBackend implements Backend {
         for (let c = 0; c < n; c++) o[base + c] = o[base + c]! + bv[c]!;
       }
     }
+    if (args.residual) {
+      const rv = this.view(args.residual);
+      if (rv.length < o.length) throw new Error(`matmul: expected a residual of ${o.length} elements, got ${rv.length}`);
+      for (let i = 0; i < o.length; i++) o[i] = o[i]! + rv[i]!;
+    }
     return s;
   }
 

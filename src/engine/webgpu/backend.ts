@@ -517,6 +517,10 @@ export class WebGPUBackend implements Backend {
     return matmulK.matmulColSums(this, a, b, args);
   }
 
+  matmulGelu(a: Storage, b: Storage, args: MatmulArgs): { z: Storage; y: Storage } {
+    return matmulK.matmulGelu(this, a, b, args);
+  }
+
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
     return matmulK.matmul(this, a, b, args);
   }

@@ -42,7 +42,7 @@ export type CaptureOp = CapturedDispatch | CapturedWrite;
 
 export type ReplayOp =
   | { kind: 'copy'; src: GPUBuffer; dst: PooledBuffer; bytes: number }
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; offset: Uint32Array;
+  | { kind: 'dispatch'; key: string; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; offset: Uint32Array;
     workgroups: [number, number, number]; buffers: PooledBuffer[] };
 
 const USAGE_COPY_SRC = 0x04;
@@ -53,6 +53,8 @@ export class StepRecording implements Recording {
   /** Dispatches per replay. */
   readonly dispatchCount: number;
   private readonly ops: ReplayOp[];
+  /** What `replay` issues: all ops, or those left by `ablate`. */
+  private issued: ReplayOp[];
   private readonly staging: GPUBuffer[] = [];
   private readonly lengths: number[] = [];
   private readonly bySlotStorage = new Map<Storage, number>();
@@ -99,10 +101,21 @@ export class StepRecording implements Recording {
         bindGroup = be.bindGroupFor(op.layout, op.buffers, op.uniforms ? this.uniformBuffer : null, op.uniformBind);
         groups.set(key, bindGroup);
       }
-      return { kind: 'dispatch', pipeline: op.pipeline, bindGroup, offset: op.uniforms ? new Uint32Array([offsets[i]!]) : new Uint32Array(0),
+      return { kind: 'dispatch', key: op.key, pipeline: op.pipeline, bindGroup, offset: op.uniforms ? new Uint32Array([offsets[i]!]) : new Uint32Array(0),
         workgroups: op.workgroups, buffers: op.buffers };
     });
     this.dispatchCount = this.ops.filter((o) => o.kind === 'dispatch').length;
+    this.issued = this.ops;
+  }
+
+  /**
+   * For benchmarks only: replays leave out the dispatches whose pipeline key matches `skip` (all
+   * are issued again with `null`), and the count of those issued is returned. The results are then
+   * wrong; what it measures is how much of a step those kernels take, their launch gaps included.
+   */
+  ablate(skip: RegExp | null): number {
+    this.issued = skip ? this.ops.filter((o) => o.kind !== 'dispatch' || !skip.test(o.key)) : this.ops;
+    return this.issued.filter((o) => o.kind === 'dispatch').length;
   }
 
   /** Slots (uploads) of the captured run, in order. */
@@ -140,7 +153,7 @@ export class StepRecording implements Recording {
     // Staging writes run before the pending command buffer: submit the previous replay's copies first.
     if (inputs.size > 0) this.be.flush();
     for (const [slot, data] of inputs) this.be.device.queue.writeBuffer(this.staging[slot]!, 0, data.buffer, data.byteOffset, data.byteLength);
-    this.be.replayOps(this.ops);
+    this.be.replayOps(this.issued);
   }
 
   /** Frees the recording's own buffers and returns the reserved ones to the pool. */

@@ -1,5 +1,6 @@
 /**
- * Batched matmul C[b] = op(A[b]) · op(B[b]) (+ bias) in f32.
+ * Batched matmul C[b] = op(A[b]) · op(B[b]) (+ bias) (+ residual) in f32, or with a GELU epilogue
+ * (`matmulGelu`: z = the product + bias, and C = gelu(z), both written).
  *
  * Kernels (`matmulPlan` picks one; the pipeline key starts with its name):
  * - `mm128a`, `mm64a`: a T×T output tile (T = 128 or 64) per 256-thread workgroup, vec4 global
@@ -24,7 +25,7 @@
 
 import type { MatmulArgs, Storage } from '../../backend.js';
 import type { WebGPUBackend } from '../backend.js';
-import { FLAT_WG, GRID_BUILTINS, Params, grid, paramsWgsl } from '../wgsl.js';
+import { FLAT_WG, GRID_BUILTINS, MATH_WGSL, Params, grid, paramsWgsl } from '../wgsl.js';
 
 const MAXG = 65535;
 
@@ -44,13 +45,13 @@ export interface MatmulPlan {
   workgroups: number;
 }
 
-export function matmulPlan(args: MatmulArgs): MatmulPlan {
+export function matmulPlan(args: MatmulArgs, gelu = false): MatmulPlan {
   const { batch, m: M, k: K, n: N, strideA, strideB } = args;
   const kernel = pickKernel(M, K, N, strideA % 4 === 0 && strideB % 4 === 0);
   const tile = { mm16: 16, mm64a: 64, mm128: 128, mm128a: 128 }[kernel];
   const kStep = kernel === 'mm16' ? 16 : 1024 / tile;
   const tiles = batch * Math.ceil(M / tile) * Math.ceil(N / tile);
-  const S = splitCount(tiles, K, (args.bias ?? null) !== null, batch);
+  const S = splitCount(tiles, K, gelu || (args.bias ?? null) !== null || (args.residual ?? null) !== null, batch);
   const runK = S > 1 ? Math.ceil(K / S / kStep) * kStep : Math.max(K, 1);
   const layers = S > 1 ? Math.ceil(K / runK) : 1;
   return { kernel, tile, kStep, layers, runK, workgroups: tiles * layers };
@@ -69,20 +70,36 @@ function pickKernel(M: number, K: number, N: number, vecStrides: boolean): Matmu
 }
 
 export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): Storage {
+  return run(be, a, b, args, false).out;
+}
+
+/** z = op(A)·op(B) (+ bias) and y = gelu(z) from one kernel (no residual, never split over K). */
+export function matmulGelu(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): { z: Storage; y: Storage } {
+  if ((args.residual ?? null) !== null) throw new Error('matmulGelu: expected no residual, got one');
+  const r = run(be, a, b, args, true);
+  return { z: r.z!, y: r.out };
+}
+
+function run(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs, gelu: boolean): { out: Storage; z: Storage | null } {
   const { batch, m: M, k: K, n: N, transA, transB, strideA, strideB } = args;
   const bias = args.bias ?? null;
+  const residual = args.residual ?? null;
   if (bias && bias.length < N) throw new Error(`matmul: expected a bias of ${N} elements, got ${bias.length}`);
   for (const [name, v] of Object.entries({ batch, m: M, k: K, n: N, strideA, strideB })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: expected ${name} to be a non-negative integer, got ${v}`);
   }
-  if (batch * M * N === 0) return be.alloc(0);
+  if (residual && residual.length < batch * M * N) {
+    throw new Error(`matmul: expected a residual of ${batch * M * N} elements, got ${residual.length}`);
+  }
+  if (batch * M * N === 0) return { out: be.alloc(0), z: gelu ? be.alloc(0) : null };
   // K = 0: the kernels still run (zero K-steps) and write zeros.
-  const plan = matmulPlan(args);
+  const ep: Epilogue = { bias: bias !== null, residual: residual !== null, gelu };
+  const plan = matmulPlan(args, gelu);
   const { kernel, tile } = plan;
-  const key = `${kernel}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? 'b' : ''}`;
+  const key = `${kernel}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? 'b' : ''}${residual ? 'r' : ''}${gelu ? 'g' : ''}`;
   const src = (): string => (kernel === 'mm16'
-    ? mm16(transA, transB, bias !== null)
-    : mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', bias !== null));
+    ? mm16(transA, transB, ep)
+    : mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', ep));
   const tilesM = Math.ceil(M / tile);
   const tilesN = Math.ceil(N / tile);
   if (tilesN > MAXG) throw new Error(`matmul: n = ${N} needs more than 65535 column tiles; split B`);
@@ -94,17 +111,20 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
     be.dispatch(key, src, [a, b, part], ['read', 'read', 'read_write'], p, [tilesN, tilesM, plan.layers]);
     const sum = splitSum(be, part, plan.layers, M * N);
     be.free(part);
-    return sum;
+    return { out: sum, z: null };
   }
   const out = be.alloc(batch * M * N);
+  const z = gelu ? be.alloc(batch * M * N) : null;
+  // Bindings in epilogueBindings' order: A, B, C, then BIAS, RES, Z where present.
+  const bindings = [a, b, out, ...(bias ? [bias] : []), ...(residual ? [residual] : []), ...(z ? [z] : [])];
+  const access = bindings.map((x) => (x === out || x === z ? 'read_write' : 'read') as 'read' | 'read_write');
   for (let b0 = 0; b0 < batch; b0 += MAXG) {
     for (let t0 = 0; t0 < tilesM; t0 += MAXG) {
       const p = new Params().u32(M).u32(N).u32(K).u32(strideA).u32(strideB).u32(b0).u32(t0).u32(Math.max(K, 1)).u32(1).buffer();
-      be.dispatch(key, src, bias ? [a, b, out, bias] : [a, b, out], bias ? ['read', 'read', 'read_write', 'read'] : ['read', 'read', 'read_write'], p,
-        [tilesN, Math.min(MAXG, tilesM - t0), Math.min(MAXG, batch - b0)]);
+      be.dispatch(key, src, bindings, access, p, [tilesN, Math.min(MAXG, tilesM - t0), Math.min(MAXG, batch - b0)]);
     }
   }
-  return out;
+  return { out, z };
 }
 
 /**
@@ -116,8 +136,8 @@ export function matmul(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulAr
  */
 export function matmulColSums(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs): { c: Storage; sums: Storage } {
   const { m: M, k: K, n: N, transA, transB } = args;
-  if (args.batch !== 1 || (args.bias ?? null) !== null) {
-    throw new Error(`matmulColSums: expected batch 1 and no bias, got batch ${args.batch}${args.bias ? ' with a bias' : ''}`);
+  if (args.batch !== 1 || (args.bias ?? null) !== null || (args.residual ?? null) !== null) {
+    throw new Error(`matmulColSums: expected batch 1 and no bias or residual, got batch ${args.batch}${args.bias ? ' with a bias' : ''}${args.residual ? ' with a residual' : ''}`);
   }
   const plan = matmulPlan(args);
   if (plan.kernel === 'mm16' || plan.layers === 1 || M * N === 0) {
@@ -128,7 +148,7 @@ export function matmulColSums(be: WebGPUBackend, a: Storage, b: Storage, args: M
   }
   const { kernel, tile } = plan;
   const key = `${kernel}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}s`;
-  const src = (): string => mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', false, true);
+  const src = (): string => mmTile(kernel === 'mm64a' ? 64 : 128, transA, transB, kernel !== 'mm128', NO_EPILOGUE, true);
   const part = be.alloc(plan.layers * M * N);
   const csp = be.alloc(plan.layers * N);
   const p = new Params().u32(M).u32(N).u32(K).u32(args.strideA).u32(args.strideB).u32(0).u32(0).u32(plan.runK).u32(plan.layers).buffer();
@@ -157,10 +177,10 @@ const MIN_RUN = 64;
 /**
  * How many K-runs to split a product into: 1 unless it has fewer than FILL_WORKGROUPS / 2
  * workgroups (less than one per SM) and K ≥ 1024; then enough runs of at least MIN_RUN rows to
- * reach FILL_WORKGROUPS. Only single products without a bias epilogue are split.
+ * reach FILL_WORKGROUPS. Only single products without an epilogue (bias, residual, gelu) are split.
  */
-function splitCount(workgroups: number, K: number, bias: boolean, batch = 1): number {
-  if (bias || batch !== 1 || 2 * workgroups >= FILL_WORKGROUPS || K < 1024) return 1;
+function splitCount(workgroups: number, K: number, epilogue: boolean, batch = 1): number {
+  if (epilogue || batch !== 1 || 2 * workgroups >= FILL_WORKGROUPS || K < 1024) return 1;
   return Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / workgroups), Math.floor(K / MIN_RUN)));
 }
 
@@ -239,11 +259,41 @@ const SPLIT_PRELUDE = `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
   let bBase = bi * pu(4u);
   let cBase = select(bi, wid.z, split) * M * N;`;
 
-const HEADER = (vecIn: boolean, vecOut: boolean, bias: boolean, colSums = false): string => `${paramsWgsl(bias || colSums ? 4 : 3, 9)}
+/** What a kernel does after the product: + bias [N], + residual [batch, M, N], or gelu (writing z too). */
+interface Epilogue {
+  bias: boolean;
+  residual: boolean;
+  gelu: boolean;
+}
+
+const NO_EPILOGUE: Epilogue = { bias: false, residual: false, gelu: false };
+
+const HEADER = (vecIn: boolean, vecOut: boolean, ep: Epilogue, colSums = false): string => {
+  const t = vecOut ? 'vec4<f32>' : 'f32';
+  let n = 3;
+  let s = '';
+  if (ep.bias) s += `@group(0) @binding(${n++}) var<storage, read> BIAS: array<${t}>;\n`;
+  if (ep.residual) s += `@group(0) @binding(${n++}) var<storage, read> RES: array<${t}>;\n`;
+  if (ep.gelu) s += `@group(0) @binding(${n++}) var<storage, read_write> Z: array<${t}>;\n`;
+  if (colSums) n++;
+  return `${paramsWgsl(n, 9)}
 @group(0) @binding(0) var<storage, read> A: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> B: array<${vecIn ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> C: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
-${bias ? `@group(0) @binding(3) var<storage, read> BIAS: array<${vecOut ? 'vec4<f32>' : 'f32'}>;\n` : ''}`;
+@group(0) @binding(2) var<storage, read_write> C: array<${t}>;
+${s}${ep.gelu ? MATH_WGSL : ''}`;
+};
+
+/**
+ * The store of value `v` (vec4 or scalar) at element index `i` of C (vec4 index when `vec`), with
+ * the bias `b` already added: + residual, or z = v and C = gelu(v).
+ */
+function epilogueStore(ep: Epilogue, i: string, v: string, vec: boolean): string {
+  if (ep.gelu) {
+    const g = vec ? `vec4<f32>(gelu_(v.x), gelu_(v.y), gelu_(v.z), gelu_(v.w))` : 'gelu_(v)';
+    return `{ let v = ${v}; Z[${i}] = v; C[${i}] = ${g}; }`;
+  }
+  return `C[${i}] = ${v}${ep.residual ? ` + RES[${i}]` : ''};`;
+}
 
 /**
  * Geometry of the T×T tile kernels (T = 64 or 128, 256 threads). Every K-step stages T·KT = 1024
@@ -304,8 +354,8 @@ function fmaCode(T: 64 | 128): string {
   return s;
 }
 
-/** Writes the accumulators (+ bias): row m0 + 64·(r/4) + 4ty + r%4, cols n0 + 64h + 4tx…+3. */
-function storeCode(T: 64 | 128, aligned: boolean, bias: boolean): string {
+/** Writes the accumulators (+ epilogue): row m0 + 64·(r/4) + 4ty + r%4, cols n0 + 64h + 4tx…+3. */
+function storeCode(T: 64 | 128, aligned: boolean, ep: Epilogue): string {
   const { H } = tileGeometry(T);
   let s = '';
   for (let r = 0; r < 4 * H; r++) {
@@ -313,10 +363,10 @@ function storeCode(T: 64 | 128, aligned: boolean, bias: boolean): string {
     for (let h = 0; h < H; h++) {
       const col = `n0 + ${64 * h}u + tx * 4u`;
       if (aligned) {
-        s += `  C[(cBase + (${row}) * N + ${col}) / 4u] = c${r}${h}${bias ? ` + BIAS[(${col}) / 4u]` : ''};\n`;
+        s += `  ${epilogueStore(ep, `(cBase + (${row}) * N + ${col}) / 4u`, `c${r}${h}${ep.bias ? ` + BIAS[(${col}) / 4u]` : ''}`, true)}\n`;
       } else {
         s += `  { let row = ${row}; let col = ${col};
-    if (row < M) { for (var j = 0u; j < 4u; j++) { if (col + j < N) { C[cBase + row * N + col + j] = c${r}${h}[j]${bias ? ' + BIAS[col + j]' : ''}; } } } }\n`;
+    if (row < M) { for (var j = 0u; j < 4u; j++) { if (col + j < N) { ${epilogueStore(ep, 'cBase + row * N + col + j', `c${r}${h}[j]${ep.bias ? ' + BIAS[col + j]' : ''}`, false)} } } } }\n`;
       }
     }
   }
@@ -328,9 +378,9 @@ function storeCode(T: 64 | 128, aligned: boolean, bias: boolean): string {
  * op(B) over the layer's run of K ([layers, N]), added by the 16 threads of row ty = 0 of the
  * workgroups of the first tile row (each owns the columns it multiplies: n0 + 64h + 4tx…+3).
  */
-function mmTile(T: 64 | 128, transA: boolean, transB: boolean, aligned: boolean, bias: boolean, colSums = false): string {
+function mmTile(T: 64 | 128, transA: boolean, transB: boolean, aligned: boolean, ep: Epilogue, colSums = false): string {
   const { H, KT, W } = tileGeometry(T);
-  if (colSums && bias) throw new Error('mmTile: expected column sums without a bias');
+  if (colSums && (ep.bias || ep.residual || ep.gelu)) throw new Error('mmTile: expected column sums without an epilogue');
   const csAcc = colSums ? range(H).map((h) => `var cs${h} = vec4<f32>(0.0);`).join(' ') : '';
   const csAdd = colSums
     ? `    if (sums) {
@@ -351,7 +401,7 @@ ${range(H).map((h) => `    { let col = n0 + ${64 * h}u + tx * 4u;
   const load = `${loadCode(T, 'A', aRowRun, aligned)}\n    ${loadCode(T, 'B', bRowRun, aligned)}`;
   const acc = [];
   for (let r = 0; r < 4 * H; r++) for (let h = 0; h < H; h++) acc.push(`var c${r}${h} = vec4<f32>(0.0);`);
-  return `${HEADER(aligned, aligned, bias, colSums)}${colSums ? '@group(0) @binding(3) var<storage, read_write> CS: array<f32>;\n' : ''}
+  return `${HEADER(aligned, aligned, ep, colSums)}${colSums ? '@group(0) @binding(3) var<storage, read_write> CS: array<f32>;\n' : ''}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
@@ -382,15 +432,15 @@ ${csAdd}    kt = kBegin + (it + 1u) * ${KT}u;
 ${fmaCode(T)}
     workgroupBarrier();
   }
-${storeCode(T, aligned, bias)}${csStore}}`;
+${storeCode(T, aligned, ep)}${csStore}}`;
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
-function mm16(transA: boolean, transB: boolean, bias: boolean): string {
+function mm16(transA: boolean, transB: boolean, ep: Epilogue): string {
   const aIdx = transA ? 'aBase + kk * M + row' : 'aBase + row * K + kk';
   const bIdx = transB ? 'bBase + col * K + kk' : 'bBase + kk * N + col';
-  return `${HEADER(false, false, bias)}
+  return `${HEADER(false, false, ep)}
 var<workgroup> As: array<array<f32, 17>, 16>;
 var<workgroup> Bs: array<array<f32, 17>, 16>;
 @compute @workgroup_size(16, 16)
@@ -412,6 +462,6 @@ ${SPLIT_PRELUDE}
     for (var j = 0u; j < 16u; j++) { acc = fma(As[l.y][j], Bs[j][l.x], acc); }
     workgroupBarrier();
   }
-  if (r < M && c < N) { C[cBase + r * N + c] = acc${bias ? ' + BIAS[c]' : ''}; }
+  if (r < M && c < N) { ${epilogueStore(ep, 'cBase + r * N + c', `acc${ep.bias ? ' + BIAS[c]' : ''}`, false)} }
 }`;
 }
