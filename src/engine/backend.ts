@@ -168,9 +168,12 @@ export interface Backend {
    */
   layerNorm(x: Storage, gamma: Storage, beta: Storage, rows: number, cols: number, eps: number):
     { y: Storage; mean: Storage; rstd: Storage };
-  /** Gradients of layerNorm: dx [rows, cols], dgamma [cols], dbeta [cols]. */
+  /**
+   * Gradients of layerNorm: dx [rows, cols] (plus `acc` [rows, cols] when given: a gradient of x
+   * collected elsewhere, summed in the same pass), dgamma [cols], dbeta [cols].
+   */
   layerNormBackward(dy: Storage, x: Storage, gamma: Storage, mean: Storage, rstd: Storage,
-    rows: number, cols: number): { dx: Storage; dgamma: Storage; dbeta: Storage };
+    rows: number, cols: number, acc?: Storage | null): { dx: Storage; dgamma: Storage; dbeta: Storage };
   /** Softmax over the last axis of x [rows, cols]. */
   softmax(x: Storage, rows: number, cols: number): Storage;
   /** Log-softmax over the last axis of x [rows, cols]. */

@@ -14,5 +14,5 @@
  *
  * Backward functions run unrecorded, inside a scope that frees what they do not return.
  */
-export { needsGrad, record, save, Tensor } from './tensor.js';
+export { Folded, needsGrad, record, save, Tensor } from './tensor.js';
 export type { BackwardFn } from './tensor.js';

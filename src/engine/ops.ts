@@ -7,7 +7,7 @@
 import type { Backend, BinaryOp, ReduceOp, UnaryOp } from './backend.js';
 import { Rng } from './random.js';
 import {
-  Tensor, ShapeError, makeValueAndGrad, needsGrad, record, save, shapeSize, tidy,
+  Folded, Tensor, ShapeError, makeValueAndGrad, needsGrad, record, save, shapeSize, tidy,
 } from './tensor.js';
 
 // ---------------------------------------------------------------- default backend
@@ -533,22 +533,27 @@ export interface LinearOptions {
 }
 
 /**
- * A dense layer's product: x [m, k] · w [k, n] + b [n] in one kernel (the bias is added in the
- * matmul's epilogue), plus `residual`, or through `act`. Gradients: dz = g (or g·gelu'(z) with
- * z = x·w + b), dx = dz·wᵀ, dw = xᵀ·dz, db = Σ_rows dz, d residual = g.
+ * A dense layer's product over the last axis: x [..., k] · w [k, n] + b [n] → [..., n] in one
+ * kernel (the bias is added in the matmul's epilogue; the leading axes are rows), plus `residual`
+ * [..., n], or through `act`. Gradients: dz = g (or g·gelu'(z) with z = x·w + b), dx = dz·wᵀ,
+ * dw = xᵀ·dz, db = Σ_rows dz, d residual = g. No reshape op stands between x and the product, so
+ * when x already has a gradient (a residual stream) the backward adds dx to it in the product's
+ * epilogue (tensor.ts Folded).
  */
 export function linear(x: Tensor, w: Tensor, bias: Tensor, opts: LinearOptions = {}): Tensor {
   const b = sameBackend('linear', x, w, bias);
-  if (x.rank !== 2 || w.rank !== 2 || bias.rank !== 1 || x.shape[1] !== w.shape[0] || bias.shape[0] !== w.shape[1]) {
-    throw new ShapeError(`linear: expected x [m, k], w [k, n], b [n], got ${fmt(x.shape)}, ${fmt(w.shape)}, ${fmt(bias.shape)}`);
+  if (x.rank < 1 || w.rank !== 2 || bias.rank !== 1 || x.shape[x.rank - 1] !== w.shape[0] || bias.shape[0] !== w.shape[1]) {
+    throw new ShapeError(`linear: expected x [..., k], w [k, n], b [n], got ${fmt(x.shape)}, ${fmt(w.shape)}, ${fmt(bias.shape)}`);
   }
-  const [m, k] = x.shape as [number, number];
+  const k = w.shape[0]!;
   const n = w.shape[1]!;
+  const m = k === 0 ? shapeSize(x.shape.slice(0, -1)) : x.size / k;
+  const outShape = [...x.shape.slice(0, -1), n];
   const res = opts.residual;
   if (res !== undefined) {
     sameBackend('linear', x, res);
-    if (res.rank !== 2 || res.shape[0] !== m || res.shape[1] !== n) {
-      throw new ShapeError(`linear: expected a residual [${m}, ${n}], got ${fmt(res.shape)}`);
+    if (res.rank !== outShape.length || res.shape.some((d, i) => d !== outShape[i])) {
+      throw new ShapeError(`linear: expected a residual ${fmt(outShape)}, got ${fmt(res.shape)}`);
     }
     if (opts.act !== undefined) throw new Error(`linear: expected a residual or an activation, got both (${opts.act})`);
   }
@@ -559,24 +564,32 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor, opts: LinearOptions =
   if (opts.act === 'gelu') {
     if (b.matmulGelu) {
       const r = b.matmulGelu(x.storage(), w.storage(), args);
-      z = wrap(b, r.z, [m, n]);
-      y = wrap(b, r.y, [m, n]);
+      z = wrap(b, r.z, outShape);
+      y = wrap(b, r.y, outShape);
     } else {
-      z = wrap(b, b.matmul(x.storage(), w.storage(), args), [m, n]);
-      y = wrap(b, b.unary('gelu', z.storage()), [m, n]);
+      z = wrap(b, b.matmul(x.storage(), w.storage(), args), outShape);
+      y = wrap(b, b.unary('gelu', z.storage()), outShape);
     }
   } else {
-    y = wrap(b, b.matmul(x.storage(), w.storage(), args), [m, n]);
+    y = wrap(b, b.matmul(x.storage(), w.storage(), args), outShape);
   }
   if (needsGrad([x, w, bias, res])) {
     const sx = save(x);
     const sw = save(w);
     const sz = z && save(z);
-    record([x, w, bias, res], [y], ([g0]) => tidy(() => {
+    record([x, w, bias, res], [y], ([g0], [accX]) => tidy(() => {
       const g = sz ? binaryRaw('geluGrad', sz, g0!) : g0!;
       const dres = res ? g0!.alias(g0!.shape) : null;
-      const dx = matmul(g, sw, { transB: true });
-      if (!b.matmulColSums) return [dx, matmul(sx, g, { transA: true }), sum(g, 0), dres];
+      // dx = g·wᵀ, plus the gradient x has collected so far when there is one (the sum taken in the
+      // product's epilogue instead of a separate add).
+      const dxRaw = wrap(b, b.matmul(g.storage(), sw.storage(), { batch: 1, m, k: n, n: k, transA: false, transB: true, strideA: 0,
+        strideB: 0, residual: accX?.storage() ?? null }), sx.shape);
+      const dx = accX ? new Folded(dxRaw) : dxRaw;
+      if (!b.matmulColSums) {
+        const x2 = reshape(sx, [m, k]);
+        const g2 = reshape(g, [m, n]);
+        return [dx, matmul(x2, g2, { transA: true }), sum(g2, 0), dres];
+      }
       // xᵀ·g and Σ_rows g in one pass over g (the sums ride along the product's loads of g).
       const r = b.matmulColSums(sx.storage(), g.storage(), { batch: 1, m: k, k: m, n, transA: true, transB: false, strideA: 0, strideB: 0 });
       return [dx, wrap(b, r.c, [k, n]), wrap(b, r.sums, [n]), dres];
@@ -605,9 +618,12 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): T
     const sg = save(gamma);
     const sm = save(mu);
     const sr = save(rstd);
-    record([x, gamma, beta], [y], ([g]) => {
-      const d = b.layerNormBackward(g!.storage(), sx.storage(), sg.storage(), sm.storage(), sr.storage(), rows, cols);
-      return [wrap(b, d.dx, sx.shape), wrap(b, d.dgamma, sg.shape), wrap(b, d.dbeta, sg.shape)];
+    record([x, gamma, beta], [y], ([g], [accX]) => {
+      // dx plus the gradient x has collected so far (a residual stream's), in the same kernel.
+      const d = b.layerNormBackward(g!.storage(), sx.storage(), sg.storage(), sm.storage(), sr.storage(), rows, cols,
+        accX?.storage() ?? null);
+      const dx = wrap(b, d.dx, sx.shape);
+      return [accX ? new Folded(dx) : dx, wrap(b, d.dgamma, sg.shape), wrap(b, d.dbeta, sg.shape)];
     });
   }
   mu.dispose();

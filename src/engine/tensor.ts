@@ -177,8 +177,22 @@ export function keep<T extends TensorTree>(tree: T): T {
 
 // ---------------------------------------------------------------- tape
 
-/** Backward of one recorded op: output gradients (null = zero) to input gradients (null = none). */
-export type BackwardFn = (dys: (Tensor | null)[]) => (Tensor | null)[];
+/**
+ * An input gradient that already includes the gradient accumulated so far for that input (`acc[k]`
+ * of the backward): the tape replaces the running sum with it instead of adding, so an op whose
+ * kernel can take that sum in its epilogue saves the separate add.
+ */
+export class Folded {
+  constructor(readonly grad: Tensor) {}
+}
+
+/**
+ * Backward of one recorded op: output gradients (null = zero) to input gradients (null = none).
+ * `acc[k]` is the gradient accumulated so far for input k (null if none, and for all but the first
+ * position of an input that appears twice); it is borrowed. Return `new Folded(acc[k] + dx)` to fold
+ * it in, or the plain dx to have the tape add it.
+ */
+export type BackwardFn = (dys: (Tensor | null)[], acc: readonly (Tensor | null)[]) => (Tensor | Folded | null)[];
 
 interface TapeNode {
   inputs: number[];
@@ -283,15 +297,25 @@ export function makeValueAndGrad(helpers: {
             const node = tape.nodes[i]!;
             const dys = node.outputs.map((id) => grads.get(id) ?? null);
             if (dys.every((g) => g === null)) continue;
-            const dxs = tidy(() => node.backward(dys));
+            const acc = node.inputs.map((id, k) => (id >= 0 && node.inputs.indexOf(id) === k ? grads.get(id) ?? null : null));
+            const dxs = tidy(() => node.backward(dys, acc));
             for (const id of node.outputs) {
               const g = grads.get(id);
               if (g) { g.dispose(); grads.delete(id); }
             }
             node.inputs.forEach((id, k) => {
-              const dx = dxs[k];
+              const out = dxs[k];
+              const prev = id >= 0 ? grads.get(id) : undefined;
+              if (out instanceof Folded) {
+                if (id < 0 || acc[k] !== (prev ?? null)) {
+                  throw new Error(`valueAndGrad: a backward folded input ${k} into a gradient it was not given`);
+                }
+                grads.set(id, out.grad);
+                prev?.dispose();
+                return;
+              }
+              const dx = out;
               if (id < 0 || !dx) { dx?.dispose(); return; }
-              const prev = grads.get(id);
               if (prev) {
                 grads.set(id, helpers.add(prev, dx));
                 prev.dispose();

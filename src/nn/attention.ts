@@ -74,8 +74,13 @@ export function projectKeys(p: Params, name: string, keys: Tensor, heads: number
  */
 export function attend(p: Params, name: string, queries: Tensor, kv: { k: Tensor; v: Tensor }, mask: Tensor | null,
   groups: readonly AttentionGroup[], opts: AttentionOptions, queryRows?: number, residual?: Tensor): Tensor {
+  return E.tidy(() => attendProjected(p, name, dense(p, `${name}.q`, queries), kv, mask, groups, opts, queryRows, residual));
+}
+
+/** `attend` after the query projection: `qp` [B, Q, H·d] (or [B, 1, H·d] with `queryRows`). */
+export function attendProjected(p: Params, name: string, qp: Tensor, kv: { k: Tensor; v: Tensor }, mask: Tensor | null,
+  groups: readonly AttentionGroup[], opts: AttentionOptions, queryRows?: number, residual?: Tensor): Tensor {
   return E.tidy(() => {
-    let qp = dense(p, `${name}.q`, queries);
     if (opts.kind === 'scan') {
       const o = biasedScanAttention(headsView(qp, opts.heads), kv.k, kv.v, mask, groups.map((g): ScanGroup => toScanGroup(p, name, g)),
         { tileQ: opts.tileQ, tileK: opts.tileK, precision: opts.precision, layout: 'bnhd', queryRows });
@@ -83,8 +88,8 @@ export function attend(p: Params, name: string, queries: Tensor, kv: { k: Tensor
       return dense(p, `${name}.out`, E.reshape(o, [B, Q, H * dv]), { residual });
     }
     const t = (x: Tensor): Tensor => E.transpose(x, [0, 2, 1, 3]);
-    if (queryRows !== undefined) qp = E.broadcastTo(qp, [qp.shape[0]!, queryRows, qp.shape[2]!]);
-    const o = denseAttention(p, name, splitHeads(qp, opts.heads), t(kv.k), t(kv.v), mask, groups, opts);
+    const q = queryRows === undefined ? qp : E.broadcastTo(qp, [qp.shape[0]!, queryRows, qp.shape[2]!]);
+    const o = denseAttention(p, name, splitHeads(q, opts.heads), t(kv.k), t(kv.v), mask, groups, opts);
     return dense(p, `${name}.out`, mergeHeads(o), { residual });
   });
 }

@@ -6,9 +6,9 @@
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
-import { attend, projectKeys, type AttentionGroup, type AttentionOptions } from './attention.js';
+import { attend, attendProjected, projectKeys, type AttentionGroup, type AttentionOptions } from './attention.js';
 import { biasSpecs, type BiasSpec } from './bias.js';
-import { denseSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs, type Activation } from './layers.js';
+import { dense, denseSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs, type Activation } from './layers.js';
 import type { ParamSpec, Params } from './params.js';
 
 export interface KRBlockConfig {
@@ -111,8 +111,11 @@ export function krBlockJoint(p: Params, name: string, c: KRBlockConfig, x: Tenso
   return E.tidy(() => {
     const [B, , Em] = x.shape as [number, number, number];
     const xn = layerNorm(p, `${name}.ln1`, x, c.eps);
+    // The query projection before the key slice: in the backward (reverse order) the slice's
+    // gradient of xn then exists when the query projection's runs, which adds it in its own kernel.
+    const qp = dense(p, `${name}.attn.q`, xn);
     const kv = projectKeys(p, `${name}.attn`, E.slice(xn, [0, 0, 0], [B, Nc, Em]), c.heads);
-    const x1 = attend(p, `${name}.attn`, xn, kv, mask, groups(c, coords.test, coords.ctx), c.attention, undefined, x);
+    const x1 = attendProjected(p, `${name}.attn`, qp, kv, mask, groups(c, coords.test, coords.ctx), c.attention, undefined, x);
     return residualFfn(p, name, c, x1);
   });
 }

@@ -32,11 +32,7 @@ export function dense(p: Params, name: string, x: Tensor, opts: { residual?: Ten
   if (r && (r.rank !== outShape.length || r.shape.some((d, i) => d !== outShape[i]))) {
     throw new E.ShapeError(`dense ${name}: expected a residual [${outShape.join(', ')}], got [${r.shape.join(', ')}]`);
   }
-  return E.tidy(() => {
-    const flat = E.reshape(x, [-1, inDim]);
-    const lin: E.LinearOptions = r ? { residual: E.reshape(r, [-1, w.shape[1]!]) } : opts.act ? { act: opts.act } : {};
-    return E.reshape(E.linear(flat, w, get(p, `${name}.bias`), lin), outShape);
-  });
+  return E.linear(x, w, get(p, `${name}.bias`), r ? { residual: r } : opts.act ? { act: opts.act } : {});
 }
 
 export function activate(act: Activation, x: Tensor): Tensor {

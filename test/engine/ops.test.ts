@@ -66,6 +66,26 @@ const CASES: Case[] = [
   { name: 'linear (fused bias)', inputs: [[3, 4], [4, 5], [5]], f: ([x, w, b]) => E.linear(x!, w!, b!) },
   { name: 'linear + residual', inputs: [[3, 4], [4, 5], [5], [3, 5]], f: ([x, w, b, r]) => E.linear(x!, w!, b!, { residual: r! }) },
   { name: 'linear + gelu', inputs: [[3, 4], [4, 5], [5]], f: ([x, w, b]) => E.linear(x!, w!, b!, { act: 'gelu' }) },
+  // x used twice: the second backward (in tape order) folds the gradient x already has into its own
+  // kernel (tensor.ts Folded): the layer norm's dx, then the product's dx epilogue; and x as both
+  // the input and the residual of one linear (only the first position is offered the sum).
+  {
+    name: 'x into a linear, then a layer norm (the layer norm folds)', inputs: [[3, 4], [4, 4], [4], [4], [4]],
+    f: ([x, w, b, g, bt]) => E.add(E.layerNorm(x!, g!, bt!), E.linear(x!, w!, b!)),
+  },
+  {
+    name: 'x into a layer norm, then a linear (the product folds)', inputs: [[3, 4], [4, 4], [4], [4], [4]],
+    f: ([x, w, b, g, bt]) => E.add(E.linear(x!, w!, b!), E.layerNorm(x!, g!, bt!)),
+  },
+  { name: 'linear over leading axes (x [2, 3, 4], residual [2, 3, 5])', inputs: [[2, 3, 4], [4, 5], [5], [2, 3, 5]],
+    f: ([x, w, b, r]) => E.linear(x!, w!, b!, { residual: r! }) },
+  { name: 'linear + gelu over leading axes, x also through a layer norm', inputs: [[2, 3, 4], [4, 5], [5], [4], [4]],
+    f: ([x, w, b, g, bt]) => E.add(E.sum(E.layerNorm(x!, g!, bt!), -1, true), E.linear(x!, w!, b!, { act: 'gelu' })) },
+  { name: 'linear with x as its own residual', inputs: [[3, 4], [4, 4], [4]], f: ([x, w, b]) => E.linear(E.mul(x!, 1.5), w!, b!, { residual: x! }) },
+  {
+    name: 'linear with x as input and residual, after x fed a layer norm', inputs: [[3, 4], [4, 4], [4], [4], [4]],
+    f: ([x, w, b, g, bt]) => E.add(E.layerNorm(x!, g!, bt!), E.linear(x!, w!, b!, { residual: x! })),
+  },
   { name: 'matmul transA', inputs: [[4, 3], [4, 5]], f: ([a, b]) => E.matmul(a!, b!, { transA: true }) },
   { name: 'matmul transB', inputs: [[3, 4], [5, 4]], f: ([a, b]) => E.matmul(a!, b!, { transB: true }) },
   { name: 'matmul transA transB', inputs: [[4, 3], [5, 4]], f: ([a, b]) => E.matmul(a!, b!, { transA: true, transB: true }) },

@@ -359,7 +359,10 @@ export class CpuBackend implements Backend {
     return { y, mean, rstd };
   }
 
-  layerNormBackward(dy: Storage, x: Storage, gamma: Storage, mean: Storage, rstd: Storage, rows: number, cols: number) {
+  layerNormBackward(dy: Storage, x: Storage, gamma: Storage, mean: Storage, rstd: Storage, rows: number, cols: number,
+    acc: Storage | null = null) {
+    const av = acc ? this.view(acc) : null;
+    if (av && av.length < rows * cols) throw new Error(`layerNormBackward: expected acc of ${rows * cols} elements, got ${av.length}`);
     const dyv = this.view(dy);
     const xv = this.view(x);
     const gv = this.view(gamma);
@@ -386,7 +389,7 @@ export class CpuBackend implements Backend {
       s2 /= cols;
       for (let c = 0; c < cols; c++) {
         const xh = (xv[base + c]! - m) * rs;
-        dxv[base + c] = rs * (dyv[base + c]! * gv[c]! - s1 - xh * s2);
+        dxv[base + c] = rs * (dyv[base + c]! * gv[c]! - s1 - xh * s2) + (av ? av[base + c]! : 0);
       }
     }
     const [dgamma, dgv] = this.out(cols);

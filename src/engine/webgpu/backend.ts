@@ -531,8 +531,8 @@ export class WebGPUBackend implements Backend {
   }
 
   layerNormBackward(dy: Storage, x: Storage, gamma: Storage, mean: Storage, rstd: Storage, rowsN: number,
-    cols: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
-    return rows.layerNormBackward(this, dy, x, gamma, mean, rstd, rowsN, cols);
+    cols: number, acc: Storage | null = null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+    return rows.layerNormBackward(this, dy, x, gamma, mean, rstd, rowsN, cols, acc);
   }
 
   softmax(x: Storage, rowsN: number, cols: number): Storage {

@@ -81,20 +81,22 @@ export function layerNorm(be: WebGPUBackend, x: Storage, gamma: Storage, beta: S
 }
 
 export function layerNormBackward(be: WebGPUBackend, dy: Storage, x: Storage, gamma: Storage, mean: Storage,
-  rstd: Storage, rows: number, cols: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+  rstd: Storage, rows: number, cols: number, acc: Storage | null = null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+  if (acc && acc.length < rows * cols) throw new Error(`layerNormBackward: expected acc of ${rows * cols} elements, got ${acc.length}`);
   const dx = be.alloc(rows * cols);
   if (cols === 0) return { dx, dgamma: be.alloc(0), dbeta: be.alloc(0) };
   if (rows === 0) return { dx, dgamma: be.fill(cols, 0), dbeta: be.fill(cols, 0) };
   const W = rowWorkgroup(cols);
   const p = new Params().u32(rows).u32(cols).buffer();
-  be.dispatch(`layerNormBackward_${W}`, () => `${paramsWgsl(6, 2)}${treeWgsl(W)}
+  // With `acc`, dx also gets the gradient x collected elsewhere (binding 6).
+  be.dispatch(`layerNormBackward_${W}${acc ? 'a' : ''}`, () => `${paramsWgsl(acc ? 7 : 6, 2)}${treeWgsl(W)}
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
 @group(0) @binding(3) var<storage, read> Mean: array<f32>;
 @group(0) @binding(4) var<storage, read> Rstd: array<f32>;
 @group(0) @binding(5) var<storage, read_write> DX: array<f32>;
-@compute @workgroup_size(${W}) fn main(${GRID_BUILTINS}) {
+${acc ? '@group(0) @binding(6) var<storage, read> ACC: array<f32>;\n' : ''}@compute @workgroup_size(${W}) fn main(${GRID_BUILTINS}) {
   let row = ${FLAT_WG};
   if (row >= pu(0u)) { return; }
   let cols = pu(1u);
@@ -109,9 +111,10 @@ export function layerNormBackward(be: WebGPUBackend, dy: Storage, x: Storage, ga
   let m = wsum2(s, lid) / f32(cols);
   for (var j = lid; j < cols; j += ${W}u) {
     let xh = (X[base + j] - mu) * rs;
-    DX[base + j] = rs * (DY[base + j] * G[j] - m.x - xh * m.y);
+    DX[base + j] = rs * (DY[base + j] * G[j] - m.x - xh * m.y)${acc ? ' + ACC[base + j]' : ''};
   }
-}`, [dy, x, gamma, mean, rstd, dx], ['read', 'read', 'read', 'read', 'read', 'read_write'], p, grid(rows));
+}`, acc ? [dy, x, gamma, mean, rstd, dx, acc] : [dy, x, gamma, mean, rstd, dx],
+  acc ? ['read', 'read', 'read', 'read', 'read', 'read_write', 'read'] : ['read', 'read', 'read', 'read', 'read', 'read_write'], p, grid(rows));
 
   // dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy: per-chunk partials, then a reduction over chunks.
   const rowsPerChunk = Math.max(16, Math.ceil(rows / 1024));
