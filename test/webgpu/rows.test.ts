@@ -67,6 +67,10 @@ describe.skipIf(!be)('webgpu row kernels', () => {
       expectClose(await b.read(grads.dx), dx, 1e-4, 2e-5, `${what} dx`);
       expectClose(await b.read(grads.dgamma), dg, 1e-4, 1e-4, `${what} dgamma`);
       expectClose(await b.read(grads.dbeta), db, 1e-4, 1e-4, `${what} dbeta`);
+      // With a gradient x collected elsewhere, dx comes back with it added (autodiff's fold).
+      const acc = rand(rng, rows * cols, -3, 3);
+      const folded = b.layerNormBackward(b.upload(dy), b.upload(x), b.upload(g), out.mean, out.rstd, rows, cols, b.upload(acc));
+      expectClose(await b.read(folded.dx), dx.map((v, i) => v + acc[i]!), 1e-4, 2e-5, `${what} dx + acc`);
     }
   });
 

@@ -156,7 +156,7 @@ export function matmulColSums(be: WebGPUBackend, a: Storage, b: Storage, args: M
     [Math.ceil(N / tile), Math.ceil(M / tile), plan.layers]);
   const c = be.alloc(M * N);
   const sums = be.alloc(N);
-  splitSumInto(be, part, csp, plan.layers, M * N, N, c, sums);
+  sumLayersInto(be, part, csp, plan.layers, M * N, N, c, sums);
   be.free(part);
   be.free(csp);
   return { c, sums };
@@ -199,8 +199,11 @@ function splitSum(be: WebGPUBackend, part: Storage, layers: number, mn: number):
   return out;
 }
 
-/** The same for two partial arrays at once ([layers, n1] → C1, [layers, n2] → C2), one dispatch. */
-function splitSumInto(be: WebGPUBackend, p1: Storage, p2: Storage, layers: number, n1: number, n2: number,
+/**
+ * The same for two partial arrays at once ([layers, n1] → C1, [layers, n2] → C2), one dispatch
+ * (also the layer norm's two parameter gradients, rows.ts).
+ */
+export function sumLayersInto(be: WebGPUBackend, p1: Storage, p2: Storage, layers: number, n1: number, n2: number,
   c1: Storage, c2: Storage): void {
   const p = new Params().u32(n1).u32(layers).u32(n2).buffer();
   be.dispatch('mmsum2', () => mmsumWgsl(true), [p1, c1, p2, c2], ['read', 'read_write', 'read', 'read_write'], p,

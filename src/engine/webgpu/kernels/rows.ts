@@ -10,7 +10,7 @@
 import type { Storage } from '../../backend.js';
 import type { WebGPUBackend } from '../backend.js';
 import { FLAT_WG, GRID_BUILTINS, MATH_WGSL, Params, grid, paramsWgsl } from '../wgsl.js';
-import { reduce } from './reduce.js';
+import { sumLayersInto } from './matmul.js';
 
 function rowWorkgroup(cols: number): number {
   let w = 32;
@@ -116,8 +116,10 @@ ${acc ? '@group(0) @binding(6) var<storage, read> ACC: array<f32>;\n' : ''}@comp
 }`, acc ? [dy, x, gamma, mean, rstd, dx, acc] : [dy, x, gamma, mean, rstd, dx],
   acc ? ['read', 'read', 'read', 'read', 'read', 'read_write', 'read'] : ['read', 'read', 'read', 'read', 'read', 'read_write'], p, grid(rows));
 
-  // dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy: per-chunk partials, then a reduction over chunks.
-  const rowsPerChunk = Math.max(16, Math.ceil(rows / 1024));
+  // dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy: per-chunk partials, then both sums over the chunks
+  // in one dispatch (the split-K sum's kernel; two reductions took four dispatches). About 256
+  // chunks: enough workgroups for the partials, a short loop for the sum.
+  const rowsPerChunk = Math.max(16, Math.ceil(rows / 256));
   const chunks = Math.ceil(rows / rowsPerChunk);
   const pg = be.alloc(chunks * cols);
   const pb = be.alloc(chunks * cols);
@@ -148,8 +150,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`, [dy, x, mean, rstd, pg, pb], ['read', 'read', 'read', 'read', 'read_write', 'read_write'], pp,
   [Math.ceil(cols / 256), chunks, 1]);
   if (chunks === 1) return { dx, dgamma: pg, dbeta: pb };
-  const dgamma = reduce(be, 'sum', pg, 1, chunks, cols);
-  const dbeta = reduce(be, 'sum', pb, 1, chunks, cols);
+  const dgamma = be.alloc(cols);
+  const dbeta = be.alloc(cols);
+  sumLayersInto(be, pg, pb, chunks, cols, cols, dgamma, dbeta);
   be.free(pg);
   be.free(pb);
   return { dx, dgamma, dbeta };
