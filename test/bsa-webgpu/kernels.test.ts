@@ -166,6 +166,23 @@ describe('bsa webgpu vs dense reference', () => {
     for (const gg of got.groups) for (const arr of [gg.da, gg.db!]) for (const x of arr) expect(Number.isFinite(x)).toBe(true);
   }, SLOW);
 
+  it('padded batches: the key loops stop after the last unmasked key (forward, dQ, dK/dV), same results as dense', async () => {
+    // Batch 0: 33 keys then padding, the last valid key the first of its 16-key tile (an end off by
+    // one would drop it); batch 1: 3 keys; batch 2: no padding. Masked keys inside the valid range too.
+    const be = await gpu();
+    if (!be) return;
+    const { desc, data } = makeProblem({ B: 3, H: 2, Q: 20, K: 70, d: 8, dv: 8, groups: [S2_RBF5], tileQ: 8, tileK: 16,
+      maskFrac: 0.15, seed: 23 });
+    data.mask!.fill(0, 33, 70);
+    data.mask![32] = 1;
+    data.mask!.fill(0, 70 + 3, 140);
+    data.mask![70 + 2] = 1;
+    const got = await checkAgainstDense(be, desc, data, 'padded');
+    for (let h = 0; h < 2; h++) {
+      for (let j = 33; j < 70; j++) for (let c = 0; c < 8; c++) expect(got.dk[((0 * 2 + h) * 70 + j) * 8 + c]).toBe(0);
+    }
+  }, SLOW);
+
   it('non-finite key distances exclude exactly those keys', async () => {
     const be = await gpu();
     if (!be) return;

@@ -26,7 +26,7 @@ import {
 } from './codegen.js';
 import {
   type BsaGpuInputs, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
-  queryRowsWgsl,
+  maskEndWgsl, queryRowsWgsl,
 } from './forward.js';
 
 interface BwdTiles {
@@ -87,6 +87,7 @@ function storeRow(name: string, width: number, vec: boolean, W4: number, reg: st
 }
 
 function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, SQ: number, software: boolean): string {
+  const kEnd = maskEndWgsl(desc, T);
   const { decl, next } = inputDecls(desc, L);
   let kdecl = `var<workgroup> Qs: array<vec4<f32>, ${TQS * L.D4}>;
 var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;
@@ -155,7 +156,7 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
   const n = next;
   return `${paramsWgsl(n + 6, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}${gradInputs(desc, L, n)}
 ${streamDecl(n + 3, 'DK', L.vecD, true)}${streamDecl(n + 4, 'DV', L.vecDV, true)}@group(0) @binding(${n + 5}) var<storage, read_write> PART: array<f32>;
-${kdecl}${biasWgsl(L, true)}
+${kdecl}${kEnd.decl}${biasWgsl(L, true)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -170,8 +171,10 @@ fn main(${GRID_BUILTINS}) {
   let run = (nQT + ${SQ - 1}u) / ${SQ}u;
   biasSetup(h);
   setRowMaps(b, h);
-${setup}
-  for (var qt = qs * run; qt < min(nQT, qs * run + run); qt++) {
+${setup}${kEnd.code}
+  // A key tile past the last unmasked key has dK = dV = 0 and no bias terms: no query loop.
+  let qEnd = select(min(nQT, qs * run + run), 0u, kt * ${T}u >= kEnd);
+  for (var qt = qs * run; qt < qEnd; qt++) {
     let i0 = qt * ${TQS}u;
     workgroupBarrier();
     ${fill}
@@ -189,6 +192,7 @@ ${fin}}
 }
 
 function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, software: boolean): string {
+  const kEnd = maskEndWgsl(desc, T);
   const { decl, next } = inputDecls(desc, L);
   const stage = keyStageWgsl(L, T, TK, desc.hasMask, 'additive');
   let rows = queryRowsWgsl(L, T, 1);
@@ -207,7 +211,7 @@ function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, 
   const n = next;
   return `${paramsWgsl(n + 4, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}${gradInputs(desc, L, n)}
 ${streamDecl(n + 3, 'DQ', L.vecD, true)}
-${stage.decl}${biasWgsl(L, false)}
+${stage.decl}${kEnd.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -223,8 +227,8 @@ fn main(${GRID_BUILTINS}) {
   let run = (nKT + ${SK - 1}u) / ${SK}u;
   biasSetup(h);
   setRowMaps(b, h);
-${rows}
-  for (var kt = ks * run; kt < min(nKT, ks * run + run); kt++) {
+${rows}${kEnd.code}
+  for (var kt = ks * run; kt < min(min(nKT, (kEnd + ${TK - 1}u) / ${TK}u), ks * run + run); kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}

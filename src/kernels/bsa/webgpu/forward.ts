@@ -88,6 +88,38 @@ export function innerBound(n: number, software: boolean): string {
 export const PARAM_HEAD = `let Bn = pu(0u); let Hn = pu(1u); let Qn = pu(2u); let Kn = pu(3u);
   let nQT = pu(4u); let nKT = pu(5u); let scale = pf(6u);\n`;
 
+/**
+ * Longest key axis for which the kernels look for the end of the unmasked keys (a scan of the
+ * mask row per workgroup; training batches are padded to a few hundred keys).
+ */
+export const MASK_END_MAX_K = 8192;
+
+/**
+ * Keys after the last unmasked one (the padding of a batch element with fewer context points)
+ * contribute exactly nothing, so the key loops can stop there: with a mask and K ≤ MASK_END_MAX_K,
+ * each workgroup finds that end for its batch element `b` (one pass over its mask row, after
+ * `b` and `lid` are defined) and `kEnd` (workgroup-uniform: the index of the last unmasked key
+ * + 1, or 0) bounds its loops; otherwise kEnd = K. Skipped tiles held only excluded keys, whose
+ * terms were exact zeros, so results are bit-identical.
+ */
+export function maskEndWgsl(desc: BsaDesc, T: number): { decl: string; code: string } {
+  if (!desc.hasMask || desc.K > MASK_END_MAX_K) return { decl: '', code: '  let kEnd = Kn;\n' };
+  return {
+    decl: 'var<workgroup> KEND_A: atomic<u32>;\nvar<workgroup> KEND: u32;\n',
+    code: `  if (lid == 0u) { atomicStore(&KEND_A, 0u); }
+  workgroupBarrier();
+  {
+    var e = 0u;
+    for (var j = lid; j < Kn; j += ${T}u) { if (MASK[b * Kn + j] != 0.0) { e = j + 1u; } }
+    atomicMax(&KEND_A, e);
+  }
+  workgroupBarrier();
+  if (lid == 0u) { KEND = atomicLoad(&KEND_A); }
+  let kEnd = workgroupUniformLoad(&KEND);
+`,
+  };
+}
+
 /** Workgroup-memory bytes of the key staging area. */
 export function keyStageBytes(L: BsaLayout, TK: number): number {
   return TK * 16 * (L.D4 + L.DV4 + L.groups.reduce((s, g) => s + g.M4, 0)) + TK * 4;
@@ -255,10 +287,11 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
     }
     write += '  }\n';
   }
+  const kEnd = maskEndWgsl(desc, T);
   return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
 const HALF_NEG: f32 = -5e29;
-${shared ? loaderWgsl('ldQ0', 'Qm', desc.d, L.vecD) : ''}${stage.decl}${biasWgsl(L, false)}
+${shared ? loaderWgsl('ldQ0', 'Qm', desc.d, L.vecD) : ''}${stage.decl}${kEnd.decl}${biasWgsl(L, false)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -270,8 +303,8 @@ fn main(${GRID_BUILTINS}) {
   let b = bh / Hn;
   biasSetup(h);
   setRowMaps(b, h);
-${rows}
-  for (var kt = 0u; kt < nKT; kt++) {
+${rows}${kEnd.code}
+  for (var kt = 0u; kt < min(nKT, (kEnd + ${TK - 1}u) / ${TK}u); kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}
