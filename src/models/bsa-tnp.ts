@@ -232,8 +232,15 @@ export class BsaTnp {
     return E.tidy(() => {
       const tokens = E.concat([this.tokens(p, ctx.coords, ctx.f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);
+      // Query coordinates of the joint rows. Padded context rows (mask 0) get none (NaN): as
+      // queries they then have no valid pair, so their attention outputs are 0 and the kernels
+      // skip tiles made of them. Nothing reads those rows (they are masked as keys and carry no
+      // target), so the loss and every gradient are unchanged.
       const all: Coords = {};
-      for (const g of GROUP_NAMES) if (ctx.coords[g]) all[g] = E.concat([ctx.coords[g]!, inputs.test[g]!], 1);
+      const m3 = mask && E.reshape(mask, [B, Nc, 1]);
+      for (const g of GROUP_NAMES) {
+        if (ctx.coords[g]) all[g] = E.concat([m3 ? E.where(m3, ctx.coords[g]!, NaN) : ctx.coords[g]!, inputs.test[g]!], 1);
+      }
       const coords = this.blockCoords(all, ctx.coords);
       for (let l = 0; l < c.blocks; l++) {
         for (let r = 0; r < c.reps; r++) x = krBlockJoint(p, `blocks.${l}`, this.block, x, Nc, mask, coords);

@@ -166,7 +166,7 @@ describe('bsa webgpu vs dense reference', () => {
     for (const gg of got.groups) for (const arr of [gg.da, gg.db!]) for (const x of arr) expect(Number.isFinite(x)).toBe(true);
   }, SLOW);
 
-  it('padded batches: the key loops stop after the last unmasked key (forward, dQ, dK/dV), same results as dense', async () => {
+  it('padded batches: key loops stop after the last unmasked key, tiles of excluded query rows skip theirs (forward, dQ, dK/dV); same results as dense', async () => {
     // Batch 0: 33 keys then padding, the last valid key the first of its 16-key tile (an end off by
     // one would drop it); batch 1: 3 keys; batch 2: no padding. Masked keys inside the valid range too.
     const be = await gpu();
@@ -177,7 +177,16 @@ describe('bsa webgpu vs dense reference', () => {
     data.mask![32] = 1;
     data.mask!.fill(0, 70 + 3, 140);
     data.mask![70 + 2] = 1;
+    // Batch 0, query rows 8–15 (one whole 8-row tile) and 17 without coordinates: excluded rows,
+    // whose tile skips its key loop in every pass.
+    for (const i of [8, 9, 10, 11, 12, 13, 14, 15, 17]) data.groups[0]!.cq[i * 2] = NaN;
     const got = await checkAgainstDense(be, desc, data, 'padded');
+    for (let h = 0; h < 2; h++) {
+      for (let i = 8; i < 16; i++) {
+        expect(got.lse[(0 * 2 + h) * 20 + i]).toBe(-Infinity);
+        for (let c = 0; c < 8; c++) expect(got.dq[((0 * 2 + h) * 20 + i) * 8 + c]).toBe(0);
+      }
+    }
     for (let h = 0; h < 2; h++) {
       for (let j = 33; j < 70; j++) for (let c = 0; c < 8; c++) expect(got.dk[((0 * 2 + h) * 70 + j) * 8 + c]).toBe(0);
     }

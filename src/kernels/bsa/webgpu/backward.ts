@@ -25,8 +25,8 @@ import {
   structureKey,
 } from './codegen.js';
 import {
-  type BsaGpuInputs, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
-  maskEndWgsl, queryRowsWgsl,
+  type BsaGpuInputs, MASK_END_MAX_K, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
+  loopBoundsWgsl, queryRowsWgsl,
 } from './forward.js';
 
 interface BwdTiles {
@@ -87,7 +87,9 @@ function storeRow(name: string, width: number, vec: boolean, W4: number, reg: st
 }
 
 function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, SQ: number, software: boolean): string {
-  const kEnd = maskEndWgsl(desc, T);
+  // Key-side bound only (a thread is a key); query tiles of excluded rows are skipped per tile below.
+  const kEnd = loopBoundsWgsl(desc, T, 'false');
+  const tileSkip = desc.K <= MASK_END_MAX_K;
   const { decl, next } = inputDecls(desc, L);
   let kdecl = `var<workgroup> Qs: array<vec4<f32>, ${TQS * L.D4}>;
 var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;
@@ -133,7 +135,10 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
       fill += `      QC${g.index}[ii * ${g.M4}u + ${c}u] = select(vec4<f32>(0.0), prep${g.index}(r${g.index}_${c}), ok);\n`;
     }
   }
-  fill += '      RL[ii] = select(-NEG, lr, ok);\n      RD[ii] = select(0.0, DELTA[rp], ok);\n    }\n';
+  fill += '      RL[ii] = select(-NEG, lr, ok);\n      RD[ii] = select(0.0, DELTA[rp], ok);\n';
+  // The tile's flag (slot by parity): set if any of its rows is valid.
+  if (tileSkip) fill += '      if (ok) { atomicStore(&QANY[qt & 1u], 1u); }\n';
+  fill += '    }\n';
   const pair = (tiedBody: boolean): string => {
     let s = pairBias(L, tiedBody, (g, c) => `QC${g}[ii * ${L.groups[g]!.M4}u + ${c}u]`, (g, c) => `kc${g}_${c}`, (g) => `x${g}`);
     const dot = range(L.D4).map((c) => `dot(Qs[ii * ${L.D4}u + ${c}u], kk[${c}])`).join(' + ');
@@ -156,7 +161,7 @@ var<workgroup> Red: array<f32, ${Math.max(1, T * L.NS)}>;\n`;
   const n = next;
   return `${paramsWgsl(n + 6, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}${gradInputs(desc, L, n)}
 ${streamDecl(n + 3, 'DK', L.vecD, true)}${streamDecl(n + 4, 'DV', L.vecDV, true)}@group(0) @binding(${n + 5}) var<storage, read_write> PART: array<f32>;
-${kdecl}${kEnd.decl}${biasWgsl(L, true)}
+${kdecl}${kEnd.decl}${tileSkip ? 'var<workgroup> QANY: array<atomic<u32>, 2>;\n' : ''}${biasWgsl(L, true)}
 @compute @workgroup_size(${T})
 fn main(${GRID_BUILTINS}) {
   ${PARAM_HEAD}
@@ -174,11 +179,16 @@ fn main(${GRID_BUILTINS}) {
 ${setup}${kEnd.code}
   // A key tile past the last unmasked key has dK = dV = 0 and no bias terms: no query loop.
   let qEnd = select(min(nQT, qs * run + run), 0u, kt * ${T}u >= kEnd);
-  for (var qt = qs * run; qt < qEnd; qt++) {
+${tileSkip ? '  if (lid == 0u) { atomicStore(&QANY[0], 0u); atomicStore(&QANY[1], 0u); }\n' : ''}  for (var qt = qs * run; qt < qEnd; qt++) {
     let i0 = qt * ${TQS}u;
     workgroupBarrier();
     ${fill}
     workgroupBarrier();
+${tileSkip ? `    // A staged tile of excluded rows only (P = 0 for every pair) adds nothing. The next tile's
+    // slot was last read before this tile's barriers.
+    let tileAny = atomicLoad(&QANY[qt & 1u]) != 0u;
+    if (lid == 0u) { atomicStore(&QANY[(qt + 1u) & 1u], 0u); }
+` : '    let tileAny = true;\n'}    if (tileAny) {
     if (tied) {
       for (var ii = 0u; ii < ${innerBound(TQS, software)}; ii++) {
 ${pair(true)}      }
@@ -186,13 +196,14 @@ ${pair(true)}      }
       for (var ii = 0u; ii < ${innerBound(TQS, software)}; ii++) {
 ${pair(false)}      }
     }
+    }
   }
 ${fin}}
 `;
 }
 
 function dqWgsl(desc: BsaDesc, L: BsaLayout, T: number, TK: number, SK: number, software: boolean): string {
-  const kEnd = maskEndWgsl(desc, T);
+  const kEnd = loopBoundsWgsl(desc, T, 'qok0');
   const { decl, next } = inputDecls(desc, L);
   const stage = keyStageWgsl(L, T, TK, desc.hasMask, 'additive');
   let rows = queryRowsWgsl(L, T, 1);
@@ -228,7 +239,7 @@ fn main(${GRID_BUILTINS}) {
   biasSetup(h);
   setRowMaps(b, h);
 ${rows}${kEnd.code}
-  for (var kt = ks * run; kt < min(min(nKT, (kEnd + ${TK - 1}u) / ${TK}u), ks * run + run); kt++) {
+  for (var kt = ks * run; kt < select(0u, min(min(nKT, (kEnd + ${TK - 1}u) / ${TK}u), ks * run + run), anyQ); kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}

@@ -89,33 +89,42 @@ export const PARAM_HEAD = `let Bn = pu(0u); let Hn = pu(1u); let Qn = pu(2u); le
   let nQT = pu(4u); let nKT = pu(5u); let scale = pf(6u);\n`;
 
 /**
- * Longest key axis for which the kernels look for the end of the unmasked keys (a scan of the
- * mask row per workgroup; training batches are padded to a few hundred keys).
+ * Longest key axis for which the kernels bound their loops by the data (a scan of the mask row
+ * per workgroup; training batches are padded to a few hundred keys). Longer key loops (inference
+ * at scale) keep the plain loops.
  */
 export const MASK_END_MAX_K = 8192;
 
 /**
- * Keys after the last unmasked one (the padding of a batch element with fewer context points)
- * contribute exactly nothing, so the key loops can stop there: with a mask and K ≤ MASK_END_MAX_K,
- * each workgroup finds that end for its batch element `b` (one pass over its mask row, after
- * `b` and `lid` are defined) and `kEnd` (workgroup-uniform: the index of the last unmasked key
- * + 1, or 0) bounds its loops; otherwise kEnd = K. Skipped tiles held only excluded keys, whose
- * terms were exact zeros, so results are bit-identical.
+ * Loop bounds from the data, for short key axes (K ≤ MASK_END_MAX_K):
+ * - `kEnd`: keys after the last unmasked one (the padding of a batch element with fewer context
+ *   points) contribute exactly nothing, so key loops stop there. With a mask, each workgroup finds
+ *   that end for its batch element `b` (one pass over its mask row); otherwise kEnd = K.
+ * - `anyQ`: whether any of the workgroup's query rows is valid (`rowsOk`, a WGSL bool over the
+ *   thread's rows). A tile of excluded rows (padded context rows given no coordinates, see
+ *   krBlockJoint) skips its key loop: its rows get O = 0, L = −∞ as before.
+ * Both are workgroup-uniform. Skipped work held only exact zeros, so results are bit-identical.
+ * Call after `b`, `lid` and the rows' validity are defined.
  */
-export function maskEndWgsl(desc: BsaDesc, T: number): { decl: string; code: string } {
-  if (!desc.hasMask || desc.K > MASK_END_MAX_K) return { decl: '', code: '  let kEnd = Kn;\n' };
-  return {
-    decl: 'var<workgroup> KEND_A: atomic<u32>;\nvar<workgroup> KEND: u32;\n',
-    code: `  if (lid == 0u) { atomicStore(&KEND_A, 0u); }
-  workgroupBarrier();
-  {
+export function loopBoundsWgsl(desc: BsaDesc, T: number, rowsOk: string): { decl: string; code: string } {
+  if (desc.K > MASK_END_MAX_K) return { decl: '', code: '  let kEnd = Kn;\n  let anyQ = true;\n' };
+  const scan = desc.hasMask
+    ? `  {
     var e = 0u;
     for (var j = lid; j < Kn; j += ${T}u) { if (MASK[b * Kn + j] != 0.0) { e = j + 1u; } }
-    atomicMax(&KEND_A, e);
+    atomicMax(&BOUND_A[0], e);
   }
+`
+    : '';
+  return {
+    decl: 'var<workgroup> BOUND_A: array<atomic<u32>, 2>;\nvar<workgroup> BOUND: array<u32, 2>;\n',
+    code: `  if (lid == 0u) { atomicStore(&BOUND_A[0], ${desc.hasMask ? '0u' : 'Kn'}); atomicStore(&BOUND_A[1], 0u); }
   workgroupBarrier();
-  if (lid == 0u) { KEND = atomicLoad(&KEND_A); }
-  let kEnd = workgroupUniformLoad(&KEND);
+${scan}  if (${rowsOk}) { atomicStore(&BOUND_A[1], 1u); }
+  workgroupBarrier();
+  if (lid == 0u) { BOUND[0] = atomicLoad(&BOUND_A[0]); BOUND[1] = atomicLoad(&BOUND_A[1]); }
+  let kEnd = workgroupUniformLoad(&BOUND[0]);
+  let anyQ = workgroupUniformLoad(&BOUND[1]) != 0u;
 `,
   };
 }
@@ -287,7 +296,7 @@ export function forwardWgsl(desc: BsaDesc, L: BsaLayout, t: FwdTiles, software =
     }
     write += '  }\n';
   }
-  const kEnd = maskEndWgsl(desc, T);
+  const kEnd = loopBoundsWgsl(desc, T, range(R).map((r) => `qok${r}`).join(' || '));
   return `${paramsWgsl(next + 2, PARAM_WORDS)}${MATH_WGSL}${BSA_MATH_WGSL}${decl}
 ${streamDecl(next, 'O', L.vecDV, true)}@group(0) @binding(${next + 1}) var<storage, read_write> L: array<f32>;
 const HALF_NEG: f32 = -5e29;
@@ -304,7 +313,7 @@ fn main(${GRID_BUILTINS}) {
   biasSetup(h);
   setRowMaps(b, h);
 ${rows}${kEnd.code}
-  for (var kt = 0u; kt < min(nKT, (kEnd + ${TK - 1}u) / ${TK}u); kt++) {
+  for (var kt = 0u; kt < select(0u, min(nKT, (kEnd + ${TK - 1}u) / ${TK}u), anyQ); kt++) {
     let k0 = kt * ${TK}u;
     workgroupBarrier();
     ${stage.fill}
