@@ -13,7 +13,9 @@
  *     (b, key tile) in a fixed order (deterministic, no atomics).
  * Small problems (the training shapes) split the loops of passes 2 and 3 into runs (`loopSplit`):
  * each workgroup walks one run of query (resp. key) tiles and writes partial dK, dV (resp. dQ)
- * rows, summed afterwards by one reduction per output, in a fixed order.
+ * rows, summed afterwards by one reduction per output, in a fixed order. On short key axes the
+ * loops also stop at the batch element's last unmasked key, and skip query tiles with no valid
+ * row (forward.ts `loopBoundsWgsl`; padded training batches).
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';

@@ -10,7 +10,9 @@
  * validity flag (mask and finite coordinates). A warp's 32 threads share the head, so every
  * workgroup-memory read in the hot loop is a broadcast. Each thread handles SC keys at a time:
  * scores for R×SC pairs (distance from the staged coordinates, bias in registers), one running-max
- * update and rescale per row, then P·V. Nothing of size [Q,K] exists anywhere.
+ * update and rescale per row, then P·V. Nothing of size [Q,K] exists anywhere. On short key axes
+ * (K ≤ MASK_END_MAX_K) the key loop stops at the batch element's last unmasked key and a tile of
+ * excluded rows skips it (`loopBoundsWgsl`).
  */
 import type { Storage } from '../../../engine/backend.js';
 import type { WebGPUBackend } from '../../../engine/webgpu/backend.js';
