@@ -377,11 +377,21 @@ static inline float hsum(v128_t v) {
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
+/* Index of batch element b's last unmasked key + 1 (K without a mask). The key tiles after it hold
+   only masked keys, whose terms are exact zeros, so the loops over key tiles stop there: a padded
+   training batch (contexts of Nc ∈ [128, 512) in 512 slots, valid slots first) skips its padding. */
+static int key_end(const Ctx *c, int b) {
+  if (!c->mask) return c->K;
+  const float *m = c->mask + b * c->K;
+  int e = c->K;
+  while (e > 0 && m[e - 1] == 0.0f) e--;
+  return e;
+}
+
 EXPORT(bsa_forward)
 void bsa_forward(const int *hdr, int tid, int s, int e) {
   Ctx *c = load_ctx(hdr, tid);
   int H = c->H, Q = c->Q, K = c->K, d = c->d, dv = c->dv, dP = c->dP, dvP = c->dvP, tq = c->tq, tk = c->tk;
-  int nJ = c->nJ;
   for (int unit = s; unit < e; unit++) {
     int b = unit / c->nI, t = unit % c->nI;
     int i0 = t * tq, ni = Q - i0 < tq ? Q - i0 : tq, niP = ceil2(ni);
@@ -390,7 +400,8 @@ void bsa_forward(const int *hdr, int tid, int s, int e) {
       for (int i = 0; i < tq; i++) { c->m[h * tq + i] = -__builtin_inff(); c->l[h * tq + i] = 0; }
       for (int x = 0; x < tq * dvP; x++) c->acc[h * tq * dvP + x] = 0;
     }
-    for (int jt = 0; jt < nJ; jt++) {
+    int nJb = (key_end(c, b) + tk - 1) / tk;
+    for (int jt = 0; jt < nJb; jt++) {
       int j0 = jt * tk, nj = K - j0 < tk ? K - j0 : tk, njP = ceil16(nj);
       tile_distances(c, b, i0, ni, niP, j0, nj, njP);
       int n = niP * njP;
@@ -494,6 +505,15 @@ static void theta_tile(Ctx *c, double *th, int h, int n) {
 static void backward_tile(Ctx *c, float *dqs, double *th, int b, int jt) {
   int H = c->H, Q = c->Q, K = c->K, d = c->d, dv = c->dv, dP = c->dP, dvP = c->dvP, tq = c->tq, tk = c->tk;
   int j0 = jt * tk, nj = K - j0 < tk ? K - j0 : tk, njP = ceil16(nj);
+  if (j0 >= key_end(c, b)) {
+    /* Only masked keys: dK = dV = 0, and nothing reaches dQ or the bias parameters. */
+    for (int h = 0; h < H; h++) {
+      int ko = (b * H + h) * K + j0;
+      for (int x = 0; x < nj * d; x++) c->dk[ko * d + x] = 0;
+      for (int x = 0; x < nj * dv; x++) c->dv_[ko * dv + x] = 0;
+    }
+    return;
+  }
   for (int h = 0; h < H; h++) {
     const float *kh = c->k + ((b * H + h) * K + j0) * d, *vh = c->v + ((b * H + h) * K + j0) * dv;
     load_rows(kh, nj, njP, d, dP, c->kr + h * tk * dP, 1.0f);
