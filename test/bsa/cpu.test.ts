@@ -97,7 +97,7 @@ describe('bsa cpu vs dense reference', () => {
     for (const gg of g.groups) for (const arr of [gg.da, gg.db!]) for (const x of arr) expect(Number.isFinite(x)).toBe(true);
   });
 
-  it('padded batches: the key-tile loops stop after the last unmasked key (forward and backward)', () => {
+  it('padded batches: key-tile loops stop after the last unmasked key, query tiles of excluded rows are skipped (forward and backward)', () => {
     // Batch 0: 33 keys then padding, its last valid key the first of a 16-key tile (an end off by
     // one would drop it); batch 1: 3 keys; masked keys inside the valid range too.
     const { desc, data } = makeProblem({ B: 2, H: 2, Q: 20, K: 70, groups: [S2_RBF5], tileQ: 8, tileK: 16, maskFrac: 0.15, seed: 23 });
@@ -105,10 +105,19 @@ describe('bsa cpu vs dense reference', () => {
     data.mask![32] = 1;
     data.mask!.fill(0, 70 + 3, 140);
     data.mask![70 + 2] = 1;
+    // Batch 0, query rows 8–15 (one whole 8-row tile) and 17 without coordinates: excluded rows,
+    // whose tile skips its key loop.
+    for (const i of [8, 9, 10, 11, 12, 13, 14, 15, 17]) data.groups[0]!.cq[i * 2] = NaN;
     checkAgainstDense(desc, data, 'padded');
     const f = bsaForwardCpu(desc, data);
     const g = bsaBackwardCpu(desc, data, f, randomF32(f.o.length, 5));
-    for (let h = 0; h < 2; h++) for (let x = 33 * 8; x < 70 * 8; x++) expect(g.dk[h * 70 * 8 + x]).toBe(0);
+    for (let h = 0; h < 2; h++) {
+      for (let x = 33 * 8; x < 70 * 8; x++) expect(g.dk[h * 70 * 8 + x]).toBe(0);
+      for (let i = 8; i < 16; i++) {
+        expect(f.lse[h * 20 + i]).toBe(-Infinity);
+        for (let c = 0; c < 8; c++) expect(g.dq[(h * 20 + i) * 8 + c]).toBe(0);
+      }
+    }
   });
 
   it('non-finite key distances exclude exactly those keys', () => {

@@ -388,6 +388,24 @@ static int key_end(const Ctx *c, int b) {
   return e;
 }
 
+/* Whether any of query rows [i0, i0 + ni) of batch element b has finite coordinates in every group.
+   A tile without one (padded context rows given no coordinates, nn/krblock.ts) has no valid pair:
+   its rows get O = 0 and L = −∞ and add nothing to the gradients, so its key loop is skipped. */
+static int rows_valid(const Ctx *c, int b, int i0, int ni) {
+  if (c->G == 0) return 1;
+  for (int ii = 0; ii < ni; ii++) {
+    int ok = 1;
+    for (int g = 0; g < c->G && ok; g++) {
+      const int *gs = c->hdr + HDR_GROUPS + g * GRP_SLOTS;
+      int w = gs[G_DIST] == 0 ? gs[G_M] : 4;
+      const float *qc = fptr(gs[G_PCQ]) + (b * c->Q + i0 + ii) * w;
+      for (int mm = 0; mm < w; mm++) if (qc[mm] - qc[mm] != 0.0f) { ok = 0; break; }
+    }
+    if (ok) return 1;
+  }
+  return 0;
+}
+
 EXPORT(bsa_forward)
 void bsa_forward(const int *hdr, int tid, int s, int e) {
   Ctx *c = load_ctx(hdr, tid);
@@ -400,7 +418,7 @@ void bsa_forward(const int *hdr, int tid, int s, int e) {
       for (int i = 0; i < tq; i++) { c->m[h * tq + i] = -__builtin_inff(); c->l[h * tq + i] = 0; }
       for (int x = 0; x < tq * dvP; x++) c->acc[h * tq * dvP + x] = 0;
     }
-    int nJb = (key_end(c, b) + tk - 1) / tk;
+    int nJb = rows_valid(c, b, i0, ni) ? (key_end(c, b) + tk - 1) / tk : 0;
     for (int jt = 0; jt < nJb; jt++) {
       int j0 = jt * tk, nj = K - j0 < tk ? K - j0 : tk, njP = ceil16(nj);
       tile_distances(c, b, i0, ni, niP, j0, nj, njP);
@@ -524,6 +542,7 @@ static void backward_tile(Ctx *c, float *dqs, double *th, int b, int jt) {
   for (int x = 0; x < H * tk * dvP; x++) c->dvt[x] = 0;
   for (int it = 0; it < c->nI; it++) {
     int i0 = it * tq, ni = Q - i0 < tq ? Q - i0 : tq, niP = ceil2(ni);
+    if (!rows_valid(c, b, i0, ni)) continue;
     tile_distances(c, b, i0, ni, niP, j0, nj, njP);
     int n = niP * njP;
     tile_bases(c, n);
