@@ -193,7 +193,6 @@ async function trainStep(b: Backend, impl: string, config: ModelConfig, steps: n
     }
     const top = [...byFamily].filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
     process.stderr.write(`model: ${dispatchesPerStep} dispatches per training step: ${top.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
-    if (process.env.BSA_TNP_KEYS) process.stderr.write(`${[...byKey].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join('\n')}\n`);
   }
   // GPU time of one step by kernel family (timestamp queries; each dispatch in its own pass).
   if (b.kind === 'webgpu' && profileGpu) {

@@ -21,7 +21,7 @@ export function denseSpecs(name: string, inDim: number, outDim: number, rng: Rng
  * y = x W + b over the last axis of x [..., in]; `opts` fuses a residual r [..., out] (y + r) or the
  * GELU after it into the same kernel where the backend can (E.linear).
  */
-export function dense(p: Params, name: string, x: Tensor, opts: { residual?: Tensor; act?: 'gelu' } = {}): Tensor {
+export function dense(p: Params, name: string, x: Tensor, opts: E.LinearOptions = {}): Tensor {
   const w = get(p, `${name}.weight`);
   const inDim = w.shape[0]!;
   if (x.shape[x.rank - 1] !== inDim) {
@@ -32,7 +32,7 @@ export function dense(p: Params, name: string, x: Tensor, opts: { residual?: Ten
   if (r && (r.rank !== outShape.length || r.shape.some((d, i) => d !== outShape[i]))) {
     throw new E.ShapeError(`dense ${name}: expected a residual [${outShape.join(', ')}], got [${r.shape.join(', ')}]`);
   }
-  return E.linear(x, w, get(p, `${name}.bias`), r ? { residual: r } : opts.act ? { act: opts.act } : {});
+  return E.linear(x, w, get(p, `${name}.bias`), opts);
 }
 
 export function activate(act: Activation, x: Tensor): Tensor {

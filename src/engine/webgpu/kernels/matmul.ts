@@ -115,7 +115,7 @@ function run(be: WebGPUBackend, a: Storage, b: Storage, args: MatmulArgs, gelu: 
   }
   const out = be.alloc(batch * M * N);
   const z = gelu ? be.alloc(batch * M * N) : null;
-  // Bindings in epilogueBindings' order: A, B, C, then BIAS, RES, Z where present.
+  // Bindings in HEADER's order: A, B, C, then BIAS, RES, Z where present.
   const bindings = [a, b, out, ...(bias ? [bias] : []), ...(residual ? [residual] : []), ...(z ? [z] : [])];
   const access = bindings.map((x) => (x === out || x === z ? 'read_write' : 'read') as 'read' | 'read_write');
   for (let b0 = 0; b0 < batch; b0 += MAXG) {
@@ -287,8 +287,8 @@ ${s}${ep.gelu ? MATH_WGSL : ''}`;
 };
 
 /**
- * The store of value `v` (vec4 or scalar) at element index `i` of C (vec4 index when `vec`), with
- * the bias `b` already added: + residual, or z = v and C = gelu(v).
+ * The store of value `v` (vec4 or scalar, the bias already added) at element index `i` of C (a vec4
+ * index when `vec`): C = v + residual, or z = v and C = gelu(v).
  */
 function epilogueStore(ep: Epilogue, i: string, v: string, vec: boolean): string {
   if (ep.gelu) {

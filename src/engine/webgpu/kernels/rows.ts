@@ -89,6 +89,7 @@ export function layerNormBackward(be: WebGPUBackend, dy: Storage, x: Storage, ga
   const W = rowWorkgroup(cols);
   const p = new Params().u32(rows).u32(cols).buffer();
   // With `acc`, dx also gets the gradient x collected elsewhere (binding 6).
+  const bindings = acc ? [dy, x, gamma, mean, rstd, dx, acc] : [dy, x, gamma, mean, rstd, dx];
   be.dispatch(`layerNormBackward_${W}${acc ? 'a' : ''}`, () => `${paramsWgsl(acc ? 7 : 6, 2)}${treeWgsl(W)}
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -113,8 +114,7 @@ ${acc ? '@group(0) @binding(6) var<storage, read> ACC: array<f32>;\n' : ''}@comp
     let xh = (X[base + j] - mu) * rs;
     DX[base + j] = rs * (DY[base + j] * G[j] - m.x - xh * m.y)${acc ? ' + ACC[base + j]' : ''};
   }
-}`, acc ? [dy, x, gamma, mean, rstd, dx, acc] : [dy, x, gamma, mean, rstd, dx],
-  acc ? ['read', 'read', 'read', 'read', 'read', 'read_write', 'read'] : ['read', 'read', 'read', 'read', 'read', 'read_write'], p, grid(rows));
+}`, bindings, bindings.map((b) => (b === dx ? 'read_write' : 'read')), p, grid(rows));
 
   // dgamma = Σ_rows dy·x̂, dbeta = Σ_rows dy: per-chunk partials, then both sums over the chunks
   // in one dispatch (the split-K sum's kernel; two reductions took four dispatches). About 256
