@@ -13,10 +13,17 @@
  * score noiseless targets ("noise 0.1 on context only", §2). Pass `targetNoiseStd` for tasks whose
  * test targets are noisy (then var += targetNoiseStd²).
  *
- * Cost: O(n³/3) for the factorisation + O(n²·m) for the variances (n context, m test points);
- * for the base 2-D task (n ≤ 511, m = 1024) about 0.1 s per batch element.
+ * How: the test points' rows are appended to the context's covariance matrix and only its first
+ * (context) columns are factorised (`choleskyColumnsInPlace`, blocked WebAssembly SIMD): row t of
+ * the result is (L⁻¹ k_t)ᵀ, so its squared norm is the variance explained by the context and its
+ * product with w = L⁻¹ y is the posterior mean (`lowerTimes`). The context is padded to a multiple
+ * of the factorisation's 64-column tile with uncoupled unit-variance variables whose value is 0,
+ * which changes nothing. Cost O(n³/3 + n²·m/2) multiply-adds, once per `chunk` test points: the base
+ * 2-D task (n ≤ 511, m = 1024) takes ~0.03 s per batch element, the scaled one (n ≈ 1300, m = 4096)
+ * ~1.5 s (2-core development machine; the former row-by-row JavaScript solve took 0.36 s and 19 s).
  */
-import { choleskyInPlace, solveLowerInPlace, solveLowerTransposeInPlace } from './cholesky.js';
+import { choleskyColumnsInPlace, lowerTimes, solveLowerInPlace } from './cholesky.js';
+import { CHOLESKY_TILE } from './cholesky-js.js';
 import { type KernelSpec, kernelDiagonal, kernelMatrix, kernelMatrixSymmetric } from './kernels.js';
 
 export interface GpPosteriorOptions {
@@ -26,6 +33,11 @@ export interface GpPosteriorOptions {
   jitter?: number;
   /** Std of the noise on the test targets (default 0: noiseless latent targets). */
   targetNoiseStd?: number;
+  /**
+   * Test points per factorisation (default: as many as keep the [context + chunk, context] matrix
+   * within 16M entries, at least 1024). Each chunk factorises the context again.
+   */
+  chunk?: number;
 }
 
 export interface GpPosterior {
@@ -63,29 +75,29 @@ export function gpPosterior(spec: KernelSpec, sCtx: ArrayLike<number>, yCtx: Arr
     std.fill(Math.sqrt(prior + targetVar));
     return { mean, std };
   }
-  const l = kernelMatrixSymmetric(spec, s, nv, dim);
-  choleskyInPlace(l, nv, jitter + noiseStd * noiseStd);
-  const alpha = Float64Array.from(y);
-  solveLowerInPlace(l, nv, alpha, 1);
-  solveLowerTransposeInPlace(l, nv, alpha, 1);
-  const kct = kernelMatrix(spec, s, nv, sTest, m, dim); // [nv, m]
-  for (let i = 0; i < nv; i++) {
-    const a = alpha[i]!;
-    const row = i * m;
-    for (let t = 0; t < m; t++) mean[t]! += kct[row + t]! * a;
-  }
-  solveLowerInPlace(l, nv, kct, m); // V = L⁻¹ Kct
-  const reduction = new Float64Array(m);
-  for (let i = 0; i < nv; i++) {
-    const row = i * m;
-    for (let t = 0; t < m; t++) {
-      const v = kct[row + t]!;
-      reduction[t]! += v * v;
+  // Context columns padded to whole tiles: rows nv…cols − 1 are uncoupled unit-variance variables.
+  const cols = Math.ceil(nv / CHOLESKY_TILE) * CHOLESKY_TILE;
+  const kcc = kernelMatrixSymmetric(spec, s, nv, dim);
+  const chunk = Math.max(1, Math.min(m, opts.chunk ?? Math.max(1024, Math.floor((1 << 24) / cols) - cols)));
+  for (let t0 = 0; t0 < m; t0 += chunk) {
+    const mc = Math.min(chunk, m - t0);
+    const rows = cols + mc;
+    const a = new Float64Array(rows * cols);
+    for (let i = 0; i < nv; i++) a.set(kcc.subarray(i * nv, i * nv + i + 1), i * cols);
+    for (let i = nv; i < cols; i++) a[i * cols + i] = 1;
+    const st = mc === m ? sTest : Float64Array.from({ length: mc * dim }, (_, i) => sTest[t0 * dim + i]!);
+    const ktc = kernelMatrix(spec, st, mc, s, nv, dim); // [mc, nv]
+    for (let t = 0; t < mc; t++) a.set(ktc.subarray(t * nv, (t + 1) * nv), (cols + t) * cols);
+    choleskyColumnsInPlace(a, rows, cols, jitter + noiseStd * noiseStd);
+    const w = new Float64Array(cols);
+    w.set(y);
+    solveLowerInPlace(a.subarray(0, cols * cols), cols, w, 1); // w = L⁻¹ y
+    const { f, sq } = lowerTimes(a, rows, cols, w, 1);
+    for (let t = 0; t < mc; t++) {
+      mean[t0 + t] = f[cols + t]!;
+      // Clamp: round-off can make the latent variance slightly negative at a context location.
+      std[t0 + t] = Math.sqrt(Math.max(prior - sq[t]!, 1e-12) + targetVar);
     }
-  }
-  for (let t = 0; t < m; t++) {
-    // Clamp: round-off can make the latent variance slightly negative at a context location.
-    std[t] = Math.sqrt(Math.max(prior - reduction[t]!, 1e-12) + targetVar);
   }
   return { mean, std };
 }

@@ -175,6 +175,60 @@ describe('GP posterior (oracle)', () => {
     expect(atMean).toBeCloseTo(expected, 12);
   });
 
+  it('matches a dense Gauss-Jordan solve past the 64-column tile, masked, in any chunking', () => {
+    // 150 context slots, 131 valid (padded to 192 columns inside), 70 test points.
+    const r = Rng.fromSeed(21);
+    const spec: KernelSpec = { kind: 'matern32', variance: 1.4, lengthscale: 0.7 };
+    const n = 150, m = 70, noise = 0.2, jitter = 1e-5;
+    const sc = Float64Array.from({ length: 2 * n }, () => 4 * r.uniform() - 2);
+    const st = Float64Array.from({ length: 2 * m }, () => 4 * r.uniform() - 2);
+    const y = Float64Array.from({ length: n }, () => r.normal());
+    const mask = Float64Array.from({ length: n }, (_, i) => (i % 8 === 3 ? 0 : 1));
+    const keep = [...mask.keys()].filter((i) => mask[i] === 1);
+    const nv = keep.length;
+    const sv = Float64Array.from({ length: 2 * nv }, (_, k) => sc[2 * keep[k >> 1]! + (k & 1)]!);
+    // [C | I] → [I | C⁻¹] by Gauss-Jordan with partial pivoting (no Cholesky anywhere).
+    const kcc = kernelMatrix(spec, sv, nv, sv, nv, 2);
+    const aug = Array.from({ length: nv }, (_, i) => [...Array.from({ length: nv }, (_, j) => kcc[i * nv + j]! + (i === j ? jitter + noise * noise : 0)),
+      ...Array.from({ length: nv }, (_, j) => (i === j ? 1 : 0))]);
+    for (let c = 0; c < nv; c++) {
+      let p = c;
+      for (let i = c + 1; i < nv; i++) if (Math.abs(aug[i]![c]!) > Math.abs(aug[p]![c]!)) p = i;
+      [aug[c], aug[p]] = [aug[p]!, aug[c]!];
+      const d = aug[c]![c]!;
+      for (let j = 0; j < 2 * nv; j++) aug[c]![j]! /= d;
+      for (let i = 0; i < nv; i++) {
+        if (i === c) continue;
+        const f = aug[i]![c]!;
+        if (f !== 0) for (let j = 0; j < 2 * nv; j++) aug[i]![j]! -= f * aug[c]![j]!;
+      }
+    }
+    const kct = kernelMatrix(spec, sv, nv, st, m, 2);
+    const yv = keep.map((i) => y[i]!);
+    const expMean: number[] = [], expStd: number[] = [];
+    for (let t = 0; t < m; t++) {
+      let mean = 0, quad = 0;
+      for (let i = 0; i < nv; i++) {
+        let row = 0, rowy = 0;
+        for (let j = 0; j < nv; j++) {
+          row += aug[i]![nv + j]! * kct[j * m + t]!;
+          rowy += aug[i]![nv + j]! * yv[j]!;
+        }
+        mean += kct[i * m + t]! * rowy;
+        quad += kct[i * m + t]! * row;
+      }
+      expMean.push(mean);
+      expStd.push(Math.sqrt(1.4 + jitter - quad + 0.01));
+    }
+    for (const chunk of [undefined, 16, 70, 1]) {
+      const post = gpPosterior(spec, sc, y, n, st, m, 2, noise, { mask, jitter, targetNoiseStd: 0.1, chunk });
+      for (let t = 0; t < m; t++) {
+        expect(Math.abs(post.mean[t]! - expMean[t]!)).toBeLessThan(1e-9);
+        expect(Math.abs(post.std[t]! - expStd[t]!)).toBeLessThan(1e-9);
+      }
+    }
+  });
+
   it('with no valid context returns the prior', () => {
     const post = gpPosterior({ kind: 'rbf', variance: 1, lengthscale: 1 }, [0], [1], 1, [0.5], 1, 1, 0.1, { mask: [0] });
     expect(post.mean[0]).toBe(0);
