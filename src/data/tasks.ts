@@ -193,7 +193,8 @@ export interface GpOracleResult {
 /**
  * The exact GP posterior for every element of a GP batch, conditioning on that element's valid
  * context rows only. Requires `batch.gp` (set by `gpTask`, `multiscaleTask`, `so3Task`) and Df = 1.
- * Cost per element: O(n³/3 + n²·Nt) — ~0.1 s for the base 2-D task; seconds for the scaled one.
+ * Cost per element: O(n³/3 + n²·Nt/2) — ~0.05 s for the base 2-D task, ~2.5 s for the scaled one
+ * (one thread of the 2-core development machine, `npm run bench -- oracle`).
  */
 export function gpOracle(batch: Batch): GpOracleResult {
   const gp = batch.gp;
