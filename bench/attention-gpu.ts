@@ -28,13 +28,9 @@ import type { WebGPUBackend } from '../src/engine/webgpu/backend.js';
 import { bsaDenseBackward, bsaDenseForward } from '../src/kernels/bsa/dense.js';
 import type { BsaData, BsaDesc, Precision as BsaPrecision } from '../src/kernels/bsa/desc.js';
 import { bsaBackwardWebGPU, bsaForwardWebGPU, type BsaWebGPUData } from '../src/kernels/bsa/webgpu.js';
+import { arg as argOf } from './args.js';
 
 const H = 4, D = 32, F = 5;
-
-function argOf(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

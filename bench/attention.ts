@@ -44,6 +44,7 @@ import type { ThreadPool } from '../src/engine/cpu/threads.js';
 import { createNodeThreadPool } from '../src/engine/cpu/worker-node.js';
 import { bsaBackwardCpu, bsaForwardCpu } from '../src/kernels/bsa/cpu.js';
 import type { BsaData, BsaDesc } from '../src/kernels/bsa/desc.js';
+import { arg as argOf } from './args.js';
 
 const H = 4, D = 32, F = 5;
 
@@ -70,11 +71,6 @@ declare namespace tf {
   type Tensor = TF.Tensor;
   type Tensor2D = TF.Tensor2D;
   type Tensor3D = TF.Tensor3D;
-}
-
-function argOf(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
 }
 
 /** Deterministic problem (xorshift; bench data only). */

@@ -21,11 +21,7 @@ import { loadModelFolder } from '../src/train/checkpoint.js';
 import { resolveTask } from '../src/train/tasks.js';
 import type { Batch } from '../src/data/batch.js';
 import { openBackend } from './backends.js';
-
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
+import { arg } from './args.js';
 
 function relDiff(a: Float32Array, e: Float32Array): number {
   let num = 0, den = 0;

@@ -24,11 +24,7 @@ import { batchToTensors } from '../src/train/batch-inputs.js';
 import { loadModelFolder } from '../src/train/checkpoint.js';
 import { resolveTask } from '../src/train/tasks.js';
 import { openBackend } from './backends.js';
-
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
+import { arg } from './args.js';
 
 class Diff {
   maxMu = 0; sumMu = 0; maxSd = 0; sumSd = 0; n = 0;

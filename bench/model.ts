@@ -35,11 +35,7 @@ import { DEFAULT_CONFIG, type ModelConfig } from '../src/models/config.js';
 import { materialise, toParams } from '../src/nn/params.js';
 import { AdamW } from '../src/train/optimizer.js';
 import { openBackend } from './backends.js';
-
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
+import { arg } from './args.js';
 
 function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
   const a = new Float32Array(n);

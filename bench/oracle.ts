@@ -10,13 +10,7 @@
 import { Rng } from '../src/engine/random.js';
 import { gpOracle } from '../src/data/tasks.js';
 import { resolveTask } from '../src/train/tasks.js';
-
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+import { arg, median } from './args.js';
 
 export async function run(args: string[]): Promise<void> {
   const tasks = arg(args, 'tasks', 'gp2d,gp2d-scaled').split(',');
