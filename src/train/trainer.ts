@@ -110,10 +110,11 @@ export interface BatchSource {
 
 /**
  * Evaluates `params` on `batches` tasks drawn from `generator` with keys split from `rng`.
- * Reads predictions back (this is evaluation, not a training step).
+ * Reads predictions back (this is evaluation, not a training step). `onBatch` gets the number of
+ * batches done and the metrics so far (so a long evaluation that is stopped still tells something).
  */
 export async function evaluate(model: BsaTnp, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
-  batches: number, onBatch?: (done: number) => void, source?: BatchSource): Promise<EvalMetrics> {
+  batches: number, onBatch?: (done: number, sofar: EvalMetrics) => void, source?: BatchSource): Promise<EvalMetrics> {
   if (model.config.output.kind !== 'gaussian') throw new Error('evaluate: only Gaussian outputs are supported so far');
   const acc = new RunningMean();
   const oracle = new RunningMean();
@@ -139,8 +140,12 @@ export async function evaluate(model: BsaTnp, params: Params, backend: Backend, 
     const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
     acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
     if (batch.gp) oracle.add({ nll: batch.oracleNll ?? gpOracle(batch).meanNll });
-    onBatch?.(i + 1);
+    onBatch?.(i + 1, metricsOf(acc, oracle, i + 1));
   }
+  return metricsOf(acc, oracle, batches);
+}
+
+function metricsOf(acc: RunningMean, oracle: RunningMean, batches: number): EvalMetrics {
   const r = acc.mean();
   return {
     nll: r.nll!, rmse: r.rmse!, mae: r.mae!, coverage: r.coverage!,

@@ -57,6 +57,10 @@ describe('bsa-tnp train / eval', () => {
     expect(r).toMatchObject({ task: 'gp2d', batches: 2, batchSize: 2, taskOptions: { ncMin: 8, ncMax: 16, nt: 12 } });
     for (const k of ['nll', 'rmse', 'mae', 'coverage', 'oracleNll']) expect(Number.isFinite(r[k])).toBe(true);
     expect(r.nllMinusOracle).toBeCloseTo((r.nll as number) - (r.oracleNll as number), 12);
+    // The last progress line carries the metrics so far, here those of all batches.
+    const last = e.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => x.event === 'progress').at(-1)!;
+    expect(last).toMatchObject({ done: 2, total: 2 });
+    expect(last.nllMinusOracle).toBeCloseTo(r.nllMinusOracle as number, 3);
 
     const s = await run('eval', 'm', '--task', 'gp2d-shifted', '--batches', '1', '--json');
     expect(s.code).toBe(0);

@@ -147,22 +147,32 @@ describe('evaluate', () => {
     const t = Trainer.create(TINY_MODEL, tinyTrain(), backend, { out: null });
     const cfg = resolveTask({ name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } }, 2).config;
     const gen = gpTask(cfg);
-    const m = await evaluate(t.model, t.paramsByName(), backend, gen, Rng.fromSeed(5), 2);
+    const sofar: { done: number; nll: number; oracleNll: number | null }[] = [];
+    const m = await evaluate(t.model, t.paramsByName(), backend, gen, Rng.fromSeed(5), 2,
+      (done, r) => sofar.push({ done, nll: r.nll, oracleNll: r.oracleNll }));
     // Independent recomputation.
     const rng = Rng.fromSeed(5);
     let nll = 0;
+    const perBatch: number[] = [];
     for (let i = 0; i < 2; i++) {
       const batch = gen(rng.split());
       const bt = batchToTensors(batch, TINY_MODEL, backend);
       const out = t.model.forward(t.paramsByName(), bt.inputs);
       if (out.kind !== 'gaussian') throw new Error('expected gaussian');
-      nll += gaussianMetrics(batch.f_test, out.mean.dataSync(), out.std.dataSync()).nll / 2;
+      perBatch.push(gaussianMetrics(batch.f_test, out.mean.dataSync(), out.std.dataSync()).nll);
+      nll += perBatch[i]! / 2;
       out.mean.dispose();
       out.std.dispose();
       bt.dispose();
     }
     expect(m.nll).toBeCloseTo(nll, 10);
     expect(m.batches).toBe(2);
+    // The running metrics after each batch: the first batch's alone, then the final mean.
+    expect(sofar.map((x) => x.done)).toEqual([1, 2]);
+    expect(sofar[0]!.nll).toBeCloseTo(perBatch[0]!, 10);
+    expect(sofar[1]!.nll).toBeCloseTo(m.nll, 12);
+    expect(sofar[1]!.oracleNll).toBe(m.oracleNll);
+    expect(Number.isFinite(sofar[0]!.oracleNll)).toBe(true);
     expect(m.coverage).toBeGreaterThanOrEqual(0);
     expect(m.coverage).toBeLessThanOrEqual(1);
     t.dispose();

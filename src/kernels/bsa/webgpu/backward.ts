@@ -27,7 +27,7 @@ import {
   structureKey,
 } from './codegen.js';
 import {
-  type BsaGpuInputs, MASK_END_MAX_K, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
+  type BsaGpuInputs, PARAM_HEAD, innerBound, isSoftwareAdapter, PARAM_WORDS, bsaParams, inputBindings, inputDecls, keyStageBytes, keyStageWgsl,
   loopBoundsWgsl, queryRowsWgsl,
 } from './forward.js';
 
@@ -90,8 +90,8 @@ function storeRow(name: string, width: number, vec: boolean, W4: number, reg: st
 
 function dkvWgsl(desc: BsaDesc, L: BsaLayout, T: number, TQS: number, SQ: number, software: boolean): string {
   // Key-side bound only (a thread is a key); query tiles of excluded rows are skipped per tile below.
-  const kEnd = loopBoundsWgsl(desc, T, 'false');
-  const tileSkip = desc.K <= MASK_END_MAX_K;
+  const kEnd = loopBoundsWgsl(desc, T, null);
+  const tileSkip = kEnd.bounded;
   const { decl, next } = inputDecls(desc, L);
   let kdecl = `var<workgroup> Qs: array<vec4<f32>, ${TQS * L.D4}>;
 var<workgroup> Gs: array<vec4<f32>, ${TQS * L.DV4}>;

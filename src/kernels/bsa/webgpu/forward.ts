@@ -102,14 +102,15 @@ export const MASK_END_MAX_K = 8192;
  * - `kEnd`: keys after the last unmasked one (the padding of a batch element with fewer context
  *   points) contribute exactly nothing, so key loops stop there. With a mask, each workgroup finds
  *   that end for its batch element `b` (one pass over its mask row); otherwise kEnd = K.
- * - `anyQ`: whether any of the workgroup's query rows is valid (`rowsOk`, a WGSL bool over the
- *   thread's rows). A tile of excluded rows (padded context rows given no coordinates, see
- *   krBlockJoint) skips its key loop: its rows get O = 0, L = −∞ as before.
+ * - `anyQ` (when `rowsOk`, a WGSL bool over the thread's rows, is given): whether any of the
+ *   workgroup's query rows is valid. A tile of excluded rows (padded context rows given no
+ *   coordinates, see krBlockJoint) skips its key loop: its rows get O = 0, L = −∞ as before.
  * Both are workgroup-uniform. Skipped work held only exact zeros, so results are bit-identical.
+ * `bounded` says whether the bounds come from the data (K ≤ MASK_END_MAX_K) or are the plain K.
  * Call after `b`, `lid` and the rows' validity are defined.
  */
-export function loopBoundsWgsl(desc: BsaDesc, T: number, rowsOk: string): { decl: string; code: string } {
-  if (desc.K > MASK_END_MAX_K) return { decl: '', code: '  let kEnd = Kn;\n  let anyQ = true;\n' };
+export function loopBoundsWgsl(desc: BsaDesc, T: number, rowsOk: string | null): { decl: string; code: string; bounded: boolean } {
+  if (desc.K > MASK_END_MAX_K) return { decl: '', code: `  let kEnd = Kn;\n${rowsOk === null ? '' : '  let anyQ = true;\n'}`, bounded: false };
   const scan = desc.hasMask
     ? `  {
     var e = 0u;
@@ -118,16 +119,16 @@ export function loopBoundsWgsl(desc: BsaDesc, T: number, rowsOk: string): { decl
   }
 `
     : '';
+  const rows = rowsOk !== null;
   return {
     decl: 'var<workgroup> BOUND_A: array<atomic<u32>, 2>;\nvar<workgroup> BOUND: array<u32, 2>;\n',
     code: `  if (lid == 0u) { atomicStore(&BOUND_A[0], ${desc.hasMask ? '0u' : 'Kn'}); atomicStore(&BOUND_A[1], 0u); }
   workgroupBarrier();
-${scan}  if (${rowsOk}) { atomicStore(&BOUND_A[1], 1u); }
-  workgroupBarrier();
+${scan}${rows ? `  if (${rowsOk}) { atomicStore(&BOUND_A[1], 1u); }\n` : ''}  workgroupBarrier();
   if (lid == 0u) { BOUND[0] = atomicLoad(&BOUND_A[0]); BOUND[1] = atomicLoad(&BOUND_A[1]); }
   let kEnd = workgroupUniformLoad(&BOUND[0]);
-  let anyQ = workgroupUniformLoad(&BOUND[1]) != 0u;
-`,
+${rows ? '  let anyQ = workgroupUniformLoad(&BOUND[1]) != 0u;\n' : ''}`,
+    bounded: true,
   };
 }
 
