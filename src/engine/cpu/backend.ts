@@ -11,6 +11,7 @@ import { randomHost, threefry2x32, TWO_POW_M24 } from '../random.js';
 import { createHeap, type CpuHeap } from './heap.js';
 import { matmul } from './matmul.js';
 import type { ThreadPool } from './threads.js';
+import { kernelsFor } from './wasm/kernels.js';
 
 /** CPU storage: a view into the heap. */
 export interface CpuStorage extends Storage {
@@ -171,9 +172,24 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  /**
+   * GELU and its gradient run in the wasm SIMD kernels (wasm/elementwise.c) when every operand is
+   * in the heap's wasm memory; `false` when they cannot (plain-JS heap), and the JS loops run.
+   */
+  private geluWasm(out: Float32Array, x: Float32Array, dy?: Float32Array): boolean {
+    const mem = this.heap.memory;
+    const [po, px, pd] = [out, x, dy].map((v) => (v ? this.heap.offsetOf(v) : 0));
+    if (!mem || po! < 0 || px! < 0 || pd! < 0) return false;
+    const k = kernelsFor(mem);
+    if (dy) k.gelu_grad_f32(px!, pd!, po!, out.length);
+    else k.gelu_f32(px!, po!, out.length);
+    return true;
+  }
+
   unary(op: UnaryOp, x: Storage): Storage {
     const xs = this.view(x);
     const [s, o] = this.out(xs.length);
+    if (op === 'gelu' && this.geluWasm(o, xs)) return s;
     const f = unaryFn(op);
     for (let i = 0; i < xs.length; i++) o[i] = f(xs[i]!);
     return s;
@@ -186,6 +202,7 @@ export class CpuBackend implements Backend {
     const [s, o] = this.out(n);
     const f = binaryFn(op);
     if (av.length === n && bv.length === n) {
+      if (op === 'geluGrad' && this.geluWasm(o, av, bv)) return s;
       for (let i = 0; i < n; i++) o[i] = f(av[i]!, bv[i]!);
     } else if (bv.length === 1) {
       const bb = bv[0]!;

@@ -1,5 +1,5 @@
 /**
- * Loads the CPU wasm kernel modules (matmul-wasm.ts, built from matmul.c; the BSA module of
+ * Loads the CPU wasm kernel modules (matmul-wasm.ts, built from matmul.c and elementwise.c; the BSA module of
  * kernels/bsa/wasm) and instantiates the matmul one on a given memory. Compiled once per variant; one instance per (thread, memory).
  *
  * Platform-neutral: base64 is decoded with `atob`, present in Node ≥ 16 and browsers.
@@ -18,6 +18,9 @@ export interface KernelExports {
   scratch_floats(mu: number): number;
   micro_rows(): number;
   panel_cols(): number;
+  /** elementwise.c: out = gelu(x) and out = dy · gelu'(x) over n floats (tanh form). */
+  gelu_f32(x: number, out: number, n: number): void;
+  gelu_grad_f32(x: number, dy: number, out: number, n: number): void;
 }
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
