@@ -14,32 +14,16 @@
  * for negative x (1 + tanh u is never formed by subtraction). x is limited to [−10, 10] (clamp10)
  * and −2u to ±87, so that e stays finite.
  *
- * exp: z = n·ln 2 + r with n = round(z / ln 2), |r| ≤ ln 2 / 2 (ln 2 in two parts, so r is exact to
- * f32), exp(r) by its Taylor series to degree 7 (truncation < 6e-9 relative), times 2ⁿ built in the
- * exponent bits (|n| ≤ 126 for |z| ≤ 87).
+ * exp is vexp (vexp.h, shared with the BSA kernel); within ±87 its clamp and mask do nothing.
  */
 #include <wasm_simd128.h>
+
+#include "vexp.h"
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 #define C0 0.7978845608028654f /* sqrt(2 / pi) */
 #define A3 0.044715f
-
-static inline v128_t exp4(v128_t z) {
-  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(z, wasm_f32x4_splat(1.4426950408889634f)));
-  v128_t r = wasm_f32x4_sub(z, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
-  v128_t p = wasm_f32x4_splat(1.0f / 5040.0f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 720.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, scale);
-}
 
 /* e = exp(−2u) (clamped) for x; also returns u' in *du when du is not null. */
 static inline v128_t expm2u(v128_t x, v128_t *du) {
@@ -48,7 +32,7 @@ static inline v128_t expm2u(v128_t x, v128_t *du) {
   if (du) *du = wasm_f32x4_mul(wasm_f32x4_splat(C0), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(wasm_f32x4_splat(3.0f * A3), x2)));
   v128_t z = wasm_f32x4_mul(wasm_f32x4_splat(-2.0f), u);
   z = wasm_f32x4_pmin(wasm_f32x4_pmax(z, wasm_f32x4_splat(-87.0f)), wasm_f32x4_splat(87.0f));
-  return exp4(z);
+  return vexp(z);
 }
 
 /* x limited to [−10, 10] (NaN stays NaN): beyond, s is 0 or 1 to f32 precision, and x³ or x²

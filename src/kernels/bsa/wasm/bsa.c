@@ -72,24 +72,8 @@ static inline float bitsf(int x) { return __builtin_bit_cast(float, x); }
 
 static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
 
-/* e^x for float32 lanes; exactly 0 for x < −87.3 or NaN (masked logits are −∞). */
-static inline v128_t vexp(v128_t x) {
-  v128_t ok = wasm_f32x4_ge(x, splat(-87.3f));
-  v128_t xc = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, splat(1.44269504f)));
-  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
-  v128_t p = splat(1.0f / 5040);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 720));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 120));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 24));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 6));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(0.5f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_v128_and(wasm_f32x4_mul(p, e), ok);
-}
+/* vexp: e^x for float32 lanes, exactly 0 below −87.3 or for NaN (shared with the CPU backend). */
+#include "../../../engine/cpu/wasm/vexp.h"
 static inline float sexp(float x) { return wasm_f32x4_extract_lane(vexp(splat(x)), 0); }
 
 /* Natural log for x > 0 (double precision series; called once per row). */
