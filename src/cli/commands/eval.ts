@@ -92,8 +92,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     // Worker threads generate the batches (and their GP oracle) ahead: the same batches.
     const workers = dataWorkersOption(args, cmd, handle.backend.kind);
     source = workers > 0 ? new WorkerBatchStream(taskConfig, batchSize, rng.state(), { workers, oracle: true, depth: Math.min(batches, 2 * workers) }) : undefined;
-    const m = await evaluate(model, toParams(specs, tensors), handle.backend, generator, rng, batches, (d, m) => progress.update(d,
-      m.oracleNll === null ? { nll: +m.nll.toFixed(4) } : { nll: +m.nll.toFixed(4), nllMinusOracle: +(m.nll - m.oracleNll).toFixed(4) }), source);
+    const m = await evaluate(model, toParams(specs, tensors), handle.backend, generator, rng, batches, (d, sofar) => progress.update(d,
+      sofar.oracleNll === null ? { nll: +sofar.nll.toFixed(4) }
+        : { nll: +sofar.nll.toFixed(4), nllMinusOracle: +(sofar.nll - sofar.oracleNll).toFixed(4) }), source);
     progress.finish();
     const result = {
       model: folder, task: taskConfig.name, taskOptions: taskConfig.options, batches, batchSize, seed,
