@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { didYouMean } from '../models/config-checks.js';
-import type { ProgressSink } from './progress.js';
+import type { ProgressSink } from '../api/progress.js';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -18,10 +18,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** A runtime problem to report to the user without a stack trace, exit code 1. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
+/** A runtime problem to report to the user without a stack trace, exit code 1 (the API's UserError). */
+export { UserError as CliError } from '../api/errors.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -9,8 +9,8 @@ import { type CliContext, CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UsageError,
 import { COMMANDS } from './commands/index.js';
 import { ConfigError, didYouMean } from '../models/config-checks.js';
 import { SafetensorsError } from '../train/safetensors.js';
-import { CsvError } from './csv.js';
-import { GridSpecError } from './grid.js';
+import { CsvError } from '../io/csv.js';
+import { GridSpecError } from '../api/grid.js';
 import { ModelFolderError } from '../train/model-folder.js';
 
 function version(): string {

@@ -11,7 +11,7 @@ import { inflateSync } from 'node:zlib';
 import { Rng } from '../../src/engine/random.js';
 import { GP_2D, type GpTaskConfig } from '../../src/data/tasks.js';
 import { sampleDemoField } from '../../src/cli/commands/demo.js';
-import { parseCsv } from '../../src/cli/csv.js';
+import { parseCsv } from '../../src/io/csv.js';
 import { removeTempDirs, runCli, tempDir, writeRandomModel } from '../cli-predict/fixtures.js';
 
 /** Width, height and the number of distinct colours of a PNG (8-bit RGB, filter 0: our encoder). */

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CsvError, CsvWriter, formatNumber, parseCsv, readCsv, readCsvRows, writeCsv } from '../../src/cli/csv.js';
-import { gridCell, makeGrid, parseGridBounds, parseGridSize } from '../../src/cli/grid.js';
+import { CsvError, CsvWriter, formatNumber, parseCsv, readCsv, readCsvRows, writeCsv } from '../../src/io/csv.js';
+import { gridCell, makeGrid, parseGridBounds, parseGridSize } from '../../src/api/grid.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csv-')); });

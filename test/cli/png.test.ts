@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inflateSync } from 'node:zlib';
-import { PNG_SIGNATURE, colorAt, crc32, encodePng, renderField } from '../../src/cli/png.js';
+import { PNG_SIGNATURE, colorAt, crc32, encodePng, renderField } from '../../src/io/png.js';
 
 interface Decoded { width: number; height: number; bitDepth: number; colorType: number; interlace: number; pixels: Uint8Array; types: string[] }
 

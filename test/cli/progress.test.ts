@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Progress, formatDuration } from '../../src/cli/progress.js';
+import { Progress, formatDuration } from '../../src/api/progress.js';
 
 function sink(isTTY: boolean) {
   const out: string[] = [];

@@ -24,11 +24,12 @@ import { DEFAULT_TRAIN_CONFIG, type TaskConfig } from '../../models/config.js';
 import { ConfigError } from '../../models/config-checks.js';
 import { resolveTask } from '../../train/tasks.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { writeCsv } from '../csv.js';
-import { type GridBounds, gridCell, makeGrid } from '../grid.js';
-import { renderField, writePng } from '../png.js';
-import { gridTargets, streamPredictions } from '../predict-stream.js';
-import { Predictor, createBackend, explainBackendError, parseBackendName, type Prediction } from '../predictor.js';
+import { writeCsv } from '../../io/csv.js';
+import { type GridBounds, gridCell, makeGrid } from '../../api/grid.js';
+import { renderField, writePng } from '../../io/png.js';
+import { gridTargets, streamPredictions } from '../../api/predict-stream.js';
+import { type Predictor, type Prediction } from '../../api/predictor.js';
+import { createBackend, explainBackendError, loadPredictor, parseBackendName } from '../../api/load-node.js';
 import { intOption, pngScale } from './predict.js';
 
 /** The shipped checkpoint, relative to this file (src/cli/commands → repository root). */
@@ -148,7 +149,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const handle = await createBackend(backendName, cmd);
   let predictor: Predictor | null = null;
   try {
-    predictor = Predictor.load(modelDir, handle.backend, cmd);
+    predictor = loadPredictor(modelDir, handle.backend, cmd);
     const { layout, config } = predictor;
     if (layout.coordinates.length !== 2 || config.data.columns.s.length !== 2 || predictor.valueKind !== 'gaussian' || layout.values.length !== 1) {
       throw new CliError(`demo: the model in '${modelDir}' must take 2 spatial coordinates and predict 1 Gaussian value; it takes ` +

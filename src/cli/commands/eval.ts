@@ -8,8 +8,8 @@
  */
 import * as path from 'node:path';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { Progress } from '../progress.js';
-import { createBackend, explainBackendError, parseBackendName } from '../predictor.js';
+import { Progress } from '../../api/progress.js';
+import { createBackend, explainBackendError, parseBackendName } from '../../api/load-node.js';
 import { intOption } from './predict.js';
 import * as E from '../../engine/ops.js';
 import { Rng } from '../../engine/random.js';

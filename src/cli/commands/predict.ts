@@ -8,10 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PRECISIONS, type Precision } from '../../kernels/bsa/desc.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { parseGridBounds, parseGridSize } from '../grid.js';
-import { renderField, writePng } from '../png.js';
-import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, gridTargets, loadContext, streamPredictions } from '../predict-stream.js';
-import { Predictor, createBackend, explainBackendError, parseBackendName, type Prediction } from '../predictor.js';
+import { parseGridBounds, parseGridSize } from '../../api/grid.js';
+import { renderField, writePng } from '../../io/png.js';
+import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, gridTargets, loadContext, streamPredictions } from '../../api/predict-stream.js';
+import { type Predictor, type Prediction } from '../../api/predictor.js';
+import { createBackend, explainBackendError, loadPredictor, parseBackendName } from '../../api/load-node.js';
 
 const DEFAULT_CHUNK = 4096;
 
@@ -68,7 +69,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const handle = await createBackend(backendName, cmd);
   let predictor: Predictor | null = null;
   try {
-    predictor = Predictor.load(abs(model!), handle.backend, cmd, { precision });
+    predictor = loadPredictor(abs(model!), handle.backend, cmd, { precision });
     if (bounds) checkGridModel(predictor, cmd);
     const nc = await loadContext(predictor, abs(context!), cmd);
     if (targets !== undefined) await checkTargetsHeader(predictor, abs(targets), cmd);

@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { Progress } from '../progress.js';
-import { createBackend, parseBackendName } from '../predictor.js';
+import { Progress } from '../../api/progress.js';
+import { createBackend, parseBackendName } from '../../api/load-node.js';
 import { intOption } from './predict.js';
 import { ConfigError } from '../../models/config-checks.js';
 import {

@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
-import { CsvWriter, readCsv, readCsvRows, splitCsvLine } from './csv.js';
+import { CsvWriter, readCsv, readCsvRows, splitCsvLine } from '../io/csv.js';
 import { type Grid, type GridBounds, type GridSize } from './grid.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { checkHeader, fillOutputRow, type Prediction, type Predictor } from './predictor.js';
-import { CliError } from './args.js';
+import { UserError } from './errors.js';
 
 /** A chunk of target points: columns in `layout.coordinates` order, `n` long (arrays may be longer). */
 export interface TargetChunk {
@@ -26,7 +26,7 @@ export async function loadContext(predictor: Predictor, file: string, command: s
   const expected = [...layout.coordinates, ...layout.values];
   checkHeader(label, header, expected, config.data, true, folder);
   const data = await readCsv(file, { label, columns: expected, strict: true, allowEmpty: true });
-  if (data.rows === 0) throw new CliError(`${label} is empty: it has a header but no observations; at least one is needed`);
+  if (data.rows === 0) throw new UserError(`${label} is empty: it has a header but no observations; at least one is needed`);
   predictor.setContext(expected.map((c) => data.values.get(c)!), data.rows);
   return data.rows;
 }
@@ -36,9 +36,9 @@ export async function readHeader(file: string, label: string): Promise<string[]>
   try {
     await fs.promises.access(file, fs.constants.R_OK);
   } catch (e) {
-    throw new CliError(`${label} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UserError(`${label} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (fs.statSync(file).isDirectory()) throw new CliError(`${label} is a folder, expected a CSV file`);
+  if (fs.statSync(file).isDirectory()) throw new UserError(`${label} is a folder, expected a CSV file`);
   const stream = fs.createReadStream(file, { encoding: 'utf8' });
   const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
   try {
@@ -51,7 +51,7 @@ export async function readHeader(file: string, label: string): Promise<string[]>
     lines.close();
     stream.destroy();
   }
-  throw new CliError(`${label} is empty (expected a header row of column names, then one row per point)`);
+  throw new UserError(`${label} is empty (expected a header row of column names, then one row per point)`);
 }
 
 /** Counts the data rows of a CSV file (non-blank lines after the header), for progress totals. */
@@ -122,7 +122,7 @@ export function* gridTargets(bounds: GridBounds, size: GridSize, chunk: number):
 export function checkGridModel(predictor: Predictor, command: string): void {
   const cols = predictor.layout.coordinates;
   if (cols.length !== 2) {
-    throw new CliError(`${command}: --grid needs a model with exactly 2 coordinate columns; the model in '${predictor.folder}' ` +
+    throw new UserError(`${command}: --grid needs a model with exactly 2 coordinate columns; the model in '${predictor.folder}' ` +
       `takes ${cols.length} (${cols.join(', ')}); give the points with --targets FILE instead`);
   }
 }

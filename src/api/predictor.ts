@@ -1,5 +1,6 @@
 /**
- * A loaded model folder ready to predict in the data's own units (Node only): the model, its
+ * A loaded model folder ready to predict in the data's own units (browser or Node; the Node
+ * loader is load-node.ts): the model, its
  * weights on a backend, and the data schema of config.json (CSV column names, normalisation).
  *
  * `predict` and `demo` both go through here, so the normalisation round trip is written once:
@@ -8,66 +9,17 @@
  * test points then go through `predictChunk` in chunks of any size with identical results,
  * because test points never interact (models/bsa-tnp.ts).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { type Backend, UnsupportedKernelError } from '../engine/backend.js';
-import { createNodeCpuBackend } from '../engine/cpu/node.js';
+import type { Backend } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { BsaTnp, type BsaTnpOptions, type ContextCache, type Coords } from '../models/bsa-tnp.js';
 import { GROUP_NAMES, type DataSchema, type GroupName, type ModelFolderConfig } from '../models/config.js';
 import { toParams, type Params } from '../nn/params.js';
 import { Rng } from '../engine/random.js';
-import { CheckpointError, loadModelFolder } from '../train/checkpoint.js';
-import { CliError } from './args.js';
+import { UserError } from './errors.js';
 
 /** z of the central 90% interval of a Gaussian: Φ⁻¹(0.95). */
 export const Z90 = 1.6448536269514722;
-
-export type BackendName = 'cpu' | 'webgpu';
-
-/** A compute backend and how to release it (CPU worker pool, GPU device). */
-export interface BackendHandle {
-  backend: Backend;
-  description: string;
-  dispose(): void;
-}
-
-/** Parses `--backend` (default cpu). */
-export function parseBackendName(value: string | boolean | undefined, command: string): BackendName {
-  if (value === undefined) return 'cpu';
-  if (value === 'cpu' || value === 'webgpu') return value;
-  throw new CliError(`${command}: --backend must be 'cpu' or 'webgpu', got '${String(value)}'`);
-}
-
-/**
- * Creates the backend. `cpu`: shared wasm heap plus a worker pool of `threads` threads
- * (default: all cores, at most 8) for matmul (engine/cpu/node.ts). `webgpu`: the first Dawn adapter; a clear error
- * when there is none.
- */
-export async function createBackend(name: BackendName, command: string, threads?: number): Promise<BackendHandle> {
-  if (name === 'webgpu') {
-    const mod = await import('../engine/webgpu/node.js');
-    const res = await mod.createNodeWebGPUBackend();
-    if (!res.backend) throw new CliError(`${command}: --backend webgpu: no WebGPU device (${res.reason}); use --backend cpu`);
-    const backend = res.backend as Backend;
-    return { backend, description: backend.description, dispose() {} };
-  }
-  const backend = await createNodeCpuBackend(threads === undefined ? {} : { threads });
-  return { backend, description: backend.description, dispose() { backend.pool?.destroy(); } };
-}
-
-/**
- * Turns "this backend cannot run that kernel" into a user-facing `CliError` suggesting another
- * backend; any other error is returned unchanged (a bug stays an internal error).
- */
-export function explainBackendError(e: unknown, handle: BackendHandle, command: string): unknown {
-  const msg = e instanceof Error ? e.message : '';
-  if (e instanceof UnsupportedKernelError || /no implementation registered for the \w+ backend/.test(msg)) {
-    return new CliError(`${command}: the ${handle.backend.kind} backend cannot run this model yet (${msg}); use --backend cpu`);
-  }
-  return e;
-}
 
 /** The CSV layout of a model's points, from config.json's data schema. */
 export interface PointLayout {
@@ -108,7 +60,7 @@ export function describeColumns(schema: DataSchema, withValues: boolean): string
 }
 
 /**
- * Checks a CSV header against the columns a model needs; throws a `CliError` that lists the
+ * Checks a CSV header against the columns a model needs; throws a `UserError` that lists the
  * missing and unexpected columns, and says so when the number of coordinate columns differs from
  * the model's (a file for a model of another dimension).
  */
@@ -132,7 +84,7 @@ export function checkHeader(label: string, header: readonly string[], expected: 
     }
   }
   const dims = hints.length > 0 ? `; dimension mismatch: ${hints.join('; ')}` : '';
-  throw new CliError(`${label}: ${problems.join(' and ')}${dims}. The model in '${modelFolder}' expects exactly ` +
+  throw new UserError(`${label}: ${problems.join(' and ')}${dims}. The model in '${modelFolder}' expects exactly ` +
     `${describeColumns(schema, withValues)}; header was: ${header.join(', ')}`);
 }
 
@@ -162,32 +114,25 @@ export class Predictor {
   }
 
   /**
-   * Loads `folder` (config.json + model.safetensors, every tensor checked against the config)
-   * and uploads the weights. Problems become `CliError`s naming the file.
+   * A predictor from a parsed model folder config and its weights (name → float32 data), checked
+   * tensor by tensor against the model's parameter list; `folder` names the source in messages.
+   * Works anywhere (browser or Node): the Node loader is `loadPredictor` in load-node.ts.
    */
-  static load(folder: string, backend: Backend, command: string, options: BsaTnpOptions = {}): Predictor {
-    const abs = path.resolve(folder);
-    if (!fs.existsSync(abs)) throw new CliError(`${command}: model folder '${abs}' does not exist (pass --model DIR, a folder with config.json and model.safetensors)`);
-    if (!fs.statSync(abs).isDirectory()) throw new CliError(`${command}: --model '${abs}' is not a folder (expected a model folder with config.json and model.safetensors)`);
-    let loaded: ReturnType<typeof loadModelFolder>;
-    try {
-      loaded = loadModelFolder(abs);
-    } catch (e) {
-      if (e instanceof CheckpointError) throw new CliError(`${command}: cannot load the model: ${e.message}`);
-      throw e;
-    }
-    const model = new BsaTnp(loaded.config.model);
+  static fromWeights(folder: string, config: ModelFolderConfig, weights: ReadonlyMap<string, { data: Float32Array }>,
+    backend: Backend, command: string, options: BsaTnpOptions = {}): Predictor {
+    const model = new BsaTnp(config.model);
     const specs = model.specs(Rng.fromSeed(0));
     const tensors = specs.map((s) => {
-      const w = loaded.weights.get(s.name)!;
+      const w = weights.get(s.name);
+      if (!w) throw new UserError(`${command}: cannot load the model: '${folder}' has no tensor '${s.name}'`);
       for (let i = 0; i < w.data.length; i++) {
         if (!Number.isFinite(w.data[i]!)) {
-          throw new CliError(`${command}: cannot load the model: ${path.join(abs, 'model.safetensors')}: tensor '${s.name}' holds a non-finite value at index ${i}; the file is corrupt`);
+          throw new UserError(`${command}: cannot load the model: ${folder}/model.safetensors: tensor '${s.name}' holds a non-finite value at index ${i}; the file is corrupt`);
         }
       }
       return E.tensor(w.data, s.shape, backend);
     });
-    return new Predictor(abs, loaded.config, toParams(specs, tensors), tensors, backend, command, options);
+    return new Predictor(folder, config, toParams(specs, tensors), tensors, backend, command, options);
   }
 
   get valueKind(): 'gaussian' | 'categorical' {
@@ -227,7 +172,7 @@ export class Predictor {
    * (`[...layout.coordinates, ...layout.values]` order), each `n` long, in data units.
    */
   setContext(columns: readonly ArrayLike<number>[], n: number): void {
-    if (n === 0) throw new CliError(`${this.command}: the context is empty: at least one observation is needed`);
+    if (n === 0) throw new UserError(`${this.command}: the context is empty: at least one observation is needed`);
     this.clearContext();
     const nc = this.layout.coordinates.length;
     const o = this.config.model.output;
@@ -245,7 +190,7 @@ export class Predictor {
       for (let i = 0; i < n; i++) {
         const c = col[i]!;
         if (!Number.isInteger(c) || c < 0 || c >= o.classes) {
-          throw new CliError(`${this.command}: context row ${i + 1}, column '${name}': expected a class 0..${o.classes - 1}, got ${c}`);
+          throw new UserError(`${this.command}: context row ${i + 1}, column '${name}': expected a class 0..${o.classes - 1}, got ${c}`);
         }
         f[i * width + c] = 1;
       }
