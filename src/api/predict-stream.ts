@@ -137,6 +137,8 @@ export interface StreamOptions {
   label: string;
   /** Called with every chunk's prediction (e.g. to keep grid fields for PNGs). */
   onChunk?: (p: Prediction, start: number, n: number) => void;
+  /** Opens the row writer for the header (default: a CSV at `out`; io/predict-output.ts has GeoTIFF, GeoJSON). */
+  openWriter?: (header: readonly string[]) => { writeRow(row: ArrayLike<number>): void; close(): void; abort(): void };
 }
 
 /**
@@ -146,7 +148,7 @@ export interface StreamOptions {
 export async function streamPredictions(opts: StreamOptions): Promise<number> {
   const { predictor } = opts;
   const header = [...predictor.layout.coordinates, ...predictor.outputColumns()];
-  const writer = CsvWriter.open(opts.out, header);
+  const writer = opts.openWriter ? opts.openWriter(header) : CsvWriter.open(opts.out, header);
   const abortOnSignal = () => {
     writer.abort();
     process.exit(130);

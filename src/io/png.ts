@@ -1,12 +1,12 @@
 /**
- * PNG output for `predict` and `demo` (Node only: zlib from node:zlib). No dependencies.
+ * PNG output for `predict` and `demo` (Node only): images are encoded by the `pngjs` package.
  *
- * `renderField` maps a [H, W] float field through a colour map (no colour bar) and can mark points
- * (the demo marks observation locations on truth.png); `encodePng` writes 8-bit RGB or RGBA,
- * filter 0 on every row, one IDAT chunk (PNG spec, W3C 2003: signature, IHDR, IDAT, IEND; each
- * chunk = length, type, data, CRC-32 of type+data).
+ * `renderField` maps a [H, W] float field through a colour map (no colour bar; png-maps.ts adds
+ * axes, a colour bar and labels) and can mark points; `encodePng` writes 8-bit RGB or RGBA with
+ * filter type 0 on every row (the maps compress well without filtering, and files stay simple
+ * for independent decoders).
  */
-import { deflateSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../train/atomic.js';
 
 export interface Image {
@@ -18,34 +18,7 @@ export interface Image {
   data: Uint8Array;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (ISO 3309 / PNG) of `bytes`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 export const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
-  return out;
-}
 
 /** Encodes an 8-bit RGB/RGBA image as PNG bytes. */
 export function encodePng(image: Image): Uint8Array {
@@ -56,30 +29,10 @@ export function encodePng(image: Image): Uint8Array {
   if (data.length !== width * height * channels) {
     throw new Error(`encodePng: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${data.length}`);
   }
-  const ihdr = new Uint8Array(13);
-  const v = new DataView(ihdr.buffer);
-  v.setUint32(0, width);
-  v.setUint32(4, height);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = channels === 3 ? 2 : 6; // colour type: truecolour / truecolour with alpha
-  ihdr[10] = 0; // deflate
-  ihdr[11] = 0; // adaptive filtering (we use filter type 0 on every row)
-  ihdr[12] = 0; // no interlace
-  const stride = width * channels;
-  const raw = new Uint8Array(height * (stride + 1));
-  for (let r = 0; r < height; r++) {
-    raw[r * (stride + 1)] = 0;
-    raw.set(data.subarray(r * stride, (r + 1) * stride), r * (stride + 1) + 1);
-  }
-  const idat = new Uint8Array(deflateSync(raw, { level: 9 }));
-  const parts = [PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const png = new PNG({ width, height, colorType: channels === 3 ? 2 : 6, inputColorType: channels === 3 ? 2 : 6, inputHasAlpha: channels === 4 });
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const out = PNG.sync.write(png, { colorType: channels === 3 ? 2 : 6, inputColorType: channels === 3 ? 2 : 6, inputHasAlpha: channels === 4, filterType: 0 });
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Writes a PNG file atomically. */

@@ -105,7 +105,7 @@ describe('bsa-tnp demo', () => {
     expect(r.oracle_metrics.nll!).toBeLessThan(r.model_metrics.nll!);
     expect(r.oracle_metrics.coverage95!).toBeGreaterThan(0.85);
     expect(fs.readdirSync(out).sort()).toEqual(
-      ['context.csv', 'mean.png', 'oracle-mean.png', 'oracle-std.png', 'prediction.csv', 'std.png', 'truth.png']);
+      ['context.csv', 'figure.png', 'mean.png', 'oracle-mean.png', 'oracle-std.png', 'prediction.csv', 'std.png', 'truth.png']);
     for (const png of ['truth.png', 'mean.png', 'std.png']) {
       const info = pngInfo(path.join(out, png));
       expect(info, png).toMatchObject({ width: 384, height: 384 });

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { inflateSync } from 'node:zlib';
-import { PNG_SIGNATURE, colorAt, crc32, encodePng, renderField } from '../../src/io/png.js';
+import { PNG_SIGNATURE, colorAt, encodePng, renderField } from '../../src/io/png.js';
+
+// CRC-32 (ISO 3309 / PNG spec, bitwise form) for checking chunk CRCs independently of the encoder.
+function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) {
+    c ^= bytes[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 interface Decoded { width: number; height: number; bitDepth: number; colorType: number; interlace: number; pixels: Uint8Array; types: string[] }
 

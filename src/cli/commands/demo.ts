@@ -27,6 +27,7 @@ import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, 
 import { writeCsv } from '../../io/csv.js';
 import { type GridBounds, gridCell, makeGrid } from '../../api/grid.js';
 import { renderField, writePng } from '../../io/png.js';
+import { hconcat, renderMap, writeCanvasPng } from '../../io/png-maps.js';
 import { gridTargets, streamPredictions } from '../../api/predict-stream.js';
 import { type Predictor, type Prediction } from '../../api/predictor.js';
 import { createBackend, explainBackendError, loadPredictor, parseBackendName } from '../../api/load-node.js';
@@ -221,6 +222,14 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     writePng(path.join(outDir, 'std.png'), renderField(std, side, side, stdOpts));
     writePng(path.join(outDir, 'oracle-mean.png'), renderField(oracle.mean, side, side, valueOpts));
     writePng(path.join(outDir, 'oracle-std.png'), renderField(oracle.std, side, side, stdOpts));
+    // One figure with axes and colour bars: truth | mean | std, observations marked on truth and std.
+    const spec = { ...field.bounds, width: side, height: side };
+    const panel = { points: { x: field.x, y: field.y }, pointRadius: 1.4, size: 320 };
+    writeCanvasPng(path.join(outDir, 'figure.png'), hconcat([
+      renderMap(field.truth, spec, { ...panel, title: 'truth (GP draw)', vmin: lo, vmax: hi }),
+      renderMap(mean, spec, { size: panel.size, title: 'BSA-TNP mean', vmin: lo, vmax: hi }),
+      renderMap(std, spec, { ...panel, title: 'BSA-TNP std', cmap: 'magma', vmin: 0, vmax: sHi }),
+    ], 16));
 
     const seconds = (performance.now() - t0) / 1000;
     const result = {
@@ -229,7 +238,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       model_metrics: metricsJson(modelMetrics), oracle_metrics: metricsJson(oracleMetrics),
       model_seconds: round(modelSeconds, 3), oracle_seconds: round(oracleSeconds, 3), seconds: round(seconds, 3),
       backend: handle.description,
-      files: ['truth.png', 'mean.png', 'std.png', 'oracle-mean.png', 'oracle-std.png', 'context.csv', 'prediction.csv'],
+      files: ['figure.png', 'truth.png', 'mean.png', 'std.png', 'oracle-mean.png', 'oracle-std.png', 'context.csv', 'prediction.csv'],
     };
     if (ctx.stdout.isTTY) {
       const row = (name: string, m: GaussianMetrics) =>
@@ -243,7 +252,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
         row('exact GP (oracle)', oracleMetrics),
         '',
         `model ${modelSeconds.toFixed(1)} s, oracle ${oracleSeconds.toFixed(1)} s, total ${seconds.toFixed(1)} s (${handle.description})`,
-        `wrote truth.png (observations marked), mean.png, std.png, oracle-mean.png, oracle-std.png, context.csv, prediction.csv to ${outDir}`,
+        `wrote figure.png (truth | mean | std), truth.png (observations marked), mean.png, std.png, oracle-mean.png, oracle-std.png, context.csv, prediction.csv to ${outDir}`,
         '',
       ].join('\n'));
     }
@@ -267,7 +276,8 @@ none is recorded) on a 128x128 grid, observes --points distinct grid cells with 
 predicts the whole grid, and scores the model at the grid points (NLL, RMSE, 95% coverage) next
 to the exact GP posterior with the true hyper-parameters.
 
-Writes into --out: truth.png (observation locations marked), mean.png, std.png, oracle-mean.png,
+Writes into --out: figure.png (truth | mean | std with axes, colour bars and the observations),
+truth.png (observation locations marked), mean.png, std.png, oracle-mean.png,
 oracle-std.png (truth and means share one colour range, the std maps another), context.csv and
 prediction.csv. Prints a table on a terminal and always a final JSON line on stdout; progress
 goes to stderr.

@@ -3,7 +3,8 @@ import type { CommandSpec } from '../args.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
+import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand];

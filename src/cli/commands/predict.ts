@@ -9,9 +9,10 @@ import * as path from 'node:path';
 import { PRECISIONS, type Precision } from '../../kernels/bsa/desc.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { parseGridBounds, parseGridSize } from '../../api/grid.js';
-import { renderField, writePng } from '../../io/png.js';
-import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, gridTargets, loadContext, streamPredictions } from '../../api/predict-stream.js';
-import { type Predictor, type Prediction } from '../../api/predictor.js';
+import { checkGridModel, checkTargetsHeader, countDataRows, csvTargets, loadContext, streamPredictions } from '../../api/predict-stream.js';
+import { type Predictor } from '../../api/predictor.js';
+import { openMapOutput, parseMapArgs, planGrid, planTargetRows } from '../../io/predict-maps.js';
+import { contextPoints, writeMapPngs } from '../../io/map-pngs.js';
 import { createBackend, explainBackendError, loadPredictor, parseBackendName } from '../../api/load-node.js';
 
 const DEFAULT_CHUNK = 4096;
@@ -48,6 +49,10 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   }
   if (grid === undefined && str(args, 'size') !== undefined) throw new UsageError('bsa-tnp predict: --size only applies to --grid');
   if (grid === undefined && str(args, 'png') !== undefined) throw new UsageError('bsa-tnp predict: --png only applies to --grid');
+  if (grid === undefined && str(args, 'mask') !== undefined) throw new UsageError('bsa-tnp predict: --mask only applies to --grid');
+  if (str(args, 'shard') !== undefined && str(args, 'png') !== undefined) {
+    throw new UsageError('bsa-tnp predict: --png draws whole maps, not shards: merge the shards first (bsa-tnp merge --out map.tif --png DIR ...)');
+  }
   if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp predict: give --backend or --device, not both');
   const chunk = intOption(args, 'chunk', cmd, DEFAULT_CHUNK);
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
@@ -61,10 +66,11 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const bounds = grid !== undefined ? parseGridBounds(grid) : null;
   const size = grid !== undefined ? parseGridSize(str(args, 'size') ?? '128x128') : null;
   const abs = (p: string) => path.resolve(ctx.cwd, p);
+  const map = parseMapArgs({ shard: str(args, 'shard'), mask: str(args, 'mask') !== undefined ? abs(str(args, 'mask')!) : undefined, crs: str(args, 'crs') }, cmd);
   const outFile = abs(out!);
   const pngDir = str(args, 'png') !== undefined ? abs(str(args, 'png')!) : null;
   if (!fs.existsSync(path.dirname(outFile))) throw new CliError(`${cmd}: the folder of --out '${outFile}' does not exist`);
-  if (fs.existsSync(outFile) && fs.statSync(outFile).isDirectory()) throw new CliError(`${cmd}: --out '${outFile}' is a folder, expected a CSV file name`);
+  if (fs.existsSync(outFile) && fs.statSync(outFile).isDirectory()) throw new CliError(`${cmd}: --out '${outFile}' is a folder, expected a file name`);
 
   const handle = await createBackend(backendName, cmd);
   let predictor: Predictor | null = null;
@@ -73,34 +79,28 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     if (bounds) checkGridModel(predictor, cmd);
     const nc = await loadContext(predictor, abs(context!), cmd);
     if (targets !== undefined) await checkTargetsHeader(predictor, abs(targets), cmd);
-    const total = size ? size.width * size.height : await countDataRows(abs(targets!));
-    const fields = pngDir && size && predictor.valueKind === 'gaussian'
-      ? { mean: new Float64Array(total), std: new Float64Array(total) }
-      : null;
-    const onChunk = fields
-      ? (p: Prediction, start: number, n: number) => {
-        if (p.kind !== 'gaussian') return;
-        fields.mean.set(p.mean[0]!.subarray(0, n), start);
-        fields.std.set(p.std[0]!.subarray(0, n), start);
-      }
-      : undefined;
+    const gridSpec = bounds && size ? { ...bounds, ...size } : null;
+    const plan = gridSpec
+      ? planGrid(gridSpec, chunk, map)
+      : planTargetRows(csvTargets(predictor, abs(targets!), chunk, cmd), await countDataRows(abs(targets!)), chunk, map);
+    if (pngDir && predictor.valueKind !== 'gaussian') throw new CliError(`${cmd}: --png needs a Gaussian model (this one is categorical)`);
+    const header = [...predictor.layout.coordinates, ...predictor.outputColumns()];
+    const output = openMapOutput({
+      file: outFile, header, coordinates: predictor.layout.coordinates.length, grid: gridSpec, plan, map,
+      distance: predictor.config.data.distance, keepRaster: pngDir !== null, command: cmd,
+    });
     const t0 = performance.now();
     const written = await streamPredictions({
-      predictor,
-      targets: bounds && size ? gridTargets(bounds, size, chunk) : csvTargets(predictor, abs(targets!), chunk, cmd),
-      total, out: outFile, progress: ctx.stderr, label: cmd,
-      ...(onChunk ? { onChunk } : {}),
+      predictor, targets: plan.targets, total: plan.total, out: outFile, progress: ctx.stderr, label: cmd,
+      openWriter: () => output.writer,
     });
+    output.finish();
     const seconds = (performance.now() - t0) / 1000;
-    if (pngDir && size) {
-      if (!fields) throw new CliError(`${cmd}: --png needs a Gaussian model (this one is categorical)`);
-      fs.mkdirSync(pngDir, { recursive: true });
-      writePng(path.join(pngDir, 'mean.png'), renderField(fields.mean, size.height, size.width, { cmap: 'viridis', scale: pngScale(size.width, size.height) }));
-      writePng(path.join(pngDir, 'std.png'), renderField(fields.std, size.height, size.width, { cmap: 'magma', scale: pngScale(size.width, size.height) }));
-    }
+    if (pngDir && output.raster) writeMapPngs(pngDir, output.raster, await contextPoints(abs(context!), predictor.layout.coordinates), cmd, predictor.layout.coordinates);
     const summary = {
       event: 'predict_done', out: outFile, points: written, context: nc, chunk, backend: handle.description,
-      seconds: Math.round(seconds * 1000) / 1000, ...(pngDir ? { png: pngDir } : {}),
+      seconds: Math.round(seconds * 1000) / 1000, format: output.format, ...(pngDir ? { png: pngDir } : {}),
+      ...(map.shard ? { shard: `${map.shard.index}/${map.shard.count}`, range: plan.range } : {}),
     };
     ctx.stdout.write(ctx.stdout.isTTY
       ? `wrote ${written} predictions from ${nc} context points to ${outFile} in ${summary.seconds} s${pngDir ? `; mean.png and std.png in ${pngDir}` : ''}\n`
@@ -137,9 +137,19 @@ f_mean, f_std, f_lo90, f_hi90 (the 90% interval mean -/+ 1.6449 std), in the dat
 no partial file is left. Progress goes to stderr (a bar on a terminal, JSON lines otherwise); a
 summary goes to stdout (a JSON line when stdout is not a terminal).
 
+The output format follows --out's name: .tif/.tiff writes a GeoTIFF (grid only): Float32 bands
+in the CSV's column order after the coordinates, pixel centres at the grid points (the --grid
+bounds are the centres of the edge cells), NoData (NaN) outside --mask. .geojson writes Point
+features with the output columns as properties. Any other name writes CSV.
+
+With --shard I/N the command computes only the I-th of N contiguous parts (grid rows, or data rows
+of --targets) and writes a sidecar FILE.shard.json; 'bsa-tnp merge' joins the parts.
+
 Examples:
   bsa-tnp predict --model models/demo-gp2d --context obs.csv --targets points.csv --out pred.csv
   bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid=-2,2,-2,2 --size 128x128 --out pred.csv --png maps/
+  bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid=-2,2,-2,2 --size 512x512 --out map.tif --mask region.geojson
+  bsa-tnp predict --model models/demo-gp2d --context obs.csv --grid=-2,2,-2,2 --size 512x512 --out part-1.csv --shard 1/3
 
 A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
   options: {
@@ -148,9 +158,12 @@ A value that starts with '-' must be attached with '=': --grid=-2,2,-2,2.`,
     targets: { type: 'string', short: 't', value: 'FILE', description: 'target points (CSV of coordinates/covariates)' },
     grid: { type: 'string', value: 'X0,X1,Y0,Y1', description: 'predict on a regular grid over these bounds instead of --targets' },
     size: { type: 'string', value: 'WxH', description: 'grid size', default: '128x128' },
-    out: { type: 'string', short: 'o', value: 'FILE', description: 'output CSV (coordinates + mean, std, 90% interval)' },
+    out: { type: 'string', short: 'o', value: 'FILE', description: 'output file: .csv (coordinates + mean, std, 90% interval), .tif (GeoTIFF, grid only) or .geojson (points)' },
     chunk: { type: 'string', value: 'N', description: 'target points per model call (bounds memory; results do not depend on it)', default: String(DEFAULT_CHUNK) },
-    png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png (grid only)' },
+    png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png maps with colour bars and the context points (grid only)' },
+    mask: { type: 'string', value: 'FILE', description: 'GeoJSON (multi)polygon: predict only grid cells inside it (others: no CSV row, GeoTIFF NoData)' },
+    shard: { type: 'string', value: 'I/N', description: 'compute only part I of N (0 <= I < N; contiguous grid rows or target rows); join with bsa-tnp merge' },
+    crs: { type: 'string', value: 'EPSG:CODE', description: 'CRS tag for GeoTIFF output (default: EPSG:4326 for great-circle models, else none)' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
     precision: { type: 'string', value: 'f32|f16|f16-fast', description: 'attention precision on webgpu: f16 = tensor cores with split products (f32-accurate), f16-fast = one f16 product (≈1e-3 relative)', default: 'f32' },
