@@ -22,7 +22,7 @@ import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { buildModel, type NeuralProcess } from '../models/registry.js';
 import {
-  DEFAULT_DATA_SCHEMA, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type AnyModelConfig, type ModelFolderConfig, type TaskConfig,
+  defaultDataSchema, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type AnyModelConfig, type ModelFolderConfig, type TaskConfig,
   type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
@@ -225,7 +225,7 @@ export class Trainer implements Disposable {
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
       stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
-      opts, data: opts.data ?? DEFAULT_DATA_SCHEMA,
+      opts, data: opts.data ?? defaultDataSchema(model),
       best: null, validations: [], elapsed: 0, resumed: false,
     });
   }
