@@ -95,3 +95,16 @@ export function gaussianNll(head: Mat, f: Mat): number {
   });
   return s / n;
 }
+
+/** GELU, tanh approximation (model.md §2). */
+export const gelu = (x: Mat): Mat => x.map((r) => r.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))));
+
+/** MLP with GELU between layers. */
+export function mlpGelu(P: P64, name: string, layers: number, x: Mat): Mat {
+  let h = x;
+  for (let i = 0; i < layers; i++) {
+    h = dense(P, `${name}.${i}`, h);
+    if (i < layers - 1) h = gelu(h);
+  }
+  return h;
+}
