@@ -10,6 +10,9 @@ import { DEFAULT_CONFIG, parseAnyConfig, parseModelFolderConfig, type AnyModelCo
 import { buildModel, countModelParameters, MODEL_NAMES, modelConfigFor, type TaskShape } from '../../src/models/registry.js';
 import { countParams } from '../../src/nn/params.js';
 import { TnpD } from '../../src/models/tnp-d.js';
+import * as E from '../../src/engine/ops.js';
+import { materialise, toParams } from '../../src/nn/params.js';
+import { cpuBackend } from '../helpers/backends.js';
 
 const GNEITING: TaskShape = { dims: { s: 2, t: 1 }, output: { kind: 'gaussian', dims: 1, minStd: 0.05 } };
 const BEIJING: TaskShape = { dims: { x: 27, s: 2, t: 1 }, output: { kind: 'gaussian', dims: 2, minStd: 0 } };
@@ -92,5 +95,27 @@ describe('model registry', () => {
     expect(() => modelConfigFor('tnp')).toThrow(`model: unknown model 'tnp'; expected one of ${MODEL_NAMES.join(', ')}`);
     expect(() => modelConfigFor('convcnp', { dims: { s: 2, t: 1 } })).toThrow('model: convcnp is 2-D: it takes tasks with 2-D s and no x or t');
     expect(() => modelConfigFor('geo-bsa-tnp', { dims: { s: 3 } })).toThrow('geo-bsa-tnp needs s = (lon°, lat°), 2 dims');
+  });
+
+  it.each(['tnp-d', 'te-tnp', 'convcnp'])('%s with a categorical output (SIR shape): logits [B, Nt, 3] and a finite cross-entropy', async (name) => {
+    const b = cpuBackend();
+    const c = shrink(modelConfigFor(name, SIR));
+    const model = buildModel(c);
+    const specs = model.specs(Rng.fromSeed(0));
+    const vals = materialise(specs, b);
+    const p = toParams(specs, vals);
+    const rng = Rng.fromSeed(3);
+    const onehot = (n: number) => E.tensor(Array.from({ length: n * 3 }, (_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0)), [1, n, 3], b);
+    const T = (n: number) => E.tensor(Array.from({ length: n * 2 }, () => rng.normal()), [1, n, 2], b);
+    const x = { ctx: { f: onehot(6), coords: { s: T(6) } }, test: { s: T(4) } };
+    const out = model.forward(p, x);
+    expect(out.kind).toBe('categorical');
+    if (out.kind !== 'categorical') return;
+    expect(out.logits.shape).toEqual([1, 4, 3]);
+    const labels = onehot(4);
+    const loss = model.loss(p, x, labels);
+    expect(Number.isFinite((await loss.data())[0])).toBe(true);
+    [out.logits, loss, labels, x.ctx.f, x.ctx.coords.s, x.test.s, ...vals].forEach((t) => t.dispose());
+    b.destroy();
   });
 });
