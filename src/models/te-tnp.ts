@@ -24,7 +24,7 @@ import {
 } from './neural-process.js';
 
 interface TeTnpCache extends EncodedContext {
-  /** Per layer: the tokens the test stream reads ([B, M, E] pseudo tokens, or the fixed context). */
+  /** Per layer, the tokens the test stream reads: [B, M, E] pseudo tokens; vanilla: one entry, the fixed context. */
   keys: Tensor[];
   /** Their locations [B, M or Nc, Dz]. */
   z: Tensor;
@@ -82,7 +82,7 @@ export class TeTnp implements NeuralProcess {
     const out = E.tidy(() => {
       let C = this.embed(p, ctx.f, B, Nc, ctx.f.backend);
       const zc = concatCoords(c, ctx.coords);
-      if (M === 0) return { keys: Array.from({ length: c.layers }, () => E.add(C, 0)), z: zc };
+      if (M === 0) return { keys: [C], z: zc };
       // Pseudo locations: learned offsets + the (masked) mean context location.
       const m3 = mask ? E.reshape(mask, [B, Nc, 1]) : E.ones([B, Nc, 1], ctx.f.backend);
       const mean = E.div(E.sum(E.mul(E.where(m3, zc, 0), m3), 1, true), E.maximum(E.sum(m3, 1, true), 1)); // [B, 1, Dz]
@@ -112,7 +112,7 @@ export class TeTnp implements NeuralProcess {
       const zt = concatCoords(c, test);
       let T = this.embed(p, null, k.B, Nt, zt.backend);
       const role = c.pseudoTokens > 0 ? 'tp' : 'tc';
-      for (let l = 0; l < c.layers; l++) T = teBlock(p, `layers.${l}.${role}`, this.block, T, k.keys[l]!, zt, k.z, k.mask);
+      for (let l = 0; l < c.layers; l++) T = teBlock(p, `layers.${l}.${role}`, this.block, T, k.keys[c.pseudoTokens > 0 ? l : 0]!, zt, k.z, k.mask);
       return headOutput(c, p, 'head', c.headHidden.length + 1, c.activation, T);
     });
   }
