@@ -53,7 +53,7 @@ export function gpKernelFor(cols: GpColumns): GpKernel {
 const DAY_MS = 86_400_000;
 
 /** A column as float64; text holding ISO dates/times (`time`) becomes days since 1970-01-01 UTC. */
-function numbers(table: Table, name: string, time: boolean, label: string): Float64Array {
+export function numbers(table: Table, name: string, time: boolean, label: string): Float64Array {
   const c: Column = getColumn(table, name, label);
   if (c.kind === 'number') return c.values;
   const out = new Float64Array(table.rows);
