@@ -57,7 +57,7 @@ describe('bsa-tnp gp', () => {
       expect(v[1]).toBeCloseTo(sum.std[i]!, 9);
       expect(v[2]!).toBeLessThan(v[0]!);
       expect(v[3]!).toBeGreaterThan(v[0]!);
-      expect(Math.abs(v[0]! - rows[30 + i]![5] as number)).toBeLessThan(3); // a smooth field: close
+      expect(Math.abs(v[0]! - (rows[30 + i]![5] as number))).toBeLessThan(3); // a smooth field: close
     });
   }, 120_000);
 
