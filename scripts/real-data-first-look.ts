@@ -17,7 +17,7 @@ import { type Predictive, scorePredictive } from '../src/api/predictive.js';
 import { type GpKernelKind } from '../src/data/gp-fit/kernel.js';
 import { seededRandom } from '../src/data/gp-fit/fit.js';
 import { type Table, makeTable, numericColumn } from '../src/data/table.js';
-import { readTableCsv } from '../src/io/read-table-csv.js';
+import { readTable } from '../src/io/table-read.js';
 
 const args = process.argv.slice(2);
 const which = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a) && !args[args.indexOf(a) - 1]?.startsWith('--')) ?? 'both';
@@ -55,7 +55,7 @@ console.log('| data | model | n | NLL | RMSE | 95 % cover | seconds |');
 console.log('|---|---|---|---|---|---|---|');
 
 if (which === 'colorado' || which === 'both') {
-  const all = readTableCsv('data/colorado-monthly/colorado-monthly.csv', 'colorado');
+  const all = await readTable('data/colorado-monthly/colorado-monthly.csv', { label: 'colorado' });
   const dates = all.columns[all.names.indexOf('date')]!.values as readonly (string | null)[];
   const tmax = numericColumn(all, 'tmax');
   // month index (year·12 + month) so that "previous month" is a step of 1
@@ -98,7 +98,7 @@ if (which === 'colorado' || which === 'both') {
 }
 
 if (which === 'pm10' || which === 'both') {
-  const table = readTableCsv('data/pm10-germany/pm10.csv', 'pm10');
+  const table = await readTable('data/pm10-germany/pm10.csv', { label: 'pm10' });
   const t = numbers(table, 'date', true, 'pm10');
   const pm = numericColumn(table, 'pm10');
   const nDays = Number(opt('days', '20'));

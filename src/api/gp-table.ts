@@ -5,13 +5,14 @@
  * unless told otherwise), `t` (number or ISO date/time text → days since 1970-01-01 UTC), `x`
  * (numeric covariates, one ARD lengthscale each), `f` (the value; optional log / log1p transform).
  *
- * This is the one adapter between tables and the GP: when the general schema (branch `tables`,
- * data/schema: ISO times, categories, transforms) lands, `gpDesign` is the function to swap.
+ * This is the one adapter between tables and the GP. It reads float64 columns itself instead of the
+ * schema encoder (data/schema, float32 model space); `gpDesign` is the function to swap if wanted.
  * No Node built-ins.
  */
 import { type Column, type Table, TableError, getColumn } from '../data/table.js';
 import { type FittedGp, fitGp, predictGp, type GpFitOptions, type GpPredictOptions } from '../data/gp-fit/fit.js';
 import { type GpKernel, type GpKernelKind, type InputGroup } from '../data/gp-fit/kernel.js';
+import { parseIsoMs } from '../data/schema/time.js';
 import { UserError } from './errors.js';
 import type { Predictive } from './predictive.js';
 
@@ -61,10 +62,8 @@ export function numbers(table: Table, name: string, time: boolean, label: string
     if (v === null || v.trim() === '') { out[i] = NaN; return; }
     const num = Number(v);
     if (Number.isFinite(num)) { out[i] = num; return; }
-    if (time && /^\d{4}-\d{2}-\d{2}/.test(v.trim())) {
-      const t = v.trim();
-      // no zone given: UTC (Date.parse reads a bare date-time as local time)
-      const ms = Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/i.test(t) || !t.includes('T') ? t : `${t}Z`);
+    if (time) {
+      const ms = parseIsoMs(v.trim()); // the schema's strict ISO 8601 reader: no zone = UTC
       if (Number.isFinite(ms)) { out[i] = ms / DAY_MS; return; }
     }
     throw new TableError(`${label}: row ${i + 1}, column '${name}': expected a number${time ? ' or an ISO date (YYYY-MM-DD)' : ''}, got '${v}'`);

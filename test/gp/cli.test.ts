@@ -10,7 +10,7 @@ import { crossValidate, kFolds, predictorCvModel } from '../../src/api/cv.js';
 import { gpPredictTables } from '../../src/api/gp-table.js';
 import { createBackend, loadPredictor } from '../../src/api/load-node.js';
 import { summarisePredictive } from '../../src/api/predictive.js';
-import { readTableCsv } from '../../src/io/read-table-csv.js';
+import { readTable } from '../../src/io/table-read.js';
 import { randomContext, removeTempDirs, runCli, tempDir, writeCsvText, writeRandomModel } from '../cli-predict/fixtures.js';
 
 afterAll(removeTempDirs);
@@ -48,7 +48,7 @@ describe('bsa-tnp gp', () => {
     expect(text[0]).toBe('station,lon,lat,elev,date,pm10_mean,pm10_std,pm10_lo90,pm10_hi90');
     expect(text).toHaveLength(7);
     expect(text[1]!.startsWith('S01,8.1,50.2,120,2001-03-11,')).toBe(true);
-    const lib = gpPredictTables(readTableCsv(path.join(dir, 'obs.csv'), 'c'), readTableCsv(path.join(dir, 'pts.csv'), 't'),
+    const lib = gpPredictTables(await readTable(path.join(dir, 'obs.csv')), await readTable(path.join(dir, 'pts.csv')),
       { s: ['lon', 'lat'], t: 'date', x: ['elev'], f: 'pm10', kernel: 'matern52', transform: 'log' });
     const sum = summarisePredictive(lib.predictive);
     text.slice(1).forEach((line, i) => {
@@ -103,7 +103,7 @@ describe('bsa-tnp cv', () => {
     const handle = await createBackend('cpu', 'test');
     try {
       const predictor = loadPredictor(model, handle.backend, 'test');
-      const res = await crossValidate(readTableCsv(path.join(dir, 'obs.csv'), 'd'), 'f', (t) => kFolds(t.rows, 4, 2), predictorCvModel(predictor, 'f'));
+      const res = await crossValidate(await readTable(path.join(dir, 'obs.csv')), 'f', (t) => kFolds(t.rows, 4, 2), predictorCvModel(predictor, 'f'));
       predictor.dispose();
       expect(summary).toContain(`nll ${res.summary.nll.toFixed(4).padStart(9)}`);
       expect(summary).toContain(`rmse ${res.summary.rmse.toPrecision(5).padStart(9)}`);

@@ -7,7 +7,7 @@ import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, 
 import { type CvFoldResult, type CvModel, crossValidate, gpCvModel, groupFolds, kFolds, predictorCvModel } from '../../api/cv.js';
 import { createBackend, explainBackendError, loadPredictor, parseBackendName, type BackendHandle } from '../../api/load-node.js';
 import type { Predictor } from '../../api/predictor.js';
-import { readTableCsv } from '../../io/read-table-csv.js';
+import { readTable } from '../../io/table-read.js';
 import { GP_OPTIONS, parseGpOptions } from './gp-options.js';
 
 function line(r: CvFoldResult | (CvFoldResult & { label: 'summary' })): string {
@@ -27,7 +27,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (!/^\d+$/.test(foldsText)) throw new UsageError(`bsa-tnp cv: --folds must be an integer >= 2, got '${foldsText}'`);
   const seedText = get('seed') ?? '1';
   if (!/^\d+$/.test(seedText)) throw new UsageError(`bsa-tnp cv: --seed must be a non-negative integer, got '${seedText}'`);
-  const table = readTableCsv(dataFile, 'cv: data CSV');
+  const table = await readTable(dataFile, { label: 'cv: data' });
   let handle: BackendHandle | null = null;
   let predictor: Predictor | null = null;
   try {

@@ -9,7 +9,7 @@ import { describeFit } from '../../data/gp-fit/fit.js';
 import { makeTable } from '../../data/table.js';
 import { gpPredictTables } from '../../api/gp-table.js';
 import { summarisePredictive } from '../../api/predictive.js';
-import { readTableCsv } from '../../io/read-table-csv.js';
+import { readTable } from '../../io/table-read.js';
 import { writeTableCsv } from '../../io/write-table-csv.js';
 import { GP_OPTIONS, parseGpOptions } from './gp-options.js';
 
@@ -19,8 +19,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const missing = ['context', 'targets', 'out'].filter((n) => get(n) === undefined).map((n) => `--${n} FILE`);
   if (missing.length > 0) throw new UsageError(`bsa-tnp gp: missing ${missing.join(', ')}`);
   const opts = parseGpOptions(args, cmd);
-  const context = readTableCsv(get('context')!, 'gp: context CSV');
-  const targets = readTableCsv(get('targets')!, 'gp: targets CSV');
+  const context = await readTable(get('context')!, { label: 'gp: context' });
+  const targets = await readTable(get('targets')!, { label: 'gp: targets' });
   const f = opts.cols.f;
   const outNames = [`${f}_mean`, `${f}_std`, `${f}_lo90`, `${f}_hi90`];
   for (const n of outNames) if (targets.names.includes(n)) throw new CliError(`gp: targets already have a column '${n}', which the prediction would overwrite; rename it`);
