@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { choleskyInPlace, lowerMatVec } from '../../src/data/cholesky.js';
 import { GP_KERNEL_KINDS, type GpKernel, type GpKernelKind, covariance } from '../../src/data/gp-fit/kernel.js';
-import { inverseFromCholesky, logMarginal, packTheta } from '../../src/data/gp-fit/lml.js';
+import { inverseAndLogDet, inverseFromCholesky, logMarginal, packTheta } from '../../src/data/gp-fit/lml.js';
 import { lbfgs } from '../../src/data/gp-fit/lbfgs.js';
 import { fitGp, predictGp } from '../../src/data/gp-fit/fit.js';
 import { haversineKm, luSolve, maternDirect, normals } from './reference.js';
@@ -93,6 +93,9 @@ describe('log marginal likelihood', () => {
       const direct = -0.5 * quad - 0.5 * logAbsDet - 0.5 * n * Math.log(2 * Math.PI);
       const got = logMarginal(spaceTimeKernel(kind), x, y, n, packTheta(PARAMS, true), { fitMean: true }).lml;
       expect(Math.abs(got - direct), kind).toBeLessThan(1e-10 * Math.abs(direct));
+      // the gradient path computes L through K⁻¹ instead of a triangular solve: same value
+      const withGrad = logMarginal(spaceTimeKernel(kind), x, y, n, packTheta(PARAMS, true), { fitMean: true, grad: true }).lml;
+      expect(Math.abs(withGrad - direct), kind).toBeLessThan(1e-10 * Math.abs(direct));
     }
   });
 
@@ -116,19 +119,25 @@ describe('log marginal likelihood', () => {
     }
   });
 
-  it('inverseFromCholesky gives K⁻¹ (K K⁻¹ = I)', () => {
-    const n = 37;
-    const x = randomInputs(n, 5);
-    const K = covariance(spaceTimeKernel('matern52'), PARAMS.lengthscales, 1, x, n);
-    for (let i = 0; i < n; i++) K[i * n + i]! += 0.1;
-    const L = Float64Array.from(K);
-    choleskyInPlace(L, n);
-    const inv = inverseFromCholesky(L, n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += K[i * n + k]! * inv[k * n + j]!;
-        expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+  it('inverseFromCholesky and inverseAndLogDet give K⁻¹ (K K⁻¹ = I) and log det K (vs LU)', () => {
+    for (const n of [37, 64, 130]) {
+      const x = randomInputs(n, 5 + n);
+      const K = covariance(spaceTimeKernel('matern52'), PARAMS.lengthscales, 1, x, n);
+      for (let i = 0; i < n; i++) K[i * n + i]! += 0.1;
+      const L = Float64Array.from(K);
+      choleskyInPlace(L, n);
+      const fast = inverseAndLogDet(K, n, 0);
+      expect(Math.abs(fast.logDet - luSolve(K, n, new Float64Array(n), 1).logAbsDet)).toBeLessThan(1e-9 * n);
+      for (const inv of [inverseFromCholesky(L, n), fast.inv]) {
+        let worst = 0;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let k = 0; k < n; k++) s += K[i * n + k]! * inv[k * n + j]!;
+            worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+          }
+        }
+        expect(worst).toBeLessThan(1e-10);
       }
     }
   });

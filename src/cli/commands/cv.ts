@@ -78,7 +78,7 @@ Examples:
   bsa-tnp cv --data obs.csv --model models/demo-gp2d --folds 5
   bsa-tnp cv --data obs.csv --model gp --s lon,lat --x elev --f tmax --by station`,
   options: {
-    data: { type: 'string', short: 'd', value: 'FILE', description: 'observations (CSV)' },
+    data: { type: 'string', short: 'd', value: 'FILE', description: 'observations (CSV, Parquet or GeoJSON)' },
     model: { type: 'string', short: 'm', value: 'DIR|gp', description: 'a model folder, or gp for the exact GP baseline' },
     folds: { type: 'string', value: 'N', description: 'number of random folds', default: '5' },
     by: { type: 'string', value: 'COLUMN', description: 'leave-one-group-out folds by this column (e.g. station)' },

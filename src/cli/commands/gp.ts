@@ -60,8 +60,8 @@ quantiles in the data's units). It is written atomically.
 Example:
   bsa-tnp gp --context obs.csv --targets points.csv --s lon,lat --t date --x elev --f pm10 --transform pm10=log --out pred.csv`,
   options: {
-    context: { type: 'string', short: 'c', value: 'FILE', description: 'context observations (CSV)' },
-    targets: { type: 'string', value: 'FILE', description: 'target points (CSV; extra columns are carried through)' },
+    context: { type: 'string', short: 'c', value: 'FILE', description: 'context observations (CSV, Parquet or GeoJSON)' },
+    targets: { type: 'string', value: 'FILE', description: 'target points (CSV, Parquet or GeoJSON; extra columns are carried through)' },
     out: { type: 'string', short: 'o', value: 'FILE', description: 'output CSV' },
     ...GP_OPTIONS,
   },
