@@ -24,20 +24,26 @@ const which = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a) && !args[
 const opt = (name: string, d: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1]! : d; };
 const kernel = opt('kernel', 'matern32') as GpKernelKind;
 
-interface Acc { mean: number[]; std: number[]; y: number[]; seconds: number; logShift?: number }
-const acc = (): Acc => ({ mean: [], std: [], y: [], seconds: 0 });
+interface Acc { mean: number[]; std: number[]; y: number[]; seconds: number; cpu: number; logShift?: number }
+const acc = (): Acc => ({ mean: [], std: [], y: [], seconds: 0, cpu: 0 });
+/** Process CPU seconds (less disturbed than wall-clock time by other load on a shared machine). */
+const cpuNow = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+let cpuMark = cpuNow();
 function add(a: Acc, p: Predictive, y: ArrayLike<number>, seconds: number): void {
+  a.cpu += cpuNow() - cpuMark;
   for (let i = 0; i < y.length; i++) { a.mean.push(p.mean[i]!); a.std.push(p.std[i]!); a.y.push(y[i]!); }
   a.seconds += seconds;
   a.logShift = p.logShift;
+  cpuMark = cpuNow();
 }
 function report(dataset: string, name: string, a: Acc): void {
   const p: Predictive = { mean: Float64Array.from(a.mean), std: Float64Array.from(a.std), ...(a.logShift !== undefined ? { logShift: a.logShift } : {}) };
   const s = scorePredictive(p, a.y);
-  console.log(`| ${dataset} | ${name} | ${s.n} | ${s.nll.toFixed(3)} | ${s.rmse.toFixed(3)} | ${(100 * s.coverage95).toFixed(1)} % | ${a.seconds.toFixed(1)} |`);
-  console.error(JSON.stringify({ dataset, model: name, ...s, seconds: a.seconds }));
+  console.log(`| ${dataset} | ${name} | ${s.n} | ${s.nll.toFixed(3)} | ${s.rmse.toFixed(3)} | ${(100 * s.coverage95).toFixed(1)} % | ${a.seconds.toFixed(1)} | ${a.cpu.toFixed(1)} |`);
+  console.error(JSON.stringify({ dataset, model: name, ...s, seconds: a.seconds, cpu_seconds: a.cpu }));
 }
 async function timed(model: CvModel, ctx: Table, tgt: Table): Promise<{ p: Predictive; s: number }> {
+  cpuMark = cpuNow();
   const t0 = performance.now();
   const p = await model(ctx, tgt);
   return { p, s: (performance.now() - t0) / 1000 };
@@ -51,8 +57,8 @@ function withColumn(t: Table, name: string, values: Float64Array): Table {
   return makeTable([...t.names, name], [...t.columns, { kind: 'number', values }], 'table');
 }
 
-console.log('| data | model | n | NLL | RMSE | 95 % cover | seconds |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| data | model | n | NLL | RMSE | 95 % cover | seconds | CPU s |');
+console.log('|---|---|---|---|---|---|---|---|');
 
 if (which === 'colorado' || which === 'both') {
   const all = await readTable('data/colorado-monthly/colorado-monthly.csv', { label: 'colorado' });
@@ -71,6 +77,7 @@ if (which === 'colorado' || which === 'both') {
     const tgtRows = [...test];
     const tgt = takeRows(table, tgtRows);
     const y = Float64Array.from(tgtRows, (r) => tmax[r]!);
+    cpuMark = cpuNow();
     const t0 = performance.now();
     const r = gpPredictTables(ctx, tgt, { s: ['lon', 'lat'], x: ['elev'], f: 'tmax', kernel });
     add(gp, r.predictive, y, (performance.now() - t0) / 1000);
@@ -116,6 +123,7 @@ if (which === 'pm10' || which === 'both') {
     if (tgtRows.length === 0 || ctx.rows < 10) continue;
     const tgt = takeRows(table, tgtRows);
     const y = Float64Array.from(tgtRows, (r) => pm[r]!);
+    cpuMark = cpuNow();
     const t0 = performance.now();
     const r = gpPredictTables(ctx, tgt, { s: ['lon', 'lat'], t: 'date', x: [], f: 'pm10', kernel, transform: 'log' });
     add(gp, r.predictive, y, (performance.now() - t0) / 1000);

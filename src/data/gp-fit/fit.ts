@@ -8,7 +8,7 @@
  */
 import { CHOLESKY_TILE } from '../cholesky-js.js';
 import { CholeskyError, choleskyColumnsInPlace, lowerTimes, solveLowerInPlace } from '../cholesky.js';
-import { type GpKernel, checkKernel, crossCovariance, covariance, greatCircleKm, groupLengthscales } from './kernel.js';
+import { type GpKernel, PairDistances, checkKernel, crossCovariance, covariance, greatCircleKm, groupLengthscales } from './kernel.js';
 import { type GpParams, logMarginal, packTheta, thetaSize, unpackTheta } from './lml.js';
 import { lbfgs } from './lbfgs.js';
 
@@ -128,10 +128,11 @@ export function fitGp(kernel: GpKernel, x: ArrayLike<number>, y: ArrayLike<numbe
     { signalVar: 1, noiseVar: 0.1, mean: 0, lengthscales: ls0 },
     { signalVar: 1, noiseVar: 0.01, mean: 0, lengthscales: ls0.map((l) => l / 4) },
   ];
+  const distances = new PairDistances(kernel, xs, m); // fixed for the whole fit
   const objective = (theta: Float64Array): { f: number; grad: Float64Array } => {
     for (const t of theta) if (Math.abs(t) > 30) return { f: Infinity, grad: new Float64Array(theta.length) };
     try {
-      const r = logMarginal(kernel, xs, ys, m, theta, { fitMean, fixedMean: 0, jitter, grad: true });
+      const r = logMarginal(kernel, xs, ys, m, theta, { fitMean, fixedMean: 0, jitter, grad: true, distances });
       return { f: -r.lml, grad: r.grad!.map((g) => -g) };
     } catch (e) {
       if (e instanceof CholeskyError) return { f: Infinity, grad: new Float64Array(theta.length) };

@@ -166,3 +166,63 @@ export function covariance(k: GpKernel, ls: Float64Array, signalVar: number, x: 
   }
   return out;
 }
+
+/**
+ * The squared distances between all pairs of n points that the lengthscales scale, computed once
+ * per data set (they do not depend on the hyper-parameters): per lengthscale q a packed lower
+ * triangle (pair i > j at i(i−1)/2 + j) of Σ Δ² over its columns (great-circle: km²), so that
+ * u_q = d_q / ℓ_q² and r_g² = Σ_{q ∈ g} u_q. Memory: n(n−1)/2 doubles per lengthscale.
+ */
+export class PairDistances {
+  readonly d: Float64Array[];
+  constructor(readonly kernel: GpKernel, x: ArrayLike<number>, readonly n: number) {
+    const D = kernel.dim;
+    const m = (n * (n - 1)) / 2;
+    this.d = [];
+    for (const g of kernel.groups) {
+      const sets = g.metric === 'great-circle' || !g.ard ? [g.cols] : g.cols.map((c) => [c]);
+      for (const cols of sets) {
+        const out = new Float64Array(m);
+        let p = 0;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < i; j++, p++) {
+            if (g.metric === 'great-circle') {
+              const v = greatCircleKm(x[i * D + cols[0]!]!, x[i * D + cols[1]!]!, x[j * D + cols[0]!]!, x[j * D + cols[1]!]!);
+              out[p] = v * v;
+            } else {
+              let s = 0;
+              for (const c of cols) s += (x[i * D + c]! - x[j * D + c]!) ** 2;
+              out[p] = s;
+            }
+          }
+        }
+        this.d.push(out);
+      }
+    }
+  }
+
+  /**
+   * Fills `sc` (κ, slopes, u) for the pair with packed index p under lengthscales `ls`; returns ∏ κ.
+   */
+  pair(ls: Float64Array, p: number, sc: PairScratch, withSlope: boolean): number {
+    const k = this.kernel;
+    let prod = 1;
+    let q = 0;
+    for (let g = 0; g < k.groups.length; g++) {
+      const cnt = groupLengthscales(k.groups[g]!);
+      let r2 = 0;
+      for (let c = 0; c < cnt; c++, q++) {
+        const l = ls[q]!;
+        const u = this.d[q]![p]! / (l * l);
+        sc.u[q] = u;
+        r2 += u;
+      }
+      const r = Math.sqrt(r2);
+      const kv = kappa(k.kind, r);
+      sc.kap[g] = kv;
+      if (withSlope) sc.slope[g] = kappaSlope(k.kind, r);
+      prod *= kv;
+    }
+    return prod;
+  }
+}

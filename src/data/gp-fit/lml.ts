@@ -9,7 +9,7 @@
  */
 import { CHOLESKY_TILE } from '../cholesky-js.js';
 import { choleskyColumnsInPlace, choleskyInPlace, logDetFromCholesky, lowerTimes, solveLowerInPlace } from '../cholesky.js';
-import { type GpKernel, PairScratch, covariance, pair, totalLengthscales } from './kernel.js';
+import { type GpKernel, PairDistances, PairScratch, totalLengthscales } from './kernel.js';
 
 export interface GpParams {
   signalVar: number;
@@ -113,11 +113,17 @@ const LOG_2PI = Math.log(2 * Math.PI);
  * numerically positive definite (the optimiser treats that as +∞ loss).
  */
 export function logMarginal(k: GpKernel, x: ArrayLike<number>, y: ArrayLike<number>, n: number, theta: ArrayLike<number>,
-  opts: { fitMean: boolean; fixedMean?: number; jitter?: number; grad?: boolean }): LmlResult {
+  opts: { fitMean: boolean; fixedMean?: number; jitter?: number; grad?: boolean; distances?: PairDistances }): LmlResult {
   const p = unpackTheta(theta, k, opts.fitMean, opts.fixedMean ?? 0);
   const jitter = opts.jitter ?? 1e-6;
-  const kmat = covariance(k, p.lengthscales, p.signalVar, x, n);
-  for (let i = 0; i < n; i++) kmat[i * n + i]! += p.noiseVar;
+  const dist = opts.distances ?? new PairDistances(k, x, n);
+  if (dist.n !== n || dist.kernel !== k) throw new RangeError(`logMarginal: the pair distances are for ${dist.n} points of another kernel, expected ${n} of this one`);
+  const sc = new PairScratch(k);
+  const kmat = new Float64Array(n * n);
+  for (let i = 0, q = 0; i < n; i++) {
+    for (let j = 0; j < i; j++, q++) kmat[i * n + j] = p.signalVar * dist.pair(p.lengthscales, q, sc, false);
+    kmat[i * n + i] = p.signalVar + p.noiseVar;
+  }
   const r = new Float64Array(n);
   for (let i = 0; i < n; i++) r[i] = y[i]! - p.mean;
   if (!opts.grad) {
@@ -141,18 +147,17 @@ export function logMarginal(k: GpKernel, x: ArrayLike<number>, y: ArrayLike<numb
   const T = thetaSize(k, opts.fitMean);
   const off = opts.fitMean ? 3 : 2;
   const grad = new Float64Array(T);
-  const sc = new PairScratch(k);
   const G = k.groups.length;
   let gSig = 0;
   let trW = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, pq = 0; i < n; i++) {
     // diagonal: ∂K_ii/∂log σ² = σ², ∂K_ii/∂log σₙ² = σₙ², lengthscales 0
     const wii = alpha[i]! * alpha[i]! - kinv[i * n + i]!;
     trW += wii;
     gSig += wii * p.signalVar;
-    for (let j = 0; j < i; j++) {
+    for (let j = 0; j < i; j++, pq++) {
       const wij = 2 * (alpha[i]! * alpha[j]! - kinv[i * n + j]!); // both triangles
-      const prod = pair(k, p.lengthscales, x, i, x, j, sc, true);
+      const prod = dist.pair(p.lengthscales, pq, sc, true);
       gSig += wij * p.signalVar * prod;
       let q = 0;
       for (let g = 0; g < G; g++) {
