@@ -18,6 +18,7 @@ export const GP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'fit-points': { type: 'string', value: 'N', description: 'fit the hyper-parameters on a random subset of N context rows (exact GP cost grows as N³)', default: '1000' },
   'predict-points': { type: 'string', value: 'N', description: 'condition predictions on at most N context rows (random subset beyond)', default: '4096' },
   seed: { type: 'string', value: 'N', description: 'seed of the random subsets', default: '1' },
+  mean: { type: 'string', value: 'fit|data', description: 'constant mean: fitted by maximum likelihood, or the data mean', default: 'fit' },
   latent: { type: 'boolean', description: 'report the std of the noise-free field instead of a new observation' },
 };
 
@@ -56,9 +57,11 @@ export function parseGpOptions(args: ParsedArgs, cmd: string): { cols: GpColumns
     transform = m[2] as GpTransform;
   }
   const seed = int(args, 'seed', cmd, 1);
+  const mean = str(args, 'mean') ?? 'fit';
+  if (mean !== 'fit' && mean !== 'data') throw new UsageError(`bsa-tnp ${cmd}: --mean must be fit or data, got '${mean}'`);
   return {
     cols: { s, t, x, f, kernel, distance: distance as GpColumns['distance'], transform },
-    fit: { fitPoints: int(args, 'fit-points', cmd, 1000), seed },
+    fit: { fitPoints: int(args, 'fit-points', cmd, 1000), seed, fitMean: mean === 'fit' },
     predict: { predictPoints: int(args, 'predict-points', cmd, 4096), seed, latent: args.values.latent === true },
   };
 }
