@@ -29,8 +29,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const out = makeTable([...targets.names, ...outNames],
     [...targets.columns, ...[sum.mean, sum.std, sum.lo90, sum.hi90].map((values) => ({ kind: 'number' as const, values }))], 'predictions');
   writeTableCsv(get('out')!, out);
+  const tr = opts.cols.transform;
   const lines = [
-    ...describeFit(r.fit),
+    ...describeFit(r.fit).map((l, i) => (i === 0 && tr !== 'none' ? `${l} (mean, signal and noise std of ${tr === 'log' ? `log(${f})` : `log(1 + ${f})`})` : l)),
     `context: ${r.contextRows} rows used${r.contextDropped > 0 ? ` (${r.contextDropped} with a missing input or value left out)` : ''}` +
       `${r.contextUsed < r.contextRows ? `; predictions condition on a random ${r.contextUsed} of them (--predict-points)` : ''}`,
     `targets: ${targets.rows} rows${r.targetsDropped > 0 ? ` (${r.targetsDropped} with a missing input get empty predictions)` : ''}`,
