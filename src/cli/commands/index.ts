@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
 import { predictCommand } from './predict.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand, serveCommand];
