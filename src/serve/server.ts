@@ -6,6 +6,7 @@
  * shutdown: stop accepting, finish what was accepted (queued requests included), then close.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Predictor } from '../api/predictor.js';
 import { UserError } from '../api/errors.js';
@@ -70,6 +71,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const log = config.log ?? (() => {});
   let shuttingDown = false;
 
+  /** Requests being handled per connection, and answers whose headers may still change. */
+  const active = new Map<net.Socket, number>();
+  const responses = new Set<http.ServerResponse>();
   const queueState = () => ({ in_flight: queue.running ? 1 : 0, waiting: queue.length, capacity: queue.capacity });
 
   /** Sends `e` as a JSON error; a request whose body is unread is drained briefly, then its connection closed. */
@@ -116,10 +120,18 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       if (route === '/predict') metrics.observeLatency(seconds);
       log({ event: 'request', method: req.method, path: url.pathname.slice(0, 200), status: res.statusCode, ms: Math.round(seconds * 10000) / 10, ...summary });
     });
+    const socket = req.socket;
+    active.set(socket, (active.get(socket) ?? 0) + 1);
     res.once('close', () => {
       if (!res.writableFinished) metrics.clientAborts++;
+      const n = (active.get(socket) ?? 1) - 1;
+      active.set(socket, n);
+      // During a shutdown a connection closes once its last answer is out (no keep-alive).
+      if (shuttingDown && n === 0) socket.end();
     });
     if (shuttingDown) res.setHeader('Connection', 'close');
+    else responses.add(res);
+    res.once('close', () => responses.delete(res));
     try {
       const methods = ENDPOINTS[url.pathname];
       if (methods === undefined) {
@@ -172,6 +184,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4))),
   }, (req, res) => { void handle(req, res); });
   server.maxConnections = MAX_CONNECTIONS;
+  server.on('connection', (socket: net.Socket) => {
+    active.set(socket, 0);
+    socket.once('close', () => active.delete(socket));
+  });
   // A socket silent for longer than any request may take is dropped (a client that never reads).
   server.timeout = limits.timeoutMs + limits.bodyTimeoutMs + limits.headerTimeoutMs + 30_000;
   // Refuse an announced oversized body before the client sends it (Expect: 100-continue).
@@ -222,10 +238,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     closing ??= (async () => {
       shuttingDown = true;
       log({ event: 'shutdown_start', queue: queueState() });
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Stop accepting. Not http.Server.close(): that also destroys every connection it deems
+      // idle, including one whose last answer is ended but still being flushed to a slow reader.
+      const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+      for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+      for (const [socket, n] of active) if (n === 0) socket.end();
       await queue.drain();
-      server.closeIdleConnections();
       // Answers still being written get a few seconds, then every connection is closed.
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
