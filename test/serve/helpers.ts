@@ -71,6 +71,8 @@ export interface RawOptions {
   body?: Buffer | string;
   /** Stream this many bytes of filler after `body` (huge uploads), 1 MiB at a time, until an answer arrives. */
   stream?: number;
+  /** Frame the streamed filler as chunked transfer encoding. */
+  chunked?: boolean;
   /** After sending, keep the connection open without sending more (a stalled client). */
   stall?: boolean;
   /** Destroy the socket after sending (a broken connection): resolves with status 0. */
@@ -125,11 +127,12 @@ export function rawRequest(port: number, o: RawOptions): Promise<Answer> {
         return;
       }
       if (o.stream) {
-        const mib = Buffer.alloc(1 << 20, 0x20);
+        const filler = Buffer.alloc(1 << 20, 0x20);
+        const mib = o.chunked ? Buffer.concat([Buffer.from('100000\r\n'), filler, Buffer.from('\r\n')]) : filler;
         let sent = 0;
         const pump = () => {
           while (!done && sent < o.stream! && !socket.destroyed) {
-            sent += mib.length;
+            sent += filler.length;
             if (!socket.write(mib)) {
               socket.once('drain', pump);
               return;
