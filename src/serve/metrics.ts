@@ -13,6 +13,8 @@ export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 export interface QueueState {
   in_flight: number;
+  /** /predict requests between arrival and answer. */
+  pending: number;
   waiting: number;
   capacity: number;
 }
@@ -72,6 +74,7 @@ export class Metrics {
     metric('bsa_tnp_predict_seconds_total', 'counter', 'Seconds spent encoding contexts and predicting.', [['', this.predictSeconds]]);
     metric('bsa_tnp_queue_length', 'gauge', 'Requests waiting for the model.', [['', queue.waiting]]);
     metric('bsa_tnp_queue_capacity', 'gauge', 'Most requests that may wait (server flag --queue).', [['', queue.capacity]]);
+    metric('bsa_tnp_predict_pending', 'gauge', '/predict requests between arrival and answer (being read, waiting or predicted).', [['', queue.pending]]);
     metric('bsa_tnp_in_flight', 'gauge', 'Requests being predicted now (0 or 1).', [['', queue.in_flight]]);
     metric('bsa_tnp_uptime_seconds', 'gauge', 'Seconds since the service started.', [['', (Date.now() - this.started) / 1000]]);
     return `${lines.join('\n')}\n`;

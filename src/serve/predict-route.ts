@@ -25,6 +25,23 @@ export interface PredictContext {
   metrics: Metrics;
   limits: ServeLimits;
   chunk: number;
+  /** /predict requests between arrival and answer (reading, parsing, waiting, predicting). */
+  pending: { count: number };
+}
+
+/**
+ * Requests read or held at once, at most: bodies in memory stay bounded (about this many times
+ * --max-body) even when many clients upload at the same time.
+ */
+export function maxPending(limits: ServeLimits): number {
+  return 2 * (limits.queue + 1);
+}
+
+function busy(ctx: PredictContext): HttpError {
+  const wait = ctx.queue.estimatedWaitSeconds();
+  return limitError(503, 'queue', ctx.limits.queue,
+    `the service is busy: ${ctx.queue.length} requests are already waiting for the model (server flag --queue); retry in about ${wait} s`,
+    { 'Retry-After': String(wait) });
 }
 
 /** What a /predict answer carried, for the request log. */
@@ -39,6 +56,19 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /** Handles one /predict request; throws `HttpError`/`ClientGoneError` for the caller to answer. */
 export async function handlePredict(ctx: PredictContext, req: http.IncomingMessage, res: http.ServerResponse, url: URL, arrived: number): Promise<PredictSummary> {
+  const { limits } = ctx;
+  // Refuse at once, before reading the body, when the queue is already full or too many
+  // requests are being read: the client learns it without uploading, and memory stays bounded.
+  if ((ctx.queue.running && ctx.queue.length >= ctx.queue.capacity) || ctx.pending.count >= maxPending(limits)) throw busy(ctx);
+  ctx.pending.count++;
+  try {
+    return await predictOne(ctx, req, res, url, arrived);
+  } finally {
+    ctx.pending.count--;
+  }
+}
+
+async function predictOne(ctx: PredictContext, req: http.IncomingMessage, res: http.ServerResponse, url: URL, arrived: number): Promise<PredictSummary> {
   const { limits } = ctx;
   const format = answerFormat(req.headers.accept);
   const kind = bodyKind(req.headers['content-type']);
@@ -72,12 +102,7 @@ export async function handlePredict(ctx: PredictContext, req: http.IncomingMessa
       }
     }, abort.signal);
   } catch (e) {
-    if (e instanceof QueueFullError) {
-      const wait = ctx.queue.estimatedWaitSeconds();
-      throw limitError(503, 'queue', limits.queue,
-        `the service is busy: ${ctx.queue.length} requests are already waiting for the model (server flag --queue); retry in about ${wait} s`,
-        { 'Retry-After': String(wait) });
-    }
+    if (e instanceof QueueFullError) throw busy(ctx);
     throw e;
   } finally {
     clearTimeout(deadline);

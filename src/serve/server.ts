@@ -39,6 +39,8 @@ export interface RunningServer {
   port: number;
   metrics: Metrics;
   queue: SerialQueue;
+  /** /predict requests between arrival and answer (being read, parsed, waiting or predicted). */
+  pending(): number;
   /** Graceful shutdown; resolves when every connection is closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -73,8 +75,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
 
   /** Requests being handled per connection, and answers whose headers may still change. */
   const active = new Map<net.Socket, number>();
+  const pending = { count: 0 };
   const responses = new Set<http.ServerResponse>();
-  const queueState = () => ({ in_flight: queue.running ? 1 : 0, waiting: queue.length, capacity: queue.capacity });
+  const queueState = () => ({ in_flight: queue.running ? 1 : 0, waiting: queue.length, capacity: queue.capacity, pending: pending.count });
 
   /** Sends `e` as a JSON error; a request whose body is unread is drained briefly, then its connection closed. */
   const answerError = (req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void => {
@@ -144,7 +147,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       }
       if (url.pathname === '/predict') {
         if (shuttingDown) throw new HttpError(503, 'the service is shutting down; retry on another instance', {}, { 'Retry-After': '1' });
-        const s = await handlePredict({ predictor, queue, metrics, limits, chunk: config.chunk }, req, res, url, arrived);
+        const s = await handlePredict({ predictor, queue, metrics, limits, chunk: config.chunk, pending }, req, res, url, arrived);
         summary = { ...s };
       } else if (url.pathname === '/healthz') {
         sendJson(res, shuttingDown ? 503 : 200, {
@@ -253,5 +256,5 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     return closing;
   };
 
-  return { url: `http://${host}:${port}`, port, metrics, queue, close };
+  return { url: `http://${host}:${port}`, port, metrics, queue, pending: () => pending.count, close };
 }

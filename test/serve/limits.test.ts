@@ -105,9 +105,25 @@ describe('limits', () => {
     expect(errorOf(full)).toMatchObject({ limit: 'queue', max: 2 });
     expect(errorOf(full).error).toMatch(/^the service is busy: 2 requests are already waiting for the model \(server flag --queue\); retry in about \d+ s$/);
     const health = JSON.parse((await request(`${s.url}/healthz`)).body) as { queue: unknown };
-    expect(health.queue).toEqual({ in_flight: 1, waiting: 2, capacity: 2 });
+    expect(health.queue).toEqual({ in_flight: 1, waiting: 2, capacity: 2, pending: 2 });
     release();
     for (const a of await Promise.all(waiting)) expect(a.body).toBe(reference);
+  });
+
+  it('queue: beyond 2 × (queue + 1) requests being read or held, the next is 503 before its body is read', async () => {
+    const s = await serverWith({ queue: 1, bodyTimeoutMs: 1500 });
+    const release = holdQueue(s);
+    const head = 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+    // Four uploads that stall: pending = 4 = 2 × (1 + 1), while the queue itself is empty.
+    const stalled = Array.from({ length: 4 }, () => rawRequest(s.port, { head, body: '{', stall: true }));
+    await until(() => s.pending() === 4);
+    expect(s.queue.length).toBe(0);
+    const refused = await rawRequest(s.port, { head, body: '{' });
+    expect(refused.status).toBe(503);
+    expect(errorOf(refused)).toMatchObject({ limit: 'queue', max: 1 });
+    for (const a of await Promise.all(stalled)) expect(a.status).toBe(408);
+    release();
+    await expectStillServes(s);
   });
 
   it('timeout-ms: a request still waiting in the queue at its deadline is 504 and leaves the queue', async () => {

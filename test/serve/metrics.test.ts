@@ -52,7 +52,7 @@ describe('healthz and metrics', () => {
     expect(a.status).toBe(200);
     expect(JSON.parse(a.body)).toMatchObject({
       status: 'ok', model: 'test-model', backend: 'cpu (test)',
-      queue: { in_flight: 0, waiting: 0, capacity: 16 },
+      queue: { in_flight: 0, waiting: 0, capacity: 16, pending: 0 },
       columns: { context: ['s0', 's1', 'f'], targets: ['s0', 's1'], outputs: ['f_mean', 'f_std', 'f_lo90', 'f_hi90'] },
       limits: { maxBody: 10 * 1024 * 1024, queue: 16 },
     });
@@ -86,6 +86,7 @@ describe('healthz and metrics', () => {
     expect(one('bsa_tnp_context_points_total')).toBe(90);
     expect(one('bsa_tnp_queue_length')).toBe(0);
     expect(one('bsa_tnp_in_flight')).toBe(0);
+    expect(one('bsa_tnp_predict_pending')).toBe(0);
     expect(one('bsa_tnp_predict_seconds_total')).toBeGreaterThan(0);
     // Histogram: cumulative buckets, +Inf = count = 4 /predict requests, sum within the largest latency bound.
     const buckets = samples.filter((x) => x.name === 'bsa_tnp_predict_duration_seconds_bucket');
