@@ -7,6 +7,8 @@
  *
  *   npm run bench -- serve [--backend cpu|webgpu] [--model models/demo-gp2d] [--clients 1,8,64]
  *                          [--context 300] [--targets 10000] [--rounds 1] [--chunk 1024]
+ *   (GPU machine: bash scripts/gpu-bundle.sh, then node .gpu/bundle/bench.js serve --backend webgpu,
+ *    from the repository root: the model path is relative to the working directory)
  *
  * Each level sends max(8, clients × rounds) requests; the service's queue is sized so that every
  * client fits (queue = the largest client count), and the time limit is an hour, so no request
@@ -21,6 +23,7 @@
  * with the number of clients while throughput stays that of one request after another.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +34,16 @@ import { Rng } from '../src/engine/random.js';
 import { getColumn, tableFromRecords } from '../src/data/table.js';
 import { arg } from './args.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The command line to start: bin/bsa-tnp.js in the repository, or cli.js beside this file when
+ * it runs from the GPU machine's bundle (scripts/gpu-bundle.sh), which has no TypeScript loader.
+ */
+function cliEntry(): string {
+  const bundled = path.join(HERE, 'cli.js');
+  return fs.existsSync(bundled) ? bundled : path.resolve(HERE, '..', 'bin', 'bsa-tnp.js');
+}
 
 interface Served {
   url: string;
@@ -39,7 +51,7 @@ interface Served {
 }
 
 function startService(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'bsa-tnp.js'), 'serve', '--port', '0', '--quiet', ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, [cliEntry(), 'serve', '--port', '0', '--quiet', ...args]);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let err = '';
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); process.stderr.write(d); });
@@ -82,7 +94,7 @@ async function metric(url: string, name: string): Promise<number> {
 
 export async function run(args: string[]): Promise<void> {
   const backend = arg(args, 'backend', 'cpu');
-  const model = path.resolve(ROOT, arg(args, 'model', 'models/demo-gp2d'));
+  const model = path.resolve(arg(args, 'model', 'models/demo-gp2d'));
   const clients = arg(args, 'clients', '1,8,64').split(',').map(Number);
   const nc = Number(arg(args, 'context', '300'));
   const nt = Number(arg(args, 'targets', '10000'));
