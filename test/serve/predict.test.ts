@@ -89,6 +89,11 @@ describe('POST /predict', () => {
     expect(got.header).toEqual(['id', 's0', 's1', ...OUT]);
     expect(Array.from(got.values.get('id')!)).toEqual(tgt.map((_, i) => 100 + i));
     expectSame((n, i) => got.values.get(n)![i]!, cliPoints, tgt.length);
+    // The JSON answer to the same request prints the same shortest float32 digits as the CSV.
+    const j = await postJson(server.url, { context: ctxCsv, targets });
+    const records = (JSON.parse(j.body) as { predictions: Record<string, number>[] }).predictions;
+    for (const n of OUT) records.forEach((r, i) => expect(r[n]).toBe(got.values.get(n)![i]));
+    expect(j.body).toMatch(/"f_mean":-?\d+(\.\d{1,9})?(e-?\d+)?,/);
   });
 
   it('a JSON grid target equals predict --grid (row-major, y ascending)', async () => {
