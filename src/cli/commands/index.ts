@@ -7,6 +7,7 @@ import { gpCommand } from './gp.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, serveCommand];
