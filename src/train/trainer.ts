@@ -22,7 +22,7 @@ import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { BsaTnp } from '../models/bsa-tnp.js';
 import {
-  DEFAULT_DATA_SCHEMA, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type ModelConfig, type ModelFolderConfig, type TaskConfig,
+  MODEL_FOLDER_FORMAT_VERSION, parseModelFolderConfig, type DataSchema, type ModelConfig, type ModelFolderConfig, type TaskConfig,
   type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
@@ -32,7 +32,7 @@ import {
 } from './checkpoint.js';
 import type { FolderWriteHooks } from './atomic.js';
 import { AdamW, adamWConfig, scheduledLr } from './optimizer.js';
-import { resolveTask } from './tasks.js';
+import { resolveTask, withZeroTime } from './tasks.js';
 
 export class TrainingDivergedError extends Error {
   constructor(step: number, loss: number) {
@@ -121,7 +121,9 @@ export async function evaluate(model: BsaTnp, params: Params, backend: Backend, 
   for (let i = 0; i < batches; i++) {
     // `source` (e.g. worker prefetching over the same generator and rng) gives the same batches.
     if (source?.ready) await source.ready();
-    const batch: Batch = source ? source.next() : generator(rng.split());
+    const raw: Batch = source ? source.next() : generator(rng.split());
+    // A model with a time group scores a spatial task at t = 0 (exact for a separable GP).
+    const batch = withZeroTime(raw, model.config.groups.t?.dims ?? 0);
     const bt = batchToTensors(batch, model.config, backend);
     let mean: Float32Array, std: Float32Array;
     try {
@@ -139,7 +141,7 @@ export async function evaluate(model: BsaTnp, params: Params, backend: Backend, 
     }
     const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
     acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
-    if (batch.gp) oracle.add({ nll: batch.oracleNll ?? gpOracle(batch).meanNll });
+    if (raw.gp) oracle.add({ nll: raw.oracleNll ?? gpOracle(raw).meanNll });
     onBatch?.(i + 1, metricsOf(acc, oracle, i + 1));
   }
   return metricsOf(acc, oracle, batches);
@@ -225,7 +227,8 @@ export class Trainer implements Disposable {
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
       stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
-      opts, data: opts.data ?? DEFAULT_DATA_SCHEMA,
+      // Default column names for every group the model has (s0, s1, t0, x0…, f), no normalisation.
+      opts, data: opts.data ?? parseModelFolderConfig({ formatVersion: MODEL_FOLDER_FORMAT_VERSION, model, data: {} }).data,
       best: null, validations: [], elapsed: 0, resumed: false,
     });
   }
