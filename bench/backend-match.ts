@@ -14,6 +14,7 @@ import * as E from '../src/engine/ops.js';
 import { Rng } from '../src/engine/random.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { BsaTnp } from '../src/models/bsa-tnp.js';
+import { asBsaTnpConfig } from '../src/models/registry.js';
 import { DEFAULT_CONFIG, DEFAULT_TRAIN_CONFIG, type ModelConfig } from '../src/models/config.js';
 import { materialise, toParams } from '../src/nn/params.js';
 import { batchToTensors } from '../src/train/batch-inputs.js';
@@ -64,13 +65,13 @@ export async function run(args: string[]): Promise<void> {
   // Trained weights on the model's own task.
   const folder = path.resolve(arg(args, 'model', 'models/demo-gp2d'));
   const loaded = loadModelFolder(folder);
-  const specs = new BsaTnp(loaded.config.model).specs(Rng.fromSeed(0));
+  const specs = new BsaTnp(asBsaTnpConfig(loaded.config.model, 'config.json:model')).specs(Rng.fromSeed(0));
   const trained = specs.map((s) => loaded.weights.get(s.name)!.data);
   const { generator } = resolveTask(loaded.config.training?.task ?? DEFAULT_TRAIN_CONFIG.task, loaded.config.training?.batchSize ?? 16, 'task');
   const rng = Rng.fromSeed(88).split();
   for (let i = 0; i < Number(arg(args, 'batches', '4')); i++) {
     const batch: Batch = generator(rng.split());
-    await compare(`${path.basename(folder)} batch ${i}`, loaded.config.model, trained, (b) => {
+    await compare(`${path.basename(folder)} batch ${i}`, asBsaTnpConfig(loaded.config.model, 'config.json:model'), trained, (b) => {
       const bt = batchToTensors(batch, loaded.config.model, b);
       return { inputs: bt.inputs, dispose: () => bt.dispose() };
     });

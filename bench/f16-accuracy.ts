@@ -18,6 +18,7 @@ import type { Tensor } from '../src/engine/tensor.js';
 import { gaussianMetrics } from '../src/data/metrics.js';
 import { PRECISIONS, type Precision } from '../src/kernels/bsa/desc.js';
 import { BsaTnp } from '../src/models/bsa-tnp.js';
+import { asBsaTnpConfig } from '../src/models/registry.js';
 import { DEFAULT_TRAIN_CONFIG } from '../src/models/config.js';
 import { toParams } from '../src/nn/params.js';
 import { batchToTensors } from '../src/train/batch-inputs.js';
@@ -61,7 +62,8 @@ export async function run(args: string[]): Promise<void> {
   const b: Backend = await openBackend(arg(args, 'backend', 'webgpu'));
   const batches = Number(arg(args, 'batches', '50'));
   const loaded = loadModelFolder(folder);
-  const m32 = new BsaTnp(loaded.config.model);
+  const bsaConfig = asBsaTnpConfig(loaded.config.model, 'config.json:model');
+  const m32 = new BsaTnp(bsaConfig);
   // Entries separated by ';' (or ',' when none has a split list): 'f16', 'f16-fast', or 'f16:qk+p'
   // (precision f16 with only the named products split, see BSA_TNP_F16_SPLIT in forward-f16.ts).
   const raw = arg(args, 'precision', 'f16');
@@ -71,7 +73,7 @@ export async function run(args: string[]): Promise<void> {
   for (const p of precisions) {
     if (p === 'f32' || !PRECISIONS.includes(p)) throw new Error(`f16-accuracy: expected --precision from ${PRECISIONS.slice(1).join(', ')}, got '${p}'`);
   }
-  const m16 = precisions.map((precision) => new BsaTnp(loaded.config.model, { precision }));
+  const m16 = precisions.map((precision) => new BsaTnp(bsaConfig, { precision }));
   const envSplit = process.env.BSA_TNP_F16_SPLIT;
   const withSplit = <T>(k: number, f: () => Promise<T>): Promise<T> => {
     if (splits[k] === undefined) {

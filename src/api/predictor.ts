@@ -12,7 +12,8 @@
 import type { Backend } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { BsaTnp, type BsaTnpOptions, type ContextCache, type Coords } from '../models/bsa-tnp.js';
+import type { BsaTnpOptions, Coords } from '../models/bsa-tnp.js';
+import { buildModel, type EncodedContext, type NeuralProcess } from '../models/registry.js';
 import { GROUP_NAMES, type DataSchema, type GroupName, type ModelFolderConfig } from '../models/config.js';
 import { toParams, type Params } from '../nn/params.js';
 import { Rng } from '../engine/random.js';
@@ -95,9 +96,9 @@ export type Prediction =
 
 /** A model folder loaded onto a backend. */
 export class Predictor {
-  readonly model: BsaTnp;
+  readonly model: NeuralProcess;
   readonly layout: PointLayout;
-  private cache: ContextCache | null = null;
+  private cache: EncodedContext | null = null;
   private contextSize = 0;
 
   private constructor(
@@ -109,7 +110,7 @@ export class Predictor {
     readonly command: string,
     options: BsaTnpOptions,
   ) {
-    this.model = new BsaTnp(config.model, options);
+    this.model = buildModel(config.model, options);
     this.layout = pointLayout(config.data);
   }
 
@@ -120,7 +121,7 @@ export class Predictor {
    */
   static fromWeights(folder: string, config: ModelFolderConfig, weights: ReadonlyMap<string, { data: Float32Array }>,
     backend: Backend, command: string, options: BsaTnpOptions = {}): Predictor {
-    const model = new BsaTnp(config.model);
+    const model = buildModel(config.model);
     const specs = model.specs(Rng.fromSeed(0));
     const tensors = specs.map((s) => {
       const w = weights.get(s.name);

@@ -10,7 +10,6 @@
  */
 import {
   ConfigError,
-  boolean,
   finiteNumber,
   nonEmptyString,
   numberIn,
@@ -21,6 +20,8 @@ import {
   positiveIntArray,
   stringArray,
 } from './config-checks.js';
+import { parseGroup, parseOutput } from './config-groups.js';
+import { type BaselineConfig, BASELINE_KINDS, parseBaselineConfig } from './baseline-config.js';
 
 import { type TrainConfig, parseTrainConfig } from './train-config.js';
 
@@ -61,6 +62,11 @@ export type OutputConfig =
   | { readonly kind: 'categorical'; readonly classes: number };
 
 export interface ModelConfig {
+  /**
+   * Absent (every model folder written before the baselines) or 'bsa-tnp'. Other kinds are the
+   * baselines (baseline-config.ts); `AnyModelConfig` is the union.
+   */
+  readonly kind?: 'bsa-tnp';
   readonly groups: { readonly x: GroupConfig | null; readonly s: GroupConfig | null; readonly t: GroupConfig | null };
   readonly output: OutputConfig;
   /** L: KR blocks, each with its own parameters. */
@@ -87,6 +93,33 @@ export interface ModelConfig {
   readonly tile: { readonly queries: number; readonly keys: number };
 }
 
+/** What the data side (batches, data schema, predictor) reads of any model's configuration. */
+export interface ModelIo {
+  readonly groups: { readonly x: GroupConfig | null; readonly s: GroupConfig | null; readonly t: GroupConfig | null };
+  readonly output: OutputConfig;
+}
+
+/** BSA-TNP or one of the baselines (baselines.md), told apart by `kind` (absent = BSA-TNP). */
+export type AnyModelConfig = ModelConfig | BaselineConfig;
+
+/** The model kinds a configuration's `kind` field may name. */
+export const MODEL_KINDS = ['bsa-tnp', ...BASELINE_KINDS] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+export function modelKind(config: AnyModelConfig): ModelKind {
+  return config.kind ?? 'bsa-tnp';
+}
+
+/**
+ * Validates any model configuration: `kind` absent or "bsa-tnp" → `parseConfig`, otherwise the
+ * baseline's parser. Errors name the field as `parseConfig`'s do.
+ */
+export function parseAnyConfig(json: unknown, path = 'config'): AnyModelConfig {
+  const kind = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>).kind : undefined;
+  if (kind === undefined || kind === 'bsa-tnp') return parseConfig(json, path);
+  return parseBaselineConfig(json, path, oneOf(kind, `${path}.kind`, MODEL_KINDS));
+}
+
 /** The paper's 2-D GP BSA-TNP (model.md §8–§9): 475,770 parameters. */
 export const DEFAULT_CONFIG = {
   groups: {
@@ -111,12 +144,12 @@ export const DEFAULT_CONFIG = {
 } as const satisfies ModelConfig;
 
 /** Df: width of `f` in the tokens (Gaussian dims, or one-hot classes). */
-export function valueDims(config: ModelConfig): number {
+export function valueDims(config: ModelIo): number {
   return config.output.kind === 'gaussian' ? config.output.dims : config.output.classes;
 }
 
 /** P: width of the head's output layer (2·Df for Gaussian, #classes for categorical). */
-export function headOutputDims(config: ModelConfig): number {
+export function headOutputDims(config: ModelIo): number {
   return config.output.kind === 'gaussian' ? 2 * config.output.dims : config.output.classes;
 }
 
@@ -174,59 +207,7 @@ export function countParameters(config: ModelConfig): number {
 // ---------------------------------------------------------------------------------------------
 // Model config parsing
 
-const GROUP_FIELDS = ['dims', 'embed', 'bias'] as const;
-const BIAS_FIELDS = ['family', 'numBasis', 'distance'] as const;
-const MODEL_FIELDS = Object.keys(DEFAULT_CONFIG) as (keyof ModelConfig)[];
-
-function defaultBias(group: GroupName): BiasConfig {
-  // model.md §5.2: s → RBF F=5, t → RBF F=3.
-  return { family: 'rbf', numBasis: group === 't' ? 3 : 5, distance: 'euclidean' };
-}
-
-function parseBias(v: unknown, path: string, base: BiasConfig): BiasConfig {
-  const o = object(v, path, BIAS_FIELDS);
-  const family = oneOf(or(o.family, base.family), `${path}.family`, ['rbf', 'tisa', 'exponential', 'scalar'] as const);
-  return {
-    family,
-    numBasis: positiveInt(or(o.numBasis, base.numBasis), `${path}.numBasis`),
-    distance: oneOf(or(o.distance, base.distance), `${path}.distance`, ['euclidean', 'great-circle'] as const),
-  };
-}
-
-function parseGroup(v: unknown, path: string, name: GroupName, base: GroupConfig | null): GroupConfig | null {
-  if (v === null) return null;
-  const o = object(v, path, GROUP_FIELDS);
-  if (base === null && o.dims === undefined) throw new ConfigError(`${path}.dims`, 'required (a positive integer) for a group the defaults do not have');
-  const dims = positiveInt(or(o.dims, base?.dims), `${path}.dims`);
-  const embed = boolean(or(o.embed, base?.embed ?? true), `${path}.embed`);
-  let bias: BiasConfig | null;
-  if (o.bias === undefined) bias = base?.bias ?? null;
-  else if (o.bias === null) bias = null;
-  else bias = parseBias(o.bias, `${path}.bias`, base?.bias ?? defaultBias(name));
-  if (bias?.distance === 'great-circle' && dims !== 2) {
-    throw new ConfigError(`${path}.bias.distance`, `"great-circle" needs 2 dims (lon°, lat°), group has ${dims}`);
-  }
-  return { dims, embed, bias };
-}
-
-function parseOutput(v: unknown, path: string, base: OutputConfig): OutputConfig {
-  const probe = object(v, path, ['kind', 'dims', 'minStd', 'classes']);
-  const kind = oneOf(or(probe.kind, base.kind), `${path}.kind`, ['gaussian', 'categorical'] as const);
-  if (kind === 'gaussian') {
-    const b = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
-    const o = object(v, path, ['kind', 'dims', 'minStd']);
-    return {
-      kind,
-      dims: positiveInt(or(o.dims, b.dims), `${path}.dims`),
-      minStd: numberIn(or(o.minStd, b.minStd), `${path}.minStd`, 0, 1, { hi: true }),
-    };
-  }
-  const o = object(v, path, ['kind', 'classes']);
-  if (base.kind !== 'categorical' && o.classes === undefined) throw new ConfigError(`${path}.classes`, 'required (an integer >= 2) for a categorical output');
-  const classes = positiveInt(or(o.classes, base.kind === 'categorical' ? base.classes : undefined), `${path}.classes`);
-  if (classes < 2) throw new ConfigError(`${path}.classes`, `expected an integer >= 2, got ${classes}`);
-  return { kind, classes };
-}
+const MODEL_FIELDS = [...Object.keys(DEFAULT_CONFIG), 'kind'] as (keyof ModelConfig)[];
 
 /**
  * Validates a model configuration (the `model` section of a model folder's `config.json`, or a
@@ -238,6 +219,9 @@ function parseOutput(v: unknown, path: string, base: OutputConfig): OutputConfig
  */
 export function parseConfig(json: unknown, path = 'config'): ModelConfig {
   const o = object(json, path, MODEL_FIELDS);
+  if (o.kind !== undefined && o.kind !== 'bsa-tnp') {
+    throw new ConfigError(`${path}.kind`, `parseConfig reads BSA-TNP configurations only, got ${JSON.stringify(o.kind)} (use parseAnyConfig)`);
+  }
   const d: ModelConfig = DEFAULT_CONFIG;
   const groupsIn = object(or(o.groups, {}), `${path}.groups`, GROUP_NAMES);
   const groups = {
@@ -315,13 +299,13 @@ export const MODEL_FOLDER_FORMAT_VERSION = 1;
 /** A model folder's `config.json`. */
 export interface ModelFolderConfig {
   readonly formatVersion: number;
-  readonly model: ModelConfig;
+  readonly model: AnyModelConfig;
   readonly data: DataSchema;
   /** How the weights were trained, when known. */
   readonly training: TrainConfig | null;
 }
 
-function parseDataSchema(json: unknown, path: string, model: ModelConfig): DataSchema {
+function parseDataSchema(json: unknown, path: string, model: ModelIo): DataSchema {
   const d = DEFAULT_DATA_SCHEMA;
   const o = object(json, path, ['columns', 'units', 'distance', 'normalization']);
   const c = object(or(o.columns, {}), `${path}.columns`, ['x', 's', 't', 'f']);
@@ -374,7 +358,7 @@ function parseDataSchema(json: unknown, path: string, model: ModelConfig): DataS
 
 /**
  * Validates a model folder's `config.json`:
- * `{ formatVersion: 1, model: ModelConfig, data: DataSchema, training: TrainConfig | null }`.
+ * `{ formatVersion: 1, model: AnyModelConfig (BSA-TNP or a baseline), data: DataSchema, training: TrainConfig | null }`.
  * `data.columns` must agree with the model's group dims and output.
  */
 export function parseModelFolderConfig(json: unknown, path = 'config.json'): ModelFolderConfig {
@@ -385,7 +369,7 @@ export function parseModelFolderConfig(json: unknown, path = 'config.json'): Mod
     throw new ConfigError(`${path}.formatVersion`, `expected ${MODEL_FOLDER_FORMAT_VERSION}, got ${formatVersion} (written by a different version of bsa-tnp)`);
   }
   if (o.model === undefined) throw new ConfigError(`${path}.model`, 'required (the model configuration)');
-  const model = parseConfig(o.model, `${path}.model`);
+  const model = parseAnyConfig(o.model, `${path}.model`);
   const data = parseDataSchema(or(o.data, {}), `${path}.data`, model);
   const training = o.training === undefined || o.training === null ? null : parseTrainConfig(o.training, `${path}.training`);
   return { formatVersion, model, data, training };

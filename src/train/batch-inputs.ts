@@ -9,7 +9,7 @@ import type { Backend } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Batch } from '../data/batch.js';
-import { GROUP_NAMES, valueDims, type GroupName, type ModelConfig } from '../models/config.js';
+import { GROUP_NAMES, valueDims, type GroupName, type ModelIo } from '../models/config.js';
 import type { Coords, ModelInputs } from '../models/bsa-tnp.js';
 
 export interface BatchTensors extends Disposable {
@@ -39,7 +39,7 @@ function groupArrays(batch: Batch, g: GroupName): { ctx: Float32Array | undefine
 }
 
 /** Checks that `batch` fits `config`; throws `BatchInputError` naming the mismatch. */
-export function checkBatchForModel(batch: Batch, config: ModelConfig): void {
+export function checkBatchForModel(batch: Batch, config: ModelIo): void {
   const df = valueDims(config);
   if (batch.dims.Df !== df) {
     throw new BatchInputError(`batch: the model expects f of width ${df} (output ${config.output.kind}), the batch has Df = ${batch.dims.Df}`);
@@ -66,7 +66,7 @@ export function checkBatchForModel(batch: Batch, config: ModelConfig): void {
  * **Returns** context f [B, Nc, Df], mask [B, Nc], coords per group [B, N, dims], test coords,
  * test targets [B, Nt, Df] and the optional test mask.
  */
-export function batchToTensors(batch: Batch, config: ModelConfig, backend: Backend): BatchTensors {
+export function batchToTensors(batch: Batch, config: ModelIo, backend: Backend): BatchTensors {
   const arrays = batchArrays(batch, config);
   const { B, Nc, Nt } = batch;
   const Df = batch.dims.Df;
@@ -105,7 +105,7 @@ export function batchToTensors(batch: Batch, config: ModelConfig, backend: Backe
  * The host arrays `batchToTensors` uploads, in its order: per configured group (s, t, x) context
  * then test coordinates, context f, context mask, test f, test mask if any. Checks the batch first.
  */
-export function batchArrays(batch: Batch, config: ModelConfig): Float32Array[] {
+export function batchArrays(batch: Batch, config: ModelIo): Float32Array[] {
   checkBatchForModel(batch, config);
   const out: Float32Array[] = [];
   for (const g of GROUP_NAMES) {

@@ -19,10 +19,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/random.js';
-import { BsaTnp } from '../models/bsa-tnp.js';
+import { buildModel } from '../models/registry.js';
 import {
   ConfigError, MODEL_FOLDER_FORMAT_VERSION, parseModelFolderConfig, parseTrainConfig,
-  type ModelConfig, type ModelFolderConfig, type TrainConfig,
+  type AnyModelConfig, type ModelFolderConfig, type TrainConfig,
 } from '../models/config.js';
 import { type FolderWriteHooks, recoverFolder, writeFolderAtomic } from './atomic.js';
 import { SafetensorsError, type TensorF32 } from './safetensors.js';
@@ -89,8 +89,8 @@ export interface Checkpoint {
 // ------------------------------------------------------------------ shapes expected by a config
 
 /** Parameter names and shapes of a model configuration, in the model's order. */
-export function expectedShapes(model: ModelConfig): { name: string; shape: readonly number[] }[] {
-  return new BsaTnp(model).specs(Rng.fromSeed(0)).map((s) => ({ name: s.name, shape: s.shape }));
+export function expectedShapes(model: AnyModelConfig): { name: string; shape: readonly number[] }[] {
+  return buildModel(model).specs(Rng.fromSeed(0)).map((s) => ({ name: s.name, shape: s.shape }));
 }
 
 function checkTensors(file: string, got: Weights, expected: readonly { name: string; shape: readonly number[] }[], prefix = ''): void {

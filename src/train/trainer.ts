@@ -20,9 +20,9 @@ import type { Batch, TaskGenerator } from '../data/batch.js';
 import { gaussianMetrics, RunningMean } from '../data/metrics.js';
 import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
-import { BsaTnp } from '../models/bsa-tnp.js';
+import { buildModel, type NeuralProcess } from '../models/registry.js';
 import {
-  MODEL_FOLDER_FORMAT_VERSION, parseModelFolderConfig, type DataSchema, type ModelConfig, type ModelFolderConfig, type TaskConfig,
+  MODEL_FOLDER_FORMAT_VERSION, parseModelFolderConfig, type DataSchema, type AnyModelConfig, type ModelFolderConfig, type TaskConfig,
   type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
@@ -113,7 +113,7 @@ export interface BatchSource {
  * Reads predictions back (this is evaluation, not a training step). `onBatch` gets the number of
  * batches done and the metrics so far (so a long evaluation that is stopped still tells something).
  */
-export async function evaluate(model: BsaTnp, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
+export async function evaluate(model: NeuralProcess, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
   batches: number, onBatch?: (done: number, sofar: EvalMetrics) => void, source?: BatchSource): Promise<EvalMetrics> {
   if (model.config.output.kind !== 'gaussian') throw new Error('evaluate: only Gaussian outputs are supported so far');
   const acc = new RunningMean();
@@ -162,7 +162,7 @@ async function toHost(specs: readonly ParamSpec[], ts: readonly Tensor[]): Promi
 }
 
 export class Trainer implements Disposable {
-  readonly model: BsaTnp;
+  readonly model: NeuralProcess;
   readonly specs: ParamSpec[];
   readonly params: Tensor[];
   readonly optimizer: AdamW;
@@ -191,11 +191,11 @@ export class Trainer implements Disposable {
   private readonly resumed: boolean;
 
   private constructor(a: {
-    model: ModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
+    model: AnyModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
     stream: BatchSource; generator: TaskGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
     best: ValidationRecord | null; validations: ValidationRecord[]; elapsed: number; resumed: boolean;
   }) {
-    this.model = new BsaTnp(a.model);
+    this.model = buildModel(a.model);
     this.train = a.train;
     this.backend = a.backend;
     this.specs = a.specs;
@@ -217,10 +217,10 @@ export class Trainer implements Disposable {
   }
 
   /** A fresh run: parameters drawn from the `init` stream of `train.seed`. */
-  static create(model: ModelConfig, train: TrainConfig, backend: Backend, opts: TrainerOptions = {}): Trainer {
+  static create(model: AnyModelConfig, train: TrainConfig, backend: Backend, opts: TrainerOptions = {}): Trainer {
     const root = Rng.fromSeed(train.seed);
     const init = root.split(), dataRng = root.split(), valid = root.split();
-    const specs = new BsaTnp(model).specs(init);
+    const specs = buildModel(model).specs(init);
     const params = materialise(specs, backend).map((t) => keep(t));
     const optimizer = AdamW.create(params, adamWConfig(train));
     const { generator } = resolveTask(train.task, train.batchSize);
@@ -241,7 +241,7 @@ export class Trainer implements Disposable {
     const ck = loadCheckpoint(folder);
     const train = opts.steps === undefined ? ck.state.train : { ...ck.state.train, steps: opts.steps };
     const model = ck.config.model;
-    const specs = new BsaTnp(model).specs(Rng.fromSeed(0)); // names and shapes; values come from the file
+    const specs = buildModel(model).specs(Rng.fromSeed(0)); // names and shapes; values come from the file
     const params = specs.map((s) => keep(E.tensor(ck.weights.get(s.name)!.data, s.shape, backend)));
     const optimizer = AdamW.fromState(params, adamWConfig(train), {
       step: ck.state.step,

@@ -14,7 +14,7 @@ import { intOption } from './predict.js';
 import * as E from '../../engine/ops.js';
 import { Rng } from '../../engine/random.js';
 import { ConfigError } from '../../models/config-checks.js';
-import { BsaTnp } from '../../models/bsa-tnp.js';
+import { buildModel } from '../../models/registry.js';
 import { DEFAULT_TRAIN_CONFIG, type TaskConfig } from '../../models/config.js';
 import { toParams } from '../../nn/params.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
@@ -81,7 +81,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     throw e;
   }
   const handle = await createBackend(parseBackendName(args.values.backend ?? args.values.device, cmd), cmd);
-  const model = new BsaTnp(loaded.config.model);
+  const model = buildModel(loaded.config.model);
   const specs = model.specs(Rng.fromSeed(0));
   const tensors = specs.map((s) => E.tensor(loaded.weights.get(s.name)!.data, s.shape, handle.backend));
   const progress = new Progress({ total: batches, sink: ctx.stderr, label: 'eval', unit: 'batch' });

@@ -4,7 +4,8 @@
  */
 import * as path from 'node:path';
 import { type CommandSpec, CliError, EXIT_OK } from '../args.js';
-import { type GroupConfig, type ModelConfig, countParameters, headOutputDims, tokenDims } from '../../models/config.js';
+import { type AnyModelConfig, type GroupConfig, type ModelConfig, headOutputDims, tokenDims } from '../../models/config.js';
+import { countModelParameters } from '../../models/registry.js';
 import { ModelFolderError, readModelFolderInfo, storedParameterCount } from '../../train/model-folder.js';
 
 function describeGroup(name: string, g: GroupConfig | null): string {
@@ -15,7 +16,23 @@ function describeGroup(name: string, g: GroupConfig | null): string {
   return `${name}: ${g.dims} dim${g.dims > 1 ? 's' : ''}, ${g.embed ? 'in tokens' : 'not in tokens'}, ${bias}`;
 }
 
-function describeModel(m: ModelConfig): string[] {
+/** One line per trunk part of a baseline (baselines.md). */
+function describeBaseline(m: Exclude<AnyModelConfig, ModelConfig>): string[] {
+  if (m.kind === 'tnp-d') {
+    return [`  TNP-D (${m.norm}-norm): ${m.blocks} blocks, width ${m.embedDim}, ${m.heads} heads x ${m.headDim}, dense attention; input MLP [${m.inputMlp.join(', ')}], FFN [${m.ffn.join(', ')}], head [${[...m.headHidden, headOutputDims(m)].join(', ')}] ${m.activation}`];
+  }
+  if (m.kind === 'te-tnp') {
+    const pt = m.pseudoTokens > 0 ? `${m.pseudoTokens} pseudo tokens` : 'vanilla (no pseudo tokens)';
+    return [`  TE-TNP: ${m.layers} layers, ${pt}, width ${m.embedDim}, ${m.heads} heads x ${m.headDim}; pairwise MLP [${[...m.pairMlp, m.heads].join(', ')}], head [${[...m.headHidden, headOutputDims(m)].join(', ')}] ${m.activation}`];
+  }
+  return [`  ConvCNP: grid [${m.grid.lo.join(', ')}] to [${m.grid.hi.join(', ')}] at ${m.pointsPerUnit} points per unit, ${m.blocks} residual blocks, ${m.channels} channels, ${m.kernelSize}x${m.kernelSize} depthwise kernels; head [${[...m.headHidden, headOutputDims(m)].join(', ')}]`];
+}
+
+function describeModel(m: AnyModelConfig): string[] {
+  if (m.kind !== undefined && m.kind !== 'bsa-tnp') {
+    const out = m.output.kind === 'gaussian' ? `gaussian, Df=${m.output.dims}, min std ${m.output.minStd}` : `categorical, ${m.output.classes} classes`;
+    return [...describeBaseline(m as Exclude<AnyModelConfig, ModelConfig>), `  output: ${out}`, ...(['x', 's', 't'] as const).map((g) => `  ${describeGroup(g, m.groups[g])}`)];
+  }
   const out = m.output.kind === 'gaussian'
     ? `gaussian, Df=${m.output.dims}, min std ${m.output.minStd}`
     : `categorical, ${m.output.classes} classes`;
@@ -52,7 +69,7 @@ Example:
       throw e;
     }
     const { config, header } = info;
-    const expected = countParameters(config.model);
+    const expected = countModelParameters(config.model);
     const stored = storedParameterCount(header);
     if (stored !== expected) {
       throw new CliError(

@@ -16,8 +16,10 @@ import { createBackend, parseBackendName } from '../../api/load-node.js';
 import { intOption } from './predict.js';
 import { ConfigError } from '../../models/config-checks.js';
 import {
-  DEFAULT_CONFIG, DEFAULT_TRAIN_CONFIG, parseConfig, parseTrainConfig, type ModelConfig, type TrainConfig,
+  DEFAULT_CONFIG, DEFAULT_TRAIN_CONFIG, parseAnyConfig, parseTrainConfig, type AnyModelConfig, type TrainConfig,
 } from '../../models/config.js';
+import { MODEL_NAMES } from '../../models/registry.js';
+import { modelConfigForTask } from '../../train/model-for-task.js';
 import { BEST_DIR, CheckpointError, CONFIG_FILE, loadModelFolder, WEIGHTS_FILE } from '../../train/checkpoint.js';
 import { writeFileAtomic } from '../../train/atomic.js';
 import { encodeSafetensors } from '../../train/safetensors.js';
@@ -45,7 +47,7 @@ function readJsonFile(file: string, what: string): unknown {
  * `--config FILE` holds either a model configuration, or `{ "model": {...}, "train": {...} }`
  * (both optional). `--train-config FILE` holds a training configuration.
  */
-export function readConfigs(configFile: string | undefined, trainFile: string | undefined): { model: ModelConfig; train: TrainConfig } {
+export function readConfigs(configFile: string | undefined, trainFile: string | undefined): { model: AnyModelConfig; train: TrainConfig; modelGiven: boolean } {
   let modelJson: unknown = {};
   let trainJson: unknown = {};
   if (configFile !== undefined) {
@@ -65,7 +67,8 @@ export function readConfigs(configFile: string | undefined, trainFile: string | 
     trainJson = readJsonFile(trainFile, '--train-config');
   }
   const where = configFile !== undefined ? path.basename(configFile) : 'config';
-  return { model: parseConfig(modelJson, `${where}:model`), train: parseTrainConfig(trainJson, `${where}:train`) };
+  const modelGiven = modelJson !== null && typeof modelJson === 'object' && Object.keys(modelJson).length > 0;
+  return { model: parseAnyConfig(modelJson, `${where}:model`), train: parseTrainConfig(trainJson, `${where}:train`), modelGiven };
 }
 
 function num(args: ParsedArgs, name: string): number | undefined {
@@ -111,9 +114,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(ctx.cwd, p));
 
-  let fresh: { model: ModelConfig; train: TrainConfig } | null = null;
+  let fresh: { model: AnyModelConfig; train: TrainConfig } | null = null;
   if (resume) {
-    for (const o of ['config', 'train-config', 'task', 'batch-size', 'lr', 'seed']) {
+    for (const o of ['config', 'train-config', 'model', 'task', 'batch-size', 'lr', 'seed']) {
       if (args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} cannot change a run being resumed (the checkpoint holds its configuration); only --steps can`);
     }
     if (!fs.existsSync(ckDir) && !fs.existsSync(`${ckDir}.old`)) throw new CliError(`train: --resume: no checkpoint at '${ckDir}'`);
@@ -132,7 +135,12 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     const seed = str(args, 'seed') === undefined ? undefined : intOption(args, 'seed', cmd, 0, 0);
     if (seed !== undefined) over.seed = seed;
     if (Object.keys(over).length > 0) train = parseTrainConfig({ ...train, ...over }, 'train');
-    fresh = { model: cfg.model, train };
+    const name = str(args, 'model');
+    if (name !== undefined && cfg.modelGiven) throw new UsageError('bsa-tnp train: give --model NAME or a model configuration in --config, not both');
+    if (name !== undefined && !(MODEL_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`bsa-tnp train: unknown --model '${name}'; expected one of ${MODEL_NAMES.join(', ')}`);
+    }
+    fresh = { model: name === undefined ? cfg.model : modelConfigForTask(name, train.task, train.batchSize), train };
   }
 
   const replay = args.values['no-replay'] !== true;
@@ -205,12 +213,14 @@ function bestOf(ckDir: string): unknown {
 
 export const trainCommand: CommandSpec = {
   name: 'train',
-  summary: 'Train a BSA-TNP model and write a model folder (config.json + model.safetensors).',
+  summary: 'Train a model (BSA-TNP or a baseline) and write a model folder (config.json + model.safetensors).',
   description: `
 Trains on a synthetic task (experiments.md) with the training recipe of experiments.md §1, writing
 checkpoints atomically into OUT/checkpoint and the final model into OUT. Model and training
 configurations are JSON files; absent fields take the defaults (the paper's 2-D GP BSA-TNP).
---config takes a model configuration, or {"model": {...}, "train": {...}} with both.
+--config takes a model configuration, or {"model": {...}, "train": {...}} with both; a model
+configuration's "kind" (tnp-d, te-tnp, convcnp; absent = bsa-tnp) picks a baseline of baselines.md.
+--model NAME instead takes a named model (BSA-TNP, its variants or a baseline) sized for --task.
 --resume continues OUT/checkpoint exactly where it stopped (same batches, same updates).
 --stop-after S ends the call after S seconds with a checkpoint and the schedule unchanged, so a
 long run can be trained in chunks (--resume --stop-after S again); --time-budget S instead fits
@@ -222,6 +232,7 @@ Example:
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'model folder to write' },
     config: { type: 'string', value: 'FILE', description: 'model configuration (JSON), or {"model": …, "train": …}' },
     'train-config': { type: 'string', value: 'FILE', description: 'training configuration (JSON)' },
+    model: { type: 'string', value: 'NAME', description: `a named model with the reference sizes for the task: ${MODEL_NAMES.join(', ')} (default: the configuration's, else bsa-tnp)` },
     task: { type: 'string', value: 'NAME', description: 'synthetic task', default: DEFAULT_TRAIN_CONFIG.task.name },
     steps: { type: 'string', value: 'N', description: 'training steps (overrides the training configuration)' },
     'batch-size': { type: 'string', value: 'N', description: 'tasks per batch' },

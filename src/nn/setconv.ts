@@ -1,0 +1,103 @@
+/**
+ * SetConv layers of ConvCNP (baselines.md §3) on a regular 2-D grid, and depthwise 2-D
+ * convolution, built from engine ops (so forward and gradient run on every backend through the
+ * ops' own kernels; no dedicated convolution kernel yet).
+ *
+ * RBF weights factor over the axes, exp(−‖u − s‖²/(2ℓ²)) = exp(−(u₀−s₀)²/(2ℓ²))·exp(−(u₁−s₁)²/(2ℓ²)),
+ * so point → grid and grid → point are two batched matrix products per channel instead of a
+ * [points × grid cells] weight matrix.
+ */
+import * as E from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/** ℓ = 1e-6 + exp(θ); returns 1/(2ℓ²) as [1, C, 1, 1]. */
+function inverseTwoL2(theta: Tensor): Tensor {
+  return E.tidy(() => {
+    const l = E.add(E.exp(theta), 1e-6);
+    return E.reshape(E.div(0.5, E.square(l)), [1, theta.shape[0]!, 1, 1]);
+  });
+}
+
+/** exp(−(a_i − s_j)²·inv_c) for one axis: a [n], s [B, N] → [B, C, n, N]. */
+function axisWeights(axis: Tensor, s: Tensor, inv: Tensor): Tensor {
+  return E.tidy(() => {
+    const [B, N] = s.shape as [number, number];
+    const d2 = E.square(E.sub(E.reshape(axis, [1, 1, axis.shape[0]!, 1]), E.reshape(s, [B, 1, 1, N])));
+    return E.exp(E.neg(E.mul(d2, inv)));
+  });
+}
+
+function column(x: Tensor, i: number): Tensor {
+  const [B, N] = x.shape as [number, number];
+  return E.reshape(E.slice(x, [0, 0, i], [B, N, 1]), [B, N]);
+}
+
+/**
+ * Points → grid. `s` [B, N, 2] locations, `vals` [B, N, C] (row weights already applied, e.g.
+ * channel 0 = the mask), `theta` [C] log-lengthscales, grid axes a0 [n0], a1 [n1]. Returns
+ * [B, n0, n1, C]: out[u, c] = Σ_j vals[j, c]·exp(−‖u − s_j‖²/(2ℓ_c²)).
+ */
+export function pointsToGrid(s: Tensor, vals: Tensor, theta: Tensor, a0: Tensor, a1: Tensor): Tensor {
+  return E.tidy(() => {
+    const inv = inverseTwoL2(theta);
+    const w0 = axisWeights(a0, column(s, 0), inv); // [B, C, n0, N]
+    const w1 = axisWeights(a1, column(s, 1), inv); // [B, C, n1, N]
+    const v = E.reshape(E.transpose(vals, [0, 2, 1]), [vals.shape[0]!, vals.shape[2]!, 1, vals.shape[1]!]);
+    return E.transpose(E.matmul(E.mul(w0, v), w1, { transB: true }), [0, 2, 3, 1]);
+  });
+}
+
+/**
+ * Grid → points. `h` [B, n0, n1, C] on axes a0, a1, `theta` [C], targets x [B, N, 2]. Returns
+ * [B, N, C]: out[x, c] = Σ_u h[u, c]·exp(−‖x − u‖²/(2ℓ_c²)).
+ */
+export function gridToPoints(h: Tensor, theta: Tensor, a0: Tensor, a1: Tensor, x: Tensor): Tensor {
+  return E.tidy(() => {
+    const inv = inverseTwoL2(theta);
+    const w0 = E.transpose(axisWeights(a0, column(x, 0), inv), [0, 1, 3, 2]); // [B, C, N, n0]
+    const w1 = E.transpose(axisWeights(a1, column(x, 1), inv), [0, 1, 3, 2]); // [B, C, N, n1]
+    const hc = E.transpose(h, [0, 3, 1, 2]); // [B, C, n0, n1]
+    const t = E.matmul(w0, hc); // [B, C, N, n1]
+    return E.transpose(E.sum(E.mul(t, w1), -1), [0, 2, 1]);
+  });
+}
+
+/**
+ * SetConv with a density channel: `raw` [..., 1 + C] holds the density d (channel 0) and the
+ * weighted sums; returns [d, sums / (d + 1e-8)] (baselines.md §3).
+ */
+export function normaliseByDensity(raw: Tensor): Tensor {
+  return E.tidy(() => {
+    const shape = raw.shape;
+    const r = shape.length;
+    const C = shape[r - 1]! - 1;
+    const starts = shape.map(() => 0);
+    const dens = E.slice(raw, starts, [...shape.slice(0, -1), 1]);
+    const sig = E.slice(raw, [...starts.slice(0, -1), 1], [...shape.slice(0, -1), C]);
+    return E.concat([dens, E.div(sig, E.add(dens, 1e-8))], r - 1);
+  });
+}
+
+/**
+ * Depthwise 2-D convolution with SAME zero padding: x [B, H, W, C], w [k, k, C] (odd k), b [C];
+ * y[h, w, c] = b_c + Σ_{dy, dx} w[dy, dx, c]·x[h + dy − k/2, w + dx − k/2, c].
+ */
+export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return E.tidy(() => {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    const k = w.shape[0]!;
+    const r = (k - 1) / 2;
+    const zr = E.zeros([B, r, W, C], x.backend);
+    const rows = r > 0 ? E.concat([zr, x, zr], 1) : x;
+    const zc = E.zeros([B, H + 2 * r, r, C], x.backend);
+    const pad = r > 0 ? E.concat([zc, rows, zc], 2) : rows;
+    let y = E.reshape(b, [1, 1, 1, C]);
+    for (let dy = 0; dy < k; dy++) {
+      for (let dx = 0; dx < k; dx++) {
+        const tap = E.reshape(E.slice(w, [dy, dx, 0], [1, 1, C]), [1, 1, 1, C]);
+        y = E.add(y, E.mul(E.slice(pad, [0, dy, dx, 0], [B, H, W, C]), tap));
+      }
+    }
+    return y;
+  });
+}
