@@ -79,6 +79,12 @@ export interface Batch {
 /** A seeded batch generator: the same `Rng` state gives the identical batch. */
 export type TaskGenerator = (rng: Rng) => Batch;
 
+/**
+ * A seeded generator of one batch or a group of batches per key (the SIR task feeds ⌊T/B⌋ batches
+ * from one simulation); `BatchStream` (stream.ts) turns it into one batch per step.
+ */
+export type GroupGenerator = (rng: Rng) => Batch | Batch[];
+
 export class BatchShapeError extends Error {
   constructor(message: string) {
     super(message);
