@@ -84,11 +84,11 @@ function gneitingC(p: { variance: number; lsX: number; lsY: number; a: number; a
 }
 
 describe('Gneiting task: covariance of many draws = the Gneiting formula + noise', () => {
-  it('within one batch (shared mean and locations), 6000 draws', () => {
+  it('within one batch (shared mean and locations), 20000 draws', () => {
     // Degenerate hyper-prior ranges fix the covariance; the mean is shared by the batch's draws.
     const hp = { variance: 0.81 * 1.2, lsX: 0.3, lsY: 0.2, a: 1.5, alpha: 0.6, b: 0.5, nu: 2, gamma: 0.8 };
     const noise = 0.9 * 0.05;
-    const B = 6000;
+    const B = 20000;
     const cfg: GneitingConfig = {
       ...GNEITING_16, numLocations: 24, slotsPerFrame: 6, ctxMin: 6, batch: B,
       varRange: [1.2, 1.2], lsRange: [0.3, 0.3], aRange: [1.5, 1.5], alphaRange: [0.6, 0.6], bRange: [0.5, 0.5],
@@ -104,7 +104,14 @@ describe('Gneiting task: covariance of many draws = the Gneiting formula + noise
     const val = (k: number, bb: number) => pts[k]!.f[bb * pts[k]!.n + pts[k]!.i]!;
     const mean = pts.map((_, k) => { let s = 0; for (let bb = 0; bb < B; bb++) s += val(k, bb); return s / B; });
     let worst = 0;
-    for (const [k, l] of [[0, 0], [0, 1], [0, 7], [3, 20], [5, Nc], [2, Nc + 3], [Nc, Nc], [Nc, Nc + 1], [Nc + 4, Nc + 9], [10, 23]] as const) {
+    // Pairs at the same location across frames (Δs = 0: cov = σ² ψ(u)^−ν, the temporal part) and others.
+    const same: [number, number][] = [];
+    for (let k = 0; k < Nc; k += 5) {
+      const l = pts.findIndex((q, j) => j >= Nc && q.s[2 * q.i] === b.s_ctx[2 * k] && q.s[2 * q.i + 1] === b.s_ctx[2 * k + 1]);
+      same.push([k, l]);
+    }
+    expect(same.every(([, l]) => l >= Nc)).toBe(true);
+    for (const [k, l] of [...same, [0, 0], [0, 1], [0, 7], [3, 20], [5, Nc], [2, Nc + 3], [Nc, Nc], [Nc, Nc + 1], [Nc + 4, Nc + 9], [10, 23]] as const) {
       let s = 0;
       for (let bb = 0; bb < B; bb++) s += (val(k, bb) - mean[k]!) * (val(l, bb) - mean[l]!);
       const P = pts[k]!, Q = pts[l]!;
