@@ -81,9 +81,6 @@ export function gpTaskConfig(task: TaskConfig, batch: number, path = 'train.task
     }
   }
   const sampling = oneOf(o.sampling ?? 'joint', `${path}.options.sampling`, ['joint', 'marginal'] as const);
-  if (sampling === 'marginal' && ncMax < needed && ncMax % CHOLESKY_TILE !== 0) {
-    throw new ConfigError(`${path}.options.sampling`, `'marginal' needs ncMax a multiple of ${CHOLESKY_TILE}, got ${ncMax}`);
-  }
   return { ...base, regions, ncMin, ncMax, nt, batch, noiseStd, testIncludesContext, sampling };
 }
 
@@ -171,6 +168,11 @@ export function resolveTask(task: TaskConfig, batch: number, path = 'train.task'
   if (name === 'gp2d-shifted') config = evalVariant(config, 'shifted');
   if (name === 'gp2d-scaled') config = evalVariant(config, 'scaled');
   if (rotation) config = { ...config, mapLocations: (locs, n) => rotateLonLat(locs, n, rotation) };
+  // Checked after the variant, which may scale ncMax (gp2d-scaled: ×4).
+  const needed = config.testIncludesContext ? Math.max(config.ncMax, config.nt) : config.ncMax + config.nt;
+  if (config.sampling === 'marginal' && config.ncMax < needed && config.ncMax % CHOLESKY_TILE !== 0) {
+    throw new ConfigError(`${path}.options.sampling`, `'marginal' needs ncMax a multiple of ${CHOLESKY_TILE}, got ${config.ncMax}`);
+  }
   const D = config.regions[0]!.lo.length;
   const domain = {
     lo: Array.from({ length: D }, (_, d) => Math.min(...config.regions.map((r) => r.lo[d]!))),

@@ -75,7 +75,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const taskConfig = evalTask(trained?.task ?? null, task, str(args, 'task-options'));
   let generator;
   try {
-    generator = resolveTask(taskConfig, batchSize, 'task').generator;
+    generator = resolveTask(taskConfig, batchSize, 'task').groups;
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(`${cmd}: ${e.message}`);
     throw e;
