@@ -357,6 +357,14 @@ function parseDataSchema(json: unknown, path: string, model: ModelIo): DataSchem
 }
 
 /**
+ * The data schema a model gets when none is given: default column names for its own group dims
+ * and output (s0, s1, … per group; `f` or f0, f1, …), no units, no normalisation.
+ */
+export function defaultDataSchema(model: ModelIo): DataSchema {
+  return parseDataSchema({}, 'data', model);
+}
+
+/**
  * Validates a model folder's `config.json`:
  * `{ formatVersion: 1, model: AnyModelConfig (BSA-TNP or a baseline), data: DataSchema, training: TrainConfig | null }`.
  * `data.columns` must agree with the model's group dims and output.

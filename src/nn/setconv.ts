@@ -1,7 +1,7 @@
 /**
- * SetConv layers of ConvCNP (baselines.md §3) on a regular 2-D grid, and depthwise 2-D
- * convolution, built from engine ops (so forward and gradient run on every backend through the
- * ops' own kernels; no dedicated convolution kernel yet).
+ * SetConv layers of ConvCNP (baselines.md §3) on a regular 2-D grid, built from engine ops (so
+ * forward and gradient run on every backend through the ops' own kernels), and the depthwise 2-D
+ * convolution op (kernels/conv).
  *
  * RBF weights factor over the axes, exp(−‖u − s‖²/(2ℓ²)) = exp(−(u₀−s₀)²/(2ℓ²))·exp(−(u₁−s₁)²/(2ℓ²)),
  * so point → grid and grid → point are two batched matrix products per channel instead of a
@@ -78,26 +78,5 @@ export function normaliseByDensity(raw: Tensor): Tensor {
   });
 }
 
-/**
- * Depthwise 2-D convolution with SAME zero padding: x [B, H, W, C], w [k, k, C] (odd k), b [C];
- * y[h, w, c] = b_c + Σ_{dy, dx} w[dy, dx, c]·x[h + dy − k/2, w + dx − k/2, c].
- */
-export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  return E.tidy(() => {
-    const [B, H, W, C] = x.shape as [number, number, number, number];
-    const k = w.shape[0]!;
-    const r = (k - 1) / 2;
-    const zr = E.zeros([B, r, W, C], x.backend);
-    const rows = r > 0 ? E.concat([zr, x, zr], 1) : x;
-    const zc = E.zeros([B, H + 2 * r, r, C], x.backend);
-    const pad = r > 0 ? E.concat([zc, rows, zc], 2) : rows;
-    let y = E.reshape(b, [1, 1, 1, C]);
-    for (let dy = 0; dy < k; dy++) {
-      for (let dx = 0; dx < k; dx++) {
-        const tap = E.reshape(E.slice(w, [dy, dx, 0], [1, 1, C]), [1, 1, 1, C]);
-        y = E.add(y, E.mul(E.slice(pad, [0, dy, dx, 0], [B, H, W, C]), tap));
-      }
-    }
-    return y;
-  });
-}
+/** Depthwise 2-D convolution, SAME zero padding (one op with its own CPU and WebGPU kernels). */
+export { depthwiseConv2d } from '../kernels/conv/op.js';

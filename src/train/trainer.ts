@@ -22,7 +22,7 @@ import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { buildModel, type NeuralProcess } from '../models/registry.js';
 import {
-  MODEL_FOLDER_FORMAT_VERSION, parseModelFolderConfig, type DataSchema, type AnyModelConfig, type ModelFolderConfig, type TaskConfig,
+  defaultDataSchema, MODEL_FOLDER_FORMAT_VERSION, type DataSchema, type AnyModelConfig, type ModelFolderConfig, type TaskConfig,
   type TrainConfig,
 } from '../models/config.js';
 import { materialise, toParams, type ParamSpec, type Params } from '../nn/params.js';
@@ -242,8 +242,7 @@ export class Trainer implements Disposable {
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
       stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
-      // Default column names for every group the model has (s0, s1, t0, x0…, f), no normalisation.
-      opts, data: opts.data ?? parseModelFolderConfig({ formatVersion: MODEL_FOLDER_FORMAT_VERSION, model, data: {} }).data,
+      opts, data: opts.data ?? defaultDataSchema(model),
       best: null, validations: [], elapsed: 0, resumed: false,
     });
   }
