@@ -217,9 +217,9 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
     emit({ type: 'cell', model, seed, phase: 'resume', detail: state ? `step ${state.step}` : undefined });
     trainer = Trainer.resume(ck, backend, { out: ck, onEvent, batchSource, steps: train.steps });
     const had = trainer.train;
-    if (had.seed !== seed || had.task.name !== exp.task.name || had.batchSize !== train.batchSize) {
+    if (had.seed !== seed || JSON.stringify(had.task) !== JSON.stringify(exp.task) || had.batchSize !== train.batchSize) {
       trainer.dispose();
-      throw new Error(`${ck} holds a different run (seed ${had.seed}, task ${had.task.name}, batch ${had.batchSize}); remove it or choose another output folder`);
+      throw new Error(`${ck} holds a different run (seed ${had.seed}, task ${JSON.stringify(had.task)}, batch ${had.batchSize}); remove it or choose another output folder`);
     }
   } else {
     emit({ type: 'cell', model, seed, phase: 'train' });
