@@ -187,7 +187,10 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
       try {
         cell = await runCell(exp, opts, model, seed, configs.get(model)!, cellDir, plans, cache, emit);
       } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
+        // Out of memory mid-step can leave the failed step's buffers allocated in this process, so
+        // later cells may fail too: failed cells are not recorded as done, and a rerun retries them.
+        const msg = (e instanceof Error ? e.message : String(e)) + (isOutOfMemory(e)
+          ? ' (out of memory while training; run the same command again to retry the failed cells in a fresh process, done cells are skipped)' : '');
         emit({ type: 'cell', model, seed, phase: 'error', detail: msg });
         cell = { model, seed, status: 'error', error: msg, parameters: null, steps: null, trainSeconds: null, variants: {} };
       }
