@@ -36,6 +36,20 @@ export interface GpTruth {
   jitter: number;
   /** Noiseless latent values at the context rows [B, Nc] (f_ctx minus its noise). */
   latent_ctx: Float32Array;
+  /**
+   * Per-element ground truth [B] when each batch element has its own hyper-parameters (the
+   * gp-mixture task); it overrides `kernel`, `noiseStd`, `testNoiseStd` and `jitter` (which then
+   * describe element 0). A space-time kernel (`kernel.time`) reads the locations as [s…, t].
+   */
+  elements?: GpElementTruth[];
+}
+
+/** One batch element's GP: kernel, noise on context and test values, and prior jitter. */
+export interface GpElementTruth {
+  kernel: KernelSpec;
+  noiseStd: number;
+  testNoiseStd: number;
+  jitter: number;
 }
 
 export interface Batch {
@@ -64,6 +78,12 @@ export interface Batch {
 
 /** A seeded batch generator: the same `Rng` state gives the identical batch. */
 export type TaskGenerator = (rng: Rng) => Batch;
+
+/**
+ * A seeded generator of one batch or a group of batches per key (the SIR task feeds ⌊T/B⌋ batches
+ * from one simulation); `BatchStream` (stream.ts) turns it into one batch per step.
+ */
+export type GroupGenerator = (rng: Rng) => Batch | Batch[];
 
 export class BatchShapeError extends Error {
   constructor(message: string) {
@@ -111,6 +131,9 @@ export function sliceBatch(batch: Batch, b: number): Batch {
   if (batch.t_ctx && batch.t_test) { out.t_ctx = part(batch.t_ctx, Nc, Dt); out.t_test = part(batch.t_test, Nt, Dt); }
   if (batch.x_ctx && batch.x_test) { out.x_ctx = part(batch.x_ctx, Nc, Dx); out.x_test = part(batch.x_test, Nt, Dx); }
   if (batch.mask_test) out.mask_test = part(batch.mask_test, Nt, 1);
-  if (batch.gp) out.gp = { ...batch.gp, latent_ctx: part(batch.gp.latent_ctx, Nc, 1) };
+  if (batch.gp) {
+    out.gp = { ...batch.gp, latent_ctx: part(batch.gp.latent_ctx, Nc, 1) };
+    if (batch.gp.elements) out.gp.elements = [batch.gp.elements[b]!];
+  }
   return out;
 }

@@ -150,8 +150,13 @@ export function gneitingMean(p: GneitingMeanParams, x: number, y: number, t: num
     + p.A * Math.exp(-0.5 * (dx * dx + dy * dy)));
 }
 
-/** Seeded generator of Gneiting batches: s [B, Nc, 2], t [B, Nc, 1], Nc = (numT − 1)·slots, Nt = numLocations. */
-export function gneitingTask(cfg: GneitingConfig = GNEITING_16): (rng: Rng) => Batch {
+/**
+ * Seeded generator of Gneiting batches: s [B, Nc, 2], t [B, Nc, 1], Nc = (numT − 1)·slots,
+ * Nt = numLocations. With `covariate` the batches also carry x [B, N, 1] = the standardised terrain
+ * T(s) that the mean function uses (the task's fixed effect; Dx = 1). The random draws are the same
+ * with or without it.
+ */
+export function gneitingTask(cfg: GneitingConfig = GNEITING_16, covariate = false): (rng: Rng) => Batch {
   if (!(cfg.ctxMin <= cfg.slotsPerFrame && cfg.slotsPerFrame <= cfg.numLocations && cfg.numT <= cfg.numSteps)) {
     throw new RangeError('gneitingTask: expected ctxMin ≤ slotsPerFrame ≤ numLocations and numT ≤ numSteps');
   }
@@ -202,11 +207,19 @@ export function gneitingTask(cfg: GneitingConfig = GNEITING_16): (rng: Rng) => B
     const z = new Float64Array(nq);
     const g = new Float64Array(nq);
     const batch: Batch = {
-      B, Nc, Nt, dims: { Ds: 2, Dt: 1, Dx: 0, Df: 1 }, likelihood: 'gaussian',
+      B, Nc, Nt, dims: { Ds: 2, Dt: 1, Dx: covariate ? 1 : 0, Df: 1 }, likelihood: 'gaussian',
       s_ctx: new Float32Array(B * Nc * 2), t_ctx: new Float32Array(B * Nc), f_ctx: new Float32Array(B * Nc),
       mask_ctx: new Float32Array(B * Nc), s_test: new Float32Array(B * Nt * 2), t_test: new Float32Array(B * Nt),
       f_test: new Float32Array(B * Nt), n_ctx: new Int32Array(B).fill(nValid),
     };
+    if (covariate) {
+      batch.x_ctx = new Float32Array(B * Nc);
+      batch.x_test = new Float32Array(B * Nt);
+      for (let b = 0; b < B; b++) {
+        for (let q = 0; q < Nc; q++) batch.x_ctx[b * Nc + q] = ter[q]!;
+        for (let q = 0; q < Nt; q++) batch.x_test[b * Nt + q] = ter[Nc + q]!;
+      }
+    }
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < nq; i++) z[i] = rZ.normal();
       lowerMatVec(k, nq, z, g);

@@ -5,21 +5,31 @@
  */
 import { rbfColumns2d } from './cholesky.js';
 
-export type KernelKind = 'rbf' | 'matern32' | 'periodic' | 'exponential' | 'great-circle-exponential';
+export type KernelKind = 'rbf' | 'matern32' | 'matern52' | 'periodic' | 'exponential' | 'great-circle-exponential';
+
+/** The stationary families of one Euclidean distance: RBF and Matérn 1/2 (= exponential), 3/2, 5/2. */
+export const SEPARABLE_FAMILIES = ['rbf', 'exponential', 'matern32', 'matern52'] as const;
+export type SeparableFamily = (typeof SEPARABLE_FAMILIES)[number];
 
 /**
  * A kernel with its hyper-parameters.
  * * `rbf`: σ² exp(−‖u−v‖² / (2ℓ²))
  * * `matern32`: σ² (1 + √3 d/ℓ) exp(−√3 d/ℓ), d = ‖u−v‖
+ * * `matern52`: σ² (1 + √5 d/ℓ + 5d²/(3ℓ²)) exp(−√5 d/ℓ)
  * * `periodic`: σ² exp(−2 sin²(π d / p) / ℓ²) (exp-sine-squared; `period` p, default 1)
  * * `exponential`: σ² exp(−d/ℓ)
  * * `great-circle-exponential`: σ² exp(−d_gc/ℓ), u = (lon°, lat°), d_gc in degrees (model.md §5.1)
+ *
+ * With `time` set the kernel is separable in space and time: the LAST coordinate of every location
+ * is time and k(u, v) = k_s(‖Δs‖) · k_t(|Δt|), k_s the kernel above on the other D − 1 coordinates
+ * (with σ²) and k_t the `time` family with unit variance (the gp-mixture task).
  */
 export interface KernelSpec {
   kind: KernelKind;
   variance: number;
   lengthscale: number;
   period?: number;
+  time?: { kind: SeparableFamily; lengthscale: number };
 }
 
 const DEG = Math.PI / 180;
@@ -44,6 +54,10 @@ export function kernelOfDistance(spec: KernelSpec, d: number): number {
       const r = (Math.sqrt(3) * d) / l;
       return v * (1 + r) * Math.exp(-r);
     }
+    case 'matern52': {
+      const r = (Math.sqrt(5) * d) / l;
+      return v * (1 + r + (r * r) / 3) * Math.exp(-r);
+    }
     case 'periodic': {
       const s = Math.sin((Math.PI * d) / (spec.period ?? 1));
       return v * Math.exp((-2 * s * s) / (l * l));
@@ -66,7 +80,42 @@ function distance(spec: KernelSpec, a: ArrayLike<number>, i: number, b: ArrayLik
   return Math.sqrt(s);
 }
 
+/** k(d) for one family with σ² = `v` and ℓ = `l`, as a closure without per-call allocation. */
+function radial(kind: KernelKind, v: number, l: number, period?: number): (d: number) => number {
+  const spec: KernelSpec = { kind, variance: v, lengthscale: l };
+  if (period !== undefined) spec.period = period;
+  switch (kind) {
+    case 'rbf': { const c = -1 / (2 * l * l); return (d) => v * Math.exp(c * d * d); }
+    case 'exponential': return (d) => v * Math.exp(-d / l);
+    case 'matern32': { const c = Math.sqrt(3) / l; return (d) => { const r = c * d; return v * (1 + r) * Math.exp(-r); }; }
+    case 'matern52': { const c = Math.sqrt(5) / l; return (d) => { const r = c * d; return v * (1 + r + (r * r) / 3) * Math.exp(-r); }; }
+    default: return (d) => kernelOfDistance(spec, d);
+  }
+}
+
+/** k(a_i, b_j) for any spec, as a closure (the general path; RBF without `time` has faster loops below). */
+function pairFunction(spec: KernelSpec, dim: number): (a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number) => number {
+  if (spec.time === undefined) {
+    const k = radial(spec.kind, spec.variance, spec.lengthscale, spec.period);
+    return (a, i, b, j) => k(distance(spec, a, i, b, j, dim));
+  }
+  const ks = radial(spec.kind, spec.variance, spec.lengthscale);
+  const kt = radial(spec.time.kind, 1, spec.time.lengthscale);
+  const sd = dim - 1;
+  return (a, i, b, j) => {
+    let s = 0;
+    for (let c = 0; c < sd; c++) {
+      const t = a[i * dim + c]! - b[j * dim + c]!;
+      s += t * t;
+    }
+    return ks(Math.sqrt(s)) * kt(Math.abs(a[i * dim + sd]! - b[j * dim + sd]!));
+  };
+}
+
 function checkDims(spec: KernelSpec, dim: number): void {
+  if (spec.time !== undefined && (dim < 2 || spec.kind === 'great-circle-exponential' || spec.kind === 'periodic')) {
+    throw new RangeError(`kernel: a space-time kernel needs D ≥ 2 (space, then time) and a Euclidean family, got D = ${dim}, '${spec.kind}'`);
+  }
   if (spec.kind === 'great-circle-exponential' && dim !== 2) {
     throw new RangeError(`kernel: great-circle kernel expects (lon, lat) locations with D = 2, got D = ${dim}`);
   }
@@ -80,7 +129,7 @@ export function kernelMatrix(spec: KernelSpec, a: ArrayLike<number>, na: number,
   dim: number): Float64Array {
   checkDims(spec, dim);
   const out = new Float64Array(na * nb);
-  if (spec.kind === 'rbf') {
+  if (spec.kind === 'rbf' && spec.time === undefined) {
     // Fast path for the training task: no sqrt.
     const c = -1 / (2 * spec.lengthscale * spec.lengthscale);
     for (let i = 0; i < na; i++) {
@@ -95,8 +144,9 @@ export function kernelMatrix(spec: KernelSpec, a: ArrayLike<number>, na: number,
     }
     return out;
   }
+  const pair = pairFunction(spec, dim);
   for (let i = 0; i < na; i++) {
-    for (let j = 0; j < nb; j++) out[i * nb + j] = kernelOfDistance(spec, distance(spec, a, i, b, j, dim));
+    for (let j = 0; j < nb; j++) out[i * nb + j] = pair(a, i, b, j);
   }
   return out;
 }
@@ -106,11 +156,12 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
   checkDims(spec, dim);
   const out = new Float64Array(n * n);
   const rbfC = -1 / (2 * spec.lengthscale * spec.lengthscale);
+  const pair = pairFunction(spec, dim);
   for (let i = 0; i < n; i++) {
     out[i * n + i] = spec.variance;
     for (let j = 0; j < i; j++) {
       let v: number;
-      if (spec.kind === 'rbf') {
+      if (spec.kind === 'rbf' && spec.time === undefined) {
         let s = 0;
         for (let d = 0; d < dim; d++) {
           const t = a[i * dim + d]! - a[j * dim + d]!;
@@ -118,7 +169,7 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
         }
         v = spec.variance * Math.exp(rbfC * s);
       } else {
-        v = kernelOfDistance(spec, distance(spec, a, i, a, j, dim));
+        v = pair(a, i, a, j);
       }
       out[i * n + j] = v;
       out[j * n + i] = v;
@@ -136,12 +187,12 @@ export function kernelMatrixSymmetric(spec: KernelSpec, a: ArrayLike<number>, n:
 export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: number, m: number, dim: number): Float64Array {
   checkDims(spec, dim);
   const x = Float64Array.from({ length: n * dim }, (_, i) => a[i]!);
-  if (spec.kind === 'rbf' && dim === 2) {
+  if (spec.kind === 'rbf' && dim === 2 && spec.time === undefined) {
     const w = rbfColumns2d(x, n, m, -1 / (2 * spec.lengthscale * spec.lengthscale), spec.variance);
     if (w) return w;
   }
   const out = new Float64Array(n * m);
-  if (spec.kind === 'rbf') {
+  if (spec.kind === 'rbf' && spec.time === undefined) {
     const c = -1 / (2 * spec.lengthscale * spec.lengthscale), v = spec.variance;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < Math.min(i + 1, m); j++) {
@@ -152,8 +203,9 @@ export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: nu
     }
     return out;
   }
+  const pair = pairFunction(spec, dim);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < Math.min(i + 1, m); j++) out[i * m + j] = kernelOfDistance(spec, distance(spec, x, i, x, j, dim));
+    for (let j = 0; j < Math.min(i + 1, m); j++) out[i * m + j] = pair(x, i, x, j);
   }
   return out;
 }

@@ -64,6 +64,14 @@ export const GP_2D = {
   prior: RBF_BETA_PRIOR, jitter: GP_JITTER, testIncludesContext: false,
 } as const satisfies GpTaskConfig;
 
+/** gp-smooth evaluation (issue 17): GP_2D with ℓ = 4 fixed, 4× the largest ℓ of Beta(3, 7)'s support (0, 1). */
+export const GP_2D_SMOOTH = {
+  ...GP_2D, prior: { kind: 'rbf', variance: 1, lengthscale: { kind: 'fixed', value: 4 } },
+} as const satisfies GpTaskConfig;
+
+/** gp-noisy evaluation (issue 17): GP_2D with noise std 0.5 on the context values (test targets latent). */
+export const GP_2D_NOISY = { ...GP_2D, noiseStd: 0.5 } as const satisfies GpTaskConfig;
+
 /** Shifted evaluation (§3): as GP_2D with locations in [8, 12]². */
 export const GP_2D_SHIFTED = {
   ...GP_2D, regions: [{ lo: [8, 8], hi: [12, 12], count: 1536 }],
@@ -201,15 +209,28 @@ export function gpOracle(batch: Batch): GpOracleResult {
   if (!gp) throw new Error('gpOracle: batch has no `gp` ground truth; only GP task batches can be scored by the oracle');
   if (batch.dims.Df !== 1) throw new Error(`gpOracle: expected Df = 1, got ${batch.dims.Df}`);
   const { B, Nc, Nt } = batch;
-  const D = batch.dims.Ds;
+  const Ds = batch.dims.Ds, Dt = batch.dims.Dt;
+  const D = Ds + Dt;
+  if (Dt > 0 && (!batch.t_ctx || !batch.t_test)) throw new Error('gpOracle: the batch has Dt > 0 but no t_ctx / t_test');
+  // The kernel sees [s…, t…] per row (a space-time kernel reads the last coordinate as time).
+  const rows = (s: Float32Array, t: Float32Array | undefined, b: number, n: number): ArrayLike<number> => {
+    if (Dt === 0) return s.subarray(b * n * Ds, (b + 1) * n * Ds);
+    const out = new Float64Array(n * D);
+    for (let i = 0; i < n; i++) {
+      for (let d = 0; d < Ds; d++) out[i * D + d] = s[(b * n + i) * Ds + d]!;
+      for (let d = 0; d < Dt; d++) out[i * D + Ds + d] = t![(b * n + i) * Dt + d]!;
+    }
+    return out;
+  };
   const mean = new Float32Array(B * Nt);
   const std = new Float32Array(B * Nt);
   const nll = new Float64Array(B);
   for (let b = 0; b < B; b++) {
-    const post = gpPosterior(gp.kernel,
-      batch.s_ctx.subarray(b * Nc * D, (b + 1) * Nc * D), batch.f_ctx.subarray(b * Nc, (b + 1) * Nc), Nc,
-      batch.s_test.subarray(b * Nt * D, (b + 1) * Nt * D), Nt, D, gp.noiseStd,
-      { mask: batch.mask_ctx.subarray(b * Nc, (b + 1) * Nc), jitter: gp.jitter, targetNoiseStd: gp.testNoiseStd });
+    const e = gp.elements?.[b] ?? gp;
+    const post = gpPosterior(e.kernel,
+      rows(batch.s_ctx, batch.t_ctx, b, Nc), batch.f_ctx.subarray(b * Nc, (b + 1) * Nc), Nc,
+      rows(batch.s_test, batch.t_test, b, Nt), Nt, D, e.noiseStd,
+      { mask: batch.mask_ctx.subarray(b * Nc, (b + 1) * Nc), jitter: e.jitter, targetNoiseStd: e.testNoiseStd });
     mean.set(post.mean, b * Nt);
     std.set(post.std, b * Nt);
     nll[b] = gaussianMeanNll(batch.f_test.subarray(b * Nt, (b + 1) * Nt), post.mean, post.std);

@@ -166,11 +166,13 @@ const isTriple = (v: unknown): v is [number, number, number] =>
 
 function parseRecord(v: unknown, file: string, where: string): ValidationRecord {
   const o = v as Record<string, unknown> | null;
-  const num = (k: string) => typeof o?.[k] === 'number' || (k === 'oracleNll' && o?.[k] === null);
+  // null: oracleNll off GP tasks; rmse, mae, coverage of a categorical output (NaN written as null).
+  const num = (k: string) => typeof o?.[k] === 'number' || (k !== 'nll' && o?.[k] === null);
   if (!o || typeof o !== 'object' || !isInt(o.step) || !['nll', 'rmse', 'mae', 'coverage', 'oracleNll'].every(num)) {
     throw new CheckpointError(file, `${where}: expected { step, nll, rmse, mae, coverage, oracleNll }, got ${JSON.stringify(v)}`);
   }
-  return { step: o.step, nll: o.nll as number, rmse: o.rmse as number, mae: o.mae as number, coverage: o.coverage as number, oracleNll: o.oracleNll as number | null };
+  const nan = (x: unknown) => (x === null ? NaN : x as number);
+  return { step: o.step, nll: o.nll as number, rmse: nan(o.rmse), mae: nan(o.mae), coverage: nan(o.coverage), oracleNll: o.oracleNll as number | null };
 }
 
 /** Validates trainer_state.json. */

@@ -25,7 +25,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
   if (workerData.tsx) (await import(workerData.tsx)).register();
   const mod = await import(workerData.entry);
-  const generate = mod.resolveTask(workerData.task, workerData.batch).generator;
+  const generate = mod.resolveTask(workerData.task, workerData.batch).groups;
   parentPort.on('message', ({ id, key }) => {
     try {
       const out = generate(mod.Rng.fromState(key));

@@ -16,8 +16,8 @@ import { ADAMW_STEP_LABEL, adamwStepScalars, type Backend, type Recording, type 
 import * as E from '../engine/ops.js';
 import { Rng } from '../engine/random.js';
 import { keep, type Tensor } from '../engine/tensor.js';
-import type { Batch, TaskGenerator } from '../data/batch.js';
-import { gaussianMetrics, RunningMean } from '../data/metrics.js';
+import type { Batch, GroupGenerator } from '../data/batch.js';
+import { categoricalMetrics, gaussianMetrics, RunningMean } from '../data/metrics.js';
 import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { buildModel, type NeuralProcess } from '../models/registry.js';
@@ -32,7 +32,7 @@ import {
 } from './checkpoint.js';
 import type { FolderWriteHooks } from './atomic.js';
 import { AdamW, adamWConfig, scheduledLr } from './optimizer.js';
-import { resolveTask } from './tasks.js';
+import { resolveTask, withZeroTime } from './tasks.js';
 
 export class TrainingDivergedError extends Error {
   constructor(step: number, loss: number) {
@@ -41,12 +41,17 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-/** Metrics averaged over evaluation batches (experiments.md §1). */
+/**
+ * Metrics averaged over evaluation batches (experiments.md §1). Categorical outputs (SIR): `nll` is
+ * the mean cross-entropy, `accuracy` the fraction of argmax hits, and rmse, mae, coverage are NaN.
+ */
 export interface EvalMetrics {
   nll: number;
   rmse: number;
   mae: number;
   coverage: number;
+  /** Categorical outputs only, else null. */
+  accuracy?: number | null;
   /** Exact GP posterior NLL on the same batches (GP tasks), else null. */
   oracleNll: number | null;
   batches: number;
@@ -113,33 +118,45 @@ export interface BatchSource {
  * Reads predictions back (this is evaluation, not a training step). `onBatch` gets the number of
  * batches done and the metrics so far (so a long evaluation that is stopped still tells something).
  */
-export async function evaluate(model: NeuralProcess, params: Params, backend: Backend, generator: TaskGenerator, rng: Rng,
+export async function evaluate(model: NeuralProcess, params: Params, backend: Backend, generator: GroupGenerator, rng: Rng,
   batches: number, onBatch?: (done: number, sofar: EvalMetrics) => void, source?: BatchSource): Promise<EvalMetrics> {
-  if (model.config.output.kind !== 'gaussian') throw new Error('evaluate: only Gaussian outputs are supported so far');
   const acc = new RunningMean();
   const oracle = new RunningMean();
+  // `source` (e.g. worker prefetching over the same generator and rng) gives the same batches.
+  const stream: BatchSource = source ?? new BatchStream(generator, rng);
   for (let i = 0; i < batches; i++) {
-    // `source` (e.g. worker prefetching over the same generator and rng) gives the same batches.
-    if (source?.ready) await source.ready();
-    const batch: Batch = source ? source.next() : generator(rng.split());
+    if (stream.ready) await stream.ready();
+    const raw: Batch = stream.next();
+    // A model with a time group scores a spatial task at t = 0 (exact for a separable GP).
+    const batch = withZeroTime(raw, model.config.groups.t?.dims ?? 0);
     const bt = batchToTensors(batch, model.config, backend);
-    let mean: Float32Array, std: Float32Array;
     try {
       const out = model.forward(params, bt.inputs);
-      if (out.kind !== 'gaussian') throw new Error('evaluate: expected a Gaussian output');
-      try {
-        mean = await out.mean.data();
-        std = await out.std.data();
-      } finally {
-        out.mean.dispose();
-        out.std.dispose();
+      if (out.kind === 'gaussian') {
+        let mean: Float32Array, std: Float32Array;
+        try {
+          mean = await out.mean.data();
+          std = await out.std.data();
+        } finally {
+          out.mean.dispose();
+          out.std.dispose();
+        }
+        const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
+        acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
+      } else {
+        let logits: Float32Array;
+        try {
+          logits = await out.logits.data();
+        } finally {
+          out.logits.dispose();
+        }
+        const m = categoricalMetrics(batch.f_test, logits, batch.dims.Df, 'logits', batch.mask_test);
+        acc.add({ nll: m.nll, accuracy: m.accuracy });
       }
     } finally {
       bt.dispose();
     }
-    const m = gaussianMetrics(batch.f_test, mean, std, batch.dims.Df, batch.mask_test);
-    acc.add({ nll: m.nll, rmse: m.rmse, mae: m.mae, coverage: m.coverage });
-    if (batch.gp) oracle.add({ nll: batch.oracleNll ?? gpOracle(batch).meanNll });
+    if (raw.gp) oracle.add({ nll: raw.oracleNll ?? gpOracle(raw).meanNll });
     onBatch?.(i + 1, metricsOf(acc, oracle, i + 1));
   }
   return metricsOf(acc, oracle, batches);
@@ -148,7 +165,7 @@ export async function evaluate(model: NeuralProcess, params: Params, backend: Ba
 function metricsOf(acc: RunningMean, oracle: RunningMean, batches: number): EvalMetrics {
   const r = acc.mean();
   return {
-    nll: r.nll!, rmse: r.rmse!, mae: r.mae!, coverage: r.coverage!,
+    nll: r.nll!, rmse: r.rmse ?? NaN, mae: r.mae ?? NaN, coverage: r.coverage ?? NaN, accuracy: r.accuracy ?? null,
     oracleNll: oracle.batches > 0 ? oracle.mean().nll! : null, batches,
   };
 }
@@ -167,7 +184,7 @@ export class Trainer implements Disposable {
   readonly backend: Backend;
   train: TrainConfig;
   readonly data: DataSchema;
-  private readonly generator: TaskGenerator;
+  private readonly generator: GroupGenerator;
   private readonly stream: BatchSource;
   private readonly validKey: [number, number, number];
   private readonly out: string | null;
@@ -190,7 +207,7 @@ export class Trainer implements Disposable {
 
   private constructor(a: {
     model: AnyModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
-    stream: BatchSource; generator: TaskGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
+    stream: BatchSource; generator: GroupGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
     best: ValidationRecord | null; validations: ValidationRecord[]; elapsed: number; resumed: boolean;
   }) {
     this.model = buildModel(a.model);
@@ -221,7 +238,7 @@ export class Trainer implements Disposable {
     const specs = buildModel(model).specs(init);
     const params = materialise(specs, backend).map((t) => keep(t));
     const optimizer = AdamW.create(params, adamWConfig(train));
-    const { generator } = resolveTask(train.task, train.batchSize);
+    const { groups: generator } = resolveTask(train.task, train.batchSize);
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
       stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
@@ -245,7 +262,7 @@ export class Trainer implements Disposable {
       m: specs.map((s) => ck.moments.m.get(s.name)!.data),
       v: specs.map((s) => ck.moments.v.get(s.name)!.data),
     });
-    const { generator } = resolveTask(train.task, train.batchSize);
+    const { groups: generator } = resolveTask(train.task, train.batchSize);
     return new Trainer({
       model, train, backend, specs, params, optimizer, generator, validKey: ck.state.rng.valid,
       stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, ck.state.rng.data)

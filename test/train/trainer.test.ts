@@ -145,7 +145,7 @@ describe('evaluate', () => {
   it('matches gaussianMetrics on the same predictions, batch by batch', async () => {
     const backend = new CpuBackend();
     const t = Trainer.create(TINY_MODEL, tinyTrain(), backend, { out: null });
-    const cfg = resolveTask({ name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } }, 2).config;
+    const cfg = resolveTask({ name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } }, 2).config!;
     const gen = gpTask(cfg);
     const sofar: { done: number; nll: number; oracleNll: number | null }[] = [];
     const m = await evaluate(t.model, t.paramsByName(), backend, gen, Rng.fromSeed(5), 2,
@@ -181,11 +181,11 @@ describe('evaluate', () => {
 
 describe('tasks', () => {
   it('shifted and scaled variants follow the trained task', () => {
-    const base = resolveTask({ name: 'gp2d', options: { ncMin: 64, ncMax: 256, nt: 256, locations: 512 } }, 8).config;
+    const base = resolveTask({ name: 'gp2d', options: { ncMin: 64, ncMax: 256, nt: 256, locations: 512 } }, 8).config!;
     expect(base.regions).toEqual([{ lo: [-2, -2], hi: [2, 2], count: 512 }]);
-    const sh = resolveTask({ name: 'gp2d-shifted', options: { ncMin: 64, ncMax: 256, nt: 256, locations: 512 } }, 8).config;
+    const sh = resolveTask({ name: 'gp2d-shifted', options: { ncMin: 64, ncMax: 256, nt: 256, locations: 512 } }, 8).config!;
     expect(sh.regions).toEqual([{ lo: [8, 8], hi: [12, 12], count: 512 }]);
-    const sc = resolveTask({ name: 'gp2d-scaled', options: {} }, 8).config;
+    const sc = resolveTask({ name: 'gp2d-scaled', options: {} }, 8).config!;
     // The paper's scaled task: [−4, 4]², Nt = 4096 (Nc [512, 2048) here vs the paper's [492, 2048)).
     expect(sc.regions).toEqual([{ lo: [-4, -4], hi: [4, 4], count: 6144 }]);
     expect([sc.ncMin, sc.ncMax, sc.nt]).toEqual([512, 2048, 4096]);
@@ -194,7 +194,7 @@ describe('tasks', () => {
     expect(() => resolveTask({ name: 'gp2d', options: { nct: 3 } }, 8)).toThrow(/nct/);
     // sampling: default joint; marginal carries into the eval variants; needs ncMax a multiple of 64.
     expect(base.sampling).toBe('joint');
-    expect(resolveTask({ name: 'gp2d-scaled', options: { sampling: 'marginal' } }, 8).config.sampling).toBe('marginal');
+    expect(resolveTask({ name: 'gp2d-scaled', options: { sampling: 'marginal' } }, 8).config!.sampling).toBe('marginal');
     expect(() => resolveTask({ name: 'gp2d', options: { sampling: 'marginals' } }, 8)).toThrow(/sampling: expected one of "joint", "marginal", got "marginals"; did you mean "marginal"\?/);
     expect(() => resolveTask({ name: 'gp2d', options: { sampling: 'marginal', ncMax: 100 } }, 8)).toThrow(/'marginal' needs ncMax a multiple of 64, got 100/);
   });

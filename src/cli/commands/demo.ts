@@ -22,7 +22,7 @@ import { gaussianMetrics, type GaussianMetrics } from '../../data/metrics.js';
 import type { GpTaskConfig } from '../../data/tasks.js';
 import { DEFAULT_TRAIN_CONFIG, type TaskConfig } from '../../models/config.js';
 import { ConfigError } from '../../models/config-checks.js';
-import { resolveTask } from '../../train/tasks.js';
+import { resolveGpTask } from '../../train/tasks.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { writeCsv } from '../../io/csv.js';
 import { type GridBounds, gridCell, makeGrid } from '../../api/grid.js';
@@ -159,7 +159,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     const task: TaskConfig = config.training?.task ?? DEFAULT_TRAIN_CONFIG.task;
     let taskCfg: GpTaskConfig;
     try {
-      taskCfg = resolveTask(task, 1, 'config.json.training.task').config;
+      taskCfg = resolveGpTask(task, 1, 'config.json.training.task');
     } catch (e) {
       if (e instanceof ConfigError) throw new CliError(`demo: cannot rebuild the model's training task from ${path.join(modelDir, 'config.json')}: ${e.message}`);
       throw e;

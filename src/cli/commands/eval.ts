@@ -35,7 +35,8 @@ function str(args: ParsedArgs, name: string): string | undefined {
 /** The evaluation task: `--task` on top of the training task's options (see the file comment). */
 export function evalTask(trained: TaskConfig | null, name: string | undefined, optionsJson: string | undefined): TaskConfig {
   const base = trained ?? DEFAULT_TRAIN_CONFIG.task;
-  const family = (n: string) => n.replace(/-(shifted|scaled)$/, '');
+  // Variants inherit the trained task's options: gp2d-shifted/-scaled, sir-shifted/-scaled, so3-rot-*.
+  const family = (n: string) => n.replace(/-(shifted|scaled)$/, '').replace(/^so3-rot-.*$/, 'so3');
   let options: Record<string, unknown> = name === undefined || family(name) === family(base.name) ? { ...base.options } : {};
   if (optionsJson !== undefined) {
     let o: unknown;
@@ -75,7 +76,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const taskConfig = evalTask(trained?.task ?? null, task, str(args, 'task-options'));
   let generator;
   try {
-    generator = resolveTask(taskConfig, batchSize, 'task').generator;
+    generator = resolveTask(taskConfig, batchSize, 'task').groups;
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(`${cmd}: ${e.message}`);
     throw e;

@@ -3,6 +3,7 @@ import type { CommandSpec } from '../args.js';
 import { cvCommand } from './cv.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { experimentCommand } from './experiment.js';
 import { gpCommand } from './gp.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
@@ -10,4 +11,4 @@ import { predictCommand } from './predict.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, serveCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, experimentCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, serveCommand];
