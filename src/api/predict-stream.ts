@@ -14,7 +14,7 @@ import { UserError } from './errors.js';
 import { type Table, makeTable } from '../data/table.js';
 import { schemaColumns } from '../data/schema/index.js';
 import { didYouMean } from '../models/config-checks.js';
-import { detectFormat, readTable, readTableHeader, streamTable } from '../io/table-read.js';
+import { detectFormat, fileLabel, readTable, readTableHeader, streamTable } from '../io/table-read.js';
 import { checkColumns, predictTargets, setContextTable } from './predict-table.js';
 
 /** A chunk of target points: columns in `layout.coordinates` order, `n` long (arrays may be longer). */
@@ -227,11 +227,11 @@ export function tableTargets(file: string, chunk: number, command: string, optio
 }
 
 /** Number of rows in a table file, for progress (CSV: non-blank lines after the header). */
-export async function countTableRows(file: string): Promise<number> {
-  const format = detectFormat(file, `'${file}'`);
+export async function countTableRows(file: string, label = 'table'): Promise<number> {
+  const format = detectFormat(file, fileLabel(file, label));
   if (format === 'csv') return countDataRows(file);
   let n = 0;
-  for await (const t of streamTable(file, { format })) n += t.rows;
+  for await (const t of streamTable(file, { format, label })) n += t.rows;
   return n;
 }
 

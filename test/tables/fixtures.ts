@@ -27,8 +27,9 @@ export interface StationRow {
 export const LANDUSE = ['forest', 'rural', 'urban'] as const;
 
 /**
- * `n` observations at 8 stations over a few days: pm10 log-normal-ish; a few gaps in pm10 (missing
- * values) and, when `withBadRows`, one row without a latitude (to be dropped) and one exact duplicate.
+ * `n` observations at 8 stations over a few days, pm10 log-normal-ish. With `withBadRows` (n ≥ 11):
+ * two gaps in pm10 (rows 4 and 11), one row without a latitude (row 6, to be dropped) and an exact
+ * duplicate of row 8 at the end.
  */
 export function stationRows(n: number, seed: number, withBadRows = true): StationRow[] {
   const rng = Rng.fromSeed(seed);
@@ -48,9 +49,9 @@ export function stationRows(n: number, seed: number, withBadRows = true): Statio
     const pm10 = Math.exp(2.5 + 0.3 * Math.sin(st.lon) + 0.2 * rng.normal()) ;
     rows.push({ station: st.id, lon: st.lon, lat: st.lat, time, elev: st.elev, landuse: st.landuse, pm10: Math.round(pm10 * 100) / 100 });
   }
-  rows[3]!.pm10 = null;
-  rows[10]!.pm10 = null;
   if (withBadRows) {
+    rows[3]!.pm10 = null;
+    rows[10]!.pm10 = null;
     rows[5]!.lat = null;
     rows.push({ ...rows[7]! });
   }

@@ -79,7 +79,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     predictor = loadPredictor(abs(model!), handle.backend, cmd, { precision });
     const axes = bounds ? gridAxes(predictor, at, cmd) : null;
     const nc = await loadContextTable(predictor, abs(context!), cmd, tableOptions);
-    const total = size ? size.width * size.height : await countTableRows(abs(targets!));
+    const total = size ? size.width * size.height : await countTableRows(abs(targets!), `${cmd}: targets`);
     const fields = pngDir && size && predictor.valueKind === 'gaussian'
       ? { mean: new Float64Array(total), std: new Float64Array(total) }
       : null;
