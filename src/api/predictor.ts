@@ -3,6 +3,12 @@
  * loader is load-node.ts): the model, its
  * weights on a backend, and the data schema of config.json (CSV column names, normalisation).
  *
+ * Tables with the user's column names go through the data schema (data/schema: encode →
+ * `setContextEncoded` / `predictEncoded` → decoded, back-transformed output columns; see
+ * predict-table.ts). The numeric path below (`setContext` / `predictChunk` on columns in
+ * `layout` order) is kept for the demo and other callers; for a schema without categories,
+ * times or transforms the two give identical results.
+ *
  * `predict` and `demo` both go through here, so the normalisation round trip is written once:
  * inputs z = (v − mean) / std per column before the model, outputs μ·std + mean and σ·std after
  * (columns without stored statistics pass through). The context is encoded once (`setContext`);

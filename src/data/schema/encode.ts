@@ -24,7 +24,7 @@
 import type { GroupName } from '../../models/config.js';
 import type { DataSchema } from '../../models/data-schema.js';
 import { oneHotSource } from '../../models/data-schema.js';
-import { type Table, TableError, getColumn } from '../table.js';
+import { type Table, TableError } from '../table.js';
 import { labelsOf, numbersOf, timesOf } from './columns.js';
 import { domainText, forward } from './transforms.js';
 
