@@ -155,6 +155,7 @@ describe('predict with user column names', () => {
   it('info shows the schema: columns, units, categories, time encoding, transform, normalisation', async () => {
     const r = await runCli(['info', model]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('table columns (CSV, Parquet or GeoJSON):');
     expect(r.stdout).toContain('s (location): lon [degrees longitude], lat [degrees latitude]; distance great-circle');
     expect(r.stdout).toContain('t (time): time (ISO 8601 dates/times, counted in days since 1970-01-01)');
     expect(r.stdout).toContain('x (covariates): elev, landuse (text, one-hot: forest, rural, urban)');

@@ -51,7 +51,7 @@ export function describeSchema(d: DataSchema, model: ModelConfig): string[] {
     return `${c}${unit(c)}${extra}`;
   }).join(', ');
   const lines = [
-    'CSV columns:',
+    'table columns (CSV, Parquet or GeoJSON):',
     ...(roles.s.length > 0 ? [`  s (location): ${cols(roles.s)}; distance ${d.distance}`] : []),
     ...(roles.t.length > 0 ? [`  t (time): ${tText}`] : []),
     ...(roles.x.length > 0 ? [`  x (covariates): ${xText}`] : []),
