@@ -11,20 +11,23 @@
 import {
   ConfigError,
   boolean,
-  finiteNumber,
-  nonEmptyString,
   numberIn,
   object,
   oneOf,
   or,
   positiveInt,
   positiveIntArray,
-  stringArray,
 } from './config-checks.js';
 
 import { type TrainConfig, parseTrainConfig } from './train-config.js';
+import { type DataSchema, parseDataSchema } from './data-schema.js';
 
 export { ConfigError } from './config-checks.js';
+// The data schema (column names, units, normalisation, categories, times, transforms) lives in data-schema.ts.
+export {
+  DEFAULT_DATA_SCHEMA, type CategoryList, type ColumnStats, type DataSchema, type TimeEncoding, type TimeUnit, type ValueTransform,
+  TIME_UNITS,
+} from './data-schema.js';
 // The training configuration lives in train-config.ts; re-exported so one import serves both.
 export { DEFAULT_TRAIN_CONFIG, type TaskConfig, type TrainConfig, learningRate, parseTrainConfig } from './train-config.js';
 
@@ -279,36 +282,6 @@ export function parseConfig(json: unknown, path = 'config'): ModelConfig {
 // ---------------------------------------------------------------------------------------------
 // Data schema and model folder config
 
-/** Per-column normalisation learned from training data: z = (value − mean) / std. */
-export interface ColumnStats {
-  readonly mean: number;
-  readonly std: number;
-}
-
-/** How CSV columns map onto the model's inputs (the `data` section of a model folder's config.json). */
-export interface DataSchema {
-  /** CSV column names per group, in the model's dimension order; `f` are the values. */
-  readonly columns: {
-    readonly x: readonly string[];
-    readonly s: readonly string[];
-    readonly t: readonly string[];
-    readonly f: readonly string[];
-  };
-  /** Free-text unit per column (e.g. {"s0": "degrees longitude"}); optional per column. */
-  readonly units: Readonly<Record<string, string>>;
-  /** Distance on the `s` coordinates; must match the `s` bias distance when there is one. */
-  readonly distance: Distance;
-  /** Statistics learned from the training data, applied before the model and undone after. */
-  readonly normalization: Readonly<Record<string, ColumnStats>>;
-}
-
-export const DEFAULT_DATA_SCHEMA = {
-  columns: { x: [], s: ['s0', 's1'], t: [], f: ['f'] },
-  units: {},
-  distance: 'euclidean',
-  normalization: {},
-} as const satisfies DataSchema;
-
 /** Format version written into every model folder's config.json. */
 export const MODEL_FOLDER_FORMAT_VERSION = 1;
 
@@ -319,57 +292,6 @@ export interface ModelFolderConfig {
   readonly data: DataSchema;
   /** How the weights were trained, when known. */
   readonly training: TrainConfig | null;
-}
-
-function parseDataSchema(json: unknown, path: string, model: ModelConfig): DataSchema {
-  const d = DEFAULT_DATA_SCHEMA;
-  const o = object(json, path, ['columns', 'units', 'distance', 'normalization']);
-  const c = object(or(o.columns, {}), `${path}.columns`, ['x', 's', 't', 'f']);
-  const defaultNames = (g: 'x' | 's' | 't' | 'f', n: number): string[] =>
-    g === 'f' && n === 1 ? ['f'] : Array.from({ length: n }, (_, i) => `${g}${i}`);
-  const expected = {
-    x: model.groups.x?.dims ?? 0,
-    s: model.groups.s?.dims ?? 0,
-    t: model.groups.t?.dims ?? 0,
-    // Categorical values are one integer class column, not a one-hot block.
-    f: model.output.kind === 'gaussian' ? model.output.dims : 1,
-  };
-  const columns = { x: [] as string[], s: [] as string[], t: [] as string[], f: [] as string[] };
-  const seen = new Map<string, string>();
-  for (const g of ['x', 's', 't', 'f'] as const) {
-    const names = stringArray(or(c[g], defaultNames(g, expected[g])), `${path}.columns.${g}`);
-    const why = g === 'f'
-      ? (model.output.kind === 'gaussian' ? 'model.output.dims' : 'one integer class column for a categorical output')
-      : `model.groups.${g}${model.groups[g] === null ? ' is null' : '.dims'}`;
-    if (names.length !== expected[g]) {
-      throw new ConfigError(`${path}.columns.${g}`, `expected ${expected[g]} column name(s) (${why}), got ${JSON.stringify(names)}`);
-    }
-    for (const n of names) {
-      if (seen.has(n)) throw new ConfigError(`${path}.columns.${g}`, `column '${n}' is already used by columns.${seen.get(n)}`);
-      seen.set(n, g);
-    }
-    columns[g] = names;
-  }
-  const known = [...seen.keys()];
-  const unitsIn = object(or(o.units, d.units), `${path}.units`, known);
-  const units: Record<string, string> = {};
-  for (const [k, v] of Object.entries(unitsIn)) units[k] = nonEmptyString(v, `${path}.units.${k}`);
-  const distance = oneOf(or(o.distance, model.groups.s?.bias?.distance ?? d.distance), `${path}.distance`, ['euclidean', 'great-circle'] as const);
-  const sBias = model.groups.s?.bias;
-  if (sBias && sBias.distance !== distance) {
-    throw new ConfigError(`${path}.distance`, `"${distance}" disagrees with model.groups.s.bias.distance "${sBias.distance}"`);
-  }
-  const normIn = object(or(o.normalization, d.normalization), `${path}.normalization`, known);
-  const normalization: Record<string, ColumnStats> = {};
-  for (const [k, v] of Object.entries(normIn)) {
-    const p = `${path}.normalization.${k}`;
-    const s = object(v, p, ['mean', 'std']);
-    normalization[k] = {
-      mean: finiteNumber(s.mean, `${p}.mean`),
-      std: numberIn(s.std, `${p}.std`, 0, Number.MAX_VALUE, { lo: true }),
-    };
-  }
-  return { columns, units, distance, normalization };
 }
 
 /**
