@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { type CommandSpec, CliError, EXIT_OK } from '../args.js';
-import { type GroupConfig, type ModelConfig, countParameters, headOutputDims, tokenDims } from '../../models/config.js';
+import { type GroupConfig, type ModelConfig, type TaskConfig, countParameters, headOutputDims, tokenDims } from '../../models/config.js';
 import { ModelFolderError, readModelFolderInfo, storedParameterCount } from '../../train/model-folder.js';
 
 function describeGroup(name: string, g: GroupConfig | null): string {
@@ -26,6 +26,27 @@ function describeModel(m: ModelConfig): string[] {
     `  output: ${out}`,
     ...(['x', 's', 't'] as const).map((g) => `  ${describeGroup(g, m.groups[g])}`),
   ];
+}
+
+/** Data and task settings of a model trained on a table (`train --data`) or fitted (`fit`). */
+function describeTableTask(task: TaskConfig): string[] {
+  const o = task.options as Record<string, unknown>;
+  if (task.name === 'table') {
+    const w = o.window === null ? 'all time steps' : `${String(o.window)} time step(s)`;
+    return [
+      `  data: ${String(o.file)} (${String(o.rows)} rows)`,
+      `  task: ${String(o.kind)}${o.kind === 'forecast' ? `, the last ${String(o.horizon)} of each window of ${w}` : `, windows of ${w}`}; ` +
+        `at most ${String(o.maxContext)} context and ${String(o.maxTargets)} target rows per task`,
+      `  split: ${String(o.split)} (train, validation fractions; test = the rest); 'bsa-tnp eval --data FILE' scores the test part`,
+    ];
+  }
+  if (task.name === 'fit') {
+    return [
+      `  fitted from the prior ${String(o.prior)} to ${String(o.file)} (${String(o.rows)} rows), ${Math.round(Number(o.holdout) * 100)} % held out for early stopping`,
+      ...(typeof o.zeroShotNll === 'number' ? [`  held-out NLL of the prior before fitting: ${o.zeroShotNll.toFixed(4)} (model units)`] : []),
+    ];
+  }
+  return [];
 }
 
 export const infoCommand: CommandSpec = {
@@ -95,6 +116,7 @@ Example:
     if (config.training !== null) {
       const t = config.training;
       lines.push(`training: task ${t.task.name}, ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
+      lines.push(...describeTableTask(t.task));
     }
     const meta = Object.entries(header.metadata);
     if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k}: ${v}`));
