@@ -43,6 +43,8 @@ export interface FitSettings {
   readonly file: string;
   /** The prior model folder (absolute path). */
   readonly prior: string;
+  /** Early stopping: validations in a row without improvement. */
+  readonly patience: number;
   /** The prior's held-out NLL before any step (model units), filled in by `fit`. */
   readonly zeroShotNll: number | null;
 }
@@ -79,7 +81,7 @@ export function parseFitSettings(task: TaskConfig, path = 'training.task.options
   const o = task.options as Record<string, unknown>;
   return {
     holdout: num(o, 'holdout', path), maxContext: num(o, 'maxContext', path), maxTargets: num(o, 'maxTargets', path),
-    rows: num(o, 'rows', path), file: text(o, 'file', path), prior: text(o, 'prior', path),
+    rows: num(o, 'rows', path), file: text(o, 'file', path), prior: text(o, 'prior', path), patience: num(o, 'patience', path),
     zeroShotNll: o.zeroShotNll === null || o.zeroShotNll === undefined ? null : num(o, 'zeroShotNll', path),
   };
 }

@@ -2,8 +2,9 @@
 import type { CommandSpec } from '../args.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { fitCommand } from './fit.js';
 import { infoCommand } from './info.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, fitCommand, evalCommand, predictCommand, infoCommand, demoCommand];
