@@ -137,7 +137,9 @@ export function fitGenerators(rows: EncodedRows, s: FitSettings, seed: number, b
   const base = { kind: 'interpolate' as const, window: null, horizon: 0, batchSize, maxContext: s.maxContext, maxTargets: s.maxTargets };
   return {
     train: new TableTasks(rows, trainRoles, { ...base, contextFraction: [0.3, 0.95] }, 'training'),
-    valid: new TableTasks(rows, validRoles, { ...base, batchSize: 1, contextFraction: [1, 1] }, 'held-out'),
+    // Validation is a forward pass only: its context may be larger (every training point, up to
+    // 4 × maxContext), so the held-out score is that of the model as it will be used.
+    valid: new TableTasks(rows, validRoles, { ...base, maxContext: 4 * s.maxContext, batchSize: 1, contextFraction: [1, 1] }, 'held-out'),
     part,
   };
 }

@@ -33,7 +33,7 @@ import { asCliError, schemaFlags } from './train-table.js';
 import { trainProgress } from './train-progress.js';
 
 export const FIT_DEFAULTS = {
-  steps: 200, batchSize: 4, lr: 1e-4, schedule: 'constant', validEvery: 10, validBatches: 1, testBatches: 1,
+  steps: 200, batchSize: 2, lr: 1e-4, schedule: 'constant', validEvery: 10, validBatches: 1, testBatches: 1,
   keep: 'best', checkpointEvery: 10, weightDecay: 0,
 } as const;
 
@@ -105,8 +105,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       schema = made.schema;
       note = made.note;
       settings = {
-        holdout: fraction(args, 'holdout', 0.15), maxContext: intOption(args, 'max-context', cmd, 1024),
-        maxTargets: intOption(args, 'max-targets', cmd, 512), rows: table.rows, file, prior: priorDir,
+        holdout: fraction(args, 'holdout', 0.15), maxContext: intOption(args, 'max-context', cmd, 512),
+        maxTargets: intOption(args, 'max-targets', cmd, 256), rows: table.rows, file, prior: priorDir,
         patience: intOption(args, 'patience', cmd, 3), zeroShotNll: null,
       };
       rows = encodeRows(table, schema, `--context '${file}'`).rows;
@@ -146,15 +146,19 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       ctx.stderr.write(`${JSON.stringify({ event: 'fit_zero_shot', ...zero, mapping: note })}\n`);
     }
     prog.keep = 'best';
-    await trainer.run();
+    const maxSeconds = str(args, 'max-seconds') === undefined ? 100 : Number(str(args, 'max-seconds'));
+    if (!(maxSeconds > 0)) throw new UsageError(`bsa-tnp fit: --max-seconds must be a positive number, got '${str(args, 'max-seconds')}'`);
+    await trainer.run(undefined, { seconds: maxSeconds, fitSchedule: false });
     const kept = exportFitted(out, ckDir, settings, priorWeights);
     const st = loadCheckpoint(ckDir).state;
     let held = 0;
     for (const p of gens.part) if (p === 1) held++;
     ctx.stdout.write(`${JSON.stringify({
-      event: 'fit_done', out, step: trainer.step, stoppedEarly: trainer.stoppedEarly(), kept,
+      event: 'fit_done', out, step: trainer.step, stoppedEarly: trainer.stoppedEarly(),
+      stoppedBy: trainer.stoppedEarly() ? 'patience' : trainer.step >= trainer.train.steps ? 'steps' : 'time', kept,
       zeroShotNll: settings.zeroShotNll, bestNll: st.best?.nll ?? null, bestStep: st.best?.step ?? null,
-      heldOut: held, context: gens.train.Nc, seconds: (Date.now() - t0) / 1000, backend: handle.description,
+      heldOut: held, context: gens.train.Nc, seconds: (Date.now() - t0) / 1000,
+      cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, backend: handle.description,
     })}\n`);
     return EXIT_OK;
   } catch (e) {
@@ -171,8 +175,8 @@ export const fitCommand: CommandSpec = {
   description: `
 Fine-tunes a trained model (the prior) on one set of observations: a share of them (--holdout) is
 held out, and each step predicts a random part of the others from the rest; training stops when
-the held-out predictions stop improving (--patience validations, every --valid-every steps) or at
---steps. If fitting never beats the prior on the held-out points, the prior's weights are kept.
+the held-out predictions stop improving (--patience validations, every --valid-every steps), at
+--steps, or after --max-seconds (default 100 s of training). If fitting never beats the prior on the held-out points, the prior's weights are kept.
 Coordinates are mapped into the prior's domain for you (one scale for both spatial axes; lon/lat
 through a local plane in km), and the map is stored with the model, so 'predict --model OUT' takes
 your own units. --resume continues OUT/checkpoint exactly.
@@ -186,14 +190,15 @@ Example:
     ...SCHEMA_OPTIONS,
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'fitted model folder to write' },
     steps: { type: 'string', value: 'N', description: 'at most this many steps', default: String(FIT_DEFAULTS.steps) },
+    'max-seconds': { type: 'string', value: 'S', description: 'stop training after S seconds of this call (with a checkpoint; --resume continues)', default: '100' },
     holdout: { type: 'string', value: 'FRACTION', description: 'share of the observations held out for early stopping', default: '0.15' },
     patience: { type: 'string', value: 'N', description: 'stop after N validations without improvement', default: '3' },
     'valid-every': { type: 'string', value: 'N', description: 'steps between validations (and checkpoints)', default: String(FIT_DEFAULTS.validEvery) },
     'batch-size': { type: 'string', value: 'N', description: 'random context/target splits per step', default: String(FIT_DEFAULTS.batchSize) },
     lr: { type: 'string', value: 'LR', description: 'learning rate (constant)', default: String(FIT_DEFAULTS.lr) },
     seed: { type: 'string', value: 'N', description: 'random seed (held-out points, splits)', default: '46' },
-    'max-context': { type: 'string', value: 'N', description: 'at most N context points per task', default: '1024' },
-    'max-targets': { type: 'string', value: 'N', description: 'at most N target points per task', default: '512' },
+    'max-context': { type: 'string', value: 'N', description: 'at most N context points per training task (validation: 4 N)', default: '512' },
+    'max-targets': { type: 'string', value: 'N', description: 'at most N target points per task', default: '256' },
     resume: { type: 'boolean', description: 'continue from OUT/checkpoint' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
     device: { type: 'string', value: 'cpu|webgpu', description: 'same as --backend' },
