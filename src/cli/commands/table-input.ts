@@ -10,7 +10,7 @@ import { readTable } from '../../io/table-read.js';
 export async function readDataTable(file: string, cmd: string, what: string): Promise<Table> {
   if (!fs.existsSync(file)) throw new CliError(`${cmd}: ${what} '${file}' does not exist`);
   try {
-    return await readTable(file, { label: `${what} '${file}'` });
+    return await readTable(file, { label: what });
   } catch (e) {
     if (e instanceof TableError) throw new CliError(`${cmd}: ${e.message}`);
     throw e;
