@@ -134,5 +134,38 @@ describe('must-show 5: killed runs resume exactly', () => {
     expect(bits(loadCheckpoint(path.join(dir, 'f1', 'checkpoint')).weights)).toEqual(bits(loadCheckpoint(path.join(dir, 'f0', 'checkpoint')).weights));
     expect(bits(loadModelFolder(path.join(dir, 'f1')).weights)).toEqual(bits(loadModelFolder(path.join(dir, 'f0')).weights));
     expect(JSON.parse(r.stdout)).toMatchObject({ event: 'fit_done', step: 12, zeroShotNll: JSON.parse(whole.stdout).zeroShotNll });
-  }, 120_000);
+
+    // predict takes lon/lat as they are: the same as the fitted weights on coordinates mapped by
+    // hand into the prior's box [−2, 2]² (local plane in km, one scale, centre on centre).
+    const targets = [[9, 48], [11.5, 49.2], [12.9, 50.4]];
+    fs.writeFileSync(path.join(dir, 'tg.csv'), `lon,lat\n${targets.map((t) => t.join(',')).join('\n')}\n`);
+    const ok = obs.filter((o) => o.pm10 !== null);
+    fs.writeFileSync(path.join(dir, 'obs-ok.csv'), `lon,lat,pm10\n${ok.map((o) => `${o.longitude},${o.latitude},${o.pm10}`).join('\n')}\n`);
+    const p = await cli('predict', '--model', 'f0', '--context', 'obs-ok.csv', '--targets', 'tg.csv', '--out', 'p.csv');
+    expect(p.code, p.stderr).toBe(0);
+    const lon = obs.map((o) => o.longitude), lat = obs.map((o) => o.latitude);
+    const c = [(Math.min(...lon) + Math.max(...lon)) / 2, (Math.min(...lat) + Math.max(...lat)) / 2];
+    const km = 6371.0088 * Math.PI / 180;
+    const unit = [km * Math.cos((c[1]! * Math.PI) / 180), km];
+    const k = 4 / Math.max((Math.max(...lon) - Math.min(...lon)) * unit[0]!, (Math.max(...lat) - Math.min(...lat)) * unit[1]!);
+    const z = (lo: number, la: number) => [(lo - c[0]!) * unit[0]! * k, (la - c[1]!) * unit[1]! * k];
+    const fitted = loadModelFolder(path.join(dir, 'f0')).config;
+    fs.mkdirSync(path.join(dir, 'f0z'));
+    fs.copyFileSync(path.join(dir, 'f0', 'model.safetensors'), path.join(dir, 'f0z', 'model.safetensors'));
+    fs.writeFileSync(path.join(dir, 'f0z', 'config.json'), JSON.stringify({
+      formatVersion: 1, model: fitted.model, data: { columns: { s: ['s0', 's1'], f: ['f'] }, normalization: { f: fitted.data.normalization.pm10 } }, training: null,
+    }));
+    fs.writeFileSync(path.join(dir, 'obsz.csv'), `s0,s1,f\n${ok.map((o) => [...z(o.longitude, o.latitude), o.pm10].join(',')).join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'tgz.csv'), `s0,s1\n${targets.map((t) => z(t[0]!, t[1]!).join(',')).join('\n')}\n`);
+    const pz = await cli('predict', '--model', 'f0z', '--context', 'obsz.csv', '--targets', 'tgz.csv', '--out', 'pz.csv');
+    expect(pz.code, pz.stderr).toBe(0);
+    const col = (file: string, name: string) => {
+      const [h, ...ls] = fs.readFileSync(path.join(dir, file), 'utf8').trim().split('\n');
+      const j = h!.split(',').indexOf(name);
+      return ls.map((l) => Number(l.split(',')[j]));
+    };
+    const a = col('p.csv', 'pm10_mean'), b = col('pz.csv', 'f_mean');
+    a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 3));
+    expect(new Set(a.map((v) => v.toFixed(3))).size).toBe(3);
+  }, 150_000);
 });
