@@ -100,6 +100,39 @@ describe('train --data / eval --data / info', () => {
   }, 60_000);
 });
 
+describe('train --init and fit early stopping', () => {
+  it('--init: a model trained on elev continues with a new text covariate; a dropped covariate is refused', async () => {
+    const base = ['--data', 'st.csv', '--s', 'longitude,latitude', '--t', 'day', '--f', 'pm10', '--transform', 'pm10=log', '--steps', '2', '--train-config', 'tc.json', ...SMALL];
+    const a = await cli('train', ...base, '--x', 'elev', '--out', 'i0');
+    expect(a.code, a.stderr).toBe(0);
+    const b = await cli('train', ...base, '--x', 'elev,landuse', '--init', 'i0', '--out', 'i1');
+    expect(b.code, b.stderr).toBe(0);
+    const m0 = loadModelFolder(path.join(dir, 'i0')).config, m1 = loadModelFolder(path.join(dir, 'i1')).config;
+    expect(m1.model.groups.x).toMatchObject({ dims: 4 });
+    // The shared columns keep the initial model's statistics (so the starting function is its function).
+    for (const c of ['elev', 'pm10', 'day']) expect(m1.data.normalization[c], c).toEqual(m0.data.normalization[c]);
+    const bad = await cli('train', ...base.map((v) => (v === 'pm10' ? 'elev' : v)).filter((v) => v !== 'pm10=log' && v !== '--transform'), '--init', 'i0', '--out', 'i2');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('lacks covariate(s) \'elev\' of the initial model');
+  }, 90_000);
+
+  it('fit stops after --patience validations without improvement and keeps the prior when fitting never beat it', async () => {
+    await writeRandomModel(path.join(dir, 'prior2'), 2, { training: { task: { name: 'gp2d', options: {} } }, normalization: {} });
+    const obs = stationRows(80, 1, 5);
+    fs.writeFileSync(path.join(dir, 'obs2.csv'), `lon,lat,pm10\n${obs.map((r) => `${r.longitude},${r.latitude},${r.pm10 ?? ''}`).join('\n')}\n`);
+    // A learning rate far too high: the held-out NLL gets worse than the prior's.
+    const r = await cli('fit', '--model', 'prior2', '--context', 'obs2.csv', '--s', 'lon,lat', '--f', 'pm10', '--out', 'fs', '--lr', '0.5',
+      '--valid-every', '1', '--patience', '2', '--steps', '40', '--threads', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const done = JSON.parse(r.stdout) as { stoppedBy: string; step: number; bestStep: number; bestNll: number; zeroShotNll: number; kept: string };
+    expect(done.stoppedBy).toBe('patience');
+    expect(done.step).toBe(done.bestStep + 2);
+    expect(done.bestNll).toBeGreaterThan(done.zeroShotNll);
+    expect(done.kept).toBe('prior');
+    expect(bits(loadModelFolder(path.join(dir, 'fs')).weights)).toEqual(bits(loadModelFolder(path.join(dir, 'prior2')).weights));
+  }, 90_000);
+});
+
 describe('must-show 5: killed runs resume exactly', () => {
   it('train --data: SIGKILL after a checkpoint, --resume, same final weights as an uninterrupted run', async () => {
     const args = ['--data', 'st.csv', '--task', 'interpolate', '--split', 'space:0.6,0.2', '--steps', '12', '--train-config', 'tc.json', ...SCHEMA, ...SMALL];
