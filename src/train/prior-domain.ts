@@ -102,3 +102,25 @@ export function timeMap(values: Float64Array, range: { lo: number; hi: number })
   const std = hi > lo ? (hi - lo) / (range.hi - range.lo) : 1;
   return { mean: lo - range.lo * std, std };
 }
+
+/**
+ * A space–time prior used on data from one time: its `t` group removed. Exact when `t` enters
+ * only through its distance bias (not embedded): with every time equal, every t distance is 0 and
+ * the bias adds the same constant to all of a head's attention logits, which softmax ignores. The
+ * bias parameters (`*.attn.bias_t.*`) are dropped. Returns null when `t` is embedded (not exact).
+ */
+export function withoutTime(
+  config: ModelFolderConfig, weights: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
+): { config: ModelFolderConfig; weights: Map<string, { shape: number[]; data: Float32Array }> } | null {
+  const t = config.model.groups.t;
+  if (t === null || t.embed) return null;
+  const weightsOut = new Map([...weights].filter(([name]) => !/\.attn\.bias_t\./.test(name)));
+  return {
+    config: {
+      ...config,
+      model: { ...config.model, groups: { ...config.model.groups, t: null } },
+      data: { ...config.data, columns: { ...config.data.columns, t: [] } },
+    },
+    weights: weightsOut,
+  };
+}

@@ -47,6 +47,8 @@ export interface FitSettings {
   readonly patience: number;
   /** The prior's held-out NLL before any step (model units), filled in by `fit`. */
   readonly zeroShotNll: number | null;
+  /** Data from one time on a space–time prior: the prior's time group was dropped (prior-domain.ts). */
+  readonly dropTime: boolean;
 }
 
 function num(o: Record<string, unknown>, k: string, path: string): number {
@@ -83,6 +85,7 @@ export function parseFitSettings(task: TaskConfig, path = 'training.task.options
     holdout: num(o, 'holdout', path), maxContext: num(o, 'maxContext', path), maxTargets: num(o, 'maxTargets', path),
     rows: num(o, 'rows', path), file: text(o, 'file', path), prior: text(o, 'prior', path), patience: num(o, 'patience', path),
     zeroShotNll: o.zeroShotNll === null || o.zeroShotNll === undefined ? null : num(o, 'zeroShotNll', path),
+    dropTime: o.dropTime === true,
   };
 }
 

@@ -7,10 +7,11 @@ import * as E from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/random.js';
 import { BsaTnp } from '../../src/models/bsa-tnp.js';
 import { toParams } from '../../src/nn/params.js';
+import type { Tensor } from '../../src/engine/tensor.js';
 import type { Weights } from '../../src/train/checkpoint.js';
 import { adaptWeights } from '../../src/train/init-weights.js';
 import { modelForShape } from '../../src/train/table-model.js';
-import { EARTH_RADIUS_KM, priorDomain, spatialMap, timeMap } from '../../src/train/prior-domain.js';
+import { EARTH_RADIUS_KM, priorDomain, spatialMap, timeMap, withoutTime } from '../../src/train/prior-domain.js';
 import { parseModelFolderConfig } from '../../src/models/config.js';
 
 const backend = new CpuBackend();
@@ -106,5 +107,42 @@ describe('prior domain', () => {
     expect((100 - s.mean) / s.std).toBeCloseTo(0, 12);
     const one = timeMap(Float64Array.of(7, 7), { lo: 0, hi: 4 });
     expect((7 - one.mean) / one.std).toBe(0);
+  });
+});
+
+describe('withoutTime', () => {
+  it('a space–time prior at one time equals the prior with its time bias dropped', async () => {
+    const model = modelForShape({ s: 2, t: 1, x: 0, output: { kind: 'gaussian', dims: 1 } }, 'euclidean', 'small');
+    const config = parseModelFolderConfig({ formatVersion: 1, model, training: { task: { name: 'gp-mixture', options: {} } } });
+    const specs = new BsaTnp(model).specs(Rng.fromSeed(3));
+    const weights = new Map(specs.map((s) => [s.name, { shape: [...s.shape], data: s.init }]));
+    const dropped = withoutTime(config, weights)!;
+    expect(dropped.config.model.groups.t).toBeNull();
+    expect(dropped.weights.size).toBeLessThan(weights.size);
+    expect([...dropped.weights.keys()].some((k) => k.includes('bias_t'))).toBe(false);
+    const rng = Rng.fromSeed(8);
+    const Nc = 7, Nt = 5;
+    const r = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const sc = r(Nc * 2), st = r(Nt * 2), f = r(Nc);
+    const run = async (m: typeof model, w: typeof weights, withT: boolean) => {
+      const net = new BsaTnp(m);
+      const sp = net.specs(Rng.fromSeed(0));
+      const ts = sp.map((s) => E.tensor(w.get(s.name)!.data, s.shape, backend));
+      const made = [E.tensor(sc, [1, Nc, 2], backend), E.tensor(st, [1, Nt, 2], backend), E.tensor(f, [1, Nc, 1], backend),
+        E.tensor(new Float32Array(Nc).fill(2.5), [1, Nc, 1], backend), E.tensor(new Float32Array(Nt).fill(2.5), [1, Nt, 1], backend)];
+      const [a, b, fc, tc, tt] = made as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      const out = net.forward(toParams(sp, ts), { ctx: { f: fc, coords: withT ? { s: a, t: tc } : { s: a } }, test: withT ? { s: b, t: tt } : { s: b } });
+      if (out.kind !== 'gaussian') throw new Error('gaussian expected');
+      const res = [await out.mean.data(), await out.std.data()];
+      for (const t of [...ts, ...made, out.mean, out.std]) t.dispose();
+      return res;
+    };
+    const [m1, s1] = await run(model, weights, true);
+    const [m2, s2] = await run(dropped.config.model, dropped.weights, false);
+    m1!.forEach((v, i) => expect(m2![i]).toBeCloseTo(v, 5));
+    s1!.forEach((v, i) => expect(s2![i]).toBeCloseTo(v, 5));
+    // An embedded time is not droppable.
+    const emb = parseModelFolderConfig({ formatVersion: 1, model: { ...model, groups: { ...model.groups, t: { dims: 1, embed: true, bias: null } } } });
+    expect(withoutTime(emb, weights)).toBeNull();
   });
 });

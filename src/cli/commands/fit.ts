@@ -18,7 +18,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { createBackend, parseBackendName } from '../../api/load-node.js';
-import { parseTrainConfig, type DataSchema, type TrainConfig } from '../../models/config.js';
+import { parseTrainConfig, type DataSchema, type ModelFolderConfig, type TrainConfig } from '../../models/config.js';
+import { withoutTime } from '../../train/prior-domain.js';
 import { BEST_DIR, CONFIG_FILE, loadCheckpoint, loadModelFolder, WEIGHTS_FILE, type Weights } from '../../train/checkpoint.js';
 import { writeFileAtomic } from '../../train/atomic.js';
 import { encodeSafetensors } from '../../train/safetensors.js';
@@ -40,6 +41,15 @@ export const FIT_DEFAULTS = {
 function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** The prior, without its time group when the observations have no time (prior-domain.ts `withoutTime`). */
+function loadPrior(dir: string, dropTime: boolean): { config: ModelFolderConfig; weights: Weights } {
+  const prior = loadModelFolder(dir);
+  if (!dropTime) return prior;
+  const w = withoutTime(prior.config, prior.weights);
+  if (w === null) throw new CliError(`fit: the prior '${dir}' embeds its time coordinate; give a time column with --t`);
+  return w;
 }
 
 function fraction(args: ParsedArgs, name: string, fallback: number): number {
@@ -97,17 +107,21 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       if (missing.length > 0) throw new UsageError(`bsa-tnp fit: missing ${missing.join(', ')}`);
       if (fs.existsSync(ckDir)) throw new CliError(`fit: '${ckDir}' already holds a checkpoint; pass --resume to continue it or choose another --out`);
       const priorDir = abs(priorArg!);
-      const prior = loadModelFolder(priorDir);
+      const flags = schemaFlags(args);
+      const raw = loadModelFolder(priorDir).config;
+      // Data from one time (no --t) on a space–time prior: the prior without its time bias (exact).
+      const dropTime = raw.model.groups.t !== null && !raw.model.groups.t.embed && (flags.t ?? []).length === 0;
+      const prior = loadPrior(priorDir, dropTime);
       if (prior.config.model.output.kind !== 'gaussian') throw new CliError(`fit: the prior '${priorDir}' has a categorical output; fit supports Gaussian outputs`);
       const file = abs(contextArg!);
       const table = await readDataTable(file, cmd, '--context');
-      const made = fitSchemaForPrior(table, schemaFlags(args), prior.config, priorDir, `--context '${file}'`);
+      const made = fitSchemaForPrior(table, flags, prior.config, priorDir, `--context '${file}'`);
       schema = made.schema;
-      note = made.note;
+      note = dropTime ? `${made.note}; one time: the prior's time bias dropped (exact)` : made.note;
       settings = {
         holdout: fraction(args, 'holdout', 0.15), maxContext: intOption(args, 'max-context', cmd, 512),
         maxTargets: intOption(args, 'max-targets', cmd, 256), rows: table.rows, file, prior: priorDir,
-        patience: intOption(args, 'patience', cmd, 3), zeroShotNll: null,
+        patience: intOption(args, 'patience', cmd, 3), zeroShotNll: null, dropTime,
       };
       rows = encodeRows(table, schema, `--context '${file}'`).rows;
       const t: Record<string, unknown> = { ...FIT_DEFAULTS, task: { name: FIT_TASK, options: settings } };
@@ -128,7 +142,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     throw asCliError(e, cmd);
   }
   const handle = await createBackend(parseBackendName(args.values.backend ?? args.values.device, cmd), cmd, threads);
-  const priorWeights = () => loadModelFolder(settings.prior).weights;
+  const priorWeights = () => loadPrior(settings.prior, settings.dropTime).weights;
   const prog = trainProgress(ctx.stderr, out, 'fit', () => exportFitted(out, ckDir, settings, priorWeights));
   const opts = { onEvent: prog.onEvent, lossEvery: Math.min(10, train.validEvery), out: ckDir, tasks: generatorsOf(gens), patience: settings.patience };
   let trainer: Trainer | null = null;
@@ -137,7 +151,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     if (resume) {
       trainer = Trainer.resume(ckDir, handle.backend, { ...opts, ...(steps !== undefined ? { steps } : {}) });
     } else {
-      const prior = loadModelFolder(settings.prior);
+      const prior = loadPrior(settings.prior, settings.dropTime);
       trainer = Trainer.create(prior.config.model, train, handle.backend, { ...opts, data: schema, init: prior.weights });
       // The prior's zero-shot NLL on the held-out points (the validation tasks), before any step.
       const zero = await trainer.validate();
@@ -179,7 +193,8 @@ the held-out predictions stop improving (--patience validations, every --valid-e
 --steps, or after --max-seconds (default 100 s of training). If fitting never beats the prior on the held-out points, the prior's weights are kept.
 Coordinates are mapped into the prior's domain for you (one scale for both spatial axes; lon/lat
 through a local plane in km), and the map is stored with the model, so 'predict --model OUT' takes
-your own units. --resume continues OUT/checkpoint exactly.
+your own units. Observations without a time column (--t) on a space–time prior use the prior at one
+time (its time bias dropped, which is exact). --resume continues OUT/checkpoint exactly.
 
 Example:
   bsa-tnp fit --model models/prior-gp-mixture --context obs.csv --s lon,lat --t date --f pm10 --out fitted/
