@@ -73,6 +73,7 @@ function exportFitted(out: string, ckDir: string, settings: FitSettings, priorWe
 
 async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const cmd = 'fit';
+  const started = Date.now();
   const outArg = str(args, 'out');
   if (outArg === undefined) throw new UsageError('bsa-tnp fit: missing --out FOLDER');
   const out = path.resolve(ctx.cwd, outArg);
@@ -162,7 +163,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     prog.keep = 'best';
     const maxSeconds = str(args, 'max-seconds') === undefined ? 100 : Number(str(args, 'max-seconds'));
     if (!(maxSeconds > 0)) throw new UsageError(`bsa-tnp fit: --max-seconds must be a positive number, got '${str(args, 'max-seconds')}'`);
-    await trainer.run(undefined, { seconds: maxSeconds, fitSchedule: false });
+    // The limit counts from the start of the command (reading, encoding, the zero-shot score too).
+    await trainer.run(undefined, { seconds: Math.max(1, maxSeconds - (Date.now() - started) / 1000), fitSchedule: false });
     const kept = exportFitted(out, ckDir, settings, priorWeights);
     const st = loadCheckpoint(ckDir).state;
     let held = 0;
@@ -205,7 +207,7 @@ Example:
     ...SCHEMA_OPTIONS,
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'fitted model folder to write' },
     steps: { type: 'string', value: 'N', description: 'at most this many steps', default: String(FIT_DEFAULTS.steps) },
-    'max-seconds': { type: 'string', value: 'S', description: 'stop training after S seconds of this call (with a checkpoint; --resume continues)', default: '100' },
+    'max-seconds': { type: 'string', value: 'S', description: 'stop training S seconds after the command started (with a checkpoint; --resume continues)', default: '100' },
     holdout: { type: 'string', value: 'FRACTION', description: 'share of the observations held out for early stopping', default: '0.15' },
     patience: { type: 'string', value: 'N', description: 'stop after N validations without improvement', default: '3' },
     'valid-every': { type: 'string', value: 'N', description: 'steps between validations (and checkpoints)', default: String(FIT_DEFAULTS.validEvery) },
