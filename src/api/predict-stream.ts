@@ -1,6 +1,6 @@
 /**
- * Streaming prediction (Node only): target points come in chunks (from a CSV file or generated
- * on a grid), go through `Predictor.predictChunk`, and leave as CSV rows through the atomic
+ * Streaming prediction (Node only): target points come in chunks (from a table file — CSV,
+ * Parquet, GeoJSON — with the user's column names, or generated on a grid), go through `Predictor.predictChunk`, and leave as CSV rows through the atomic
  * writer as soon as they are produced. Memory is bounded by the chunk size: neither the targets
  * nor the predictions are ever held whole (except the optional grid fields kept for PNGs).
  */
@@ -11,6 +11,11 @@ import { type Grid, type GridBounds, type GridSize } from './grid.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { checkHeader, fillOutputRow, type Prediction, type Predictor } from './predictor.js';
 import { UserError } from './errors.js';
+import { type Table, makeTable } from '../data/table.js';
+import { schemaColumns } from '../data/schema/index.js';
+import { didYouMean } from '../models/config-checks.js';
+import { detectFormat, readTable, readTableHeader, streamTable } from '../io/table-read.js';
+import { checkColumns, predictTargets, setContextTable } from './predict-table.js';
 
 /** A chunk of target points: columns in `layout.coordinates` order, `n` long (arrays may be longer). */
 export interface TargetChunk {
@@ -187,4 +192,171 @@ export async function streamPredictions(opts: StreamOptions): Promise<number> {
 /** Grid points as whole arrays (small grids: the demo). */
 export function gridColumns(grid: Grid): Float64Array[] {
   return [grid.x, grid.y];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables with the user's column names (any format io/table-read.ts reads), through the schema.
+
+/** Options for the table-based streaming below. */
+export interface TableStreamOptions {
+  /** CSV field separator; detected when absent. */
+  delimiter?: string;
+  /** Missing coordinates/times/covariates are errors instead of dropped rows. */
+  strict?: boolean;
+  /** Where warnings go (dropped rows): a line each. */
+  warn: (message: string) => void;
+}
+
+/**
+ * Reads a context file (CSV, Parquet or GeoJSON; only the columns the schema needs are kept) and
+ * encodes it; returns the number of context points used.
+ */
+export async function loadContextTable(predictor: Predictor, file: string, command: string, options: TableStreamOptions): Promise<number> {
+  const roles = schemaColumns(predictor.config.data);
+  const label = `context '${file}'`;
+  const delimiter = options.delimiter !== undefined ? { delimiter: options.delimiter } : {};
+  // The header first, so a missing column is reported against what the model expects.
+  checkColumns(predictor, await readTableHeader(file, { label: `${command}: context`, ...delimiter }), true, label);
+  const table = await readTable(file, { label: `${command}: context`, columns: [...roles.s, ...roles.t, ...roles.x, ...roles.f], ...delimiter });
+  return setContextTable(predictor, table, label, { strict: options.strict ?? false, onWarning: options.warn });
+}
+
+/** Target rows of a file in chunks (all columns: those the schema does not name are carried through). */
+export function tableTargets(file: string, chunk: number, command: string, options: Pick<TableStreamOptions, 'delimiter'>): AsyncGenerator<Table, void, void> {
+  return streamTable(file, { label: `${command}: targets`, ...(options.delimiter !== undefined ? { delimiter: options.delimiter } : {}) }, chunk);
+}
+
+/** Number of rows in a table file, for progress (CSV: non-blank lines after the header). */
+export async function countTableRows(file: string): Promise<number> {
+  const format = detectFormat(file, `'${file}'`);
+  if (format === 'csv') return countDataRows(file);
+  let n = 0;
+  for await (const t of streamTable(file, { format })) n += t.rows;
+  return n;
+}
+
+/**
+ * The two columns a `--grid` spans: the model's two `s` columns (lon, lat for great-circle models),
+ * or, for a model without `s`, its only two input columns. Every other input column must be given
+ * a value with `--at` (`time=2024-01-01,elev=300`); a missing one is a `UserError` naming it.
+ */
+export function gridAxes(predictor: Predictor, at: Readonly<Record<string, string>>, command: string): [string, string] {
+  const roles = schemaColumns(predictor.config.data);
+  const inputs = [...roles.s, ...roles.t, ...roles.x];
+  const axes = roles.s.length === 2 ? roles.s : inputs.length === 2 ? inputs : null;
+  if (!axes) {
+    throw new UserError(`${command}: --grid needs a model with 2 spatial columns; the model in '${predictor.folder}' ` +
+      `takes ${inputs.length === 0 ? 'none' : inputs.join(', ')}; give the points with --targets FILE instead`);
+  }
+  for (const k of Object.keys(at)) {
+    if (!inputs.includes(k)) {
+      const g = didYouMean(k, inputs);
+      throw new UserError(`${command}: --at names '${k}', which is not an input of the model${g !== undefined ? ` (did you mean '${g}'?)` : ''}; its inputs are ${inputs.join(', ')}`);
+    }
+    if (axes.includes(k)) throw new UserError(`${command}: --at gives '${k}', which the grid already spans`);
+  }
+  const need = inputs.filter((c) => !axes.includes(c) && at[c] === undefined);
+  if (need.length > 0) {
+    throw new UserError(`${command}: --grid spans ${axes.join(', ')}, but the model also needs ${need.join(', ')}: ` +
+      `give their values with --at, e.g. --at ${need.map((c) => `${c}=VALUE`).join(',')}`);
+  }
+  return [axes[0]!, axes[1]!];
+}
+
+/** Parses `--at name=value[,name=value]` (values stay text: numbers, ISO times or categories). */
+export function parseAt(text: string | undefined, command: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text === undefined) return out;
+  for (const item of text.split(',')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1) throw new UserError(`${command}: --at expects NAME=VALUE[,NAME=VALUE], got '${item}'`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** Grid points as tables: the two axes (grid.ts order: row-major, y ascending) plus `--at` constants. */
+export function* gridTables(axes: [string, string], at: Readonly<Record<string, string>>, bounds: GridBounds, size: GridSize, chunk: number): Generator<Table> {
+  for (const { columns, n } of gridTargets(bounds, size, chunk)) {
+    const extra = Object.entries(at);
+    yield makeTable([...axes, ...extra.map(([k]) => k)], [
+      { kind: 'number', values: columns[0]!.subarray(0, n) },
+      { kind: 'number', values: columns[1]!.subarray(0, n) },
+      ...extra.map(([, v]) => ({ kind: 'text' as const, values: new Array<string>(n).fill(v) })),
+    ], 'grid');
+  }
+}
+
+export interface TableStreamPredictOptions {
+  predictor: Predictor;
+  targets: AsyncIterable<Table> | Iterable<Table>;
+  /** Number of target rows, for progress. */
+  total: number;
+  out: string;
+  progress: ProgressSink;
+  label: string;
+  strict?: boolean;
+  warn: (message: string) => void;
+  /** Targets per model call (memory bound). Default 4096. */
+  chunk?: number;
+  /** What the targets are, for messages ("targets 'points.csv'"). Default "targets". */
+  targetsLabel?: string;
+  /** Called with every chunk's output columns (`predictor.outputColumns()` order) and its first row. */
+  onChunk?: (outputs: Float64Array[], start: number, n: number) => void;
+}
+
+/**
+ * Streams predictions for target tables to `out` atomically (see predict-table.ts for the columns).
+ * Rows dropped for missing inputs are summed into one warning. Returns the number of rows written.
+ */
+export async function streamTablePredictions(opts: TableStreamPredictOptions): Promise<number> {
+  const { predictor } = opts;
+  let writer: CsvWriter | null = null;
+  const abortOnSignal = () => {
+    writer?.abort();
+    process.exit(130);
+  };
+  process.once('SIGINT', abortOnSignal);
+  process.once('SIGTERM', abortOnSignal);
+  const progress = new Progress({ total: opts.total, sink: opts.progress, label: opts.label, unit: 'pts' });
+  let seen = 0;
+  let written = 0;
+  let dropped = 0;
+  let first: { row: number; column: string } | null = null;
+  try {
+    for await (const chunk of opts.targets) {
+      const table = await predictTargets(predictor, chunk, {
+        chunk: opts.chunk ?? 4096, strict: opts.strict ?? false, rowOffset: seen,
+        onDropped: (count, f) => { dropped += count; first ??= f; },
+      }, opts.targetsLabel ?? 'targets');
+      if (!writer) writer = CsvWriter.open(opts.out, table.names);
+      const nOut = predictor.outputColumns().length;
+      opts.onChunk?.(table.columns.slice(table.columns.length - nOut).map((c) => c.values as Float64Array), written, table.rows);
+      const cells = new Array<number | string | null>(table.names.length);
+      for (let i = 0; i < table.rows; i++) {
+        for (let j = 0; j < cells.length; j++) cells[j] = table.columns[j]!.values[i]!;
+        writer.writeCells(cells);
+      }
+      seen += chunk.rows;
+      written += table.rows;
+      progress.update(Math.min(seen, opts.total));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (!writer) throw new UserError(`${opts.label}: no target points`);
+    if (written === 0) throw new UserError(`${opts.label}: every target row lacks a coordinate, time or covariate; nothing to predict`);
+    progress.finish();
+    writer.close();
+  } catch (e) {
+    writer?.abort();
+    throw e;
+  } finally {
+    process.off('SIGINT', abortOnSignal);
+    process.off('SIGTERM', abortOnSignal);
+  }
+  if (dropped > 0 && first) {
+    const f = first as { row: number; column: string };
+    opts.warn(`${opts.label}: ${opts.targetsLabel ?? 'targets'}: ${dropped} row${dropped > 1 ? 's' : ''} dropped for a missing coordinate, time or covariate ` +
+      `(first: row ${f.row}, column '${f.column}'); use --strict to make this an error`);
+  }
+  return written;
 }

@@ -6,6 +6,7 @@
  */
 export { type SchemaFlags, type SchemaShape, type TransformName, fitSchema, looksLonLat, parseSchemaFlags, schemaShape } from './fit.js';
 export { type EncodeOptions, type EncodedTable, categoricalClasses, contextRows, encode, schemaColumns, selectRows } from './encode.js';
+export { modelForSchema } from './model.js';
 export { decodeCategorical, decodeGaussian, outputColumnNames } from './decode.js';
 export { type BackTransformed, Z90, backTransform, fitBoxCoxLambda, forward, inverse } from './transforms.js';
 export { UNIT_MS, formatIso, parseIsoMs } from './time.js';
