@@ -80,6 +80,24 @@ describe('train --data / eval --data / info', () => {
     expect(info.stdout).toContain('task: forecast, the last 1 of each window of 4 time step(s)');
     expect(info.stdout).toContain('split: time:0.8,0.1');
 
+    // predict: the trained model on the user's own columns; CSV and Parquet contexts agree.
+    const pc = await cli('predict', '--model', 'csv', '--context', 'st.csv', '--targets', 'st.parquet', '--out', 'pc.csv');
+    expect(pc.code, pc.stderr).toBe(0);
+    const pp = await cli('predict', '--model', 'csv', '--context', 'st.parquet', '--targets', 'st.csv', '--out', 'pp.csv');
+    expect(pp.code, pp.stderr).toBe(0);
+    const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const [hc, ...rc] = read('pc.csv');
+    const [hp, ...rp] = read('pp.csv');
+    expect(hc).toEqual(hp);
+    expect(hc!.slice(0, 2)).toEqual(['site', 'longitude']);
+    const mi = hc!.indexOf('pm10_mean');
+    expect(mi).toBeGreaterThan(0);
+    expect(rc.length).toBe(kept.length);
+    rc.forEach((r, i) => {
+      expect(Number(r[mi])).toBeGreaterThan(0); // a log-normal mean
+      expect(Number(r[mi])).toBeCloseTo(Number(rp[i]![mi]), 3);
+    });
+
     // A file of another length is refused (the split would not be the stored one).
     writeStationCsv(path.join(dir, 'short.csv'), rows.slice(0, 100));
     const bad = await cli('eval', '--model', 'csv', '--data', 'short.csv');

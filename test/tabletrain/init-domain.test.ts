@@ -10,7 +10,21 @@ import { toParams } from '../../src/nn/params.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import type { Weights } from '../../src/train/checkpoint.js';
 import { adaptWeights } from '../../src/train/init-weights.js';
-import { modelForShape } from '../../src/train/table-model.js';
+import { modelBase, type ModelSize } from '../../src/train/table-model.js';
+import { parseConfig } from '../../src/models/config.js';
+
+/** A model of `size` for s (2-D, Euclidean), t and x dims and Gaussian outputs. */
+function modelForShape(shape: { s: number; t: number; x: number; output: { kind: 'gaussian'; dims: number } }, _distance: 'euclidean', size: ModelSize) {
+  return parseConfig({
+    ...modelBase(size),
+    groups: {
+      s: { dims: shape.s, embed: false, bias: { family: 'rbf', numBasis: 5, distance: 'euclidean' } },
+      t: shape.t > 0 ? { dims: shape.t, embed: false, bias: { family: 'rbf', numBasis: 3, distance: 'euclidean' } } : null,
+      x: shape.x > 0 ? { dims: shape.x, embed: true, bias: null } : null,
+    },
+    output: { kind: 'gaussian', dims: shape.output.dims, minStd: 0 },
+  });
+}
 import { EARTH_RADIUS_KM, priorDomain, spatialMap, timeMap, withoutTime } from '../../src/train/prior-domain.js';
 import { parseModelFolderConfig } from '../../src/models/config.js';
 

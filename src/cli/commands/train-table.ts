@@ -22,7 +22,8 @@ import { ConfigError } from '../../models/config-checks.js';
 import { parseTrainConfig, type DataSchema, type ModelConfig, type TrainConfig } from '../../models/config.js';
 import { CheckpointError, loadCheckpoint, loadModelFolder, type Weights } from '../../train/checkpoint.js';
 import { adaptWeights, InitMismatchError } from '../../train/init-weights.js';
-import { MODEL_SIZES, modelForShape, type ModelSize } from '../../train/table-model.js';
+import { MODEL_SIZES, modelBase, type ModelSize } from '../../train/table-model.js';
+import { modelForSchema } from '../../data/schema/model.js';
 import { encodeRows, fitSchemaOn } from '../../train/table-rows.js';
 import { checkRows, generatorsOf, parseTableSettings, TABLE_TASK, tableGenerators, type TableSettings, type TableGenerators } from '../../train/table-run.js';
 import { Trainer } from '../../train/trainer.js';
@@ -187,7 +188,7 @@ export async function runTableTrain(args: ParsedArgs, ctx: CliContext): Promise<
       rows = made.rows;
       const shape = schemaShape(schema);
       if (shape.output.kind !== 'gaussian') throw new CliError('train: a categorical output (--f) is not supported by train --data yet; give a numeric column');
-      let model = modelForShape(shape, schema.distance, size);
+      let model = modelForSchema(schema, modelBase(size));
       let init: Weights | undefined;
       if (str(args, 'init') !== undefined) {
         const r = fromInit(abs(str(args, 'init')!), model, schema);
