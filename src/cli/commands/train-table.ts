@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CliContext, CliError, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { createBackend, parseBackendName } from '../../api/load-node.js';
-import { parseSchemaFlags, type SchemaFlags } from '../../data/schema/index.js';
+import { fitSchema, parseSchemaFlags, type SchemaFlags } from '../../data/schema/index.js';
 import { TableError, type Table } from '../../data/table.js';
 import { TableTaskError, TRAIN, formatSplit, parseSplit, splitRows, type EncodedRows } from '../../data/table-tasks.js';
 import { ConfigError } from '../../models/config-checks.js';
@@ -78,7 +78,7 @@ export function schemaFlags(args: ParsedArgs): SchemaFlags {
  * the training part (see the file comment). Returns the schema and the encoded rows.
  */
 export function tableSchema(table: Table, flags: SchemaFlags, settings: TableSettings, seed: number, label: string): { schema: DataSchema; rows: EncodedRows } {
-  const base = fitSchemaOn(table, flags, Int32Array.from({ length: table.rows }, (_, i) => i), label);
+  const base = fitSchema(table, flags, label);
   const whole = encodeRows(table, base, label);
   const part = splitRows(whole.rows, parseSplit(settings.split), seed);
   const trainRows: number[] = [];
