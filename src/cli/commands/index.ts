@@ -3,10 +3,11 @@ import type { CommandSpec } from '../args.js';
 import { cvCommand } from './cv.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { fitCommand } from './fit.js';
 import { gpCommand } from './gp.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, fitCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand];

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { type CommandSpec, CliError, EXIT_OK } from '../args.js';
-import { type AnyModelConfig, type DataSchema, type GroupConfig, type ModelConfig, headOutputDims, tokenDims } from '../../models/config.js';
+import { type AnyModelConfig, type DataSchema, type GroupConfig, type ModelConfig, type TaskConfig, headOutputDims, tokenDims } from '../../models/config.js';
 import { countModelParameters } from '../../models/registry.js';
 import { outputColumnNames, schemaColumns } from '../../data/schema/index.js';
 import { ModelFolderError, readModelFolderInfo, storedParameterCount } from '../../train/model-folder.js';
@@ -44,6 +44,27 @@ function describeModel(m: AnyModelConfig): string[] {
     `  output: ${out}`,
     ...(['x', 's', 't'] as const).map((g) => `  ${describeGroup(g, m.groups[g])}`),
   ];
+}
+
+/** Data and task settings of a model trained on a table (`train --data`) or fitted (`fit`). */
+function describeTableTask(task: TaskConfig): string[] {
+  const o = task.options as Record<string, unknown>;
+  if (task.name === 'table') {
+    const w = o.window === null ? 'all time steps' : `${String(o.window)} time step(s)`;
+    return [
+      `  data: ${String(o.file)} (${String(o.rows)} rows)`,
+      `  task: ${String(o.kind)}${o.kind === 'forecast' ? `, the last ${String(o.horizon)} of each window of ${w}` : `, windows of ${w}`}; ` +
+        `at most ${String(o.maxContext)} context and ${String(o.maxTargets)} target rows per task`,
+      `  split: ${String(o.split)} (train, validation fractions; test = the rest); 'bsa-tnp eval --data FILE' scores the test part`,
+    ];
+  }
+  if (task.name === 'fit') {
+    return [
+      `  fitted from the prior ${String(o.prior)} to ${String(o.file)} (${String(o.rows)} rows), ${Math.round(Number(o.holdout) * 100)} % held out for early stopping`,
+      ...(typeof o.zeroShotNll === 'number' ? [`  held-out NLL of the prior before fitting: ${o.zeroShotNll.toFixed(4)} (model units)`] : []),
+    ];
+  }
+  return [];
 }
 
 /** The data schema in words: columns by role with units, time encoding, categories, transforms, normalisation. */
@@ -139,6 +160,7 @@ Example:
     if (config.training !== null) {
       const t = config.training;
       lines.push(`training: task ${t.task.name}, ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
+      lines.push(...describeTableTask(t.task));
     }
     const meta = Object.entries(header.metadata);
     if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k}: ${v}`));
