@@ -5,5 +5,6 @@ import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
+import { webCommand } from './web.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, predictCommand, infoCommand, demoCommand, webCommand];
