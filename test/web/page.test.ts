@@ -14,7 +14,7 @@ import { loadPredictor } from '../../src/api/load-node.js';
 import { predictTable } from '../../src/api/predict-table.js';
 import { makeTable, numericColumn, type Table } from '../../src/data/table.js';
 import { CpuBackend } from '../../src/engine/cpu/backend.js';
-import { buildWebPage } from '../../src/web/build-node.js';
+import { buildBrowserLibrary, buildWebPage } from '../../src/web/build-node.js';
 import { startWebServer, type WebServer } from '../../src/web/server-node.js';
 import type { PageResult } from '../../src/web/main.js';
 import { allclose } from '../helpers/backends.js';
@@ -23,6 +23,18 @@ import { chromiumAvailable, launchChromium } from './chromium.js';
 
 const HAVE_CHROMIUM = chromiumAvailable();
 const DEMO = path.join(ROOT, 'models', 'demo-gp2d');
+
+/** The README's example for `bsa-tnp/browser` (the import resolved to the built bundle). */
+const EXAMPLE_HTML = `<!doctype html><link rel="icon" href="data:,"><script type="module">
+import { loadModel, predictTable, tableFromRecords, tableToRecords } from './lib.js';
+
+const model = await loadModel('models/small/', { backend: 'cpu' });
+const observations = tableFromRecords([{ s0: 0.1, s1: -0.4, f: 1.2 }, { s0: -0.8, s1: 0.3, f: 0.4 }]);
+const targets = tableFromRecords([{ id: 'a', s0: 0, s1: 0 }, { id: 'b', s0: 0.5, s1: 0.5 }]);
+const out = await predictTable(model, observations, targets);
+window.example = { kind: model.backend.kind, records: tableToRecords(out) };
+model.dispose();
+</script>`;
 
 describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
   let browser: Browser;
@@ -39,7 +51,11 @@ describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
     csv = path.join(dir, 'obs.csv');
     // An extra text column (station ids): the page must carry it and ignore it.
     writeCsvText(csv, ['station', 's0', 's1', 'f'], ctxRows.map((r, i) => [`st${i}`, ...r]));
-    const [page] = await Promise.all([buildWebPage(), launchChromium().then((b) => { browser = b; })]);
+    const libDir = path.join(dir, 'lib');
+    const [page] = await Promise.all([buildWebPage(), buildBrowserLibrary(libDir), launchChromium().then((b) => { browser = b; })]);
+    // The README's bsa-tnp/browser example, run against the built library.
+    page.set('lib.js', fs.readFileSync(path.join(libDir, 'index.js')));
+    page.set('example.html', new TextEncoder().encode(EXAMPLE_HTML));
     server = await startWebServer({ page, models: [{ name: 'small', dir: modelDir }, { name: 'demo-gp2d', dir: DEMO }], host: '127.0.0.1', port: 0 });
   });
 
@@ -192,6 +208,24 @@ describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
     const ref = await nodePredictions(DEMO, rows, r.x, r.y);
     expect(allclose(r.mean, ref.mean, 0, 1e-4)).toBeNull();
     expect(allclose(r.std, ref.std, 0, 1e-4)).toBeNull();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('runs the README example of bsa-tnp/browser from the built bundle', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${server.url}example.html`);
+    await page.waitForFunction(() => 'example' in globalThis, null, { timeout: 60_000 });
+    const ex = await page.evaluate(() => (globalThis as unknown as { example: { kind: string; records: Record<string, unknown>[] } }).example);
+    expect(ex.kind).toBe('cpu');
+    const ref = await nodePredictions(modelDir, [[0.1, -0.4, 1.2], [-0.8, 0.3, 0.4]], [0, 0.5], [0, 0.5]);
+    expect(ex.records.map((r) => Object.keys(r))).toEqual([0, 1].map(() => ['id', 's0', 's1', 'f_mean', 'f_std', 'f_lo90', 'f_hi90']));
+    expect(ex.records.map((r) => r.id)).toEqual(['a', 'b']);
+    expect(allclose(ex.records.map((r) => r.f_mean as number), ref.mean, 0, 1e-4)).toBeNull();
+    expect(allclose(ex.records.map((r) => r.f_std as number), ref.std, 0, 1e-4)).toBeNull();
     expect(problems).toEqual([]);
     await page.close();
   });
