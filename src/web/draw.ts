@@ -99,12 +99,20 @@ export function drawPoints(canvas: HTMLCanvasElement, b: GridBounds, points: rea
   }
 }
 
-/** Short tick label: up to 4 significant digits, no trailing zeros. */
+/** Short number for read-outs: up to 4 significant digits, no trailing zeros. */
 export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e5 || a < 1e-3) return v.toExponential(2);
   return String(Number(v.toPrecision(4)));
+}
+
+/** Colour-bar label: decimals fitted to the bar's span (2 digits past its leading one). */
+export function formatBarTick(v: number, span: number): string {
+  if (!(span > 0) || Math.abs(v) >= 1e6 || span < 1e-6) return formatTick(v);
+  const digits = Math.min(6, Math.max(0, Math.ceil(-Math.log10(span)) + 2));
+  const text = v.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
 }
 
 /** A vertical colour bar (high values on top) with 5 tick labels and a title. */
@@ -128,7 +136,7 @@ export function drawColorBar(canvas: HTMLCanvasElement, cmap: ColorMapName, lo: 
     const v = lo + ((hi - lo) * k) / 4;
     const y = bottom - ((bottom - top - 1) * k) / 4;
     ctx.fillRect(barX + barW, Math.round(y), 4, 1);
-    ctx.fillText(formatTick(v), barX + barW + 7, y);
+    ctx.fillText(formatBarTick(v, hi - lo), barX + barW + 7, y);
   }
   ctx.textBaseline = 'top';
   ctx.font = 'bold 12px system-ui, sans-serif';

@@ -46,7 +46,7 @@ const ui = {
   x0: $<HTMLInputElement>('x0'), x1: $<HTMLInputElement>('x1'), y0: $<HTMLInputElement>('y0'), y1: $<HTMLInputElement>('y1'),
   predict: $<HTMLButtonElement>('predict'), clear: $<HTMLButtonElement>('clear'), columns: $('columns'), error: $('error'),
   mean: $<HTMLCanvasElement>('mean'), std: $<HTMLCanvasElement>('std'), meanBar: $<HTMLCanvasElement>('mean-bar'),
-  stdBar: $<HTMLCanvasElement>('std-bar'), readout: $('readout'), timing: $('timing'),
+  stdBar: $<HTMLCanvasElement>('std-bar'), axes: $('area-legend'), readout: $('readout'), timing: $('timing'),
 };
 
 const state: {
@@ -229,8 +229,9 @@ async function selectModel(entry: ModelEntry): Promise<void> {
   }
   state.predictor = p;
   const b = state.compute!;
-  ui.backend.textContent = `Backend: ${b.kind === 'webgpu' ? 'WebGPU' : 'WebAssembly CPU'} (${b.description})` +
+  ui.backend.textContent = `Backend: ${b.kind === 'webgpu' ? 'WebGPU' : 'WebAssembly CPU'} (${b.description.replace(/^WebAssembly /, '')})` +
     `${b.fallbackReason ? `; WebGPU not used: ${b.fallbackReason}` : ''}. Model '${entry.name}' loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s.`;
+  ui.axes.textContent = `Area (${names(p).sx} from – to, ${names(p).sy} from – to)`;
   ui.columns.textContent = `This model reads ${describeColumns(p.config.data, true)}. Files may hold other columns too (ids, labels).`;
   const pts = observationPoints(p);
   setArea(autoArea(p, pts));
