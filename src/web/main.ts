@@ -69,7 +69,9 @@ function setState(s: string): void {
 
 function showError(e: unknown): void {
   const known = e instanceof UserError || e instanceof TableError || e instanceof ConfigError;
-  const text = known ? (e as Error).message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+  // Reader errors (TableError) get the command prefix the prediction API's UserErrors carry.
+  const text = !known ? `internal error: ${e instanceof Error ? e.message : String(e)}`
+    : e instanceof TableError ? `${COMMAND}: ${e.message}` : (e as Error).message;
   ui.error.textContent = text;
   ui.error.hidden = false;
   page.bsaTnpPage!.error = text;

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPredictor } from '../../src/api/load-node.js';
@@ -208,6 +209,36 @@ describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
     const ref = await nodePredictions(DEMO, rows, r.x, r.y);
     expect(allclose(r.mean, ref.mean, 0, 1e-4)).toBeNull();
     expect(allclose(r.std, ref.std, 0, 1e-4)).toBeNull();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('reads observations from a Parquet file (int64 and text columns too) like from a CSV', async () => {
+    const rows = randomContext(25, 11);
+    const file = path.join(dir, 'obs.parquet');
+    fs.writeFileSync(file, new Uint8Array(parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: rows.map((_, i) => BigInt(i)), type: 'INT64' },
+        { name: 'site', data: rows.map((_, i) => `site ${i}`), type: 'STRING' },
+        { name: 's0', data: Float64Array.from(rows, (r) => r[0]!), type: 'DOUBLE' },
+        { name: 's1', data: Float64Array.from(rows, (r) => r[1]!), type: 'DOUBLE' },
+        { name: 'f', data: Float64Array.from(rows, (r) => r[2]!), type: 'DOUBLE' },
+      ],
+    })));
+    const { page, problems } = await open('backend=cpu&model=small&grid=12');
+    await page.setInputFiles('#file', file);
+    expect(await waitState(page, ['done', 'error'])).toBe('done');
+    const r = await result(page);
+    expect(r.context).toBe(25);
+    const ref = await nodePredictions(modelDir, rows, r.x, r.y);
+    expect(allclose(r.mean, ref.mean, 0, 1e-4)).toBeNull();
+    expect(allclose(r.std, ref.std, 0, 1e-4)).toBeNull();
+    // Not Parquet at all: the reader's message names the file.
+    const junk = path.join(dir, 'junk.parquet');
+    fs.writeFileSync(junk, 's0,s1,f\n1,2,3\n');
+    await page.setInputFiles('#file', junk);
+    expect(await waitState(page, ['done', 'error'])).toBe('error');
+    expect(await page.textContent('#error')).toMatch(/^web: context Parquet 'junk\.parquet' cannot be read as Parquet \(.+\)$/);
     expect(problems).toEqual([]);
     await page.close();
   });
