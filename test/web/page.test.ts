@@ -157,6 +157,28 @@ describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
     });
   }
 
+  it('falls back to the WebAssembly CPU backend, and says why, in a browser without a WebGPU adapter', async () => {
+    const plain = await launchChromium(['--headless=new', '--no-sandbox']);
+    try {
+      const page = await plain.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+      await page.goto(`${server.url}?model=small&grid=12`);
+      await waitState(page, ['ready', 'done', 'error']);
+      expect(await page.textContent('#backend')).toMatch(/^Backend: WebAssembly CPU \(cpu \(1 thread, shared wasm heap\)\); WebGPU not used: webgpu: no adapter found \(browser\)\. Model 'small' loaded in \d+\.\d\d s\.$/);
+      await page.setInputFiles('#file', csv);
+      expect(await waitState(page, ['done', 'error'])).toBe('done');
+      const r = await result(page);
+      expect(r.backend).toBe('cpu');
+      const ref = await nodePredictions(modelDir, ctxRows, r.x, r.y);
+      expect(allclose(r.mean, ref.mean, 0, 1e-4)).toBeNull();
+      // Chromium's own notice when it finds no adapter; nothing else.
+      expect(problems).toEqual(['No available adapters.']);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('adds a clicked observation with the value from the box and predicts again', async () => {
     const { page, problems } = await open('backend=cpu&model=small&grid=16');
     expect(await page.textContent('#timing')).toContain('Load observations or click on a map');
