@@ -9,5 +9,6 @@ import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
+import { webCommand } from './web.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, fitCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, fitCommand, evalCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, webCommand];
