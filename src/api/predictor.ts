@@ -3,6 +3,12 @@
  * loader is load-node.ts): the model, its
  * weights on a backend, and the data schema of config.json (CSV column names, normalisation).
  *
+ * Tables with the user's column names go through the data schema (data/schema: encode →
+ * `setContextEncoded` / `predictEncoded` → decoded, back-transformed output columns; see
+ * predict-table.ts). The numeric path below (`setContext` / `predictChunk` on columns in
+ * `layout` order) is kept for the demo and other callers; for a schema without categories,
+ * times or transforms the two give identical results.
+ *
  * `predict` and `demo` both go through here, so the normalisation round trip is written once:
  * inputs z = (v − mean) / std per column before the model, outputs μ·std + mean and σ·std after
  * (columns without stored statistics pass through). The context is encoded once (`setContext`);
@@ -18,6 +24,7 @@ import { GROUP_NAMES, type DataSchema, type GroupName, type ModelFolderConfig } 
 import { toParams, type Params } from '../nn/params.js';
 import { Rng } from '../engine/random.js';
 import { UserError } from './errors.js';
+import { contextRows, decodeCategorical, decodeGaussian, outputColumnNames, type EncodedTable } from '../data/schema/index.js';
 
 /** z of the central 90% interval of a Gaussian: Φ⁻¹(0.95). */
 export const Z90 = 1.6448536269514722;
@@ -250,13 +257,85 @@ export class Predictor {
     }
   }
 
-  /** Output CSV column names after the coordinates. */
+  /**
+   * Output column names: `pm10_mean, pm10_std, pm10_lo90, pm10_hi90` per Gaussian output, or one
+   * probability column per class (`cover_p_<label>` when the schema has labels, else `cover_p0…`).
+   */
   outputColumns(): string[] {
-    if (this.valueKind === 'gaussian') {
-      return this.layout.values.flatMap((f) => [`${f}_mean`, `${f}_std`, `${f}_lo90`, `${f}_hi90`]);
+    return outputColumnNames(this.config.data, this.valueKind, this.outputWidth);
+  }
+
+  /** The class count of a categorical model (for `encode`), undefined for Gaussian models. */
+  get modelClasses(): number | undefined {
+    const o = this.config.model.output;
+    return o.kind === 'categorical' ? o.classes : undefined;
+  }
+
+  /**
+   * Encodes a context already in model space (`encode(table, schema)` from data/schema): only the
+   * rows with every output observed are used (the model's context mask is per row). Returns the
+   * number of context points used; none is a `UserError`.
+   */
+  setContextEncoded(enc: EncodedTable, label = 'context'): number {
+    if (!enc.f) throw new Error(`${this.command}: setContextEncoded: the ${label} was encoded without values`);
+    const rows = contextRows(enc);
+    const n = rows.length;
+    if (n === 0) {
+      throw new UserError(`${this.command}: the ${label} has no usable observation: ${enc.n === 0 ? 'no rows' : `every one of its ${enc.n} rows with coordinates lacks a value of ${this.layout.values.join(', ')}`}; at least one is needed`);
     }
-    const f = this.layout.values[0]!;
-    return Array.from({ length: this.outputWidth }, (_, c) => `${f}_p${c}`);
+    this.clearContext();
+    const take = (a: Float32Array, w: number) => {
+      if (n === enc.n) return a;
+      const out = new Float32Array(n * w);
+      for (let r = 0; r < n; r++) out.set(a.subarray(rows[r]! * w, rows[r]! * w + w), r * w);
+      return out;
+    };
+    const fT = E.tensor(take(enc.f, enc.fWidth), [1, n, enc.fWidth], this.backend);
+    const coords = this.modelCoords(enc.coords, n, take);
+    try {
+      this.cache = this.model.encode(this.params, { f: fT, coords });
+      this.contextSize = n;
+    } finally {
+      fT.dispose();
+    }
+    return n;
+  }
+
+  private modelCoords(c: EncodedTable['coords'], n: number, take: (a: Float32Array, w: number) => Float32Array = (a) => a): Coords {
+    const out: Coords = {};
+    for (const g of GROUP_NAMES) {
+      const gc = this.config.model.groups[g];
+      if (!gc) continue;
+      const data = c[g];
+      if (!data) throw new Error(`${this.command}: encoded inputs lack group '${g}'`);
+      out[g] = E.tensor(take(data, gc.dims), [1, n, gc.dims], this.backend);
+    }
+    return out;
+  }
+
+  /**
+   * Predicts `n` encoded points (`coords` as `EncodedTable.coords`, model space) and returns the
+   * output columns of `outputColumns()` in the data's units (data/schema decode: normalisation and
+   * transforms undone).
+   */
+  async predictEncoded(coords: EncodedTable['coords'], n: number): Promise<Float64Array[]> {
+    if (!this.cache) throw new Error(`${this.command}: predictEncoded before setContextEncoded`);
+    if (n === 0) return this.outputColumns().map(() => new Float64Array(0));
+    const c = this.modelCoords(coords, n);
+    try {
+      const out = this.model.decode(this.params, this.cache, c);
+      if (out.kind === 'gaussian') {
+        const [mu, sigma] = await Promise.all([out.mean.data(), out.std.data()]);
+        out.mean.dispose();
+        out.std.dispose();
+        return decodeGaussian(this.config.data, mu, sigma, n);
+      }
+      const logits = await out.logits.data();
+      out.logits.dispose();
+      return decodeCategorical(logits, n, this.outputWidth);
+    } finally {
+      for (const g of GROUP_NAMES) c[g]?.dispose();
+    }
   }
 
   private clearContext(): void {

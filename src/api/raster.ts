@@ -65,16 +65,17 @@ export class GridRaster {
 
   /**
    * Places one output row: `row[xi]`, `row[yi]` are the point's coordinates, `row[firstValue + b]`
-   * band b's value. `where` names the source in the error for a point off this raster.
+   * band b's value (other cells may hold text; they are not read). `where` names the source in the error for a point off this raster.
    */
-  add(row: ArrayLike<number>, xi: number, yi: number, firstValue: number, where: () => string): void {
-    const cell = cellIndex(this.grid, row[xi]!, row[yi]!);
+  add(row: ArrayLike<number | string | null>, xi: number, yi: number, firstValue: number, where: () => string): void {
+    const num = (v: number | string | null | undefined) => (typeof v === 'number' ? v : NaN);
+    const cell = cellIndex(this.grid, num(row[xi]), num(row[yi]));
     const local = cell - this.r0 * this.grid.width;
     if (cell < 0 || local < 0 || local >= this.rows * this.grid.width) {
       throw new UserError(`${where()}: point (${row[xi]}, ${row[yi]}) is not a cell centre of grid rows ${this.r0}..${this.r1 - 1} ` +
         `of ${describeGrid(this.grid)}; the rows must come from 'bsa-tnp predict --grid' with the same --grid and --size`);
     }
-    for (let b = 0; b < this.bands.length; b++) this.bands[b]![local] = row[firstValue + b]!;
+    for (let b = 0; b < this.bands.length; b++) this.bands[b]![local] = num(row[firstValue + b]);
   }
 }
 

@@ -12,6 +12,7 @@ import type { GridSpec } from './raster.js';
 import type { TargetChunk } from './predict-stream.js';
 import type { Polygon } from './mask.js';
 import { insideAny } from './mask.js';
+import { type Column, type Table, makeTable } from '../data/table.js';
 
 export interface Shard {
   index: number;
@@ -46,8 +47,10 @@ export interface ShardInfo {
   unit: 'grid-rows' | 'target-rows';
   range: [number, number];
   total: number;
-  /** Output columns (the CSV header / band names). */
+  /** Output file columns (the CSV header; for a grid the first two are the axes). */
   columns: string[];
+  /** The predicted columns among them (GeoTIFF band names); absent in older sidecars: columns after the first two. */
+  bands?: string[];
   grid: GridSpec | null;
   /** The output file's name (relative to the sidecar) and format. */
   file: string;
@@ -91,25 +94,21 @@ export function countGridCells(grid: GridSpec, r0: number, r1: number, mask: rea
   return n;
 }
 
-/** Rows [start, end) of a stream of target chunks, re-chunked to `chunk`. */
-export async function* sliceTargets(source: AsyncIterable<TargetChunk> | Iterable<TargetChunk>, start: number, end: number, chunk: number): AsyncGenerator<TargetChunk> {
+/** Rows [start, end) of a stream of target tables (chunks of a file), each chunk cut to the range. */
+export async function* sliceTables(source: AsyncIterable<Table> | Iterable<Table>, start: number, end: number): AsyncGenerator<Table> {
   let seen = 0;
-  let cols: Float64Array[] | null = null;
-  let n = 0;
-  for await (const c of source) {
+  for await (const t of source) {
     const from = Math.max(0, start - seen);
-    const to = Math.min(c.n, end - seen);
-    seen += c.n;
-    for (let i = from; i < to; i++) {
-      cols ??= c.columns.map(() => new Float64Array(chunk));
-      for (let j = 0; j < cols.length; j++) cols[j]![n] = c.columns[j]![i]!;
-      if (++n === chunk) {
-        yield { columns: cols, n };
-        cols = null;
-        n = 0;
-      }
-    }
+    const to = Math.min(t.rows, end - seen);
+    seen += t.rows;
+    if (to > from) yield from === 0 && to === t.rows ? t : sliceTable(t, from, to);
     if (seen >= end) break;
   }
-  if (cols && n > 0) yield { columns: cols, n };
+}
+
+/** Rows [from, to) of a table. */
+export function sliceTable(t: Table, from: number, to: number): Table {
+  return makeTable(t.names, t.columns.map((c): Column => (c.kind === 'number'
+    ? { kind: 'number', values: c.values.slice(from, to) }
+    : { kind: 'text', values: c.values.slice(from, to) })), 'targets');
 }

@@ -318,6 +318,25 @@ export class CsvWriter {
     this.push(`${line}\n`);
   }
 
+  /**
+   * Writes one row of mixed cells: numbers (shortest form; NaN → empty), text (quoted when it holds
+   * a comma, quote, line break or edge spaces), null → empty.
+   */
+  writeCells(values: readonly (number | string | null)[]): void {
+    if (this.closed) throw new CsvError(`${this.file}: write after close`);
+    if (values.length !== this.header.length) {
+      this.abort();
+      throw new CsvError(`${this.file}: row has ${values.length} values, header has ${this.header.length}`);
+    }
+    let line = '';
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const text = v === null ? '' : typeof v === 'number' ? (Number.isFinite(v) ? formatNumber(v) : '') : quoteName(v);
+      line += i === 0 ? text : `,${text}`;
+    }
+    this.push(`${line}\n`);
+  }
+
   close(): void {
     if (this.closed) return;
     try {

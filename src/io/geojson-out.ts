@@ -3,16 +3,16 @@
  * features, one per target, written row by row through a temporary file and renamed into place
  * on close (an error leaves no partial file), like the CSV writer.
  *
- * Geometry: [first coordinate column, second] = [lon, lat] for lon/lat models (RFC 7946 assumes
- * WGS 84). For other models the coordinates are written as given (not WGS 84; GIS tools will need
- * to be told the CRS). Properties: any further coordinate columns (e.g. time) and every output
- * column (f_mean, f_std, f_lo90, f_hi90, ...), as numbers in the CSV's shortest form.
+ * Geometry: the two point columns (`xy`, e.g. [lon, lat]; RFC 7946 assumes WGS 84). For other
+ * models the coordinates are written as given (not WGS 84; GIS tools will need to be told the
+ * CRS). Properties: every other column in order (carried target columns such as station ids, other
+ * inputs such as time, then the outputs f_mean, f_std, f_lo90, f_hi90, ...): numbers in the CSV's
+ * shortest form, text as JSON strings, missing values as null.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatNumber } from './csv.js';
 import { fsyncDir } from '../train/atomic.js';
-import { UserError } from '../api/errors.js';
 
 let counter = 0;
 
@@ -22,15 +22,15 @@ export class GeoJsonWriter {
   private first = true;
   private closed = false;
 
-  private constructor(readonly file: string, private readonly tmp: string, private readonly fd: number, readonly header: readonly string[]) {}
+  private constructor(readonly file: string, private readonly tmp: string, private readonly fd: number, readonly header: readonly string[],
+    private readonly xy: readonly [number, number]) {}
 
-  /** `header`: coordinate columns then output columns; the first two are the point's x and y. */
-  static open(file: string, header: readonly string[], coordinates: number): GeoJsonWriter {
-    if (coordinates < 2) throw new UserError(`GeoJSON output '${file}': needs at least 2 coordinate columns for Point geometry, the model has ${coordinates}; write CSV instead`);
+  /** `header`: all columns; `xy`: the indices of the point's x and y in it. */
+  static open(file: string, header: readonly string[], xy: readonly [number, number]): GeoJsonWriter {
     const abs = path.resolve(file);
     const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${counter++}`);
     const fd = fs.openSync(tmp, 'w');
-    const w = new GeoJsonWriter(abs, tmp, fd, header);
+    const w = new GeoJsonWriter(abs, tmp, fd, header, xy);
     w.push('{"type":"FeatureCollection","features":[\n');
     return w;
   }
@@ -48,11 +48,16 @@ export class GeoJsonWriter {
     this.size = 0;
   }
 
-  writeRow(row: ArrayLike<number>): void {
+  writeCells(row: readonly (number | string | null)[]): void {
     const h = this.header;
+    const [xi, yi] = this.xy;
+    const cell = (v: number | string | null | undefined) => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' && Number.isFinite(v) ? formatNumber(v) : 'null');
     let props = '';
-    for (let i = 2; i < h.length; i++) props += `${i > 2 ? ',' : ''}${JSON.stringify(h[i])}:${formatNumber(row[i]!)}`;
-    this.push(`${this.first ? '' : ',\n'}{"type":"Feature","geometry":{"type":"Point","coordinates":[${formatNumber(row[0]!)},${formatNumber(row[1]!)}]},"properties":{${props}}}`);
+    for (let i = 0; i < h.length; i++) {
+      if (i === xi || i === yi) continue;
+      props += `${props === '' ? '' : ','}${JSON.stringify(h[i])}:${cell(row[i])}`;
+    }
+    this.push(`${this.first ? '' : ',\n'}{"type":"Feature","geometry":{"type":"Point","coordinates":[${cell(row[xi])},${cell(row[yi])}]},"properties":{${props}}}`);
     this.first = false;
   }
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCsv } from './csv.js';
+import { readTable } from './table-read.js';
 import { renderMap, writeCanvasPng } from './png-maps.js';
 import { type GridRaster } from '../api/raster.js';
 import { UserError } from '../api/errors.js';
@@ -16,14 +16,19 @@ export interface Points {
 }
 
 /**
- * The first two coordinate columns of a context CSV, for drawing; null when the file cannot be
- * read as a numeric CSV with those columns (maps are then drawn without points).
+ * The two map axes' columns (e.g. lon, lat) of a context table (CSV, Parquet or GeoJSON, read by
+ * io/table-read.ts), for drawing; rows with a missing value are skipped. Null when the file
+ * cannot be read or lacks numeric columns of those names (maps are then drawn without points).
  */
-export async function contextPoints(file: string, coordinates: readonly string[]): Promise<Points | null> {
-  if (coordinates.length < 2) return null;
+export async function contextPoints(file: string, axes: readonly string[], delimiter?: string): Promise<Points | null> {
+  if (axes.length < 2) return null;
   try {
-    const d = await readCsv(file, { label: 'context', columns: coordinates.slice(0, 2) });
-    return { x: d.values.get(coordinates[0]!)!, y: d.values.get(coordinates[1]!)! };
+    const t = await readTable(file, { label: 'context', columns: axes.slice(0, 2), ...(delimiter !== undefined ? { delimiter } : {}) });
+    const [cx, cy] = t.columns;
+    if (cx?.kind !== 'number' || cy?.kind !== 'number') return null;
+    const keep: number[] = [];
+    for (let i = 0; i < t.rows; i++) if (Number.isFinite(cx.values[i]!) && Number.isFinite(cy.values[i]!)) keep.push(i);
+    return { x: Float64Array.from(keep, (i) => cx.values[i]!), y: Float64Array.from(keep, (i) => cy.values[i]!) };
   } catch {
     return null;
   }

@@ -26,6 +26,8 @@ export interface MergeResult {
   rows: number;
   /** The merged grid raster (GeoTIFF output, or when `keepRaster`), for PNG maps. */
   raster: GridRaster | null;
+  /** The shards' columns (for a grid, the first two are its axes). */
+  columns: string[];
 }
 
 interface Part {
@@ -183,13 +185,14 @@ async function gridRaster(parts: Part[], command: string): Promise<GridRaster> {
   const info = parts[0]!.info;
   if (!info.grid) throw new UserError(`${command}: GeoTIFF and PNG output need grid shards (predict --grid ...), these shards come from a targets file`);
   const grid = info.grid;
-  const names = info.columns.slice(2);
+  const names = info.bands ?? info.columns.slice(2);
   const raster = new GridRaster(grid, names);
   for (const p of parts) {
     if (p.info.fileFormat === 'csv') {
       const label = `${command}: shard '${p.file}'`;
       let row = 0;
-      for await (const values of readCsvRows(p.file, { label, columns: info.columns, strict: true })) {
+      // The grid axes are the first two columns; other inputs (e.g. a --at time) are skipped.
+      for await (const values of readCsvRows(p.file, { label, columns: [info.columns[0]!, info.columns[1]!, ...names], allowEmpty: true })) {
         row++;
         raster.add(values, 0, 1, 2, () => `${label}, row ${row}`);
       }
@@ -219,12 +222,12 @@ export async function mergeShards(files: readonly string[], out: string, command
     writeFileAtomic(out, encodeGeoTiff({ grid: raster.grid, names: raster.names, bands: raster.bands, crs: info.crs }));
     let rows = 0;
     for (let i = 0; i < raster.bands[0]!.length; i++) if (!Number.isNaN(raster.bands[0]![i]!)) rows++;
-    return { format, shards: n, rows, raster };
+    return { format, shards: n, rows, raster, columns: info.columns };
   }
   if (format !== inFormat) {
     throw new UserError(`${command}: cannot merge ${inFormat} shards into ${format} ('${out}'); write ${inFormat === 'csv' ? '.csv or .tif' : inFormat === 'geojson' ? '.geojson' : '.tif'}`);
   }
   const rows = format === 'csv' ? await mergeCsv(parts, out, command) : await mergeGeoJson(parts, out, command);
   const raster = keepRaster ? await gridRaster(parts, command) : null;
-  return { format, shards: n, rows, raster };
+  return { format, shards: n, rows, raster, columns: parts[0]!.info.columns };
 }

@@ -7,9 +7,10 @@
 import * as fs from 'node:fs';
 import { type Crs, crsFor, parseCrs } from '../api/crs.js';
 import { type Polygon, polygonsOf } from '../api/mask.js';
-import { type Shard, type ShardInfo, SHARD_FORMAT, countGridCells, gridRowTargets, parseShard, shardRange, sliceTargets } from '../api/shard.js';
+import { type Shard, type ShardInfo, SHARD_FORMAT, countGridCells, gridRowTargets, parseShard, shardRange, sliceTables } from '../api/shard.js';
 import { type GridSpec } from '../api/raster.js';
 import { type TargetChunk } from '../api/predict-stream.js';
+import { type Table } from '../data/table.js';
 import { UserError } from '../api/errors.js';
 import { type Output, openOutput, writeShardInfo } from './predict-output.js';
 import * as path from 'node:path';
@@ -46,8 +47,8 @@ export function parseMapArgs(values: { shard?: string; mask?: string; crs?: stri
   };
 }
 
-export interface PlannedTargets {
-  targets: AsyncIterable<TargetChunk> | Iterable<TargetChunk>;
+export interface PlannedTargets<T> {
+  targets: AsyncIterable<T> | Iterable<T>;
   total: number;
   /** Grid rows [r0, r1) or target rows [start, end) covered. */
   range: [number, number];
@@ -56,7 +57,7 @@ export interface PlannedTargets {
 }
 
 /** Grid targets: all rows, or this shard's rows, without the cells outside the mask. */
-export function planGrid(grid: GridSpec, chunk: number, map: MapArgs): PlannedTargets {
+export function planGrid(grid: GridSpec, chunk: number, map: MapArgs): PlannedTargets<TargetChunk> & { targets: Iterable<TargetChunk> } {
   if (map.shard && map.shard.count > grid.height) {
     throw new UserError(`--shard: a grid is split by rows and this one has ${grid.height}, so N=${map.shard.count} parts would leave some empty; use N <= ${grid.height}`);
   }
@@ -64,19 +65,22 @@ export function planGrid(grid: GridSpec, chunk: number, map: MapArgs): PlannedTa
   return { targets: gridRowTargets(grid, r0, r1, chunk, map.mask), total: countGridCells(grid, r0, r1, map.mask), range: [r0, r1], whole: grid.height };
 }
 
-/** Targets-file rows: all, or this shard's contiguous rows (`rows` = data rows of the file). */
-export function planTargetRows(source: AsyncIterable<TargetChunk>, rows: number, chunk: number, map: MapArgs): PlannedTargets {
+/** Targets-file rows (tables in chunks): all, or this shard's contiguous rows (`rows` = data rows of the file). */
+export function planTargetRows(source: AsyncIterable<Table>, rows: number, map: MapArgs): PlannedTargets<Table> {
   if (!map.shard) return { targets: source, total: rows, range: [0, rows], whole: rows };
   const [s, e] = shardRange(rows, map.shard);
-  return { targets: sliceTargets(source, s, e, chunk), total: e - s, range: [s, e], whole: rows };
+  return { targets: sliceTables(source, s, e), total: e - s, range: [s, e], whole: rows };
 }
 
 export interface MapOutputOptions {
   file: string;
+  /** All output file columns; the last `outputs` are predictions. */
   header: readonly string[];
-  coordinates: number;
+  outputs: number;
+  /** Indices of the point's x and y in `header` (null: the model has no two point columns). */
+  xy: [number, number] | null;
   grid: GridSpec | null;
-  plan: PlannedTargets;
+  plan: PlannedTargets<unknown>;
   map: MapArgs;
   distance: 'euclidean' | 'great-circle';
   keepRaster: boolean;
@@ -87,7 +91,7 @@ export interface MapOutputOptions {
 export function openMapOutput(o: MapOutputOptions): Output & { finish(): void } {
   const crs = crsFor(o.distance, o.map.crs);
   const out = openOutput({
-    file: o.file, header: o.header, coordinates: o.coordinates, grid: o.grid,
+    file: o.file, header: o.header, outputs: o.outputs, xy: o.xy, grid: o.grid,
     ...(o.grid ? { r0: o.plan.range[0], r1: o.plan.range[1] } : {}),
     crs, keepRaster: o.keepRaster, command: o.command,
   });
@@ -96,8 +100,8 @@ export function openMapOutput(o: MapOutputOptions): Output & { finish(): void } 
     const info: ShardInfo = {
       format: SHARD_FORMAT, version: 1, shard: o.map.shard.index, of: o.map.shard.count,
       unit: o.grid ? 'grid-rows' : 'target-rows', range: o.plan.range, total: o.plan.whole,
-      columns: [...o.header], grid: o.grid, file: path.basename(o.file), fileFormat: out.format,
-      masked: o.map.mask !== null, crs,
+      columns: [...o.header], bands: o.header.slice(o.header.length - o.outputs), grid: o.grid,
+      file: path.basename(o.file), fileFormat: out.format, masked: o.map.mask !== null, crs,
     };
     writeShardInfo(o.file, info);
   };

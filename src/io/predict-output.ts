@@ -14,9 +14,12 @@ import { type ShardInfo } from '../api/shard.js';
 import { UserError } from '../api/errors.js';
 import { writeFileAtomic } from '../train/atomic.js';
 
+/** One output row: numbers, text (carried target columns, ISO times) or null (missing). */
+export type Cell = number | string | null;
+
 /** What every writer offers (CsvWriter has exactly this shape). */
 export interface RowWriter {
-  writeRow(row: ArrayLike<number>): void;
+  writeCells(row: readonly Cell[]): void;
   close(): void;
   abort(): void;
 }
@@ -33,10 +36,12 @@ export function outputFormat(file: string): OutputFormat {
 
 export interface OutputOptions {
   file: string;
-  /** Coordinate columns then output columns. */
+  /** All columns: carried and input columns, then the output columns (the last `outputs`). */
   header: readonly string[];
-  /** Number of coordinate columns at the front of `header`. */
-  coordinates: number;
+  /** Number of output columns at the end of `header` (the GeoTIFF bands / raster). */
+  outputs: number;
+  /** Indices in `header` of the point's x and y (GeoJSON geometry, grid cell); null when the model has no 2 such columns. */
+  xy: [number, number] | null;
   /** The grid (required for GeoTIFF), and the grid rows this output holds. */
   grid: GridSpec | null;
   r0?: number;
@@ -57,22 +62,26 @@ export interface Output {
 /** Opens the writer for `opts.file` (see the file comment). */
 export function openOutput(opts: OutputOptions): Output {
   const format = outputFormat(opts.file);
-  const { grid, coordinates: k } = opts;
+  const { grid, xy } = opts;
+  const first = opts.header.length - opts.outputs;
   if (format === 'geotiff' && !grid) {
     throw new UserError(`${opts.command}: a GeoTIFF (--out '${opts.file}') needs a grid: give --grid X0,X1,Y0,Y1 --size WxH, or write .csv or .geojson`);
   }
-  if (format === 'geotiff' && opts.header.length - k > MAX_GEOTIFF_BANDS) {
-    throw new UserError(`${opts.command}: a GeoTIFF holds at most ${MAX_GEOTIFF_BANDS} bands, this model has ${opts.header.length - k} output columns; write .csv instead`);
+  if (format === 'geotiff' && opts.outputs > MAX_GEOTIFF_BANDS) {
+    throw new UserError(`${opts.command}: a GeoTIFF holds at most ${MAX_GEOTIFF_BANDS} bands, this model has ${opts.outputs} output columns; write .csv instead`);
   }
-  const raster = grid && (format === 'geotiff' || opts.keepRaster) ? new GridRaster(grid, opts.header.slice(k), opts.r0 ?? 0, opts.r1 ?? grid.height) : null;
+  if ((format === 'geojson' || grid) && !xy) {
+    throw new UserError(`${opts.command}: ${grid ? 'a grid' : `GeoJSON output '${opts.file}'`} needs 2 point coordinate columns, the model has none; write CSV instead`);
+  }
+  const raster = grid && (format === 'geotiff' || opts.keepRaster) ? new GridRaster(grid, opts.header.slice(first), opts.r0 ?? 0, opts.r1 ?? grid.height) : null;
   const where = () => `${opts.command}: output '${opts.file}'`;
-  const add = raster ? (row: ArrayLike<number>) => raster.add(row, 0, 1, k, where) : null;
+  const add = raster ? (row: readonly Cell[]) => raster.add(row, xy![0], xy![1], first, where) : null;
   if (format === 'geotiff') {
     let done = false;
     return {
       format, raster,
       writer: {
-        writeRow: (row) => add!(row),
+        writeCells: (row) => add!(row),
         close: () => {
           if (done) return;
           done = true;
@@ -82,14 +91,14 @@ export function openOutput(opts: OutputOptions): Output {
       },
     };
   }
-  const inner: RowWriter = format === 'geojson' ? GeoJsonWriter.open(opts.file, opts.header, k) : CsvWriter.open(opts.file, opts.header);
+  const inner: RowWriter = format === 'geojson' ? GeoJsonWriter.open(opts.file, opts.header, xy!) : CsvWriter.open(opts.file, opts.header);
   if (!add) return { format, raster, writer: inner };
   return {
     format, raster,
     writer: {
-      writeRow: (row) => {
+      writeCells: (row) => {
         add(row);
-        inner.writeRow(row);
+        inner.writeCells(row);
       },
       close: () => inner.close(),
       abort: () => inner.abort(),

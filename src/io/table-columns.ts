@@ -40,7 +40,8 @@ export class ColumnBuilder {
     if (this.decimalComma && DECIMAL_COMMA.test(v)) v = v.replace(',', '.');
     if (this.texts) { this.texts.push(isMissingText(v) ? null : cell); this.length++; return; }
     if (isMissingText(v)) return this.pushNumber(NaN);
-    if (NUMBER.test(v) && !LEADING_ZERO.test(v)) return this.pushNumber(Number(v));
+    // A number out of float64 range (1e999) stays text, so the schema names it as not a number.
+    if (NUMBER.test(v) && !LEADING_ZERO.test(v) && Number.isFinite(Number(v))) return this.pushNumber(Number(v));
     this.toText().push(cell);
     this.length++;
   }

@@ -23,7 +23,7 @@ export interface ReadTableOptions {
   label?: string;
   /** Keep only these columns (each must exist). Default: all. */
   columns?: readonly string[];
-  /** CSV field separator (a character, or tab/comma/semicolon/pipe); detected when absent. */
+  /** CSV field separator (a character, or tab/comma/semicolon/pipe); detected when absent; ignored for Parquet and GeoJSON. */
   delimiter?: string;
   /** Skip detection. */
   format?: TableFormat;
@@ -89,7 +89,6 @@ function wrap(e: unknown): never {
 export async function* streamTable(file: string, options: ReadTableOptions = {}, chunkRows = 65536): AsyncGenerator<Table, void, void> {
   const label = fileLabel(file, options.label);
   const format = options.format ?? detectFormat(file, label);
-  if (options.delimiter !== undefined && format !== 'csv') throw new UserError(`${label}: --delimiter applies to CSV files; this one is ${format === 'parquet' ? 'Parquet' : 'GeoJSON'}`);
   try {
     if (format === 'geojson') {
       yield readGeoJsonTable(file, { label, ...(options.columns ? { columns: options.columns } : {}) });

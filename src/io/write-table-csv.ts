@@ -1,30 +1,23 @@
 /**
- * `Table` → CSV file, written atomically (Node only): numbers in their shortest round-trip form,
- * missing values (NaN, null) as empty cells, text quoted when it holds a comma, quote or newline.
+ * `Table` → CSV file, written atomically (Node only) through the one CSV writer (csv.ts
+ * `CsvWriter.writeCells`, which `predict` uses too): numbers in their shortest round-trip form,
+ * missing values (NaN, null) as empty cells, text quoted when it holds a comma, quote, line break
+ * or edge spaces.
  */
 import { type Table } from '../data/table.js';
-import { writeFileAtomic } from '../train/atomic.js';
-import { formatNumber } from './csv.js';
-
-function cell(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
-export function tableToCsv(table: Table): string {
-  const lines = [table.names.map(cell).join(',')];
-  for (let i = 0; i < table.rows; i++) {
-    lines.push(table.columns.map((c) => {
-      if (c.kind === 'number') {
-        const v = c.values[i]!;
-        return Number.isFinite(v) ? formatNumber(v) : '';
-      }
-      const v = c.values[i];
-      return v === null || v === undefined ? '' : cell(v);
-    }).join(','));
-  }
-  return `${lines.join('\n')}\n`;
-}
+import { CsvWriter } from './csv.js';
 
 export function writeTableCsv(file: string, table: Table): void {
-  writeFileAtomic(file, tableToCsv(table));
+  const w = CsvWriter.open(file, table.names);
+  try {
+    const cells = new Array<number | string | null>(table.names.length);
+    for (let i = 0; i < table.rows; i++) {
+      table.columns.forEach((c, j) => { cells[j] = c.values[i] ?? null; });
+      w.writeCells(cells);
+    }
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+  w.close();
 }

@@ -16,7 +16,7 @@ import { ADAMW_STEP_LABEL, adamwStepScalars, type Backend, type Recording, type 
 import * as E from '../engine/ops.js';
 import { Rng } from '../engine/random.js';
 import { keep, type Tensor } from '../engine/tensor.js';
-import type { Batch, GroupGenerator } from '../data/batch.js';
+import type { Batch, GroupGenerator, TaskGenerator } from '../data/batch.js';
 import { categoricalMetrics, gaussianMetrics, RunningMean } from '../data/metrics.js';
 import { BatchStream, type BatchStreamState } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
@@ -86,6 +86,20 @@ export interface TrainerOptions {
    * every step (tests compare the weights bit for bit).
    */
   replay?: boolean;
+  /**
+   * Batch generators to use instead of `train.task` (tasks from a user's table, data/table-tasks.ts):
+   * `train` for training steps, `valid` for validation. The caller rebuilds the same generators
+   * to resume (they are not stored).
+   */
+  tasks?: { train: TaskGenerator; valid: TaskGenerator };
+  /** `create` only: start from these weights (by parameter name) instead of the seed's draw. */
+  init?: Weights;
+  /**
+   * Early stopping: `run` ends (with a checkpoint) once this many validations in a row have not
+   * improved on the best. Decided from the validations stored in the state, so a resumed run stops
+   * where the uninterrupted one would.
+   */
+  patience?: number;
 }
 
 /**
@@ -176,6 +190,14 @@ async function toHost(specs: readonly ParamSpec[], ts: readonly Tensor[]): Promi
   return out;
 }
 
+/** `init`'s tensor `name`, checked against the shape the model needs. */
+function initialValue(init: Weights, name: string, shape: readonly number[]): Float32Array {
+  const w = init.get(name);
+  if (!w) throw new Error(`Trainer.create: the initial weights have no tensor '${name}'`);
+  if (w.shape.join() !== shape.join()) throw new Error(`Trainer.create: initial tensor '${name}' has shape [${w.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
+  return Float32Array.from(w.data);
+}
+
 export class Trainer implements Disposable {
   readonly model: NeuralProcess;
   readonly specs: ParamSpec[];
@@ -185,6 +207,8 @@ export class Trainer implements Disposable {
   train: TrainConfig;
   readonly data: DataSchema;
   private readonly generator: GroupGenerator;
+  private readonly validGenerator: GroupGenerator;
+  private readonly patience: number | null;
   private readonly stream: BatchSource;
   private readonly validKey: [number, number, number];
   private readonly out: string | null;
@@ -207,7 +231,7 @@ export class Trainer implements Disposable {
 
   private constructor(a: {
     model: AnyModelConfig; train: TrainConfig; backend: Backend; specs: ParamSpec[]; params: Tensor[]; optimizer: AdamW;
-    stream: BatchSource; generator: GroupGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
+    stream: BatchSource; generator: GroupGenerator; validGenerator: GroupGenerator; validKey: [number, number, number]; opts: TrainerOptions; data: DataSchema;
     best: ValidationRecord | null; validations: ValidationRecord[]; elapsed: number; resumed: boolean;
   }) {
     this.model = buildModel(a.model);
@@ -218,6 +242,8 @@ export class Trainer implements Disposable {
     this.optimizer = a.optimizer;
     this.stream = a.stream;
     this.generator = a.generator;
+    this.validGenerator = a.validGenerator;
+    this.patience = a.opts.patience ?? null;
     this.validKey = a.validKey;
     this.out = a.opts.out ?? null;
     this.lossEvery = a.opts.lossEvery ?? 50;
@@ -235,13 +261,15 @@ export class Trainer implements Disposable {
   static create(model: AnyModelConfig, train: TrainConfig, backend: Backend, opts: TrainerOptions = {}): Trainer {
     const root = Rng.fromSeed(train.seed);
     const init = root.split(), dataRng = root.split(), valid = root.split();
-    const specs = buildModel(model).specs(init);
+    let specs = buildModel(model).specs(init);
+    if (opts.init) specs = specs.map((s) => ({ ...s, init: initialValue(opts.init!, s.name, s.shape) }));
     const params = materialise(specs, backend).map((t) => keep(t));
     const optimizer = AdamW.create(params, adamWConfig(train));
-    const { groups: generator } = resolveTask(train.task, train.batchSize);
+    const generator: GroupGenerator = opts.tasks?.train ?? resolveTask(train.task, train.batchSize).groups;
+    const custom = opts.tasks !== undefined;
     return new Trainer({
-      model, train, backend, specs, params, optimizer, generator, validKey: valid.state(),
-      stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
+      model, train, backend, specs, params, optimizer, generator, validGenerator: opts.tasks?.valid ?? generator, validKey: valid.state(),
+      stream: opts.batchSource && !custom ? opts.batchSource(train.task, train.batchSize, dataRng.state()) : new BatchStream(generator, dataRng),
       opts, data: opts.data ?? defaultDataSchema(model),
       best: null, validations: [], elapsed: 0, resumed: false,
     });
@@ -262,10 +290,11 @@ export class Trainer implements Disposable {
       m: specs.map((s) => ck.moments.m.get(s.name)!.data),
       v: specs.map((s) => ck.moments.v.get(s.name)!.data),
     });
-    const { groups: generator } = resolveTask(train.task, train.batchSize);
+    const generator: GroupGenerator = opts.tasks?.train ?? resolveTask(train.task, train.batchSize).groups;
+    const custom = opts.tasks !== undefined;
     return new Trainer({
-      model, train, backend, specs, params, optimizer, generator, validKey: ck.state.rng.valid,
-      stream: opts.batchSource ? opts.batchSource(train.task, train.batchSize, ck.state.rng.data)
+      model, train, backend, specs, params, optimizer, generator, validGenerator: opts.tasks?.valid ?? generator, validKey: ck.state.rng.valid,
+      stream: opts.batchSource && !custom ? opts.batchSource(train.task, train.batchSize, ck.state.rng.data)
         : BatchStream.fromState(generator, ck.state.rng.data),
       opts: { ...opts, out: opts.out === undefined ? folder : opts.out },
       data: ck.config.data, best: ck.state.best, validations: ck.state.validations, elapsed: ck.state.elapsedSeconds, resumed: true,
@@ -383,7 +412,7 @@ export class Trainer implements Disposable {
 
   /** Scores the current parameters on the validation tasks (the same tasks every time). */
   async validate(batches = this.train.validBatches): Promise<EvalMetrics> {
-    return evaluate(this.model, this.paramsByName(), this.backend, this.generator, Rng.fromState(this.validKey), batches);
+    return evaluate(this.model, this.paramsByName(), this.backend, this.validGenerator, Rng.fromState(this.validKey), batches);
   }
 
   /** The model folder config.json written with the weights. */
@@ -437,7 +466,7 @@ export class Trainer implements Disposable {
     let lastStep = this.step;
     const k0 = this.step;
     let probe: { step: number; t: number } | null = null;
-    while (this.step < untilStep) {
+    while (this.step < untilStep && !this.stoppedEarly()) {
       if (this.stream.ready) await this.stream.ready();
       this.trainStep();
       const k = this.step;
@@ -482,10 +511,18 @@ export class Trainer implements Disposable {
       if (this.out !== null && (k % this.train.checkpointEvery === 0 || end || validated)) {
         await this.save(this.out, {}, elapsed());
       }
-      if (deadline) break;
+      // A validation always writes a checkpoint (above), so an early stop leaves one.
+      if (deadline || (validated && this.stoppedEarly())) break;
     }
     this.elapsedBefore = elapsed();
     this.onEvent({ type: 'done', step: this.step, elapsedSeconds: this.elapsedBefore, best: this.best });
+  }
+
+  /** True once `patience` validations in a row have not improved on the best (see TrainerOptions). */
+  stoppedEarly(): boolean {
+    if (this.patience === null || this.best === null) return false;
+    const bestStep = this.best.step;
+    return this.validations.filter((v) => v.step > bestStep).length >= this.patience;
   }
 
   dispose(): void {

@@ -54,9 +54,14 @@ describe('predictTable', () => {
   it('names a missing column (with a did-you-mean for longer names) and a missing value', async () => {
     const predictor = loadPredictor(model, new CpuBackend(), 'serve');
     const context = tableFromRecords([{ s0: 0, s1: 0, f: 1 }]);
-    await expect(predictTable(predictor, context, tableFromRecords([{ s0: 0, s2: 1 }]))).rejects.toThrow(/serve: targets: no column 's1' \(columns: s0, s2\)/);
+    await expect(predictTable(predictor, context, tableFromRecords([{ s0: 0, s2: 1 }]))).rejects.toThrow(/serve: targets: missing column 's1'\. The model in '.*' expects 2 spatial coordinates \(s0, s1\); the table has: s0, s2/);
+    await expect(predictTable(predictor, context, tableFromRecords([{ s0: 0 }]))).rejects.toThrow(/serve: targets: missing column 's1'; dimension mismatch: the model takes 2 spatial coordinates, the table has 1\./);
     expect(() => getColumn(tableFromRecords([{ station: 1 }]), 'staton', 'obs.csv')).toThrow(/obs.csv: no column 'staton'; did you mean 'station'\?/);
-    await expect(predictTable(predictor, context, tableFromRecords([{ s0: 0, s1: 1 }, { s0: 0 }]))).rejects.toThrow(/targets: row 2, column 's1': expected a finite number, got a missing value/);
+    await expect(predictTable(predictor, context, tableFromRecords([{ s0: 0, s1: 1 }, { s0: 0 }]), { strict: true })).rejects.toThrow(/targets: row 2, column 's1': the value is missing/);
+    const warnings: string[] = [];
+    const kept = await predictTable(predictor, context, tableFromRecords([{ s0: 0, s1: 1 }, { s0: 0 }]), { onWarning: (m) => warnings.push(m) });
+    expect(kept.rows).toBe(1);
+    expect(warnings).toEqual(["serve: targets: 1 row dropped for a missing coordinate, time or covariate (first: row 2, column 's1'); use --strict to make this an error"]);
     await expect(predictTable(predictor, tableFromRecords([{ s0: 0, s1: 'abc', f: 1 }]), context)).rejects.toThrow(UserError);
     predictor.dispose();
   });

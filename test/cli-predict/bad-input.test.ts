@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 /**
- * Runs predict with `overrides` (flag → value; null drops the flag) in a fresh output folder
+ * Runs predict with `overrides` (flag → value; null drops the flag, '' gives it without a value) in a fresh output folder
  * holding an older `pred.csv`; checks the failure and that the folder is unchanged.
  */
 async function failPredict(overrides: Record<string, string | null>, expectCode = 1): Promise<RunResult> {
@@ -35,7 +35,7 @@ async function failPredict(overrides: Record<string, string | null>, expectCode 
     '--model': model, '--context': path.join(dir, 'ctx.csv'), '--targets': path.join(dir, 'targets.csv'), '--out': out,
     ...overrides,
   };
-  const args = ['predict', ...Object.entries(flags).flatMap(([k, v]) => (v === null ? [] : [k, v]))];
+  const args = ['predict', ...Object.entries(flags).flatMap(([k, v]) => (v === null ? [] : v === '' ? [k] : [k, v]))];
   const res = await runCli(args);
   expect(res.code, res.stderr).toBe(expectCode);
   expect(res.stderr).not.toMatch(/internal error|at .*\.ts:\d+/);
@@ -51,71 +51,73 @@ function csv(name: string, header: string[], rows: (number | string)[][]): strin
 }
 
 describe('predict: bad input files', () => {
-  it('NaN coordinate in the context: names the row and column', async () => {
+  it('NaN coordinate in the context: dropped with a warning; with --strict an error naming the row and column', async () => {
     const rows = randomContext(10, 7);
     rows[2]![1] = 'NaN' as unknown as number;
-    const res = await failPredict({ '--context': csv('ctx-nan.csv', ['s0', 's1', 'f'], rows) });
-    expect(res.stderr).toMatch(/context CSV .*row 3 \(line 4\), column 's1': expected a number, got 'NaN'/);
+    const file = csv('ctx-nan.csv', ['s0', 's1', 'f'], rows);
+    const res = await failPredict({ '--context': file, '--strict': '' });
+    expect(res.stderr).toMatch(/context '.*ctx-nan\.csv': row 3, column 's1': the value is missing \(--strict/);
+    const outDir = tempDir('nan-ok');
+    const ok = await runCli(['predict', '--model', model, '--context', file, '--targets', path.join(dir, 'targets.csv'), '--out', path.join(outDir, 'p.csv')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/warning: predict: context '.*ctx-nan\.csv': 1 row dropped for a missing coordinate, time or covariate \(first: row 3, column 's1'\)/);
+    expect(JSON.parse(ok.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'predict_done', context: 9, points: 30 });
   });
 
   it('infinite coordinate deep in the targets, after chunks were written: no partial file', async () => {
     const rows = randomContext(50, 8).map((r) => [r[0]!, r[1]!] as (number | string)[]);
     rows[41]![0] = '-inf';
     const res = await failPredict({ '--targets': csv('targets-inf.csv', ['s0', 's1'], rows), '--chunk': '8' });
-    expect(res.stderr).toMatch(/targets CSV .*row 42 \(line 43\), column 's0': expected a number, got '-inf' \(NaN and Infinity are not allowed\)/);
+    expect(res.stderr).toMatch(/targets '.*targets-inf\.csv': row 42, column 's0': expected a number, got '-inf'/);
   });
 
-  it('a number too large for float64 (1e999) is named as not finite', async () => {
+  it('a number too large for float64 (1e999) is named as not a number', async () => {
     const rows = randomContext(5, 9);
     rows[4]![2] = '1e999' as unknown as number;
     const res = await failPredict({ '--context': csv('ctx-huge.csv', ['s0', 's1', 'f'], rows) });
-    expect(res.stderr).toMatch(/row 5 \(line 6\), column 'f': '1e999' is out of range \(not finite\)/);
+    expect(res.stderr).toMatch(/row 5, column 'f': expected a number, got '1e999'/);
   });
 
   it('missing value column in the context', async () => {
     const res = await failPredict({ '--context': csv('ctx-missing.csv', ['s0', 's1'], randomContext(5).map((r) => [r[0]!, r[1]!])) });
-    expect(res.stderr).toMatch(/context CSV .*missing column 'f'/);
-    expect(res.stderr).toMatch(/expects exactly 2 spatial coordinates \(s0, s1\) and 1 value \(f\)/);
+    expect(res.stderr).toMatch(/context '.*ctx-missing\.csv': missing column 'f'/);
+    expect(res.stderr).toMatch(/expects 2 spatial coordinates \(s0, s1\) and 1 output \(f\)/);
   });
 
-  it('extra column in the context', async () => {
-    const res = await failPredict({ '--context': csv('ctx-extra.csv', ['s0', 's1', 'f', 'weight'], randomContext(5).map((r) => [...r, 1])) });
-    expect(res.stderr).toMatch(/context CSV .*unexpected column 'weight'/);
-  });
-
-  it('extra column in the targets', async () => {
-    const res = await failPredict({ '--targets': csv('targets-extra.csv', ['s0', 's1', 'f'], randomContext(5)) });
-    expect(res.stderr).toMatch(/targets CSV .*unexpected column 'f'.*expects exactly 2 spatial coordinates \(s0, s1\);/);
-  });
-
-  it('3-D points for a 2-D model: a dimension mismatch', async () => {
-    const rows = randomContext(5).map((r) => [r[0]!, r[1]!, 0.5, r[2]!]);
-    const res = await failPredict({ '--context': csv('ctx-3d.csv', ['s0', 's1', 's2', 'f'], rows) });
-    expect(res.stderr).toMatch(/unexpected column 's2'; dimension mismatch: the model takes 2 spatial coordinates, the file has 3/);
+  it('extra columns are ignored in the context and carried through from the targets', async () => {
+    const outDir = tempDir('extra-ok');
+    const out = path.join(outDir, 'p.csv');
+    const ctxFile = csv('ctx-extra.csv', ['s0', 's1', 'f', 'weight'], randomContext(5).map((r) => [...r, 1]));
+    const tgtFile = csv('targets-extra.csv', ['station', 's0', 's1'], randomContext(3).map((r, i) => [`st${i}`, r[0]!, r[1]!]));
+    const ok = await runCli(['predict', '--model', model, '--context', ctxFile, '--targets', tgtFile, '--out', out]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('station,s0,s1,f_mean,f_std,f_lo90,f_hi90');
+    expect(lines.map((l) => l.split(',')[0])).toEqual(['station', 'st0', 'st1', 'st2']);
   });
 
   it('1-D targets for a 2-D model: a dimension mismatch', async () => {
     const res = await failPredict({ '--targets': csv('targets-1d.csv', ['s0'], [[0.1], [0.2]]) });
-    expect(res.stderr).toMatch(/missing column 's1'; dimension mismatch: the model takes 2 spatial coordinates, the file has 1/);
+    expect(res.stderr).toMatch(/missing column 's1'; dimension mismatch: the model takes 2 spatial coordinates, the table has 1/);
   });
 
   it('empty context (header only)', async () => {
     const file = path.join(dir, 'ctx-empty.csv');
     fs.writeFileSync(file, 's0,s1,f\n');
     const res = await failPredict({ '--context': file });
-    expect(res.stderr).toMatch(/context CSV .* is empty: it has a header but no observations/);
+    expect(res.stderr).toMatch(/context '.*ctx-empty\.csv' has a header but no data rows/);
   });
 
-  it('empty context file (no header at all)', async () => {
+  it('empty context file (blank)', async () => {
     const file = path.join(dir, 'ctx-blank.csv');
     fs.writeFileSync(file, '\n');
     const res = await failPredict({ '--context': file });
-    expect(res.stderr).toMatch(/context CSV .* is empty \(expected a header row/);
+    expect(res.stderr).toMatch(/context '.*ctx-blank\.csv' is empty \(only blank space\)/);
   });
 
   it('context file that does not exist', async () => {
     const res = await failPredict({ '--context': path.join(dir, 'nope.csv') });
-    expect(res.stderr).toMatch(/context CSV .*nope\.csv' cannot be read \(ENOENT\)/);
+    expect(res.stderr).toMatch(/context '.*nope\.csv' cannot be read \(ENOENT\)/);
   });
 });
 

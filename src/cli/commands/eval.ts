@@ -23,6 +23,7 @@ import { resolveTask, TASK_NAMES } from '../../train/tasks.js';
 import { evaluate } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
 import { dataWorkersOption } from './train.js';
+import { runTableEval } from './eval-table.js';
 
 /** Seed of the default test stream (distinct from every training seed's streams by construction). */
 export const EVAL_SEED = 88;
@@ -57,6 +58,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   if (str(args, 'model') !== undefined && args.positionals.length > 0) throw new UsageError('bsa-tnp eval: give the model folder once (--model DIR or a positional argument), got both');
   if (modelArg === undefined) throw new UsageError('bsa-tnp eval: missing the model folder (--model DIR)');
   if (str(args, 'backend') !== undefined && str(args, 'device') !== undefined) throw new UsageError('bsa-tnp eval: give --backend or --device, not both');
+  if (str(args, 'data') !== undefined) return runTableEval(args, ctx, path.resolve(ctx.cwd, modelArg), intOption(args, 'seed', cmd, EVAL_SEED, 0));
   const task = str(args, 'task');
   if (task !== undefined && !(TASK_NAMES as readonly string[]).includes(task)) {
     throw new UsageError(`bsa-tnp eval: unknown --task '${task}'; expected one of ${TASK_NAMES.join(', ')}`);
@@ -125,8 +127,12 @@ metrics of experiments.md §1 averaged over batches, as JSON on stdout; on GP ta
 the exact GP posterior on the same batches (oracleNll). The task defaults to the training task of
 the model (config.json "training"); gp2d-shifted / gp2d-scaled move it to [8, 12]² or double it.
 
+With --data FILE (a model trained with 'train --data') it scores the test part of the file's
+split, recomputed from the settings and seed stored in the model folder.
+
 Example:
   bsa-tnp eval runs/gp2d --task gp2d --batches 100
+  bsa-tnp eval --model runs/pm10 --data pm10.csv
   bsa-tnp eval --model models/demo-gp2d --task gp2d-shifted --batches 50`,
   options: {
     model: { type: 'string', value: 'DIR', description: 'model folder (or give it as the positional argument)' },
@@ -139,6 +145,7 @@ Example:
     device: { type: 'string', value: 'cpu|webgpu', description: 'compute backend (same as --backend)' },
     json: { type: 'boolean', description: 'print the metrics as one JSON line' },
     'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches and their GP oracle ahead (auto: cores − 1 on webgpu, 0 on cpu)', default: 'auto' },
+    data: { type: 'string', value: 'FILE', description: 'a model trained with train --data: its metrics on the TEST part of this file (the stored split)' },
   },
   run,
 };

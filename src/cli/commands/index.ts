@@ -4,11 +4,13 @@ import { cvCommand } from './cv.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { experimentCommand } from './experiment.js';
+import { fitCommand } from './fit.js';
 import { gpCommand } from './gp.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
 import { predictCommand } from './predict.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
+import { webCommand } from './web.js';
 
-export const COMMANDS: readonly CommandSpec[] = [trainCommand, evalCommand, experimentCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, serveCommand];
+export const COMMANDS: readonly CommandSpec[] = [trainCommand, fitCommand, evalCommand, experimentCommand, predictCommand, mergeCommand, infoCommand, demoCommand, gpCommand, cvCommand, serveCommand, webCommand];

@@ -1,11 +1,12 @@
 /**
- * `bsa-tnp info <model-folder>`: shows a model folder's configuration and the CSV columns it
- * expects, after checking config.json and the model.safetensors header (weights are not loaded).
+ * `bsa-tnp info <model-folder>`: shows a model folder's configuration and the data schema (the
+ * table columns it expects, with units, categories, time encoding, transforms and normalisation), after checking config.json and the model.safetensors header (weights are not loaded).
  */
 import * as path from 'node:path';
 import { type CommandSpec, CliError, EXIT_OK } from '../args.js';
-import { type AnyModelConfig, type GroupConfig, type ModelConfig, headOutputDims, tokenDims } from '../../models/config.js';
+import { type AnyModelConfig, type DataSchema, type GroupConfig, type ModelConfig, type TaskConfig, headOutputDims, tokenDims } from '../../models/config.js';
 import { countModelParameters } from '../../models/registry.js';
+import { outputColumnNames, schemaColumns } from '../../data/schema/index.js';
 import { ModelFolderError, readModelFolderInfo, storedParameterCount } from '../../train/model-folder.js';
 
 function describeGroup(name: string, g: GroupConfig | null): string {
@@ -45,9 +46,69 @@ function describeModel(m: AnyModelConfig): string[] {
   ];
 }
 
+/** Data and task settings of a model trained on a table (`train --data`) or fitted (`fit`). */
+function describeTableTask(task: TaskConfig): string[] {
+  const o = task.options as Record<string, unknown>;
+  if (task.name === 'table') {
+    const w = o.window === null ? 'all time steps' : `${String(o.window)} time step(s)`;
+    return [
+      `  data: ${String(o.file)} (${String(o.rows)} rows)`,
+      `  task: ${String(o.kind)}${o.kind === 'forecast' ? `, the last ${String(o.horizon)} of each window of ${w}` : `, windows of ${w}`}; ` +
+        `at most ${String(o.maxContext)} context and ${String(o.maxTargets)} target rows per task`,
+      `  split: ${String(o.split)} (train, validation fractions; test = the rest); 'bsa-tnp eval --data FILE' scores the test part`,
+    ];
+  }
+  if (task.name === 'fit') {
+    return [
+      `  fitted from the prior ${String(o.prior)} to ${String(o.file)} (${String(o.rows)} rows), ${Math.round(Number(o.holdout) * 100)} % held out for early stopping`,
+      ...(typeof o.zeroShotNll === 'number' ? [`  held-out NLL of the prior before fitting: ${o.zeroShotNll.toFixed(4)} (model units)`] : []),
+    ];
+  }
+  return [];
+}
+
+/** The data schema in words: columns by role with units, time encoding, categories, transforms, normalisation. */
+export function describeSchema(d: DataSchema, model: AnyModelConfig): string[] {
+  const unit = (c: string) => (d.units[c] !== undefined ? ` [${d.units[c]}]` : '');
+  const cols = (names: readonly string[]) => names.map((c) => `${c}${unit(c)}`).join(', ');
+  const roles = schemaColumns(d);
+  const xText = roles.x.map((c) => {
+    const cats = d.categories?.[c];
+    return cats ? `${c} (text, one-hot: ${cats.join(', ')})` : `${c}${unit(c)}`;
+  }).join(', ');
+  const tText = roles.t.map((c) => {
+    const enc = d.times?.[c];
+    return enc?.format === 'iso' ? `${c} (ISO 8601 dates/times, counted in ${enc.unit}s since 1970-01-01)` : `${c}${unit(c)}`;
+  }).join(', ');
+  const fText = roles.f.map((c) => {
+    const tr = d.transforms?.[c];
+    const cats = d.categories?.[c];
+    const extra = cats ? ` (classes: ${cats.join(', ')})`
+      : model.output.kind === 'categorical' ? ' (integer class label)'
+      : tr ? ` (modelled as ${tr.kind === 'boxcox' ? `Box-Cox, lambda ${tr.lambda.toPrecision(4)}` : `${tr.kind}(${c})`})` : '';
+    return `${c}${unit(c)}${extra}`;
+  }).join(', ');
+  const lines = [
+    'table columns (CSV, Parquet or GeoJSON):',
+    ...(roles.s.length > 0 ? [`  s (location): ${cols(roles.s)}; distance ${d.distance}`] : []),
+    ...(roles.t.length > 0 ? [`  t (time): ${tText}`] : []),
+    ...(roles.x.length > 0 ? [`  x (covariates): ${xText}`] : []),
+    `  f (values): ${fText}`,
+    `  context CSV needs: ${[...roles.s, ...roles.t, ...roles.x, ...roles.f].join(', ')}`,
+    `  query CSV needs: ${[...roles.s, ...roles.t, ...roles.x].join(', ') || '(no columns)'}`,
+    '  (CSV, Parquet or GeoJSON; other columns are ignored in the context and carried through from the targets)',
+    `  predictions: ${outputColumnNames(d, model.output.kind, model.output.kind === 'categorical' ? model.output.classes : 0).join(', ')}`,
+  ];
+  const norm = Object.entries(d.normalization);
+  if (norm.length > 0) {
+    lines.push('normalisation (from training data):', ...norm.map(([c, s]) => `  ${c}: mean ${s.mean}, std ${s.std}${d.transforms?.[c] ? ` (of ${d.transforms[c]!.kind}-transformed values)` : ''}`));
+  }
+  return lines;
+}
+
 export const infoCommand: CommandSpec = {
   name: 'info',
-  summary: 'Show a model folder: configuration, expected CSV columns, weights.',
+  summary: 'Show a model folder: configuration, expected table columns (schema), weights.',
   positionals: { names: ['<model-folder>'], min: 1, max: 1 },
   description: `
 Reads <model-folder>/config.json and the header of <model-folder>/model.safetensors, checks that
@@ -88,30 +149,18 @@ Example:
       }, null, 2)}\n`);
       return EXIT_OK;
     }
-    const d = config.data;
-    const unit = (c: string) => (d.units[c] !== undefined ? ` [${d.units[c]}]` : '');
-    const cols = (names: readonly string[]) => names.map((c) => `${c}${unit(c)}`).join(', ');
     const lines = [
       `model folder: ${info.folder}`,
       `format version: ${config.formatVersion}`,
       `parameters: ${stored.toLocaleString('en-US')} in ${header.entries.length} tensors`,
       'model:',
       ...describeModel(config.model),
-      'CSV columns:',
-      ...(d.columns.s.length > 0 ? [`  s (location): ${cols(d.columns.s)}; distance ${d.distance}`] : []),
-      ...(d.columns.t.length > 0 ? [`  t (time): ${cols(d.columns.t)}`] : []),
-      ...(d.columns.x.length > 0 ? [`  x (covariates): ${cols(d.columns.x)}`] : []),
-      `  f (values): ${cols(d.columns.f)}${config.model.output.kind === 'categorical' ? ' (integer class label)' : ''}`,
-      `  context CSV needs: ${[...d.columns.s, ...d.columns.t, ...d.columns.x, ...d.columns.f].join(', ')}`,
-      `  query CSV needs: ${[...d.columns.s, ...d.columns.t, ...d.columns.x].join(', ') || '(no columns)'}`,
+      ...describeSchema(config.data, config.model),
     ];
-    const norm = Object.entries(d.normalization);
-    if (norm.length > 0) {
-      lines.push('normalisation (from training data):', ...norm.map(([c, s]) => `  ${c}: mean ${s.mean}, std ${s.std}`));
-    }
     if (config.training !== null) {
       const t = config.training;
       lines.push(`training: task ${t.task.name}, ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
+      lines.push(...describeTableTask(t.task));
     }
     const meta = Object.entries(header.metadata);
     if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k}: ${v}`));

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { mergeShards } from '../../io/merge.js';
 import { contextPoints, writeMapPngs } from '../../io/map-pngs.js';
-import { readHeader } from '../../api/predict-stream.js';
 
 async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const cmd = 'merge';
@@ -24,18 +23,13 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const res = await mergeShards(files, outFile, cmd, png !== undefined);
   if (png !== undefined) {
     if (!res.raster) throw new CliError(`${cmd}: --png needs grid shards`);
-    const axes = context !== undefined ? await contextColumns(abs(context)) : [];
+    const axes = res.columns.slice(0, 2);
     const points = context !== undefined ? await contextPoints(abs(context), axes) : null;
     writeMapPngs(abs(png), res.raster, points, cmd, axes);
   }
   const summary = { event: 'merge_done', out: outFile, format: res.format, shards: res.shards, rows: res.rows, ...(png ? { png: abs(png) } : {}) };
   ctx.stdout.write(ctx.stdout.isTTY ? `merged ${res.shards} shards (${res.rows} rows) into ${outFile}\n` : `${JSON.stringify(summary)}\n`);
   return EXIT_OK;
-}
-
-/** The first two column names of the context CSV (the coordinates, as predict requires). */
-async function contextColumns(file: string): Promise<string[]> {
-  return (await readHeader(file, `merge: --context '${file}'`)).slice(0, 2);
 }
 
 export const mergeCommand: CommandSpec = {
@@ -55,7 +49,7 @@ Examples:
   options: {
     out: { type: 'string', short: 'o', value: 'FILE', description: 'merged output: .csv, .tif or .geojson' },
     png: { type: 'string', value: 'FOLDER', description: 'also write mean.png and std.png maps (grid shards)' },
-    context: { type: 'string', short: 'c', value: 'FILE', description: 'context CSV whose points are marked on the --png maps' },
+    context: { type: 'string', short: 'c', value: 'FILE', description: 'context table (CSV, Parquet or GeoJSON) whose points are marked on the --png maps' },
   },
   run,
 };

@@ -26,6 +26,8 @@ import { encodeSafetensors } from '../../train/safetensors.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
 import { Trainer, type TimeBudget, type TrainerOptions, type TrainEvent } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
+import { isTableCheckpoint, runTableTrain } from './train-table.js';
+import { TABLE_TRAIN_OPTIONS } from './table-options.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 
@@ -108,6 +110,13 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const out = path.resolve(ctx.cwd, outArg);
   const ckDir = path.join(out, CHECKPOINT_DIR);
   const resume = args.values.resume === true;
+  if (str(args, 'data') !== undefined || (resume && isTableCheckpoint(ckDir))) {
+    if (str(args, 'time-budget') !== undefined) throw new UsageError('bsa-tnp train: --time-budget is not supported with --data; use --steps (or --stop-after and --resume)');
+    return runTableTrain(args, ctx);
+  }
+  for (const o of Object.keys(TABLE_TRAIN_OPTIONS)) {
+    if (args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} needs --data FILE (it describes a table)`);
+  }
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
   const lossEvery = intOption(args, 'loss-every', cmd, 50);
   const threads = str(args, 'threads') === undefined ? undefined : intOption(args, 'threads', cmd, 1);
@@ -226,8 +235,15 @@ configuration's "kind" (tnp-d, te-tnp, convcnp; absent = bsa-tnp) picks a baseli
 long run can be trained in chunks (--resume --stop-after S again); --time-budget S instead fits
 the schedule to the steps that fit in S seconds.
 
-Example:
-  bsa-tnp train --out runs/gp2d --steps 1000 --seed 46`,
+With --data FILE it trains on your own table (CSV or Parquet) instead: name the columns with
+--s (locations), --t (time), --x (covariates), --f (values); --task interpolate (fill in held-out
+points) or forecast (the last --horizon time steps of each --window); --split time:0.8,0.1 or
+space:0.8,0.1 holds out the last times or whole stations for validation and test. Normalisation is
+learned from the training part only and stored with the model; the best validation state is kept.
+
+Examples:
+  bsa-tnp train --out runs/gp2d --steps 1000 --seed 46
+  bsa-tnp train --data pm10.csv --s lon,lat --t date --f pm10 --transform pm10=log --task forecast --horizon 1 --size small --steps 500 --out runs/pm10`,
   options: {
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'model folder to write' },
     config: { type: 'string', value: 'FILE', description: 'model configuration (JSON), or {"model": …, "train": …}' },
@@ -247,6 +263,7 @@ Example:
     'no-replay': { type: 'boolean', description: 'WebGPU: run every training step through autodiff instead of replaying the recorded first step (same results, more host time)' },
     'stop-after': { type: 'string', value: 'SECONDS', description: 'stop after this wall-clock time with a checkpoint, keeping the schedule (continue with --resume)' },
     'data-workers': { type: 'string', value: 'N|auto', description: 'threads generating batches ahead (auto: cores − 1 on webgpu, 0 on cpu; same batches either way)', default: 'auto' },
+    ...TABLE_TRAIN_OPTIONS,
   },
   run,
 };

@@ -18,8 +18,11 @@ function show(v: string): string {
   return v.length > 40 ? `${v.slice(0, 37)}...` : v;
 }
 
-/** A column as float64 (NaN = missing); a text cell that is not a number is an error naming row and column. */
-export function numbersOf(table: Table, name: string, label: string): Float64Array {
+/**
+ * A column as float64 (NaN = missing); a text cell that is not a number is an error naming row and
+ * column. `rowOffset`: rows before this table (a chunk of a larger file), for messages.
+ */
+export function numbersOf(table: Table, name: string, label: string, rowOffset = 0): Float64Array {
   const c = getColumn(table, name, label);
   if (c.kind === 'number') return c.values;
   const out = new Float64Array(table.rows);
@@ -27,7 +30,7 @@ export function numbersOf(table: Table, name: string, label: string): Float64Arr
     if (isMissingText(v)) { out[i] = NaN; return; }
     const x = Number(v!.trim());
     if (!Number.isFinite(x)) {
-      throw new TableError(`${label}: row ${i + 1}, column '${name}': expected a number, got '${show(v!)}'`);
+      throw new TableError(`${label}: row ${i + 1 + rowOffset}, column '${name}': expected a number, got '${show(v!)}'`);
     }
     out[i] = x;
   });
@@ -41,13 +44,13 @@ export function isTextColumn(c: Column): boolean {
 }
 
 /** A time column in `enc.unit`s (NaN = missing); an unparseable time names row, column and value. */
-export function timesOf(table: Table, name: string, enc: TimeEncoding, label: string): Float64Array {
+export function timesOf(table: Table, name: string, enc: TimeEncoding, label: string, rowOffset = 0): Float64Array {
   const c = getColumn(table, name, label);
   if (enc.format === 'number' || c.kind === 'number') {
     if (enc.format === 'iso' && c.kind === 'number') {
       throw new TableError(`${label}: column '${name}': expected ISO 8601 dates/times (as the model was trained), got numbers`);
     }
-    return numbersOf(table, name, label);
+    return numbersOf(table, name, label, rowOffset);
   }
   const unit = UNIT_MS[enc.unit];
   const out = new Float64Array(table.rows);
@@ -55,7 +58,7 @@ export function timesOf(table: Table, name: string, enc: TimeEncoding, label: st
     if (isMissingText(v)) { out[i] = NaN; return; }
     const ms = parseIsoMs(v!);
     if (Number.isNaN(ms)) {
-      throw new TableError(`${label}: row ${i + 1}, column '${name}': cannot read '${show(v!)}' as an ISO 8601 date/time ` +
+      throw new TableError(`${label}: row ${i + 1 + rowOffset}, column '${name}': cannot read '${show(v!)}' as an ISO 8601 date/time ` +
         `(e.g. 2024-01-31 or 2024-01-31T14:00:00Z)`);
     }
     out[i] = ms / unit;

@@ -24,7 +24,7 @@
 import type { GroupName } from '../../models/config.js';
 import type { DataSchema } from '../../models/data-schema.js';
 import { oneHotSource } from '../../models/data-schema.js';
-import { type Table, TableError, getColumn } from '../table.js';
+import { type Table, TableError } from '../table.js';
 import { labelsOf, numbersOf, timesOf } from './columns.js';
 import { domainText, forward } from './transforms.js';
 
@@ -56,6 +56,8 @@ export interface EncodeOptions {
   values?: boolean;
   /** A row with a missing coordinate, time or covariate is an error (default: dropped and counted). */
   strict?: boolean;
+  /** Rows before this table (a chunk of a larger file): messages and `firstDropped` count from here. */
+  rowOffset?: number;
 }
 
 /** Table columns a schema reads, by role (one-hot blocks as their source column). */
@@ -85,6 +87,7 @@ export function categoricalClasses(schema: DataSchema, modelClasses?: number): n
 export function encode(table: Table, schema: DataSchema, options: EncodeOptions = {}, modelClasses?: number): EncodedTable {
   const label = options.label ?? 'table';
   const rows = table.rows;
+  const off = options.rowOffset ?? 0;
   const stats = (name: string) => schema.normalization[name] ?? { mean: 0, std: 1 };
   const missingAt = new Int32Array(rows).fill(-1);
   const inputNames: string[] = [];
@@ -103,19 +106,19 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
     return (i) => (v[i]! - st.mean) / st.std;
   };
   if (schema.columns.s.length > 0) {
-    groupReaders.s = schema.columns.s.map((n) => numeric(n, numbersOf(table, n, label), stats(n)));
+    groupReaders.s = schema.columns.s.map((n) => numeric(n, numbersOf(table, n, label, off), stats(n)));
   }
   if (schema.columns.t.length > 0) {
     groupReaders.t = schema.columns.t.map((n) => {
       const enc = schema.times?.[n] ?? { format: 'number' as const, unit: 'day' as const };
-      return numeric(n, timesOf(table, n, enc, label), stats(n));
+      return numeric(n, timesOf(table, n, enc, label, off), stats(n));
     });
   }
   if (schema.columns.x.length > 0) {
     const labelCache = new Map<string, (string | null)[]>();
     groupReaders.x = schema.columns.x.map((d) => {
       const src = oneHotSource(schema, d);
-      if (!src) return numeric(d, numbersOf(table, d, label), stats(d));
+      if (!src) return numeric(d, numbersOf(table, d, label, off), stats(d));
       let labels = labelCache.get(src.column);
       if (!labels) {
         labels = labelsOf(table, src.column, label);
@@ -123,7 +126,7 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
         labels.forEach((l, i) => {
           if (l === null) { note(i, src.column); return; }
           if (!known.includes(l)) {
-            throw new TableError(`${label}: row ${i + 1}, column '${src.column}': category '${l}' was not in the training data ` +
+            throw new TableError(`${label}: row ${i + 1 + off}, column '${src.column}': category '${l}' was not in the training data ` +
               `(known: ${known.join(', ')}); the model has no encoding for it`);
           }
         });
@@ -139,9 +142,9 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
   for (let i = 0; i < rows; i++) {
     if (missingAt[i] === -1) { keep.push(i); continue; }
     const column = inputNames[missingAt[i]!]!;
-    if (options.strict) throw new TableError(`${label}: row ${i + 1}, column '${column}': the value is missing (--strict: rows with a missing coordinate, time or covariate are errors)`);
+    if (options.strict) throw new TableError(`${label}: row ${i + 1 + off}, column '${column}': the value is missing (--strict: rows with a missing coordinate, time or covariate are errors)`);
     dropped++;
-    firstDropped ??= { row: i + 1, column };
+    firstDropped ??= { row: i + 1 + off, column };
   }
   const n = keep.length;
   const rowIndex = Int32Array.from(keep);
@@ -171,15 +174,15 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
         const l = labels[rowIndex[r]!]!;
         if (l === null) { classes[r] = -1; continue; }
         const c = cats.indexOf(l);
-        if (c < 0) throw new TableError(`${label}: row ${rowIndex[r]! + 1}, column '${name}': class '${l}' was not in the training data (known: ${cats.join(', ')})`);
+        if (c < 0) throw new TableError(`${label}: row ${rowIndex[r]! + 1 + off}, column '${name}': class '${l}' was not in the training data (known: ${cats.join(', ')})`);
         classes[r] = c;
       }
     } else {
-      const v = numbersOf(table, name, label);
+      const v = numbersOf(table, name, label, off);
       for (let r = 0; r < n; r++) {
         const c = v[rowIndex[r]!]!;
         if (Number.isNaN(c)) { classes[r] = -1; continue; }
-        if (!Number.isInteger(c) || c < 0 || c >= classesN) throw new TableError(`${label}: row ${rowIndex[r]! + 1}, column '${name}': expected a class 0..${classesN - 1}, got ${c}`);
+        if (!Number.isInteger(c) || c < 0 || c >= classesN) throw new TableError(`${label}: row ${rowIndex[r]! + 1 + off}, column '${name}': expected a class 0..${classesN - 1}, got ${c}`);
         classes[r] = c;
       }
     }
@@ -191,7 +194,7 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
     return { n, rowIndex, dropped, firstDropped, coords, f, fWidth, observed, classes };
   }
   fNames.forEach((name, d) => {
-    const v = numbersOf(table, name, label);
+    const v = numbersOf(table, name, label, off);
     const tr = schema.transforms?.[name];
     const st = stats(name);
     for (let r = 0; r < n; r++) {
@@ -199,7 +202,7 @@ export function encode(table: Table, schema: DataSchema, options: EncodeOptions 
       if (Number.isNaN(y)) continue;
       const z = forward(tr, y);
       if (!Number.isFinite(z)) {
-        throw new TableError(`${label}: row ${rowIndex[r]! + 1}, column '${name}': ${tr ? `the ${tr.kind} transform needs ${domainText(tr)}` : 'expected a finite number'}, got ${y}`);
+        throw new TableError(`${label}: row ${rowIndex[r]! + 1 + off}, column '${name}': ${tr ? `the ${tr.kind} transform needs ${domainText(tr)}` : 'expected a finite number'}, got ${y}`);
       }
       f[r * fWidth + d] = (z - st.mean) / st.std;
       observed[r * fNames.length + d] = 1;

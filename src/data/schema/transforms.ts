@@ -9,8 +9,9 @@
  *   log: the log-normal moments E[Y] = exp(m + s²/2), SD[Y] = E[Y]·sqrt(exp(s²) − 1);
  *   log1p: the same shifted by −1 (SD unchanged);
  *   boxcox: Y = (1 + λZ)^(1/λ) has no closed-form moments; they are computed by 64-point
- *   Gauss–Hermite quadrature, with (1 + λZ) clamped at 0 (the transform's domain: the mass
- *   beyond it, |λ|·s large, is taken as y = 0, which a positive quantity cannot go below).
+ *   Gauss–Hermite quadrature. For λ > 0 the Gaussian mass below z = −1/λ is taken as y = 0 (a
+ *   positive quantity cannot go below); for λ < 0 the inverse blows up at z = −1/λ, and when the
+ *   predictive distribution reaches there the mean and std are infinite (written as missing).
  *
  * No Node built-ins.
  */
