@@ -133,15 +133,26 @@ async function predict(ctx: PredictContext, parsed: PredictRequest, signal: Abor
   try {
     return await predictTable(ctx.predictor, parsed.context, parsed.targets, {
       chunk: ctx.chunk,
+      // An HTTP API refuses a row with a missing coordinate (422 naming row and column) rather than
+      // silently answering fewer rows; a missing output value in a context row is a legitimate
+      // missing observation (that row is not context), as on the command line.
+      strict: true,
       onChunk: async () => {
         await yieldToEventLoop();
         signal.throwIfAborted();
       },
     });
   } catch (e) {
-    if (e instanceof UserError || e instanceof TableError) throw new HttpError(422, e.message.replace(/^serve: /, ''));
+    if (e instanceof UserError || e instanceof TableError) throw new HttpError(422, httpText(e.message));
     throw e;
   }
+}
+
+/** A prediction API message as the service's client should read it: no command prefix, no CLI flag. */
+function httpText(message: string): string {
+  return message.replace(/^serve: /, '')
+    .replace(' (--strict: rows with a missing coordinate, time or covariate are errors)',
+      '; the service needs every coordinate, time and covariate (only an output value may be null)');
 }
 
 /** Non-finite outputs (coordinates far outside anything the model has seen) are refused, naming the row. */

@@ -70,8 +70,9 @@ function cases(): Case[] {
     [withContextValue('NaN'), 400, /not valid JSON.*NaN and Infinity are not JSON/],
     [withContextValue('Infinity'), 400, /not valid JSON/],
     [withContextValue('-Infinity'), 400, /not valid JSON/],
-    [withContextValue('"NaN"'), 422, /^context: row 1, column 'f': expected a finite number, got a missing value/],
-    [json({ context: `s0,s1,f\n0,0,nan\n`, targets }), 422, /^context: row 1, column 'f': expected a finite number, got a missing value/],
+    // A missing output is a missing observation (the row is not context); a missing coordinate is refused.
+    [post(validText.replace(/"s0":[^,}]+/, '"s0":"NaN"')), 422, /^context: row 1, column 's0': the value is missing; the service needs every coordinate/],
+    [json({ context: `s0,s1,f\n0,0,nan\n`, targets }), 422, /^the context has no usable observation: every one of its 1 rows with coordinates lacks a value of f/],
   ];
   add(100, (i) => ({ kind: 'NaN', raw: nans[i % nans.length]![0], status: nans[i % nans.length]![1], error: nans[i % nans.length]![2] }));
   const huge: [RawOptions, RegExp][] = [
@@ -122,7 +123,7 @@ function cases(): Case[] {
     [post('s0,s1,f\n0,0,"1\n', { type: 'text/csv', path: '/predict?grid=0,1,0,1&size=2' }), 400, /^context CSV: /],
     [post('s0,s0,f\n0,0,1\n', { type: 'text/csv', path: '/predict?grid=0,1,0,1&size=2' }), 422, /^context CSV: column 's0' appears twice/],
     [post('s0,s1,f\n0,0,1\n', { type: 'text/csv', path: '/predict?grid=0,1,0&size=2' }), 422, /^grid: expected four numbers/],
-    [json({ context, targets: [{ s0: 0, s1: 0, f_std: 1 }] }), 422, /^targets already has a column 'f_std'/],
+    [json({ context, targets: [{ s0: 0, s1: 0, f_std: 1 }] }), 422, /^the targets already have a column 'f_std'/],
     [json({ context: [], targets }), 422, /^context: the array is empty/],
   ];
   add(1000 - out.length, (i) => ({ kind: 'misc', raw: misc[i % misc.length]![0], status: misc[i % misc.length]![1], error: misc[i % misc.length]![2] }));

@@ -141,8 +141,8 @@ describe('limits', () => {
   it('timeout-ms: a running prediction is aborted between chunks, long before it would finish', async () => {
     const s = await serverWith({ timeoutMs: 400 }, 16);
     let chunks = 0;
-    const predictChunk = s.predictor.predictChunk.bind(s.predictor);
-    s.predictor.predictChunk = (columns, n) => { chunks++; return predictChunk(columns, n); };
+    const predictEncoded = s.predictor.predictEncoded.bind(s.predictor);
+    s.predictor.predictEncoded = (coords, n) => { chunks++; return predictEncoded(coords, n); };
     const many = { context: ctx, targets: randomContext(40_000, 9).map(([s0, s1]) => ({ s0, s1 })) };
     const a = await postJson(s.url, many);
     expect(a.status, a.body).toBe(504);
@@ -218,7 +218,10 @@ describe('refusals name the problem', () => {
       [{ context: [{ s0: true, s1: 0, f: 1 }], targets: small.targets }, 422, 'context[0].s0: expected a number, a string or null, got a boolean true'],
       [{ context: [{ s0: 1e39, s1: 0, f: 1 }], targets: small.targets }, 422, 'context[0].s0: expected a finite number within float32 range (|x| ≤ 3.4e38), got 1e+39'],
       [{ context: ctx, targets: [{ s0: 'abc', s1: 0 }] }, 422, "targets: row 1, column 's0': expected a number, got 'abc'"],
-      [{ context: [{ s0: 'NaN', s1: 0, f: 1 }], targets: small.targets }, 422, "context: row 1, column 's0': expected a finite number, got a missing value"],
+      [{ context: [{ s0: 'NaN', s1: 0, f: 1 }], targets: small.targets }, 422, "context: row 1, column 's0': the value is missing; the service needs every coordinate, time and covariate (only an output value may be null)"],
+      [{ context: [...ctx, { s0: 0, s1: null, f: 1 }], targets: small.targets }, 422, `context: row ${ctx.length + 1}, column 's1': the value is missing; the service needs every coordinate, time and covariate (only an output value may be null)`],
+      [{ context: ctx, targets: [...small.targets, { s0: null, s1: 0 }] }, 422, `targets: row ${small.targets.length + 1}, column 's0': the value is missing; the service needs every coordinate, time and covariate (only an output value may be null)`],
+      [{ context: [{ s0: 0, s1: 0, f: null }], targets: small.targets }, 422, 'the context has no usable observation: every one of its 1 rows with coordinates lacks a value of f; at least one is needed'],
       [{ context: [{ s0: 0, s1: 0, value: 1 }], targets: small.targets }, 422, /^context: no column 'f'; the model needs s0, s1, f; got s0, s1, value$/],
       [{ context: [{ s0: 0, s1: 0, f: 1, s00: 3 }], targets: small.targets }, 422, "context: unexpected column 's00'; did you mean 's0'?; the model uses exactly s0, s1, f", { field: 's00' }],
       [{ context: [{ s0: 0, s1: 0, f: 1, station: 'a' }], targets: small.targets }, 422, "context: unexpected column 'station'; the model uses exactly s0, s1, f"],
@@ -227,7 +230,7 @@ describe('refusals name the problem', () => {
       [{ context: ctx, targets: { grid: { bounds: [1, 0, 0, 1], size: 3 } } }, 422, 'targets.grid.bounds: expected x0 < x1, got x0=1, x1=0'],
       [{ context: ctx, targets: { grid: { bounds: [0, 1, 0, 1], size: [0, 3] } } }, 422, 'targets.grid.size: expected [width, height] (whole numbers ≥ 1) or one number n for n×n, got [0,3]'],
       [{ context: 's0,s1,f\n1,2', targets: small.targets }, 422, 'context CSV: row 1 has 2 fields, the header has 3 (s0, s1, f)'],
-      [{ context: ctx, targets: [{ s0: 0, s1: 0, f_mean: 1 }] }, 422, "targets already has a column 'f_mean', which the prediction would overwrite; rename it"],
+      [{ context: ctx, targets: [{ s0: 0, s1: 0, f_mean: 1 }] }, 422, "the targets already have a column 'f_mean', which the prediction would overwrite; rename it"],
     ];
     for (const [body, status, message, extra] of cases) {
       const a = await postJson(s.url, body);

@@ -62,7 +62,8 @@ describe('POST /predict', () => {
   it('JSON records: equal the command line, in target order, extra fields carried through', async () => {
     const a = await postJson(server.url, {
       context: ctx.map(([s0, s1, f]) => ({ s0, s1, f })),
-      // Another key order than the model's, and an id: both kept as given.
+      // Another key order than the model's, and an id: the answer orders columns as `predict` does
+      // (carried fields, the model's inputs, the outputs).
       targets: tgt.map(([s0, s1], i) => ({ station: `st-${i}`, s1, s0 })),
     });
     expect(a.status, a.body).toBe(200);
@@ -70,7 +71,7 @@ describe('POST /predict', () => {
     expect(a.headers['server-timing']).toMatch(/^queue;dur=[\d.]+, predict;dur=[\d.]+$/);
     const { predictions } = JSON.parse(a.body) as { predictions: Record<string, number | string>[] };
     expect(predictions).toHaveLength(tgt.length);
-    expect(Object.keys(predictions[0]!)).toEqual(['station', 's1', 's0', ...OUT]);
+    expect(Object.keys(predictions[0]!)).toEqual(['station', 's0', 's1', ...OUT]);
     predictions.forEach((p, i) => {
       expect(p.station).toBe(`st-${i}`);
       expect(p.s0).toBe(tgt[i]![0]);
@@ -78,6 +79,19 @@ describe('POST /predict', () => {
     expectSame((n, i) => predictions[i]![n] as number, cliPoints, tgt.length);
     // The interval is mean ∓ 1.6449·std (float32).
     for (const p of predictions) expect(p.f_hi90 as number).toBeCloseTo((p.f_mean as number) + 1.6448536269514722 * (p.f_std as number), 4);
+  });
+
+  it('a context record with a null output is a missing observation: not context, the answer is unchanged', async () => {
+    // The command line's answer is for `ctx` alone; here extra records with no value sit among them.
+    const extra = randomContext(10, 5).map(([s0, s1]) => ({ s0, s1, f: null }));
+    const records = ctx.map(([s0, s1, f]) => ({ s0, s1, f }) as { s0: number; s1: number; f: number | null });
+    records.splice(7, 0, ...extra.slice(0, 5));
+    records.push(...extra.slice(5));
+    const a = await postJson(server.url, { context: records, targets: tgt.map(([s0, s1]) => ({ s0, s1 })) });
+    expect(a.status, a.body).toBe(200);
+    const { predictions } = JSON.parse(a.body) as { predictions: Record<string, number>[] };
+    expect(predictions).toHaveLength(tgt.length);
+    expectSame((n, i) => predictions[i]![n]!, cliPoints, tgt.length);
   });
 
   it('CSV text inside JSON, answered as CSV with Accept: text/csv', async () => {
