@@ -39,8 +39,12 @@ export class ConvCnp implements NeuralProcess {
   readonly config: ConvCnpConfig;
   readonly gridShape: [number, number];
 
-  constructor(config: ConvCnpConfig) {
+  private readonly setConvChunkElements: number | undefined;
+
+  /** `setConvChunkElements`: budget of one chunk of the decoder's SetConv weights (nn/setconv.ts; tests force chunking with it). */
+  constructor(config: ConvCnpConfig, options: { setConvChunkElements?: number } = {}) {
     this.config = config;
+    this.setConvChunkElements = options.setConvChunkElements;
     this.gridShape = gridSize(config) as [number, number];
   }
 
@@ -117,7 +121,7 @@ export class ConvCnp implements NeuralProcess {
       const [a0, a1] = this.axes(k.grid.backend);
       const [B, n0, n1] = k.grid.shape as [number, number, number];
       const withDensity = E.concat([E.ones([B, n0, n1, 1], k.grid.backend), k.grid], 3);
-      const z = normaliseByDensity(gridToPoints(withDensity, get(p, 'dec.log_scale'), a0, a1, test.s!));
+      const z = normaliseByDensity(gridToPoints(withDensity, get(p, 'dec.log_scale'), a0, a1, test.s!, this.setConvChunkElements));
       return headOutput(c, p, 'head', c.headHidden.length + 1, 'relu', dense(p, 'dec.dense', z));
     });
   }
