@@ -13,7 +13,8 @@
  * sees the same test batches; they are generated once per variant and reused across cells (with
  * the exact GP posterior's NLL where the task is a GP). Timing variants (the SIR size sweep)
  * generate their batches inside the timed loop, as the reference does, after `warmup` batches.
- * An out-of-memory error in a variant is recorded for that model and size, not raised.
+ * An out-of-memory error in a variant is recorded for that model and size, not raised. ConvCNP is
+ * evaluated on a copy re-gridded onto each variant's domain (baselines.md §3; registry `regridFor`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,7 +25,7 @@ import type { Batch } from '../data/batch.js';
 import { BatchStream } from '../data/stream.js';
 import { gpOracle } from '../data/tasks.js';
 import { parseTrainConfig, type AnyModelConfig, type TaskConfig, type TrainConfig } from '../models/config.js';
-import { buildModel } from '../models/registry.js';
+import { buildModel, regridFor } from '../models/registry.js';
 import { toParams } from '../nn/params.js';
 import { writeFileAtomic } from '../train/atomic.js';
 import { BEST_DIR, loadModelFolder, TRAINER_STATE_FILE, WEIGHTS_FILE } from '../train/checkpoint.js';
@@ -247,7 +248,13 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
   try {
     const params = toParams(specs, tensors);
     for (const plan of plans) {
-      const r = await evaluateVariant(net, params, backend, plan, cache);
+      // ConvCNP is evaluated on a copy re-gridded onto the variant's domain (shifted, scaled).
+      // (A variant whose task does not resolve keeps the trained model; evaluateVariant reports why.)
+      let cfg = loaded.config.model;
+      try {
+        cfg = regridFor(cfg, resolveTask(plan.variant.task, plan.batchSize, `variant ${plan.variant.label}`).shape);
+      } catch { /* reported by evaluateVariant */ }
+      const r = await evaluateVariant(cfg === loaded.config.model ? net : buildModel(cfg), params, backend, plan, cache);
       variants[plan.variant.label] = r;
       emit({ type: 'variant', model, seed, variant: plan.variant.label, result: r });
     }

@@ -13,6 +13,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import { normal } from '../nn/init.js';
 import { dense, denseSpecs, layerNormSpecs, mlpSpecs } from '../nn/layers.js';
+import { checkpoint, paramsUnder, withParams } from '../nn/checkpoint.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { depthwiseConv2d, gridToPoints, normaliseByDensity, pointsToGrid } from '../nn/setconv.js';
 import type { ContextInputs, Coords, ModelInputs, ModelOutput } from './bsa-tnp.js';
@@ -39,8 +40,12 @@ export class ConvCnp implements NeuralProcess {
   readonly config: ConvCnpConfig;
   readonly gridShape: [number, number];
 
-  constructor(config: ConvCnpConfig) {
+  private readonly setConvChunkElements: number | undefined;
+
+  /** `setConvChunkElements`: budget of one chunk of the decoder's SetConv weights (nn/setconv.ts; tests force chunking with it). */
+  constructor(config: ConvCnpConfig, options: { setConvChunkElements?: number } = {}) {
     this.config = config;
+    this.setConvChunkElements = options.setConvChunkElements;
     this.gridShape = gridSize(config) as [number, number];
   }
 
@@ -102,7 +107,12 @@ export class ConvCnp implements NeuralProcess {
       const s = E.where(m3, ctx.coords.s!, 0);
       const vals = E.concat([m3, E.mul(E.where(m3, ctx.f, 0), m3)], 2);
       let h = dense(p, 'enc.dense', normaliseByDensity(pointsToGrid(s, vals, get(p, 'enc.log_scale'), a0, a1)));
-      for (let l = 0; l < c.blocks; l++) h = this.resBlock(p, `cnn.${l}`, h);
+      // Each residual block is checkpointed (nn/checkpoint.ts): a training step keeps one block's
+      // [B, n0, n1, C] intermediates at a time (about ten per block) instead of all of them.
+      for (let l = 0; l < c.blocks; l++) {
+        const own = paramsUnder(p, [`cnn.${l}.`]);
+        h = checkpoint([h, ...own.values], ([x, ...w]) => this.resBlock(withParams(p, own.names, w), `cnn.${l}`, x!));
+      }
       return h;
     });
     return { grid, B, dispose() { grid.dispose(); } };
@@ -117,7 +127,7 @@ export class ConvCnp implements NeuralProcess {
       const [a0, a1] = this.axes(k.grid.backend);
       const [B, n0, n1] = k.grid.shape as [number, number, number];
       const withDensity = E.concat([E.ones([B, n0, n1, 1], k.grid.backend), k.grid], 3);
-      const z = normaliseByDensity(gridToPoints(withDensity, get(p, 'dec.log_scale'), a0, a1, test.s!));
+      const z = normaliseByDensity(gridToPoints(withDensity, get(p, 'dec.log_scale'), a0, a1, test.s!, this.setConvChunkElements));
       return headOutput(c, p, 'head', c.headHidden.length + 1, 'relu', dense(p, 'dec.dense', z));
     });
   }

@@ -85,15 +85,26 @@ export function modelConfigFor(name: string, task: TaskShape = {}): AnyModelConf
     case 'convcnp': {
       const d = task.dims ?? { s: 2 };
       if (d.s !== 2 || d.x || d.t) throw new ConfigError('model', 'convcnp is 2-D: it takes tasks with 2-D s and no x or t');
-      const dom = task.domain ?? { lo: [-2, -2], hi: [2, 2] };
-      return {
-        ...DEFAULT_CONVCNP, groups: noBias(false), output,
-        grid: { lo: dom.lo.map((v) => v - 0.5), hi: dom.hi.map((v) => v + 0.5) },
-      };
+      return { ...DEFAULT_CONVCNP, groups: noBias(false), output, grid: convCnpGrid(task) };
     }
     default:
       throw new ConfigError('model', `unknown model '${name}'; expected one of ${MODEL_NAMES.join(', ')}`);
   }
+}
+
+/** ConvCNP's grid bounds for a task: its s-domain with 0.5 padding (baselines.md §3). */
+export function convCnpGrid(task: TaskShape): { lo: number[]; hi: number[] } {
+  const dom = task.domain ?? { lo: [-2, -2], hi: [2, 2] };
+  return { lo: dom.lo.map((v) => v - 0.5), hi: dom.hi.map((v) => v + 0.5) };
+}
+
+/**
+ * A trained configuration for evaluation on another task: ConvCNP re-gridded onto that task's
+ * domain (baselines.md §3: "the shifted/scaled runs use re-gridded copies of the trained weights";
+ * the grid size is not a parameter, so the weights fit any grid); every other model unchanged.
+ */
+export function regridFor(config: AnyModelConfig, task: TaskShape): AnyModelConfig {
+  return config.kind === 'convcnp' ? { ...config, grid: convCnpGrid(task) } : config;
 }
 
 /** The model a configuration describes. `options` (precision, tiles) apply to BSA-TNP only. */

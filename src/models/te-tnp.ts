@@ -37,11 +37,13 @@ export class TeTnp implements NeuralProcess {
   readonly config: TeTnpConfig;
   private readonly block: TeBlockConfig;
 
-  constructor(config: TeTnpConfig) {
+  /** `pairChunkElements`: budget of one chunk of the pairwise tensors (nn/te-attention.ts; tests force chunking with it). */
+  constructor(config: TeTnpConfig, options: { pairChunkElements?: number } = {}) {
     this.config = config;
     this.block = {
       embedDim: config.embedDim, heads: config.heads, headDim: config.headDim, coordDims: coordDims(config.groups),
       pairMlp: config.pairMlp, ffn: config.ffn, activation: config.activation, eps: config.layerNormEps,
+      pairChunkElements: options.pairChunkElements,
     };
   }
 

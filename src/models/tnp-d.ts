@@ -35,7 +35,9 @@ export class TnpD implements NeuralProcess {
 
   constructor(config: TnpDConfig) {
     this.config = config;
-    this.attn = { heads: config.heads, headDim: config.headDim, kind: 'dense' };
+    // Scan attention (kernels/bsa, no bias groups, the key mask): never materialises [Q, K], so memory is
+    // linear in the number of test points; the same masked softmax as the dense path.
+    this.attn = { heads: config.heads, headDim: config.headDim, kind: 'scan' };
   }
 
   specs(rng: Rng): ParamSpec[] {

@@ -9,6 +9,7 @@
  */
 import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { checkpoint } from './checkpoint.js';
 
 /** ℓ = 1e-6 + exp(θ); returns 1/(2ℓ²) as [1, C, 1, 1]. */
 function inverseTwoL2(theta: Tensor): Tensor {
@@ -47,18 +48,38 @@ export function pointsToGrid(s: Tensor, vals: Tensor, theta: Tensor, a0: Tensor,
   });
 }
 
+/** Default budget of one chunk's [B, C, rows, n] weights in gridToPoints: 2^23 floats (32 MiB). */
+export const SETCONV_CHUNK_ELEMENTS = 1 << 23;
+
 /**
  * Grid → points. `h` [B, n0, n1, C] on axes a0, a1, `theta` [C], targets x [B, N, 2]. Returns
- * [B, N, C]: out[x, c] = Σ_u h[u, c]·exp(−‖x − u‖²/(2ℓ_c²)).
+ * [B, N, C]: out[x, c] = Σ_u h[u, c]·exp(−‖x − u‖²/(2ℓ_c²)). The per-axis weights [B, C, N, n]
+ * are built for a chunk of target rows at a time (rows are independent: exact), each chunk
+ * checkpointed (nn/checkpoint.ts), so memory stays bounded at any N in training and evaluation.
  */
-export function gridToPoints(h: Tensor, theta: Tensor, a0: Tensor, a1: Tensor, x: Tensor): Tensor {
+export function gridToPoints(h: Tensor, theta: Tensor, a0: Tensor, a1: Tensor, x: Tensor,
+  chunkElements = SETCONV_CHUNK_ELEMENTS): Tensor {
   return E.tidy(() => {
-    const inv = inverseTwoL2(theta);
-    const w0 = E.transpose(axisWeights(a0, column(x, 0), inv), [0, 1, 3, 2]); // [B, C, N, n0]
-    const w1 = E.transpose(axisWeights(a1, column(x, 1), inv), [0, 1, 3, 2]); // [B, C, N, n1]
+    const [B, N] = x.shape as [number, number];
+    const C = h.shape[3]!;
+    const n = Math.max(a0.shape[0]!, a1.shape[0]!);
+    const rows = Math.max(1, Math.floor(chunkElements / (B * C * n)));
     const hc = E.transpose(h, [0, 3, 1, 2]); // [B, C, n0, n1]
-    const t = E.matmul(w0, hc); // [B, C, N, n1]
-    return E.transpose(E.sum(E.mul(t, w1), -1), [0, 2, 1]);
+    const part = (hc: Tensor, theta: Tensor, x: Tensor, a0: Tensor, a1: Tensor): Tensor => E.tidy(() => {
+      const inv = inverseTwoL2(theta);
+      const w0 = E.transpose(axisWeights(a0, column(x, 0), inv), [0, 1, 3, 2]); // [B, C, rows, n0]
+      const w1 = E.transpose(axisWeights(a1, column(x, 1), inv), [0, 1, 3, 2]); // [B, C, rows, n1]
+      const t = E.matmul(w0, hc); // [B, C, rows, n1]
+      return E.transpose(E.sum(E.mul(t, w1), -1), [0, 2, 1]);
+    });
+    if (rows >= N) return part(hc, theta, x, a0, a1);
+    const outs: Tensor[] = [];
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const xc = E.slice(x, [0, r0, 0], [B, Math.min(rows, N - r0), 2]);
+      // The axes are inputs too: the backward reruns the chunk after the caller freed its own.
+      outs.push(checkpoint([hc, theta, xc, a0, a1], ([hcc, th, xcc, u0, u1]) => part(hcc!, th!, xcc!, u0!, u1!)));
+    }
+    return E.concat(outs, 1);
   });
 }
 

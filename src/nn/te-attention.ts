@@ -3,14 +3,17 @@
  * The per-head logits q_h(i)·k_h(j)/√d of every pair, together with the coordinate difference
  * z_i − z_j, go through a pairwise MLP that gives the pair's final logit per head; keys with mask
  * 0 are excluded; softmax over keys; values mixed per head; output projection. Locations enter
- * only as differences, so a common shift of all z leaves the output unchanged. Materialises
- * [B, Q, K, heads + Dz] (dense; the cost the spec states).
+ * only as differences, so a common shift of all z leaves the output unchanged. The pairwise
+ * tensors [B, Q, K, width] are built for a chunk of query rows at a time (rows are independent:
+ * exact), each chunk checkpointed (nn/checkpoint.ts), so a training step holds one chunk's pairwise
+ * intermediates, not all of them: the time is the spec's O(Q·K) pairwise MLP, the memory bounded.
  */
 import * as E from '../engine/ops.js';
 import { noGrad } from '../engine/tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/random.js';
 import { mergeHeads, splitHeads } from './attention.js';
+import { checkpoint, paramsUnder, withParams } from './checkpoint.js';
 import { dense, denseSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs, type Activation } from './layers.js';
 import type { ParamSpec, Params } from './params.js';
 
@@ -24,7 +27,12 @@ export interface TeBlockConfig {
   ffn: readonly number[];
   activation: Activation;
   eps: number;
+  /** Budget of one chunk's widest pairwise tensor, in elements (default PAIR_CHUNK_ELEMENTS). */
+  pairChunkElements?: number;
 }
+
+/** Default budget of a pairwise chunk: 2^23 floats (32 MiB) for the widest [B, rows, K, width]. */
+export const PAIR_CHUNK_ELEMENTS = 1 << 23;
 
 /** One TE block: LN (shared by both inputs), attention (q, k, v, out, pairwise MLP), LN2, FFN. */
 export function teBlockSpecs(name: string, c: TeBlockConfig, rng: Rng): ParamSpec[] {
@@ -68,9 +76,35 @@ export function teAttention(p: Params, name: string, c: TeBlockConfig, a: Tensor
     const [B, Q] = a.shape as [number, number];
     const K = b.shape[1]!;
     const H = c.heads;
-    const q = splitHeads(dense(p, `${name}.q`, a), H);
     const k = splitHeads(dense(p, `${name}.k`, b), H);
     const v = splitHeads(dense(p, `${name}.v`, b), H);
+    const width = Math.max(H + c.coordDims, ...c.pairMlp, c.embedDim);
+    const rows = Math.max(1, Math.floor((c.pairChunkElements ?? PAIR_CHUNK_ELEMENTS) / (B * K * width)));
+    if (rows >= Q) return teQueries(p, name, c, a, za, zb, k, v, mask);
+    // Query rows in chunks, each a checkpoint over its inputs: the query side's parameters, the
+    // chunk's rows and locations, and the shared keys, values and key locations.
+    const own = paramsUnder(p, [`${name}.q.`, `${name}.out.`, `${name}.pair.`]);
+    const outs: Tensor[] = [];
+    for (let q0 = 0; q0 < Q; q0 += rows) {
+      const n = Math.min(rows, Q - q0);
+      const ac = E.slice(a, [0, q0, 0], [B, n, a.shape[2]!]);
+      const zc = E.slice(za, [0, q0, 0], [B, n, c.coordDims]);
+      outs.push(checkpoint([ac, zc, zb, k, v, ...(mask ? [mask] : []), ...own.values], (xs) => {
+        const pc = withParams(p, own.names, xs.slice(xs.length - own.values.length));
+        return teQueries(pc, name, c, xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]!, mask ? xs[5]! : null);
+      }));
+    }
+    return E.concat(outs, 1);
+  });
+}
+
+/** TE attention of query rows a [B, Q, E] at za over split keys k, values v [B, H, K, d] at zb. */
+function teQueries(p: Params, name: string, c: TeBlockConfig, a: Tensor, za: Tensor, zb: Tensor, k: Tensor, v: Tensor,
+  mask: Tensor | null): Tensor {
+  return E.tidy(() => {
+    const [B, Q] = a.shape as [number, number];
+    const K = zb.shape[1]!;
+    const q = splitHeads(dense(p, `${name}.q`, a), c.heads);
     const logits = E.mul(E.matmul(q, k, { transB: true }), 1 / Math.sqrt(c.headDim)); // [B, H, Q, K]
     const dz = E.sub(E.reshape(za, [B, Q, 1, c.coordDims]), E.reshape(zb, [B, 1, K, c.coordDims]));
     const pair = E.concat([E.transpose(logits, [0, 2, 3, 1]), dz], 3); // [B, Q, K, H + Dz]

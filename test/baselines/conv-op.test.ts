@@ -33,6 +33,8 @@ describe.each([
   it.each([
     { shape: [2, 7, 6, 5], k: 3 },
     { shape: [1, 3, 4, 2], k: 5 },
+    // k = 9 (ConvCNP's width) on an image wider than the kernel: the CPU kernel's unrolled 9-tap path.
+    { shape: [1, 10, 11, 3], k: 9 },
   ])('$shape with a $k×$k kernel: forward and gradients against float64 and finite differences', async ({ shape, k }) => {
     const be = await get();
     if (!be) return;

@@ -140,11 +140,15 @@ describe.each([
   { name: 'cpu', get: async () => cpuBackend() as Backend | null },
   { name: 'webgpu', get: () => webgpuBackend() },
 ])('ConvCNP against the float64 reference on $name', ({ get }) => {
-  it('outputs, loss and gradients (finite differences)', async () => {
+  it.each([
+    { label: 'one pass', chunk: undefined },
+    // Budget B·(C + 1)·n·3 = 2·4·6·3: the decoder's SetConv in checkpointed chunks of 3 test points (3 + 1).
+    { label: 'decoder in checkpointed chunks of test points', chunk: 2 * 4 * 6 * 3 },
+  ])('outputs, loss and gradients (finite differences): $label', async ({ chunk }) => {
     const b = await get();
     if (!b) return;
     const t = randomTask(13, 2, 6, 4);
     t.mask[5] = 0;
-    await checkAgainstReference(new ConvCnp(TINY), reference(TINY), b, t, { seed: 1 });
+    await checkAgainstReference(new ConvCnp(TINY, { setConvChunkElements: chunk }), reference(TINY), b, t, { seed: 1 });
   });
 });

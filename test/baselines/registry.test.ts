@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import { BsaTnp } from '../../src/models/bsa-tnp.js';
 import { DEFAULT_CONFIG, parseAnyConfig, parseModelFolderConfig, type AnyModelConfig } from '../../src/models/config.js';
-import { buildModel, countModelParameters, MODEL_NAMES, modelConfigFor, type TaskShape } from '../../src/models/registry.js';
+import { buildModel, countModelParameters, MODEL_NAMES, modelConfigFor, regridFor, type TaskShape } from '../../src/models/registry.js';
+import { resolveTask } from '../../src/train/tasks.js';
+import { ConvCnp } from '../../src/models/convcnp.js';
 import { countParams } from '../../src/nn/params.js';
 import { TnpD } from '../../src/models/tnp-d.js';
 import * as E from '../../src/engine/ops.js';
@@ -60,6 +62,19 @@ describe('model registry', () => {
     const cc = modelConfigFor('convcnp', { domain: { lo: [8, 8], hi: [12, 12] } });
     expect(cc.kind === 'convcnp' && cc.grid).toEqual({ lo: [7.5, 7.5], hi: [12.5, 12.5] });
     expect(modelConfigFor('te-tnp-vanilla')).toMatchObject({ kind: 'te-tnp', pseudoTokens: 0 });
+  });
+
+  it('evaluation copies: ConvCNP trained on the 2-D GP is re-gridded onto the shifted ([7.5, 12.5]², 80²) and scaled ([-4.5, 4.5]², 144²) domains; other models are unchanged', () => {
+    const train = resolveTask({ name: 'gp2d', options: {} }, 8).shape;
+    const cc = modelConfigFor('convcnp', train);
+    const shifted = regridFor(cc, resolveTask({ name: 'gp2d-shifted', options: {} }, 8).shape);
+    const scaled = regridFor(cc, resolveTask({ name: 'gp2d-scaled', options: {} }, 8).shape);
+    if (shifted.kind !== 'convcnp' || scaled.kind !== 'convcnp') throw new Error('expected ConvCNP configurations');
+    expect([shifted.grid, new ConvCnp(shifted).gridShape]).toEqual([{ lo: [7.5, 7.5], hi: [12.5, 12.5] }, [80, 80]]);
+    expect([scaled.grid, new ConvCnp(scaled).gridShape]).toEqual([{ lo: [-4.5, -4.5], hi: [4.5, 4.5] }, [144, 144]]);
+    expect({ ...scaled, grid: cc.kind === 'convcnp' ? cc.grid : null }).toEqual(cc);
+    const tnpd = modelConfigFor('tnp-d', train);
+    expect(regridFor(tnpd, resolveTask({ name: 'gp2d-scaled', options: {} }, 8).shape)).toBe(tnpd);
   });
 
   it.each(MODEL_NAMES.map((n) => [n]))('%s: the count formula equals the built layout, and the config round-trips through JSON', (name) => {

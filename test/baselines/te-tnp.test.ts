@@ -111,11 +111,18 @@ describe.each([
   it.each([
     { label: 'pseudo tokens (M = 3)', config: TINY },
     { label: 'vanilla (M = 0)', config: { ...TINY, pseudoTokens: 0 } },
-  ])('$label: outputs, loss and gradients (finite differences)', async ({ config }) => {
+    // A pairwise budget of a few rows: every TE attention runs in checkpointed query chunks
+    // (uneven last chunk included), forward and backward against the same unchunked reference.
+    { label: 'pseudo tokens, query rows in checkpointed chunks', config: TINY, chunk: 1 },
+    { label: 'vanilla, query rows in checkpointed chunks', config: { ...TINY, pseudoTokens: 0 }, chunk: 1 },
+  ])('$label: outputs, loss and gradients (finite differences)', async ({ config, chunk }: { config: TeTnpConfig; chunk?: number }) => {
     const b = await get();
     if (!b) return;
     const t = randomTask(12, 2, 5, 3);
     t.mask[4] = 0;
-    await checkAgainstReference(new TeTnp(config), reference(config), b, t, { seed: 1 });
+    // Budget B·2·5·width: 2 query rows per chunk over the 5 context keys, 3 over the 3 pseudo tokens.
+    const width = Math.max(config.heads + 2, ...config.pairMlp, config.embedDim);
+    const model = new TeTnp(config, chunk ? { pairChunkElements: 2 * 2 * 5 * width } : {});
+    await checkAgainstReference(model, reference(config), b, t, { seed: 1 });
   });
 });
