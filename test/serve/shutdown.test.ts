@@ -3,6 +3,7 @@
  * predicted and another waiting in the queue, it stops accepting connections at once, answers
  * both in full (200), and exits 0.
  */
+import * as net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomContext, removeTempDirs } from '../cli-predict/fixtures.js';
 import { type ServeProcess, makeModel, postJson, request, spawnServe } from './helpers.js';
@@ -34,7 +35,14 @@ describe('SIGTERM', () => {
     p.child.kill('SIGTERM');
     while (!p.stderr().includes('"event":"shutdown_start"')) await new Promise((r) => setTimeout(r, 10));
     // The listening socket is closed: a new connection is refused while the big request still runs.
-    const refused = await fetch(`${p.url}/healthz`).then(() => 'answered', (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message);
+    // A raw TCP connect, not fetch: fetch may reuse a pooled keep-alive socket of the polling above,
+    // which the server closes (UND_ERR_SOCKET) without saying anything about new connections.
+    const refused = await new Promise<string>((resolve) => {
+      const u = new URL(p.url);
+      const s = net.connect(Number(u.port), u.hostname);
+      s.on('connect', () => { s.destroy(); resolve('connected'); });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
     expect(refused).toBe('ECONNREFUSED');
     expect(bigDone).toBe(false);
 
