@@ -65,12 +65,16 @@ export function loadPredictor(folder: string, backend: Backend, command: string,
   const abs = path.resolve(folder);
   if (!fs.existsSync(abs)) throw new UserError(`${command}: model folder '${abs}' does not exist (pass --model DIR, a folder with config.json and model.safetensors)`);
   if (!fs.statSync(abs).isDirectory()) throw new UserError(`${command}: --model '${abs}' is not a folder (expected a model folder with config.json and model.safetensors)`);
-  let loaded: ReturnType<typeof loadModelFolder>;
+  const loaded = readModelFolder(abs, command);
+  return Predictor.fromWeights(abs, loaded.config, loaded.weights, backend, command, options);
+}
+
+/** `loadModelFolder` with its `CheckpointError` turned into a `UserError` ("eval: cannot load the model: …"). */
+export function readModelFolder(folder: string, command: string): ReturnType<typeof loadModelFolder> {
   try {
-    loaded = loadModelFolder(abs);
+    return loadModelFolder(folder);
   } catch (e) {
     if (e instanceof CheckpointError) throw new UserError(`${command}: cannot load the model: ${e.message}`);
     throw e;
   }
-  return Predictor.fromWeights(abs, loaded.config, loaded.weights, backend, command, options);
 }

@@ -9,12 +9,11 @@
 import * as path from 'node:path';
 import { type CliContext, CliError, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { Progress } from '../../api/progress.js';
-import { createBackend, explainBackendError, parseBackendName } from '../../api/load-node.js';
+import { createBackend, explainBackendError, parseBackendName, readModelFolder } from '../../api/load-node.js';
 import * as E from '../../engine/ops.js';
 import { Rng } from '../../engine/random.js';
 import { buildModel } from '../../models/registry.js';
 import { toParams } from '../../nn/params.js';
-import { CheckpointError, loadModelFolder } from '../../train/checkpoint.js';
 import { encodeRows } from '../../train/table-rows.js';
 import { checkRows, formatSplit, parseTableSettings, TABLE_TASK, tableGenerators } from '../../train/table-run.js';
 import { evaluate } from '../../train/trainer.js';
@@ -32,13 +31,7 @@ export async function runTableEval(args: ParsedArgs, ctx: CliContext, folder: st
   if (str(args, 'task') !== undefined || str(args, 'task-options') !== undefined) {
     throw new UsageError('bsa-tnp eval: --task / --task-options name synthetic tasks; with --data the task is the one the model was trained on');
   }
-  let loaded: ReturnType<typeof loadModelFolder>;
-  try {
-    loaded = loadModelFolder(folder);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new CliError(`${cmd}: cannot load the model: ${e.message}`);
-    throw e;
-  }
+  const loaded = readModelFolder(folder, cmd);
   const training = loaded.config.training;
   if (training === null || training.task.name !== TABLE_TASK) {
     throw new CliError(`${cmd}: --data needs a model trained with 'train --data'; '${folder}' was trained on ${training === null ? 'an unknown task' : `task '${training.task.name}'`} (evaluate it without --data)`);

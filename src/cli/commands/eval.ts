@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
 import { Progress } from '../../api/progress.js';
-import { createBackend, explainBackendError, parseBackendName } from '../../api/load-node.js';
+import { createBackend, explainBackendError, parseBackendName, readModelFolder } from '../../api/load-node.js';
 import { intOption } from './predict.js';
 import * as E from '../../engine/ops.js';
 import { Rng } from '../../engine/random.js';
@@ -18,7 +18,6 @@ import { buildModel } from '../../models/registry.js';
 import { DEFAULT_TRAIN_CONFIG, type TaskConfig } from '../../models/config.js';
 import { toParams } from '../../nn/params.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
-import { CheckpointError, loadModelFolder } from '../../train/checkpoint.js';
 import { resolveTask, TASK_NAMES } from '../../train/tasks.js';
 import { evaluate } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
@@ -64,13 +63,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     throw new UsageError(`bsa-tnp eval: unknown --task '${task}'; expected one of ${TASK_NAMES.join(', ')}`);
   }
   const folder = path.resolve(ctx.cwd, modelArg);
-  let loaded: ReturnType<typeof loadModelFolder>;
-  try {
-    loaded = loadModelFolder(folder);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new CliError(`${cmd}: cannot load the model: ${e.message}`);
-    throw e;
-  }
+  const loaded = readModelFolder(folder, cmd);
   const trained = loaded.config.training;
   const batches = intOption(args, 'batches', cmd, trained?.testBatches ?? 100);
   const batchSize = intOption(args, 'batch-size', cmd, trained?.batchSize ?? DEFAULT_TRAIN_CONFIG.batchSize);
