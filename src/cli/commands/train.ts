@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { Progress } from '../../api/progress.js';
+import { trainProgress } from './train-progress.js';
 import { createBackend, parseBackendName } from '../../api/load-node.js';
 import { intOption } from './predict.js';
 import { ConfigError } from '../../models/config-checks.js';
@@ -24,7 +24,7 @@ import { BEST_DIR, CheckpointError, CONFIG_FILE, loadModelFolder, WEIGHTS_FILE }
 import { writeFileAtomic } from '../../train/atomic.js';
 import { encodeSafetensors } from '../../train/safetensors.js';
 import { BatchInputError } from '../../train/batch-inputs.js';
-import { Trainer, type TimeBudget, type TrainerOptions, type TrainEvent } from '../../train/trainer.js';
+import { Trainer, type TimeBudget, type TrainerOptions } from '../../train/trainer.js';
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
 import { isTableCheckpoint, runTableTrain } from './train-table.js';
 import { TABLE_TRAIN_OPTIONS } from './table-options.js';
@@ -164,38 +164,16 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     ? (task, batchSize, start) => new WorkerBatchStream(task, batchSize, start, { workers: dataWorkers })
     : undefined;
   const sink = ctx.stderr;
-  let progress: Progress | null = null;
-  let lastLoss: number | null = null;
-  let keep: 'last' | 'best' = 'last';
-  const onEvent = (e: TrainEvent) => {
-    switch (e.type) {
-      case 'start':
-        sink.write(`${JSON.stringify({ event: 'train_start', step: e.step, steps: e.steps, parameters: e.parameters, backend: e.backend, resumed: e.resumed, out })}\n`);
-        progress = new Progress({ total: e.steps, sink, label: 'train', start: e.step, unit: 'step' });
-        break;
-      case 'loss':
-        lastLoss = e.loss;
-        progress?.update(e.step, { loss: e.loss, lr: e.lr });
-        break;
-      case 'validation':
-        if (sink.isTTY) sink.write('\n');
-        sink.write(`${JSON.stringify({ event: 'validation', step: e.step, ...e.metrics, best: e.best })}\n`);
-        break;
-      case 'checkpoint':
-        // Refresh the kept model in OUT after every checkpoint.
-        exportKeptModel(out, ckDir, keep);
-        break;
-      case 'done':
-        progress?.finish(lastLoss === null ? {} : { loss: lastLoss });
-        break;
-    }
-  };
+  // Refresh the kept model in OUT after every checkpoint.
+  const progress = trainProgress(sink, out, 'train', () => exportKeptModel(out, ckDir, progress.keep));
+  const onEvent = progress.onEvent;
   let trainer: Trainer | null = null;
   try {
     trainer = resume
       ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay, ...(steps !== undefined ? { steps } : {}) })
       : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay });
-    keep = trainer.train.keep;
+    progress.keep = trainer.train.keep;
+    const keep = progress.keep;
     await trainer.run(undefined, budget);
     const src = exportKeptModel(out, ckDir, keep);
     ctx.stdout.write(`${JSON.stringify({
