@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { fsyncDir } from '../train/atomic.js';
+import { AtomicTextFile } from './atomic-text.js';
 
 /** A CSV input or output problem; the message is ready to show to the user. */
 export class CsvError extends Error {
@@ -252,8 +252,6 @@ export function formatNumber(x: number): string {
   return String(x);
 }
 
-let tmpCounter = 0;
-
 function quoteName(name: string): string {
   return /[",\r\n]/.test(name) || name !== name.trim() ? `"${name.replace(/"/g, '""')}"` : name;
 }
@@ -263,39 +261,27 @@ function quoteName(name: string): string {
  * renames it into place, `abort()` deletes it. Until `close()` succeeds the target is untouched.
  */
 export class CsvWriter {
-  private buffer: string[] = [];
-  private buffered = 0;
-  private closed = false;
+  private constructor(private readonly out: AtomicTextFile, readonly header: readonly string[]) {}
 
-  private constructor(
-    readonly file: string,
-    private readonly tmp: string,
-    private readonly fd: number,
-    readonly header: readonly string[],
-  ) {}
+  get file(): string {
+    return this.out.file;
+  }
+
+  private get closed(): boolean {
+    return this.out.closed;
+  }
 
   static open(file: string, header: readonly string[]): CsvWriter {
     const abs = path.resolve(file);
     const dir = path.dirname(abs);
     if (!fs.existsSync(dir)) throw new CsvError(`output folder '${dir}' does not exist`);
-    const tmp = path.join(dir, `.${path.basename(abs)}.tmp-${process.pid}-${tmpCounter++}`);
-    const fd = fs.openSync(tmp, 'w');
-    const w = new CsvWriter(abs, tmp, fd, [...header]);
+    const w = new CsvWriter(AtomicTextFile.open(abs), [...header]);
     w.push(`${header.map(quoteName).join(',')}\n`);
     return w;
   }
 
   private push(text: string): void {
-    this.buffer.push(text);
-    this.buffered += text.length;
-    if (this.buffered > 1 << 20) this.flush();
-  }
-
-  private flush(): void {
-    if (this.buffer.length === 0) return;
-    fs.writeSync(this.fd, this.buffer.join(''));
-    this.buffer = [];
-    this.buffered = 0;
+    this.out.push(text);
   }
 
   writeRow(values: ArrayLike<number>): void {
@@ -338,29 +324,12 @@ export class CsvWriter {
   }
 
   close(): void {
-    if (this.closed) return;
-    try {
-      this.flush();
-      fs.fsyncSync(this.fd);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    fs.closeSync(this.fd);
-    this.closed = true;
-    fs.renameSync(this.tmp, this.file);
-    fsyncDir(path.dirname(this.file));
+    this.out.close();
   }
 
   /** Discards everything written; the target file is left as it was. */
   abort(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      fs.closeSync(this.fd);
-    } finally {
-      fs.rmSync(this.tmp, { force: true });
-    }
+    this.out.abort();
   }
 }
 

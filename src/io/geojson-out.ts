@@ -9,43 +9,28 @@
  * inputs such as time, then the outputs f_mean, f_std, f_lo90, f_hi90, ...): numbers in the CSV's
  * shortest form, text as JSON strings, missing values as null.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { AtomicTextFile } from './atomic-text.js';
 import { formatNumber } from './csv.js';
-import { fsyncDir } from '../train/atomic.js';
-
-let counter = 0;
 
 export class GeoJsonWriter {
-  private parts: string[] = [];
-  private size = 0;
   private first = true;
-  private closed = false;
 
-  private constructor(readonly file: string, private readonly tmp: string, private readonly fd: number, readonly header: readonly string[],
+  private constructor(private readonly out: AtomicTextFile, readonly header: readonly string[],
     private readonly xy: readonly [number, number]) {}
+
+  get file(): string {
+    return this.out.file;
+  }
 
   /** `header`: all columns; `xy`: the indices of the point's x and y in it. */
   static open(file: string, header: readonly string[], xy: readonly [number, number]): GeoJsonWriter {
-    const abs = path.resolve(file);
-    const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${counter++}`);
-    const fd = fs.openSync(tmp, 'w');
-    const w = new GeoJsonWriter(abs, tmp, fd, header, xy);
+    const w = new GeoJsonWriter(AtomicTextFile.open(file), header, xy);
     w.push('{"type":"FeatureCollection","features":[\n');
     return w;
   }
 
   private push(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size > 1 << 20) this.flush();
-  }
-
-  private flush(): void {
-    if (this.parts.length === 0) return;
-    fs.writeSync(this.fd, this.parts.join(''));
-    this.parts = [];
-    this.size = 0;
+    this.out.push(s);
   }
 
   writeCells(row: readonly (number | string | null)[]): void {
@@ -62,28 +47,12 @@ export class GeoJsonWriter {
   }
 
   close(): void {
-    if (this.closed) return;
+    if (this.out.closed) return;
     this.push('\n]}\n');
-    try {
-      this.flush();
-      fs.fsyncSync(this.fd);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    fs.closeSync(this.fd);
-    this.closed = true;
-    fs.renameSync(this.tmp, this.file);
-    fsyncDir(path.dirname(this.file));
+    this.out.close();
   }
 
   abort(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      fs.closeSync(this.fd);
-    } finally {
-      fs.rmSync(this.tmp, { force: true });
-    }
+    this.out.abort();
   }
 }
