@@ -111,7 +111,6 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const ckDir = path.join(out, CHECKPOINT_DIR);
   const resume = args.values.resume === true;
   if (str(args, 'data') !== undefined || (resume && isTableCheckpoint(ckDir))) {
-    if (str(args, 'time-budget') !== undefined) throw new UsageError('bsa-tnp train: --time-budget is not supported with --data; use --steps (or --stop-after and --resume)');
     return runTableTrain(args, ctx);
   }
   for (const o of Object.keys(TABLE_TRAIN_OPTIONS)) {
