@@ -57,7 +57,20 @@ describe('backward compatibility', () => {
 });
 
 describe('fitSchema', () => {
-  it('Euclidean s: per-dimension means and one pooled std; numeric x and t z-scored; the shape', () => {
+  it('t: the unit is the median gap between distinct times (daily data: a day; irregular gaps: the median)', () => {
+    // Daily dates over 3 years with duplicates (many stations a day): unit 1 day, not the 316-day std.
+    const rows = [];
+    for (let d = 0; d < 1096; d++) for (let k = 0; k < 3; k++) rows.push({ t: 10000 + d, f: k });
+    const daily = fitSchema(rec(rows), { t: ['t'], f: ['f'] });
+    expect(daily.normalization.t!.std).toBe(1);
+    expect(daily.normalization.t!.mean).toBeCloseTo(10000 + 547.5, 9);
+    // Gaps 1, 1, 5, 30, 30 (sorted distinct times 0, 1, 2, 7, 37, 67): median gap (index 2 of 5) = 5.
+    const irregular = fitSchema(rec([0, 67, 1, 2, 7, 37, 2].map((t) => ({ t, f: 1 }))), { t: ['t'], f: ['f'] });
+    expect(irregular.normalization.t!.std).toBe(5);
+    // One distinct time: unit 1.
+    expect(fitSchema(rec([{ t: 4, f: 1 }, { t: 4, f: 2 }]), { t: ['t'], f: ['f'] }).normalization.t!.std).toBe(1);
+  });
+  it('Euclidean s: per-dimension means and one pooled std; numeric x z-scored; t centred in time steps; the shape', () => {
     const table = rec([
       { e: 0, n: 0, t: 1, x: 5, f: 1 }, { e: 2, n: 10, t: 2, x: 7, f: 2 }, { e: 4, n: 20, t: 3, x: 9, f: 4 },
     ]);
@@ -70,7 +83,7 @@ describe('fitSchema', () => {
     expect(s.normalization.e!.std).toBeCloseTo(pooled, 12);
     expect(s.normalization.n!.std).toBeCloseTo(pooled, 12);
     expect(s.normalization.t!.mean).toBeCloseTo(2, 12);
-    expect(s.normalization.t!.std).toBeCloseTo(Math.sqrt(2 / 3), 12);
+    expect(s.normalization.t!.std).toBe(1); // times 1, 2, 3: one step
     expect(s.times).toEqual({ t: { format: 'number', unit: 'day' } });
     expect(schemaShape(s)).toEqual({ x: 1, s: 2, t: 1, output: { kind: 'gaussian', dims: 1 } });
   });

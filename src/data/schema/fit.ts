@@ -9,7 +9,11 @@
  * - `s` with great-circle distance: not normalised (the distance needs lon°/lat°).
  * - `s` with Euclidean distance: per-dimension mean, one shared std (pooled over the dimensions) so
  *   distances keep their shape (no stretching of one axis).
- * - `t`, numeric `x`: z-scores per column. One-hot `x` dimensions: 0/1, not normalised.
+ * - `t`: centred on its mean and measured in time steps (the median gap between consecutive distinct
+ *   times: a day for daily data, about a month for monthly data). A z-score would shrink the gaps
+ *   inside one task's window to a tiny fraction of a unit (PM10: one day = 0.0014 of the 12-year
+ *   std), too small for the time bias to tell yesterday from last week.
+ * - numeric `x`: z-scores per column. One-hot `x` dimensions: 0/1, not normalised.
  * - Gaussian `f`: z-scores of the transformed values (observed values only).
  */
 import type { Distance } from '../../models/config.js';
@@ -113,6 +117,20 @@ function zStats(values: ArrayLike<number>, keep: (i: number) => boolean): Column
   return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
 }
 
+/** Mean, and the median gap between consecutive distinct values as the unit (1 if fewer than 2). */
+function stepStats(values: ArrayLike<number>, keep: (i: number) => boolean): ColumnStats {
+  const { mean } = zStats(values, keep);
+  const v: number[] = [];
+  for (let i = 0; i < values.length; i++) if (keep(i) && Number.isFinite(values[i]!)) v.push(values[i]!);
+  v.sort((a, b) => a - b);
+  const gaps: number[] = [];
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[i - 1]!) gaps.push(v[i]! - v[i - 1]!);
+  if (gaps.length === 0) return { mean, std: 1 };
+  gaps.sort((a, b) => a - b);
+  const step = gaps[gaps.length >> 1]!;
+  return { mean, std: step > 1e-12 * Math.max(1, Math.abs(mean)) ? step : 1 };
+}
+
 function sortLabels(labels: Iterable<string>): string[] {
   const all = [...new Set(labels)];
   const numeric = all.every((l) => Number.isFinite(Number(l)));
@@ -205,7 +223,7 @@ export function fitSchema(table: Table, flags: SchemaFlags, label = 'training da
   }
   // t
   t.forEach((n, k) => {
-    normalization[n] = zStats(tVals[k]!, keep);
+    normalization[n] = stepStats(tVals[k]!, keep);
     if (times[n]!.format === 'iso') units[n] ??= `${times[n]!.unit}s since 1970-01-01`;
   });
   // x
