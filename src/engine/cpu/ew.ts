@@ -1,0 +1,103 @@
+/**
+ * Runs the SIMD elementwise kernels (wasm/ew-wasm.ts, scripts/build-ew-wasm.ts) for the CPU
+ * backend: on the thread pool for large tensors, on the calling thread otherwise. Every operand
+ * must live in the heap's shared memory; `null`/`false` returns tell the caller to use its JS loops
+ * (plain-JS heap, browsers without shared memory, ops the module lacks, broadcasting other than a
+ * single element). Same float32 results as the JS loops (see the build script).
+ */
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { CpuHeap } from './heap.js';
+import type { ThreadPool } from './threads.js';
+import { ewKernelModule } from './wasm/kernels.js';
+
+interface EwExports {
+  ew_unary(op: number, x: number, o: number, tid: number, s: number, e: number): void;
+  ew_binary(op: number, a: number, sa: number, b: number, sb: number, o: number, tid: number, s: number, e: number): void;
+  bias_rows(o: number, bias: number, n: number, relu: number, tid: number, s: number, e: number): void;
+}
+
+const UNARY_CODES: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, square: 3, sqrt: 4, recip: 5 };
+const BINARY_CODES: Partial<Record<BinaryOp, number>> = {
+  add: 0, sub: 1, mul: 2, div: 3, gt: 4, ge: 5, lt: 6, le: 7, eq: 8, ne: 9, max: 10, min: 11,
+};
+
+/** Elements below which a kernel stays on the calling thread (waking the pool costs microseconds). */
+const PARALLEL_MIN = 1 << 16;
+/** Elements below which the JS loop is used (the call into wasm is not worth it). */
+const WASM_MIN = 64;
+
+const instances = new WeakMap<WebAssembly.Memory, EwExports>();
+
+export class EwKernels {
+  private readonly k: EwExports;
+
+  private constructor(private readonly heap: CpuHeap, private readonly pool: ThreadPool | undefined, memory: WebAssembly.Memory) {
+    let k = instances.get(memory);
+    if (!k) {
+      k = new WebAssembly.Instance(ewKernelModule(), { env: { memory } }).exports as unknown as EwExports;
+      instances.set(memory, k);
+    }
+    this.k = k;
+  }
+
+  /** Kernels on `heap`'s shared memory, or null when it has none. */
+  static create(heap: CpuHeap, pool: ThreadPool | undefined): EwKernels | null {
+    const mem = heap.memory;
+    if (!mem || typeof SharedArrayBuffer === 'undefined' || !(mem.buffer instanceof SharedArrayBuffer)) return null;
+    if (pool && pool.memory !== mem) pool = undefined;
+    return new EwKernels(heap, pool, mem);
+  }
+
+  private run(name: 'ew_unary' | 'ew_binary' | 'bias_rows', n: number, perUnit: number, args: number[]): void {
+    if (this.pool && n * perUnit >= PARALLEL_MIN) {
+      // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
+      const grain = Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4);
+      this.pool.run(name, n, grain, args);
+      return;
+    }
+    const f = this.k[name] as (...a: number[]) => void;
+    f(...args, 0, 0, n);
+  }
+
+  private ptrs(views: readonly Float32Array[]): number[] | null {
+    const out: number[] = [];
+    for (const v of views) {
+      const p = this.heap.offsetOf(v);
+      if (p < 0) return null;
+      out.push(p);
+    }
+    return out;
+  }
+
+  /** o[0:n] = op(x[0:n]); false when the kernel does not cover this call. */
+  unary(op: UnaryOp, x: Float32Array, o: Float32Array, n: number): boolean {
+    const code = UNARY_CODES[op];
+    if (code === undefined || n < WASM_MIN) return false;
+    const p = this.ptrs([x, o]);
+    if (!p) return false;
+    this.run('ew_unary', n, 1, [code, p[0]!, p[1]!]);
+    return true;
+  }
+
+  /**
+   * o[0:n] = a op b where each operand is either n contiguous elements or one element broadcast
+   * (aStride/bStride 1 or 0); false when the kernel does not cover this call.
+   */
+  binary(op: BinaryOp, a: Float32Array, aStride: 0 | 1, b: Float32Array, bStride: 0 | 1, o: Float32Array, n: number): boolean {
+    const code = BINARY_CODES[op];
+    if (code === undefined || n < WASM_MIN) return false;
+    const p = this.ptrs([a, b, o]);
+    if (!p) return false;
+    this.run('ew_binary', n, 1, [code, p[0]!, aStride, p[1]!, bStride, p[2]!]);
+    return true;
+  }
+
+  /** o[r, :] += bias (then ReLU if `relu`) for r < rows; false when not covered. */
+  biasRows(o: Float32Array, bias: Float32Array, rows: number, n: number, relu: boolean): boolean {
+    if (rows * n < WASM_MIN) return false;
+    const p = this.ptrs([o, bias]);
+    if (!p) return false;
+    this.run('bias_rows', rows, n, [p[0]!, p[1]!, n, relu ? 1 : 0]);
+    return true;
+  }
+}

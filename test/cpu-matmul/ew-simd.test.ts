@@ -1,0 +1,137 @@
+/**
+ * The CPU backend's SIMD elementwise kernels (wasm/ew-wasm.ts, scripts/build-ew-wasm.ts) and its
+ * per-op JS loops (engine/cpu/elementwise.ts), on the shared heap with and without the worker pool
+ * and on the plain-JS heap, against a per-element float64 reference rounded to float32 (bitwise:
+ * these ops are correctly rounded), including NaN, ±0, ±∞, odd lengths (scalar tails) and
+ * broadcasting (one element, rows, columns, middle axes). Also the committed module is what the
+ * build script makes (wabt, no C toolchain).
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BinaryOp, UnaryOp } from '../../src/engine/backend.js';
+import { CpuBackend } from '../../src/engine/cpu/backend.js';
+import { createHeap } from '../../src/engine/cpu/heap.js';
+import { createNodeThreadPool } from '../../src/engine/cpu/worker-node.js';
+import { Rng } from '../../src/engine/random.js';
+
+const UN: Record<string, (x: number) => number> = {
+  relu: (x) => (x > 0 ? x : 0), neg: (x) => -x, abs: Math.abs, square: (x) => x * x, sqrt: Math.sqrt, recip: (x) => 1 / x,
+  exp: Math.exp, tanh: Math.tanh,
+};
+const BIN: Record<string, (a: number, b: number) => number> = {
+  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+  gt: (a, b) => +(a > b), ge: (a, b) => +(a >= b), lt: (a, b) => +(a < b), le: (a, b) => +(a <= b),
+  eq: (a, b) => +(a === b), ne: (a, b) => +(a !== b),
+  // The engine's rule: a >= b or a is NaN ? a : b (ties keep a, so max(−0, +0) = −0).
+  max: (a, b) => (a >= b || Number.isNaN(a) ? a : b),
+  min: (a, b) => (a <= b || Number.isNaN(a) ? a : b),
+};
+
+const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1, -1, 2.5, -2.5, 1e-40, 3e38];
+
+function values(n: number, seed: number): Float32Array {
+  const r = Rng.fromSeed(seed);
+  const x = Float32Array.from({ length: n }, () => (r.uniform() - 0.5) * 8);
+  for (let i = 0; i < Math.min(n, 40); i++) x[i] = SPECIAL[(i * 7 + seed) % SPECIAL.length]!;
+  for (let i = 40; i < n; i += 13) x[i] = x[i - 1]!; // ties for comparisons
+  return x;
+}
+
+const same = (got: Float32Array, want: Float32Array): string | null => {
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) return `index ${i}: got ${got[i]}, want ${want[i]}`;
+  return null;
+};
+
+function refBinary(f: (a: number, b: number) => number, a: Float32Array, as: number[], b: Float32Array, bs: number[], out: number[]): Float32Array {
+  const n = out.reduce((p, d) => p * d, 1);
+  const o = new Float32Array(n);
+  const idx = (i: number, shape0: number[]) => {
+    const shape = [...Array<number>(out.length - shape0.length).fill(1), ...shape0];
+    let off = 0; let stride = 1; let rem = i;
+    const pos: number[] = [];
+    for (let d = out.length - 1; d >= 0; d--) { pos[d] = rem % out[d]!; rem = Math.floor(rem / out[d]!); }
+    for (let d = out.length - 1; d >= 0; d--) { off += (shape[d] === 1 ? 0 : pos[d]!) * stride; stride *= shape[d]!; }
+    return off;
+  };
+  for (let i = 0; i < n; i++) o[i] = f(a[idx(i, as)]!, b[idx(i, bs)]!);
+  return o;
+}
+
+const pools: { destroy(): void }[] = [];
+afterAll(() => pools.forEach((p) => p.destroy()));
+
+async function backends(): Promise<[string, CpuBackend][]> {
+  const heap = createHeap();
+  const pool = await createNodeThreadPool({ memory: heap.memory!, threads: 3 });
+  pools.push(pool);
+  return [['shared heap, pool', new CpuBackend({ heap, pool })], ['shared heap, no pool', new CpuBackend()],
+    ['plain JS heap', new CpuBackend({ heap: createHeap({ plain: true }) })]];
+}
+
+describe('cpu elementwise kernels', () => {
+  it('unary and same-shape / one-element binary ops match float64 rounded to float32, bit for bit', async () => {
+    for (const [name, be] of await backends()) {
+      // 70001 elements: above the pool threshold (chunks with 4-element tails); 67: one thread.
+      for (const n of [67, 70001]) {
+        const x = values(n, 3);
+        const y = values(n, 5);
+        for (const op of Object.keys(UN) as UnaryOp[]) {
+          const got = await be.read(be.unary(op, be.upload(x)));
+          expect(same(got, Float32Array.from(x, UN[op]!)), `${name} ${op} n=${n}`).toBeNull();
+        }
+        for (const op of Object.keys(BIN) as BinaryOp[]) {
+          const f = BIN[op]!;
+          const got = await be.read(be.binary(op, be.upload(x), [n], be.upload(y), [n], [n]));
+          expect(same(got, Float32Array.from(x, (v, i) => f(v, y[i]!))), `${name} ${op} n=${n}`).toBeNull();
+          for (const s of [0, -0, NaN, 1.5]) {
+            const sv = new Float32Array([s]);
+            const gb = await be.read(be.binary(op, be.upload(x), [n], be.upload(sv), [1], [n]));
+            expect(same(gb, Float32Array.from(x, (v) => f(v, s))), `${name} ${op} scalar b=${s}`).toBeNull();
+            const ga = await be.read(be.binary(op, be.upload(sv), [1], be.upload(x), [n], [n]));
+            expect(same(ga, Float32Array.from(x, (v) => f(s, v))), `${name} ${op} scalar a=${s}`).toBeNull();
+          }
+        }
+      }
+    }
+  });
+
+  it('broadcast binary ops and where match a per-element reference', async () => {
+    const cases: [number[], number[], number[]][] = [
+      [[5, 7], [1, 7], [5, 7]], [[5, 7], [5, 1], [5, 7]], [[3, 1, 6], [1, 4, 6], [3, 4, 6]],
+      [[2, 3, 4, 5], [2, 1, 1, 5], [2, 3, 4, 5]], [[2, 1, 4, 1], [1, 3, 1, 5], [2, 3, 4, 5]], [[1, 1, 9], [4, 3, 9], [4, 3, 9]], [[4, 1, 9], [4, 3, 9], [4, 3, 9]],
+    ];
+    for (const [name, be] of await backends()) {
+      for (const [as, bs, os] of cases) {
+        const a = values(as.reduce((p, d) => p * d, 1), 7);
+        const b = values(bs.reduce((p, d) => p * d, 1), 11);
+        for (const op of ['add', 'sub', 'mul', 'max', 'gt'] as BinaryOp[]) {
+          const got = await be.read(be.binary(op, be.upload(a), as, be.upload(b), bs, os));
+          expect(same(got, refBinary(BIN[op]!, a, as, b, bs, os)), `${name} ${op} ${as}|${bs}`).toBeNull();
+        }
+        const cond = Float32Array.from(b, (v) => (v > 0 ? 1 : 0));
+        const got = await be.read(be.where(be.upload(cond), bs, be.upload(a), as, be.upload(b), bs, os));
+        const [cw, aw, bw] = [refBinary((c) => c, cond, bs, cond, bs, os), refBinary((x) => x, a, as, a, as, os), refBinary((x) => x, b, bs, b, bs, os)];
+        const want = cw.map((c, i) => (c !== 0 ? aw[i]! : bw[i]!));
+        expect(same(got, want), `${name} where ${as}|${bs}`).toBeNull();
+      }
+    }
+  });
+
+  it('matmul with bias and residual adds them (SIMD epilogue) as the JS heap does', async () => {
+    const [[, pooled], , [, plain]] = await backends();
+    for (const [m, k, n] of [[300, 16, 130], [3, 5, 7]]) {
+      const a = values(m * k, 1).map((v) => (Number.isFinite(v) ? v : 0));
+      const w = values(k * n, 2).map((v) => (Number.isFinite(v) ? v : 0));
+      const bias = values(n, 4);
+      const res = values(m * n, 6);
+      const run = (be: CpuBackend) => be.read(be.matmul(be.upload(a), be.upload(w), {
+        batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0, bias: be.upload(bias), residual: be.upload(res),
+      }));
+      expect(same(await run(pooled!), await run(plain!))).toBeNull();
+    }
+  });
+
+  it('the committed module is what scripts/build-ew-wasm.ts builds', () => {
+    expect(() => execFileSync('node', ['--import', 'tsx', 'scripts/build-ew-wasm.ts', '--check'], { stdio: ['ignore', 'pipe', 'pipe'] })).not.toThrow();
+  });
+});
