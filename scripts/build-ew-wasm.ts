@@ -11,6 +11,8 @@
  * - ew_binary(op, a, sa, b, sb, o): o = a op b, sa/sb 1 = contiguous, 0 = the operand's first element
  *   broadcast; op 0 add, 1 sub, 2 mul, 3 div, 4 gt, 5 ge, 6 lt, 7 le, 8 eq, 9 ne, 10 max, 11 min.
  * - bias_rows(o, bias, n, relu) over rows: o[r, :] += bias, then relu when relu ≠ 0.
+ * - dw_forward / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
+ *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
  * Every op gives the float32 result the JS loops give (float64 arithmetic rounded to float32 is the
  * correctly rounded float32 result for + − × ÷ √; max/min keep the JS NaN and signed-zero rules).
  */
@@ -78,6 +80,103 @@ function dispatch(name: string, params: string, count: number, call: (k: number)
   )`;
 }
 
+/** i32 helpers for the conv kernels' text. */
+const g = (v: string) => `(local.get $${v})`;
+const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+const sub = (a: string, b: string) => `(i32.sub ${a} ${b})`;
+const set = (v: string, e: string) => `(local.set $${v} ${e})`;
+const c32 = (n: number) => `(i32.const ${n})`;
+/** Two float32 at byte address `a` as float64x2. */
+const ld2 = (a: string) => `(f64x2.promote_low_f32x4 (v128.load64_zero ${a}))`;
+const forLoop = (v: string, from: string, to: string, step: string, body: string) => `
+    ${set(v, from)}
+    (block $${v}_d (loop $${v}_l
+      (br_if $${v}_d (i32.ge_s ${g(v)} ${to}))${body}
+      ${set(v, add(g(v), step))}
+      (br $${v}_l)))`;
+
+/**
+ * dw_forward(x, K, y, H, W, C, k, tid, s, e): rows [s, e) of b·H + h: y[b,h,:,:] += Σ_taps K·x
+ * (y holds the bias; K already flipped when wanted). Channel pairs in float64x2: per pixel and
+ * kernel row the taps are summed in float64 (the first product, then + each next; from 0 when some
+ * taps fall outside), then added to y and rounded, the JS kernel's arithmetic. C must be even.
+ */
+const DW_FORWARD = `
+  (func (export "dw_forward") (param $x i32) (param $K i32) (param $y i32) (param $H i32) (param $W i32) (param $C i32) (param $k i32)
+    (param $tid i32) (param $s i32) (param $e i32)
+    (local $row i32) (local $h i32) (local $b i32) (local $r i32) (local $dy i32) (local $hs i32) (local $q i32) (local $dx0 i32) (local $dx1 i32)
+    (local $c i32) (local $dx i32) (local $out i32) (local $inRow i32) (local $tapRow i32) (local $dst i32) (local $src i32)
+    (local $rowB i32) (local $C4 i32) (local $kp i32) (local $xp i32) (local $acc v128)
+    ${set('r', `(i32.shr_s ${sub(g('k'), c32(1))} ${c32(1)})`)}
+    ${set('rowB', `(i32.shl ${mul(g('W'), g('C'))} ${c32(2)})`)}
+    ${set('C4', `(i32.shl ${g('C')} ${c32(2)})`)}
+    ${forLoop('row', g('s'), g('e'), c32(1), `
+      ${set('b', `(i32.div_s ${g('row')} ${g('H')})`)}
+      ${set('h', sub(g('row'), mul(g('b'), g('H'))))}
+      ${set('out', add(g('y'), mul(g('row'), g('rowB'))))}
+      ${forLoop('dy', c32(0), g('k'), c32(1), `
+        ${set('hs', sub(add(g('h'), g('dy')), g('r')))}
+        (if (i32.and (i32.ge_s ${g('hs')} ${c32(0)}) (i32.lt_s ${g('hs')} ${g('H')})) (then
+        ${set('inRow', add(g('x'), mul(add(mul(g('b'), g('H')), g('hs')), g('rowB'))))}
+        ${set('tapRow', add(g('K'), mul(mul(g('dy'), g('k')), g('C4'))))}
+        ${forLoop('q', c32(0), g('W'), c32(1), `
+          ${set('dx0', `(select ${sub(g('r'), g('q'))} ${c32(0)} (i32.lt_s ${g('q')} ${g('r')}))`)}
+          ${set('dx1', `(select ${sub(add(g('W'), g('r')), g('q'))} ${g('k')} (i32.ge_s ${add(g('q'), g('r'))} ${g('W')}))`)}
+          ${set('dst', add(g('out'), mul(g('q'), g('C4'))))}
+          ${set('src', add(g('inRow'), mul(sub(g('q'), g('r')), g('C4'))))}
+          ${forLoop('c', c32(0), g('C'), c32(2), `
+            ${set('kp', add(add(g('tapRow'), mul(g('dx0'), g('C4'))), `(i32.shl ${g('c')} ${c32(2)})`))}
+            ${set('xp', add(add(g('src'), mul(g('dx0'), g('C4'))), `(i32.shl ${g('c')} ${c32(2)})`))}
+            ${set('dx', g('dx0'))}
+            (if (i32.eq ${sub(g('dx1'), g('dx0'))} ${c32(9)})
+              (then
+                ${set('acc', `(f64x2.mul ${ld2(g('kp'))} ${ld2(g('xp'))})`)}
+                ${set('kp', add(g('kp'), g('C4')))} ${set('xp', add(g('xp'), g('C4')))} ${set('dx', add(g('dx'), c32(1)))})
+              (else ${set('acc', '(v128.const f64x2 0 0)')}))
+            (block $t_d (loop $t_l
+              (br_if $t_d (i32.ge_s ${g('dx')} ${g('dx1')}))
+              ${set('acc', `(f64x2.add ${g('acc')} (f64x2.mul ${ld2(g('kp'))} ${ld2(g('xp'))}))`)}
+              ${set('kp', add(g('kp'), g('C4')))} ${set('xp', add(g('xp'), g('C4')))} ${set('dx', add(g('dx'), c32(1)))}
+              (br $t_l)))
+            (v128.store64_lane 0 ${add(g('dst'), `(i32.shl ${g('c')} ${c32(2)})`)}
+              (f32x4.demote_f64x2_zero (f64x2.add ${ld2(add(g('dst'), `(i32.shl ${g('c')} ${c32(2)})`))} ${g('acc')})))`)}`)}))`)}`)}
+  )`;
+
+/**
+ * dw_kgrad(x, g, acc, B, H, W, C, k, tid, s, e): channel pairs [s, e): acc[tap, c] (float64) +=
+ * Σ_q g·x per (b, h, dy, dx) row pair, in the JS kernel's order (so the sums are the same).
+ */
+const DW_KGRAD = `
+  (func (export "dw_kgrad") (param $x i32) (param $g i32) (param $acc i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $k i32)
+    (param $tid i32) (param $s i32) (param $e i32)
+    (local $b i32) (local $h i32) (local $r i32) (local $dy i32) (local $hs i32) (local $dx i32) (local $q0 i32) (local $q1 i32) (local $q i32)
+    (local $cp i32) (local $go i32) (local $inRow i32) (local $tap i32) (local $gi i32) (local $xi i32) (local $ap i32)
+    (local $rowB i32) (local $C4 i32) (local $sum v128)
+    ${set('r', `(i32.shr_s ${sub(g('k'), c32(1))} ${c32(1)})`)}
+    ${set('rowB', `(i32.shl ${mul(g('W'), g('C'))} ${c32(2)})`)}
+    ${set('C4', `(i32.shl ${g('C')} ${c32(2)})`)}
+    ${forLoop('b', c32(0), g('B'), c32(1), forLoop('h', c32(0), g('H'), c32(1), `
+      ${set('go', add(g('g'), mul(add(mul(g('b'), g('H')), g('h')), g('rowB'))))}
+      ${forLoop('dy', c32(0), g('k'), c32(1), `
+        ${set('hs', sub(add(g('h'), g('dy')), g('r')))}
+        (if (i32.and (i32.ge_s ${g('hs')} ${c32(0)}) (i32.lt_s ${g('hs')} ${g('H')})) (then
+        ${set('inRow', add(g('x'), mul(add(mul(g('b'), g('H')), g('hs')), g('rowB'))))}
+        ${forLoop('dx', c32(0), g('k'), c32(1), `
+          ${set('tap', mul(add(mul(g('dy'), g('k')), g('dx')), g('C')))}
+          ${set('q0', `(select ${sub(g('r'), g('dx'))} ${c32(0)} (i32.gt_s ${sub(g('r'), g('dx'))} ${c32(0)}))`)}
+          ${set('q1', `(select ${sub(add(g('W'), g('r')), g('dx'))} ${g('W')} (i32.lt_s ${sub(add(g('W'), g('r')), g('dx'))} ${g('W')}))`)}
+          ${forLoop('cp', g('s'), g('e'), c32(1), `
+            ${set('sum', '(v128.const f64x2 0 0)')}
+            ${set('gi', add(add(g('go'), mul(g('q0'), g('C4'))), `(i32.shl ${g('cp')} ${c32(3)})`))}
+            ${set('xi', add(add(g('inRow'), mul(sub(add(g('q0'), g('dx')), g('r')), g('C4'))), `(i32.shl ${g('cp')} ${c32(3)})`))}
+            ${forLoop('q', g('q0'), g('q1'), c32(1), `
+              ${set('sum', `(f64x2.add ${g('sum')} (f64x2.mul ${ld2(g('gi'))} ${ld2(g('xi'))}))`)}
+              ${set('gi', add(g('gi'), g('C4')))} ${set('xi', add(g('xi'), g('C4')))}`)}
+            ${set('ap', add(g('acc'), `(i32.shl ${add(g('tap'), `(i32.shl ${g('cp')} ${c32(1)})`)} ${c32(3)})`))}
+            (v128.store ${g('ap')} (f64x2.add (v128.load ${g('ap')}) ${g('sum')}))`)}`)}))`)}`))}
+  )`;
+
 function build(): string {
   const ld = (p: string) => (vec: boolean) => (vec ? `(v128.load ${addr(p)})` : `(v128.load32_splat ${addr(p)})`);
   const ldStrided = (p: string, st: string) => (vec: boolean) =>
@@ -121,6 +220,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
+  fns.push(DW_FORWARD, DW_KGRAD);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )

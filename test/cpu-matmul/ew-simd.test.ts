@@ -4,7 +4,8 @@
  * and on the plain-JS heap, against a per-element float64 reference rounded to float32 (bitwise:
  * these ops are correctly rounded), including NaN, ±0, ±∞, odd lengths (scalar tails) and
  * broadcasting (one element, rows, columns, middle axes). Also the committed module is what the
- * build script makes (wabt, no C toolchain).
+ * build script makes (wabt, no C toolchain). The depthwise convolution's SIMD kernels give the same
+ * bits as its JavaScript kernels (kernels/conv/cpu.ts), forward and both gradients.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { CpuBackend } from '../../src/engine/cpu/backend.js';
 import { createHeap } from '../../src/engine/cpu/heap.js';
 import { createNodeThreadPool } from '../../src/engine/cpu/worker-node.js';
 import { Rng } from '../../src/engine/random.js';
+import * as E from '../../src/engine/ops.js';
+import { depthwiseConv2d } from '../../src/kernels/conv/op.js';
 
 const UN: Record<string, (x: number) => number> = {
   relu: (x) => (x > 0 ? x : 0), neg: (x) => -x, abs: Math.abs, square: (x) => x * x, sqrt: Math.sqrt, recip: (x) => 1 / x,
@@ -128,6 +131,27 @@ describe('cpu elementwise kernels', () => {
         batch: 1, m, k, n, transA: false, transB: false, strideA: 0, strideB: 0, bias: be.upload(bias), residual: be.upload(res),
       }));
       expect(same(await run(pooled!), await run(plain!))).toBeNull();
+    }
+  });
+
+  it('depthwise convolution: SIMD kernels (pool, no pool) give the JS kernels\' bits, forward and gradients', async () => {
+    const [[, pooled], [, single], [, plain]] = await backends();
+    for (const [B, H, W, C, k] of [[2, 11, 13, 6, 9], [1, 5, 4, 4, 9], [3, 7, 6, 8, 3]]) {
+      const x = values(B * H * W * C, 21).map((v) => (Number.isFinite(v) ? v : 0.5));
+      const w = values(k * k * C, 22).map((v) => (Number.isFinite(v) ? v : -0.25));
+      const bias = values(C, 23).map((v) => (Number.isFinite(v) ? v : 1));
+      const R = values(B * H * W * C, 24).map((v) => (Number.isFinite(v) ? v : 2));
+      const run = async (be: CpuBackend) => {
+        const [xt, wt, bt, rt] = [E.tensor(x, [B, H, W, C], be), E.tensor(w, [k, k, C], be), E.tensor(bias, [C], be), E.tensor(R, [B, H, W, C], be)];
+        const y = await depthwiseConv2d(xt, wt, bt).data();
+        const { grads } = E.valueAndGrad(([a, b2, c]) => E.sum(E.mul(depthwiseConv2d(a!, b2!, c!), rt)))([xt, wt, bt]);
+        return [y, ...(await Promise.all(grads.map((t) => t.data())))];
+      };
+      const want = await run(plain!);
+      for (const be of [pooled!, single!]) {
+        const got = await run(be);
+        got.forEach((v, i) => expect(same(v, want[i]!), `conv ${[B, H, W, C, k]} output ${i}`).toBeNull());
+      }
     }
   });
 

@@ -53,8 +53,8 @@ export class CpuBackend implements Backend {
   readonly memory = new MemoryAccount();
   readonly heap: CpuHeap;
   readonly pool: ThreadPool | undefined;
-  /** SIMD elementwise kernels on the shared heap (null on a plain-JS heap: JS loops). */
-  private readonly ew: EwKernels | null;
+  /** SIMD elementwise and convolution kernels on the shared heap (null on a plain-JS heap: JS loops). */
+  readonly ew: EwKernels | null;
 
   constructor(opts: CpuBackendOptions = {}) {
     this.heap = opts.heap ?? createHeap();

@@ -14,6 +14,8 @@ interface EwExports {
   ew_unary(op: number, x: number, o: number, tid: number, s: number, e: number): void;
   ew_binary(op: number, a: number, sa: number, b: number, sb: number, o: number, tid: number, s: number, e: number): void;
   bias_rows(o: number, bias: number, n: number, relu: number, tid: number, s: number, e: number): void;
+  dw_forward(x: number, K: number, y: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
+  dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
 
 const UNARY_CODES: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, square: 3, sqrt: 4, recip: 5 };
@@ -48,11 +50,10 @@ export class EwKernels {
     return new EwKernels(heap, pool, mem);
   }
 
-  private run(name: 'ew_unary' | 'ew_binary' | 'bias_rows', n: number, perUnit: number, args: number[]): void {
+  private run(name: 'ew_unary' | 'ew_binary' | 'bias_rows' | 'dw_forward' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
     if (this.pool && n * perUnit >= PARALLEL_MIN) {
       // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
-      const grain = Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4);
-      this.pool.run(name, n, grain, args);
+      this.pool.run(name, n, grain ?? Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4), args);
       return;
     }
     const f = this.k[name] as (...a: number[]) => void;
@@ -98,6 +99,33 @@ export class EwKernels {
     const p = this.ptrs([o, bias]);
     if (!p) return false;
     this.run('bias_rows', rows, n, [p[0]!, p[1]!, n, relu ? 1 : 0]);
+    return true;
+  }
+
+  /**
+   * Depthwise convolution forward (kernels/conv/cpu.ts `depthwiseForwardCpu` semantics): y [B·H
+   * rows of W·C] already holds the bias; K [k, k, C] already flipped when wanted. False when not
+   * covered (odd C, operands outside the heap).
+   */
+  depthwiseForward(x: Float32Array, K: Float32Array, y: Float32Array, B: number, H: number, W: number, C: number, k: number): boolean {
+    if (C % 2 !== 0) return false;
+    const p = this.ptrs([x, K, y]);
+    if (!p) return false;
+    this.run('dw_forward', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C, k], 1);
+    return true;
+  }
+
+  /**
+   * Depthwise kernel gradient (`depthwiseKernelGradCpu`): adds Σ g·x into `acc`, float64 [k, k, C]
+   * stored in a float32 view of 2·k·k·C elements (8-byte aligned). Channel pairs split over threads.
+   */
+  depthwiseKernelGrad(x: Float32Array, g: Float32Array, acc: Float32Array, B: number, H: number, W: number, C: number, k: number): boolean {
+    if (C % 2 !== 0) return false;
+    const p = this.ptrs([x, g, acc]);
+    if (!p || p[2]! % 8 !== 0) return false;
+    const pairs = C / 2;
+    const grain = this.pool ? Math.max(1, Math.ceil(pairs / (this.pool.size * 4))) : pairs;
+    this.run('dw_kgrad', pairs, B * H * W * 2 * k * k, [p[0]!, p[1]!, p[2]!, B, H, W, C, k], grain);
     return true;
   }
 }
