@@ -7,14 +7,15 @@
  *   npx tsx scripts/build-ew-wasm.ts [--check]
  *
  * Kernels (element ranges [start, end), byte pointers):
- * - ew_unary(op, x, o): o = op(x); op 0 relu, 1 neg, 2 abs, 3 square, 4 sqrt, 5 recip.
+ * - ew_unary(op, x, o): o = op(x); op 0 relu, 1 neg, 2 abs, 3 square, 4 sqrt, 5 recip, 6 exp.
  * - ew_binary(op, a, sa, b, sb, o): o = a op b, sa/sb 1 = contiguous, 0 = the operand's first element
  *   broadcast; op 0 add, 1 sub, 2 mul, 3 div, 4 gt, 5 ge, 6 lt, 7 le, 8 eq, 9 ne, 10 max, 11 min.
  * - bias_rows(o, bias, n, relu) over rows: o[r, :] += bias, then relu when relu ≠ 0.
  * - dw_forward / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
  *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
- * Every op gives the float32 result the JS loops give (float64 arithmetic rounded to float32 is the
- * correctly rounded float32 result for + − × ÷ √; max/min keep the JS NaN and signed-zero rules).
+ * Every op but exp gives the float32 result the JS loops give (float64 arithmetic rounded to float32
+ * is the correctly rounded float32 result for + − × ÷ √; max/min keep the JS NaN and signed-zero
+ * rules); exp is within one float32 ulp of Math.exp's (see $exp2).
  */
 import { embedLines, writeOrCheck } from './wasm-embed.js';
 
@@ -51,7 +52,35 @@ const UNARY: string[] = [
   `(f32x4.mul ${A} ${A})`,
   `(f32x4.sqrt ${A})`,
   `(f32x4.div ${ONE} ${A})`,
+  // exp: float64 on each half (see $exp2), rounded to float32.
+  `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+     (f32x4.demote_f64x2_zero (call $exp2 (f64x2.promote_low_f32x4 ${A})))
+     (f32x4.demote_f64x2_zero (call $exp2 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${A} ${A})))))`,
 ];
+
+/**
+ * exp of two float64 lanes, for float32 results: x clamped to [−110, 100] (beyond, the float32
+ * result is 0 or ∞ anyway; NaN stays NaN), x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite, fdlibm's
+ * split of ln2), e^r by its Taylor series to r¹³ (truncation < 1e-17), times 2^k built from the
+ * exponent bits. Relative error a few float64 ulps: the float32 rounding is Math.exp's except when
+ * e^x lies within ~1e-15 (relative) of a float32 rounding midpoint.
+ */
+const EXP2 = (() => {
+  const f = (v: number) => `(f64x2.splat (f64.const ${v}))`;
+  let poly = f(1 / 6227020800); // 1/13!
+  const inv = [479001600, 39916800, 3628800, 362880, 40320, 5040, 720, 120, 24, 6, 2, 1, 1];
+  for (const d of inv) poly = `(f64x2.add (f64x2.mul ${poly} (local.get $r)) ${f(1 / d)})`;
+  return `
+  (func $exp2 (param $x v128) (result v128)
+    (local $k v128) (local $r v128)
+    (local.set $x (f64x2.min (f64x2.max (local.get $x) ${f(-110)}) ${f(100)}))
+    (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) ${f(Math.LOG2E)})))
+    (local.set $r (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) ${f(6.93147180369123816490e-01)}))
+      (f64x2.mul (local.get $k) ${f(1.90821492927058770002e-10)})))
+    (f64x2.mul ${poly}
+      (i64x2.shl (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (i64x2.splat (i64.const 1023))) (i32.const 52)))
+  )`;
+})();
 
 const BINARY: string[] = [
   `(f32x4.add ${A} ${B})`,
@@ -220,7 +249,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
-  fns.push(DW_FORWARD, DW_KGRAD);
+  fns.push(DW_FORWARD, DW_KGRAD, EXP2);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )

@@ -357,17 +357,20 @@ export class CpuBackend implements Backend {
   private rowSoftmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
     const xv = this.view(x);
     const [s, o] = this.out(rows * cols);
+    // Each row's exponentials are kept in float64 and reused for the normalisation (one exp per
+    // element, not two; the same values).
+    const e = new Float64Array(cols);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       let m = -Infinity;
       for (let c = 0; c < cols; c++) if (xv[base + c]! > m) m = xv[base + c]!;
       let z = 0;
-      for (let c = 0; c < cols; c++) z += Math.exp(xv[base + c]! - m);
+      for (let c = 0; c < cols; c++) { const v = Math.exp(xv[base + c]! - m); e[c] = v; z += v; }
       if (log) {
         const lz = m + Math.log(z);
         for (let c = 0; c < cols; c++) o[base + c] = xv[base + c]! - lz;
       } else {
-        for (let c = 0; c < cols; c++) o[base + c] = Math.exp(xv[base + c]! - m) / z;
+        for (let c = 0; c < cols; c++) o[base + c] = e[c]! / z;
       }
     }
     return s;

@@ -3,7 +3,8 @@
  * backend: on the thread pool for large tensors, on the calling thread otherwise. Every operand
  * must live in the heap's shared memory; `null`/`false` returns tell the caller to use its JS loops
  * (plain-JS heap, browsers without shared memory, ops the module lacks, broadcasting other than a
- * single element). Same float32 results as the JS loops (see the build script).
+ * single element). Same float32 results as the JS loops, except exp: within one float32 ulp of
+ * Math.exp's (see the build script).
  */
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { CpuHeap } from './heap.js';
@@ -18,7 +19,7 @@ interface EwExports {
   dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
 
-const UNARY_CODES: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, square: 3, sqrt: 4, recip: 5 };
+const UNARY_CODES: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, square: 3, sqrt: 4, recip: 5, exp: 6 };
 const BINARY_CODES: Partial<Record<BinaryOp, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, gt: 4, ge: 5, lt: 6, le: 7, eq: 8, ne: 9, max: 10, min: 11,
 };
