@@ -10,6 +10,8 @@
  * - ew_unary(op, x, o): o = op(x); op 0 relu, 1 neg, 2 abs, 3 square, 4 sqrt, 5 recip, 6 exp.
  * - ew_binary(op, a, sa, b, sb, o): o = a op b, sa/sb 1 = contiguous, 0 = the operand's first element
  *   broadcast; op 0 add, 1 sub, 2 mul, 3 div, 4 gt, 5 ge, 6 lt, 7 le, 8 eq, 9 ne, 10 max, 11 min.
+ * - ew_binary3(op, a, sa0, sa1, sa2, b, sb0, sb1, sb2, o, n1, n2) over rows of a broadcast op
+ *   collapsed to [n0, n1, n2] (engine/cpu/elementwise.ts `collapse`): strides in elements, inner ones 0 or 1.
  * - bias_rows(o, bias, n, relu) over rows: o[r, :] += bias, then relu when relu ≠ 0.
  * - dw_forward / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
  *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
@@ -103,7 +105,7 @@ function dispatch(name: string, params: string, count: number, call: (k: number)
   let inner = `(br_table ${blocks.join(' ')} $out (local.get $op))`;
   for (let k = 0; k < count; k++) inner = `(block $c${k} ${inner})\n      ${call(k)} (br $out)`;
   return `
-  (func (export "${name}") ${params}
+  (func ${name.startsWith('$') ? name : `(export "${name}")`} ${params}
     (block $out
       ${inner})
   )`;
@@ -223,6 +225,28 @@ function build(): string {
     '(param $op i32) (param $a i32) (param $sa i32) (param $b i32) (param $sb i32) (param $o i32) (param $tid i32) (param $s i32) (param $e i32)',
     BINARY.length,
     (k) => `(call $b${k} (local.get $a) (local.get $sa) (local.get $b) (local.get $sb) (local.get $o) (local.get $s) (local.get $e))`));
+  // ew_binary3: rows [s, e) of a collapsed output [n0, n1, n2]; row r = (i0, i1); operands at
+  // i0·s?0 + i1·s?1 (element strides) with inner strides sa2, sb2 ∈ {0, 1}.
+  fns.push(`
+  (func (export "ew_binary3") (param $op i32) (param $a i32) (param $sa0 i32) (param $sa1 i32) (param $sa2 i32)
+    (param $b i32) (param $sb0 i32) (param $sb1 i32) (param $sb2 i32) (param $o i32) (param $n1 i32) (param $n2 i32)
+    (param $tid i32) (param $s i32) (param $e i32)
+    (local $r i32) (local $i0 i32) (local $i1 i32) (local $ar i32) (local $br i32) (local $or i32)
+    (local.set $r (local.get $s))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_s (local.get $r) (local.get $e)))
+      (local.set $i0 (i32.div_s (local.get $r) (local.get $n1)))
+      (local.set $i1 (i32.sub (local.get $r) (i32.mul (local.get $i0) (local.get $n1))))
+      (local.set $ar (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $i0) (local.get $sa0)) (i32.mul (local.get $i1) (local.get $sa1))) (i32.const 2))))
+      (local.set $br (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $i0) (local.get $sb0)) (i32.mul (local.get $i1) (local.get $sb1))) (i32.const 2))))
+      (local.set $or (i32.add (local.get $o) (i32.shl (i32.mul (local.get $r) (local.get $n2)) (i32.const 2))))
+      (call $binrow (local.get $op) (local.get $ar) (local.get $sa2) (local.get $br) (local.get $sb2) (local.get $or) (local.get $n2))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl)))
+  )`);
+  fns.push(dispatch('$binrow', '(param $op i32) (param $a i32) (param $sa i32) (param $b i32) (param $sb i32) (param $o i32) (param $n i32)',
+    BINARY.length,
+    (k) => `(call $b${k} (local.get $a) (local.get $sa) (local.get $b) (local.get $sb) (local.get $o) (i32.const 0) (local.get $n))`));
   // bias_rows: rows [s, e) of o [rows, n] get + bias (and relu).
   fns.push(`
   (func (export "bias_rows") (param $o i32) (param $bias i32) (param $n i32) (param $relu i32) (param $tid i32) (param $s i32) (param $e i32)

@@ -147,6 +147,7 @@ export class CpuBackend implements Backend {
     if (op === 'geluGrad' && av.length === n && bv.length === n && this.geluWasm(o, av, bv)) return s;
     if (this.ew && n > 0 && (av.length === n || av.length === 1) && (bv.length === n || bv.length === 1)
       && this.ew.binary(op, av, av.length === n ? 1 : 0, bv, bv.length === n ? 1 : 0, o, n)) return s;
+    if (this.ew?.binaryBroadcast(op, o, av, aShape, bv, bShape, outShape)) return s;
     binaryBroadcast(op, o, av, aShape, bv, bShape, outShape);
     return s;
   }

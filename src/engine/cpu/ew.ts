@@ -7,6 +7,7 @@
  * Math.exp's (see the build script).
  */
 import type { BinaryOp, UnaryOp } from '../backend.js';
+import { bstrides, collapse } from './elementwise.js';
 import type { CpuHeap } from './heap.js';
 import type { ThreadPool } from './threads.js';
 import { ewKernelModule } from './wasm/kernels.js';
@@ -15,6 +16,8 @@ interface EwExports {
   ew_unary(op: number, x: number, o: number, tid: number, s: number, e: number): void;
   ew_binary(op: number, a: number, sa: number, b: number, sb: number, o: number, tid: number, s: number, e: number): void;
   bias_rows(o: number, bias: number, n: number, relu: number, tid: number, s: number, e: number): void;
+  ew_binary3(op: number, a: number, sa0: number, sa1: number, sa2: number, b: number, sb0: number, sb1: number, sb2: number,
+    o: number, n1: number, n2: number, tid: number, s: number, e: number): void;
   dw_forward(x: number, K: number, y: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
   dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
@@ -51,7 +54,7 @@ export class EwKernels {
     return new EwKernels(heap, pool, mem);
   }
 
-  private run(name: 'ew_unary' | 'ew_binary' | 'bias_rows' | 'dw_forward' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
+  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
     if (this.pool && n * perUnit >= PARALLEL_MIN) {
       // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
       this.pool.run(name, n, grain ?? Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4), args);
@@ -91,6 +94,27 @@ export class EwKernels {
     const p = this.ptrs([a, b, o]);
     if (!p) return false;
     this.run('ew_binary', n, 1, [code, p[0]!, aStride, p[1]!, bStride, p[2]!]);
+    return true;
+  }
+
+  /**
+   * Broadcasting o = a op b (shapes of one rank, as Backend.binary): collapsed to at most three
+   * axes whose innermost strides are 0 or 1, rows split over the pool. False when not covered.
+   */
+  binaryBroadcast(op: BinaryOp, o: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array,
+    bShape: readonly number[], outShape: readonly number[]): boolean {
+    const code = BINARY_CODES[op];
+    const n = o.length;
+    if (code === undefined || n < WASM_MIN) return false;
+    const c = collapse(outShape, [bstrides(aShape, outShape), bstrides(bShape, outShape)]);
+    const r = c.shape.length;
+    if (r > 3) return false;
+    const shape = [...Array<number>(3 - r).fill(1), ...c.shape];
+    const [sa, sb] = c.strides.map((st) => [...Array<number>(3 - r).fill(0), ...st]) as [number[], number[]];
+    if (sa[2]! > 1 || sb[2]! > 1 || shape[2]! < 16) return false; // short rows: the JS row loop
+    const p = this.ptrs([a, b, o]);
+    if (!p) return false;
+    this.run('ew_binary3', shape[0]! * shape[1]!, shape[2]!, [code, p[0]!, sa[0]!, sa[1]!, sa[2]!, p[1]!, sb[0]!, sb[1]!, sb[2]!, p[2]!, shape[1]!, shape[2]!]);
     return true;
   }
 
