@@ -13,7 +13,7 @@
  * - ew_binary3(op, a, sa0, sa1, sa2, b, sb0, sb1, sb2, o, n1, n2) over rows of a broadcast op
  *   collapsed to [n0, n1, n2] (engine/cpu/elementwise.ts `collapse`): strides in elements, inner ones 0 or 1.
  * - bias_rows(o, bias, n, relu) over rows: o[r, :] += bias, then relu when relu ≠ 0.
- * - dw_forward / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
+ * - dw_forward (dw_forward9 for 9×9 kernels) / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
  *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
  * Every op but exp gives the float32 result the JS loops give (float64 arithmetic rounded to float32
  * is the correctly rounded float32 result for + − × ÷ √; max/min keep the JS NaN and signed-zero
@@ -175,6 +175,54 @@ const DW_FORWARD = `
   )`;
 
 /**
+ * dw_forward9: dw_forward for k = 9 with the channel pair's nine taps of a kernel row held in
+ * registers while the row's pixels stream by (interior pixels unrolled; the JS kernel's order of
+ * operations: the first product, then + each next, then + y).
+ */
+const DW_FORWARD9 = (() => {
+  const taps = Array.from({ length: 9 }, (_, i) => i);
+  const kl = taps.map((i) => `(local $k${i} v128)`).join(' ');
+  const interior = taps.map((i) => {
+    const prod = `(f64x2.mul (local.get $k${i}) ${ld2(add(g('src'), mul(c32(i), g('C4'))))})`;
+    return i === 0 ? set('acc', prod) : set('acc', `(f64x2.add ${g('acc')} ${prod})`);
+  }).join('\n              ');
+  return `
+  (func (export "dw_forward9") (param $x i32) (param $K i32) (param $y i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $tid i32) (param $s i32) (param $e i32)
+    (local $row i32) (local $h i32) (local $b i32) (local $dy i32) (local $hs i32) (local $q i32) (local $dx0 i32) (local $dx1 i32)
+    (local $cp i32) (local $dx i32) (local $out i32) (local $inRow i32) (local $tapRow i32) (local $dst i32) (local $src i32)
+    (local $rowB i32) (local $C4 i32) (local $co i32) (local $acc v128) ${kl}
+    ${set('rowB', `(i32.shl ${mul(g('W'), g('C'))} ${c32(2)})`)}
+    ${set('C4', `(i32.shl ${g('C')} ${c32(2)})`)}
+    ${forLoop('row', g('s'), g('e'), c32(1), `
+      ${set('b', `(i32.div_s ${g('row')} ${g('H')})`)}
+      ${set('h', sub(g('row'), mul(g('b'), g('H'))))}
+      ${set('out', add(g('y'), mul(g('row'), g('rowB'))))}
+      ${forLoop('dy', c32(0), c32(9), c32(1), `
+        ${set('hs', sub(add(g('h'), g('dy')), c32(4)))}
+        (if (i32.and (i32.ge_s ${g('hs')} ${c32(0)}) (i32.lt_s ${g('hs')} ${g('H')})) (then
+        ${set('inRow', add(g('x'), mul(add(mul(g('b'), g('H')), g('hs')), g('rowB'))))}
+        ${set('tapRow', add(g('K'), mul(mul(g('dy'), c32(9)), g('C4'))))}
+        ${forLoop('cp', c32(0), `(i32.shr_s ${g('C')} ${c32(1)})`, c32(1), `
+          ${set('co', `(i32.shl ${g('cp')} ${c32(3)})`)}
+          ${taps.map((i) => set(`k${i}`, ld2(add(add(g('tapRow'), mul(c32(i), g('C4'))), g('co'))))).join('\n          ')}
+          ${forLoop('q', c32(0), g('W'), c32(1), `
+            ${set('dst', add(add(g('out'), mul(g('q'), g('C4'))), g('co')))}
+            ${set('src', add(add(g('inRow'), mul(sub(g('q'), c32(4)), g('C4'))), g('co')))}
+            (if (i32.and (i32.ge_s ${g('q')} ${c32(4)}) (i32.lt_s ${add(g('q'), c32(4))} ${g('W')}))
+              (then
+              ${interior})
+              (else
+                ${set('dx0', `(select ${sub(c32(4), g('q'))} ${c32(0)} (i32.lt_s ${g('q')} ${c32(4)}))`)}
+                ${set('dx1', `(select ${sub(add(g('W'), c32(4)), g('q'))} ${c32(9)} (i32.ge_s ${add(g('q'), c32(4))} ${g('W')}))`)}
+                ${set('acc', '(v128.const f64x2 0 0)')}
+                ${forLoop('dx', g('dx0'), g('dx1'), c32(1), `
+                  ${set('acc', `(f64x2.add ${g('acc')} (f64x2.mul ${ld2(add(add(g('tapRow'), mul(g('dx'), g('C4'))), g('co')))} ${ld2(add(g('src'), mul(g('dx'), g('C4'))))}))`)}`)}))
+            (v128.store64_lane 0 ${g('dst')} (f32x4.demote_f64x2_zero (f64x2.add ${ld2(g('dst'))} ${g('acc')})))`)}`)}))`)}`)}
+  )`;
+})();
+
+/**
  * dw_kgrad(x, g, acc, B, H, W, C, k, tid, s, e): channel pairs [s, e): acc[tap, c] (float64) +=
  * Σ_q g·x per (b, h, dy, dx) row pair, in the JS kernel's order (so the sums are the same).
  */
@@ -273,7 +321,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
-  fns.push(DW_FORWARD, DW_KGRAD, EXP2);
+  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP2);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )

@@ -19,6 +19,7 @@ interface EwExports {
   ew_binary3(op: number, a: number, sa0: number, sa1: number, sa2: number, b: number, sb0: number, sb1: number, sb2: number,
     o: number, n1: number, n2: number, tid: number, s: number, e: number): void;
   dw_forward(x: number, K: number, y: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
+  dw_forward9(x: number, K: number, y: number, H: number, W: number, C: number, tid: number, s: number, e: number): void;
   dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
 
@@ -54,7 +55,7 @@ export class EwKernels {
     return new EwKernels(heap, pool, mem);
   }
 
-  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
+  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_forward9' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
     if (this.pool && n * perUnit >= PARALLEL_MIN) {
       // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
       this.pool.run(name, n, grain ?? Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4), args);
@@ -136,7 +137,8 @@ export class EwKernels {
     if (C % 2 !== 0) return false;
     const p = this.ptrs([x, K, y]);
     if (!p) return false;
-    this.run('dw_forward', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C, k], 1);
+    if (k === 9) this.run('dw_forward9', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C], 1);
+    else this.run('dw_forward', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C, k], 1);
     return true;
   }
 
