@@ -17,7 +17,7 @@
  *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
  * Every op but exp gives the float32 result the JS loops give (float64 arithmetic rounded to float32
  * is the correctly rounded float32 result for + − × ÷ √; max/min keep the JS NaN and signed-zero
- * rules); exp is within one float32 ulp of Math.exp's (see $exp2).
+ * rules); exp is within one float32 ulp of Math.exp's (see $exp4).
  */
 import { embedLines, writeOrCheck } from './wasm-embed.js';
 
@@ -54,33 +54,53 @@ const UNARY: string[] = [
   `(f32x4.mul ${A} ${A})`,
   `(f32x4.sqrt ${A})`,
   `(f32x4.div ${ONE} ${A})`,
-  // exp: float64 on each half (see $exp2), rounded to float32.
-  `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-     (f32x4.demote_f64x2_zero (call $exp2 (f64x2.promote_low_f32x4 ${A})))
-     (f32x4.demote_f64x2_zero (call $exp2 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${A} ${A})))))`,
+  `(call $exp4 ${A})`, // exp: float64 inside (see $exp4), rounded to float32.
 ];
 
 /**
- * exp of two float64 lanes, for float32 results: x clamped to [−110, 100] (beyond, the float32
- * result is 0 or ∞ anyway; NaN stays NaN), x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite, fdlibm's
- * split of ln2), e^r by its Taylor series to r¹³ (truncation < 1e-17), times 2^k built from the
- * exponent bits. Relative error a few float64 ulps: the float32 rounding is Math.exp's except when
- * e^x lies within ~1e-15 (relative) of a float32 rounding midpoint.
+ * exp of four float32 lanes, computed in float64 (two halves, interleaved so that their dependency
+ * chains overlap): x clamped to [−110, 100] (beyond, the float32 result is 0 or ∞ anyway; NaN stays
+ * NaN), x = k·ln2 + r with |r| ≤ ln2/2, k nearest (Cody–Waite, fdlibm's split of ln2), e^r by its Taylor
+ * polynomial to r¹² (truncation < 2e-16) in Estrin's scheme, times 2^k from the exponent bits.
+ * Relative error a few float64 ulps: the float32 rounding is Math.exp's except when e^x lies within
+ * ~1e-15 (relative) of a float32 rounding midpoint.
  */
-const EXP2 = (() => {
+const EXP4 = (() => {
+  // t = x·log2(e) + 1.5·2^52 rounds to an integer k = t − 1.5·2^52 in float64, and t's low
+  // mantissa bits hold k (two's complement): (bits(t) + 1023) << 52 is 2^k (the high bits shift out).
+  const MAGIC = 6755399441055744;
   const f = (v: number) => `(f64x2.splat (f64.const ${v}))`;
-  let poly = f(1 / 6227020800); // 1/13!
-  const inv = [479001600, 39916800, 3628800, 362880, 40320, 5040, 720, 120, 24, 6, 2, 1, 1];
-  for (const d of inv) poly = `(f64x2.add (f64x2.mul ${poly} (local.get $r)) ${f(1 / d)})`;
+  const fact = [1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800, 479001600];
+  const c = (i: number) => f(1 / fact[i]!);
+  const L = (h: string, v: string) => `(local.get $${v}${h})`;
+  const S = (h: string, v: string, e: string) => `(local.set $${v}${h} ${e})`;
+  const both = (fn: (h: string) => string) => `${fn('a')}\n    ${fn('b')}`;
+  const vars = ['x', 't', 'k', 'r', 'r2', 'r4', 'r8', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5'];
+  const fma = (h: string, a: string, b: string, x: string) => `(f64x2.add ${a} (f64x2.mul ${b} ${x}))`;
   return `
-  (func $exp2 (param $x v128) (result v128)
-    (local $k v128) (local $r v128)
-    (local.set $x (f64x2.min (f64x2.max (local.get $x) ${f(-110)}) ${f(100)}))
-    (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) ${f(Math.LOG2E)})))
-    (local.set $r (f64x2.sub (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) ${f(6.93147180369123816490e-01)}))
-      (f64x2.mul (local.get $k) ${f(1.90821492927058770002e-10)})))
-    (f64x2.mul ${poly}
-      (i64x2.shl (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (i64x2.splat (i64.const 1023))) (i32.const 52)))
+  (func $exp4 (param $v v128) (result v128)
+    (local $va v128)
+    ${vars.map((v) => `(local $${v}a v128) (local $${v}b v128)`).join(' ')}
+    ${S('a', 'x', '(f64x2.promote_low_f32x4 (local.get $v))')}
+    ${S('b', 'x', '(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))')}
+    ${both((h) => S(h, 'x', `(f64x2.pmin (f64x2.pmax ${f(-110)} ${L(h, 'x')}) ${f(100)})`))}
+    ${both((h) => S(h, 't', `(f64x2.add (f64x2.mul ${L(h, 'x')} ${f(Math.LOG2E)}) ${f(MAGIC)})`))}
+    ${both((h) => S(h, 'k', `(f64x2.sub ${L(h, 't')} ${f(MAGIC)})`))}
+    ${both((h) => S(h, 'r', `(f64x2.sub (f64x2.sub ${L(h, 'x')} (f64x2.mul ${L(h, 'k')} ${f(6.93147180369123816490e-01)})) (f64x2.mul ${L(h, 'k')} ${f(1.90821492927058770002e-10)}))`))}
+    ${both((h) => S(h, 'r2', `(f64x2.mul ${L(h, 'r')} ${L(h, 'r')})`))}
+    ${[0, 1, 2, 3, 4, 5].map((j) => both((h) => S(h, `p${j}`, fma(h, c(2 * j), c(2 * j + 1), L(h, 'r'))))).join('\n    ')}
+    ${both((h) => S(h, 'r4', `(f64x2.mul ${L(h, 'r2')} ${L(h, 'r2')})`))}
+    ${both((h) => S(h, 'p0', fma(h, L(h, 'p0'), L(h, 'p1'), L(h, 'r2'))))}
+    ${both((h) => S(h, 'p2', fma(h, L(h, 'p2'), L(h, 'p3'), L(h, 'r2'))))}
+    ${both((h) => S(h, 'p4', fma(h, L(h, 'p4'), L(h, 'p5'), L(h, 'r2'))))}
+    ${both((h) => S(h, 'r8', `(f64x2.mul ${L(h, 'r4')} ${L(h, 'r4')})`))}
+    ${both((h) => S(h, 'p0', fma(h, L(h, 'p0'), L(h, 'p2'), L(h, 'r4'))))}
+    ${both((h) => S(h, 'p4', fma(h, L(h, 'p4'), c(12), L(h, 'r4'))))}
+    ${both((h) => S(h, 'p0', fma(h, L(h, 'p0'), L(h, 'p4'), L(h, 'r8'))))}
+    ${both((h) => S(h, 'p0', `(f64x2.mul ${L(h, 'p0')} (i64x2.shl (i64x2.add ${L(h, 't')} (i64x2.splat (i64.const 1023))) (i32.const 52)))`))}
+    (local.set $va (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${L('a', 'p0')}) (f32x4.demote_f64x2_zero ${L('b', 'p0')})))
+    ;; NaN in, NaN out (the clamp's pmin/pmax dropped it).
+    (v128.bitselect (f32x4.add (local.get $v) (local.get $v)) (local.get $va) (f32x4.ne (local.get $v) (local.get $v)))
   )`;
 })();
 
@@ -321,7 +341,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
-  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP2);
+  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP4);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )
