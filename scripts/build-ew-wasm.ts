@@ -195,23 +195,28 @@ const DW_FORWARD = `
   )`;
 
 /**
- * dw_forward9: dw_forward for k = 9 with the channel pair's nine taps of a kernel row held in
- * registers while the row's pixels stream by (interior pixels unrolled; the JS kernel's order of
- * operations: the first product, then + each next, then + y).
+ * dw_forward9: dw_forward for k = 9 and C a multiple of 8. Interior pixels take four channel pairs
+ * at a time with the nine taps unrolled (four independent sums in flight instead of one chain);
+ * border pixels loop over their valid taps. Each sum is the JS kernel's: the first product, then
+ * + each next (from 0 at borders), then + y.
  */
 const DW_FORWARD9 = (() => {
   const taps = Array.from({ length: 9 }, (_, i) => i);
-  const kl = taps.map((i) => `(local $k${i} v128)`).join(' ');
-  const interior = taps.map((i) => {
-    const prod = `(f64x2.mul (local.get $k${i}) ${ld2(add(g('src'), mul(c32(i), g('C4'))))})`;
-    return i === 0 ? set('acc', prod) : set('acc', `(f64x2.add ${g('acc')} ${prod})`);
-  }).join('\n              ');
+  const lanes = [0, 1, 2, 3];
+  const prod = (t: number, j: number) =>
+    `(f64x2.mul ${ld2(`(i32.add ${g('kt' + t)} ${c32(j * 8)})`)} ${ld2(`(i32.add ${g('xs' + t)} ${c32(j * 8)})`)})`;
+  const interior = taps.map((t) => lanes.map((j) => (t === 0
+    ? set(`a${j}`, prod(0, j))
+    : set(`a${j}`, `(f64x2.add ${g(`a${j}`)} ${prod(t, j)})`))).join('\n                ')).join('\n                ');
+  const store = lanes.map((j) => `(v128.store64_lane 0 (i32.add ${g('dst')} ${c32(j * 8)})
+                  (f32x4.demote_f64x2_zero (f64x2.add ${ld2(`(i32.add ${g('dst')} ${c32(j * 8)})`)} ${g(`a${j}`)})))`).join('\n                ');
   return `
   (func (export "dw_forward9") (param $x i32) (param $K i32) (param $y i32) (param $H i32) (param $W i32) (param $C i32)
     (param $tid i32) (param $s i32) (param $e i32)
     (local $row i32) (local $h i32) (local $b i32) (local $dy i32) (local $hs i32) (local $q i32) (local $dx0 i32) (local $dx1 i32)
     (local $cp i32) (local $dx i32) (local $out i32) (local $inRow i32) (local $tapRow i32) (local $dst i32) (local $src i32)
-    (local $rowB i32) (local $C4 i32) (local $co i32) (local $acc v128) ${kl}
+    (local $rowB i32) (local $C4 i32) (local $co i32) (local $acc v128)
+    ${lanes.map((j) => `(local $a${j} v128)`).join(' ')} ${taps.map((t) => `(local $kt${t} i32) (local $xs${t} i32)`).join(' ')}
     ${set('rowB', `(i32.shl ${mul(g('W'), g('C'))} ${c32(2)})`)}
     ${set('C4', `(i32.shl ${g('C')} ${c32(2)})`)}
     ${forLoop('row', g('s'), g('e'), c32(1), `
@@ -223,22 +228,26 @@ const DW_FORWARD9 = (() => {
         (if (i32.and (i32.ge_s ${g('hs')} ${c32(0)}) (i32.lt_s ${g('hs')} ${g('H')})) (then
         ${set('inRow', add(g('x'), mul(add(mul(g('b'), g('H')), g('hs')), g('rowB'))))}
         ${set('tapRow', add(g('K'), mul(mul(g('dy'), c32(9)), g('C4'))))}
-        ${forLoop('cp', c32(0), `(i32.shr_s ${g('C')} ${c32(1)})`, c32(1), `
-          ${set('co', `(i32.shl ${g('cp')} ${c32(3)})`)}
-          ${taps.map((i) => set(`k${i}`, ld2(add(add(g('tapRow'), mul(c32(i), g('C4'))), g('co'))))).join('\n          ')}
-          ${forLoop('q', c32(0), g('W'), c32(1), `
-            ${set('dst', add(add(g('out'), mul(g('q'), g('C4'))), g('co')))}
-            ${set('src', add(add(g('inRow'), mul(sub(g('q'), c32(4)), g('C4'))), g('co')))}
-            (if (i32.and (i32.ge_s ${g('q')} ${c32(4)}) (i32.lt_s ${add(g('q'), c32(4))} ${g('W')}))
-              (then
-              ${interior})
-              (else
-                ${set('dx0', `(select ${sub(c32(4), g('q'))} ${c32(0)} (i32.lt_s ${g('q')} ${c32(4)}))`)}
-                ${set('dx1', `(select ${sub(add(g('W'), c32(4)), g('q'))} ${c32(9)} (i32.ge_s ${add(g('q'), c32(4))} ${g('W')}))`)}
+        ${forLoop('q', c32(0), g('W'), c32(1), `
+          ${set('dst', add(g('out'), mul(g('q'), g('C4'))))}
+          ${set('src', add(g('inRow'), mul(sub(g('q'), c32(4)), g('C4'))))}
+          (if (i32.and (i32.ge_s ${g('q')} ${c32(4)}) (i32.lt_s ${add(g('q'), c32(4))} ${g('W')}))
+            (then
+              ${taps.map((t) => `${set(`kt${t}`, add(g('tapRow'), mul(c32(t), g('C4'))))} ${set(`xs${t}`, add(g('src'), mul(c32(t), g('C4'))))}`).join('\n              ')}
+              ${forLoop('cp', c32(0), `(i32.shr_s ${g('C')} ${c32(1)})`, c32(4), `
+                ${interior}
+                ${store}
+                ${taps.map((t) => `${set(`kt${t}`, add(g(`kt${t}`), c32(32)))} ${set(`xs${t}`, add(g(`xs${t}`), c32(32)))}`).join('\n                ')}
+                ${set('dst', add(g('dst'), c32(32)))}`)})
+            (else
+              ${set('dx0', `(select ${sub(c32(4), g('q'))} ${c32(0)} (i32.lt_s ${g('q')} ${c32(4)}))`)}
+              ${set('dx1', `(select ${sub(add(g('W'), c32(4)), g('q'))} ${c32(9)} (i32.ge_s ${add(g('q'), c32(4))} ${g('W')}))`)}
+              ${forLoop('cp', c32(0), `(i32.shr_s ${g('C')} ${c32(1)})`, c32(1), `
+                ${set('co', `(i32.shl ${g('cp')} ${c32(3)})`)}
                 ${set('acc', '(v128.const f64x2 0 0)')}
                 ${forLoop('dx', g('dx0'), g('dx1'), c32(1), `
-                  ${set('acc', `(f64x2.add ${g('acc')} (f64x2.mul ${ld2(add(add(g('tapRow'), mul(g('dx'), g('C4'))), g('co')))} ${ld2(add(g('src'), mul(g('dx'), g('C4'))))}))`)}`)}))
-            (v128.store64_lane 0 ${g('dst')} (f32x4.demote_f64x2_zero (f64x2.add ${ld2(g('dst'))} ${g('acc')})))`)}`)}))`)}`)}
+                  ${set('acc', `(f64x2.add ${g('acc')} (f64x2.mul ${ld2(add(add(g('tapRow'), mul(g('dx'), g('C4'))), g('co')))} ${ld2(add(add(g('src'), mul(g('dx'), g('C4'))), g('co')))}))`)}`)}
+                (v128.store64_lane 0 ${add(g('dst'), g('co'))} (f32x4.demote_f64x2_zero (f64x2.add ${ld2(add(g('dst'), g('co')))} ${g('acc')})))`)}))`)}))`)}`)}
   )`;
 })();
 

@@ -148,7 +148,7 @@ describe('cpu elementwise kernels', () => {
 
   it('depthwise convolution: SIMD kernels (pool, no pool) give the JS kernels\' bits, forward and gradients', async () => {
     const [[, pooled], [, single], [, plain]] = await backends();
-    for (const [B, H, W, C, k] of [[2, 11, 13, 6, 9], [1, 5, 4, 4, 9], [3, 7, 6, 8, 3]]) {
+    for (const [B, H, W, C, k] of [[2, 11, 13, 6, 9], [1, 5, 4, 4, 9], [3, 7, 6, 8, 3], [2, 10, 12, 8, 9], [1, 3, 9, 16, 9], [1, 12, 20, 24, 9]]) {
       const x = values(B * H * W * C, 21).map((v) => (Number.isFinite(v) ? v : 0.5));
       const w = values(k * k * C, 22).map((v) => (Number.isFinite(v) ? v : -0.25));
       const bias = values(C, 23).map((v) => (Number.isFinite(v) ? v : 1));

@@ -137,7 +137,7 @@ export class EwKernels {
     if (C % 2 !== 0) return false;
     const p = this.ptrs([x, K, y]);
     if (!p) return false;
-    if (k === 9) this.run('dw_forward9', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C], 1);
+    if (k === 9 && C % 8 === 0) this.run('dw_forward9', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C], 1);
     else this.run('dw_forward', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C, k], 1);
     return true;
   }
