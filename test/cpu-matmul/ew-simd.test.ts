@@ -146,9 +146,9 @@ describe('cpu elementwise kernels', () => {
     }
   });
 
-  it('depthwise convolution: SIMD kernels (pool, no pool) give the JS kernels\' bits, forward and gradients', async () => {
+  it('depthwise convolution: SIMD kernels (pool, no pool) give the JS kernels\' bits (9x9, C % 16 = 0: within 1e-5), forward and gradients', async () => {
     const [[, pooled], [, single], [, plain]] = await backends();
-    for (const [B, H, W, C, k] of [[2, 11, 13, 6, 9], [1, 5, 4, 4, 9], [3, 7, 6, 8, 3], [2, 10, 12, 8, 9], [1, 3, 9, 16, 9], [1, 12, 20, 24, 9]]) {
+    for (const [B, H, W, C, k] of [[2, 11, 13, 6, 9], [1, 5, 4, 4, 9], [3, 7, 6, 8, 3], [2, 10, 12, 8, 9], [1, 3, 9, 16, 9], [1, 12, 20, 24, 9], [2, 11, 14, 32, 9]]) {
       const x = values(B * H * W * C, 21).map((v) => (Number.isFinite(v) ? v : 0.5));
       const w = values(k * k * C, 22).map((v) => (Number.isFinite(v) ? v : -0.25));
       const bias = values(C, 23).map((v) => (Number.isFinite(v) ? v : 1));
@@ -162,7 +162,15 @@ describe('cpu elementwise kernels', () => {
       const want = await run(plain!);
       for (const be of [pooled!, single!]) {
         const got = await run(be);
-        got.forEach((v, i) => expect(same(v, want[i]!), `conv ${[B, H, W, C, k]} output ${i}`).toBeNull());
+        got.forEach((v, i) => {
+          // 9×9 with C % 16 = 0: interior sums in float32 (forward and input gradient); else the same bits.
+          if (k === 9 && C % 16 === 0 && i !== 2) {
+            const bad = v.findIndex((g, j) => !(Object.is(g, want[i]![j]!) || Math.abs(g - want[i]![j]!) <= 1e-5 * (1 + Math.abs(want[i]![j]!))));
+            expect(bad, `conv ${[B, H, W, C, k]} output ${i} at ${bad}: ${v[bad]} vs ${want[i]![bad]}`).toBe(-1);
+          } else {
+            expect(same(v, want[i]!), `conv ${[B, H, W, C, k]} output ${i}`).toBeNull();
+          }
+        });
       }
     }
   });

@@ -131,13 +131,14 @@ export class EwKernels {
   /**
    * Depthwise convolution forward (kernels/conv/cpu.ts `depthwiseForwardCpu` semantics): y [B·H
    * rows of W·C] already holds the bias; K [k, k, C] already flipped when wanted. False when not
-   * covered (odd C, operands outside the heap).
+   * covered (odd C, operands outside the heap). 9×9 kernels with C a multiple of 16 sum interior
+   * pixels in float32 (a few float32 ulps from the JS kernel's float64 sums); the rest as the JS kernel.
    */
   depthwiseForward(x: Float32Array, K: Float32Array, y: Float32Array, B: number, H: number, W: number, C: number, k: number): boolean {
     if (C % 2 !== 0) return false;
     const p = this.ptrs([x, K, y]);
     if (!p) return false;
-    if (k === 9 && C % 8 === 0) this.run('dw_forward9', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C], 1);
+    if (k === 9 && C % 16 === 0) this.run('dw_forward9', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C], 1);
     else this.run('dw_forward', B * H, W * C * k * k, [p[0]!, p[1]!, p[2]!, H, W, C, k], 1);
     return true;
   }
