@@ -13,6 +13,7 @@
  * - ew_binary3(op, a, sa0, sa1, sa2, b, sb0, sb1, sb2, o, n1, n2) over rows of a broadcast op
  *   collapsed to [n0, n1, n2] (engine/cpu/elementwise.ts `collapse`): strides in elements, inner ones 0 or 1.
  * - bias_rows(o, bias, n, relu) over rows: o[r, :] += bias, then relu when relu ≠ 0.
+ * - red_sum16(x, o, r, inner): sums over the middle axis of [outer, r, inner], 16 columns per unit.
  * - dw_forward (dw_forward9 for 9×9 kernels) / dw_kgrad: the depthwise 2-D convolution's forward and kernel gradient
  *   (kernels/conv/cpu.ts is the JS original and the reference), float64x2 arithmetic.
  * Every op but exp gives the float32 result the JS loops give (float64 arithmetic rounded to float32
@@ -287,6 +288,34 @@ const DW_KGRAD = `
             (v128.store ${g('ap')} (f64x2.add (v128.load ${g('ap')}) ${g('sum')}))`)}`)}))`)}`))}
   )`;
 
+/**
+ * red_sum16(x, o, r, inner, tid, s, e): x [outer, r, inner] summed over r, for units [s, e) of
+ * 16 columns (unit u = i·(inner/16) + block), each column in float64 from 0 in row order, then
+ * rounded: the JS reduce's arithmetic, so the same bits.
+ */
+const RED_SUM16 = (() => {
+  const acc = [0, 1, 2, 3, 4, 5, 6, 7];
+  return `
+  (func (export "red_sum16") (param $x i32) (param $o i32) (param $r i32) (param $inner i32) (param $tid i32) (param $s i32) (param $e i32)
+    (local $u i32) (local $nb i32) (local $i i32) (local $kb i32) (local $p i32) (local $j i32) (local $rowB i32) (local $v v128)
+    ${acc.map((a) => `(local $a${a} v128)`).join(' ')}
+    ${set('nb', `(i32.shr_s ${g('inner')} ${c32(4)})`)}
+    ${set('rowB', `(i32.shl ${g('inner')} ${c32(2)})`)}
+    ${forLoop('u', g('s'), g('e'), c32(1), `
+      ${set('i', `(i32.div_s ${g('u')} ${g('nb')})`)}
+      ${set('kb', sub(g('u'), mul(g('i'), g('nb'))))}
+      ${set('p', add(add(g('x'), mul(mul(g('i'), g('r')), g('rowB'))), `(i32.shl ${g('kb')} ${c32(6)})`))}
+      ${acc.map((a) => set(`a${a}`, '(v128.const f64x2 0 0)')).join(' ')}
+      ${forLoop('j', c32(0), g('r'), c32(1), `
+        ${[0, 1, 2, 3].map((q) => `${set('v', `(v128.load ${add(g('p'), c32(16 * q))})`)}
+        ${set(`a${2 * q}`, `(f64x2.add ${g(`a${2 * q}`)} (f64x2.promote_low_f32x4 ${g('v')}))`)}
+        ${set(`a${2 * q + 1}`, `(f64x2.add ${g(`a${2 * q + 1}`)} (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${g('v')} ${g('v')})))`)}`).join('\n        ')}
+        ${set('p', add(g('p'), g('rowB')))}`)}
+      ${set('p', add(add(g('o'), `(i32.shl ${mul(g('i'), g('inner'))} ${c32(2)})`), `(i32.shl ${g('kb')} ${c32(6)})`))}
+      ${[0, 1, 2, 3].map((q) => `(v128.store ${add(g('p'), c32(16 * q))} (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${g(`a${2 * q}`)}) (f32x4.demote_f64x2_zero ${g(`a${2 * q + 1}`)})))`).join('\n      ')}`)}
+  )`;
+})();
+
 function build(): string {
   const ld = (p: string) => (vec: boolean) => (vec ? `(v128.load ${addr(p)})` : `(v128.load32_splat ${addr(p)})`);
   const ldStrided = (p: string, st: string) => (vec: boolean) =>
@@ -352,7 +381,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
-  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP4);
+  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP4, RED_SUM16);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )

@@ -5,7 +5,8 @@
  * these ops are correctly rounded), including NaN, ±0, ±∞, odd lengths (scalar tails) and
  * broadcasting (one element, rows, columns, middle axes). Also the committed module is what the
  * build script makes (wabt, no C toolchain). The depthwise convolution's SIMD kernels give the same
- * bits as its JavaScript kernels (kernels/conv/cpu.ts), forward and both gradients.
+ * bits as its JavaScript kernels (kernels/conv/cpu.ts), forward and both gradients (9×9 float32
+ * interior sums: within 1e-5); column sums over a middle axis give the JS reduce's bits.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -172,6 +173,24 @@ describe('cpu elementwise kernels', () => {
           }
         });
       }
+    }
+  });
+
+  it('sums over a middle axis (SIMD for 16-column blocks) give the JS reduce\'s bits', async () => {
+    const [[, pooled], [, single], [, plain]] = await backends();
+    for (const [outer, r, inner] of [[1, 3000, 128], [3, 50, 32], [2, 7, 48], [2, 9, 20], [4, 1, 16]]) {
+      const x = values(outer * r * inner, 31).map((v) => (Number.isFinite(v) ? v : 3));
+      const run = (be: CpuBackend) => be.read(be.reduce('sum', be.upload(x), outer, r, inner));
+      const want = await run(plain!);
+      // Independent check of the reference itself: float64 column sums rounded once.
+      const direct = new Float32Array(outer * inner);
+      for (let i = 0; i < outer; i++) for (let k = 0; k < inner; k++) {
+        let acc = 0;
+        for (let j = 0; j < r; j++) acc += x[(i * r + j) * inner + k]!;
+        direct[i * inner + k] = acc;
+      }
+      expect(same(want, direct), `reference ${[outer, r, inner]}`).toBeNull();
+      for (const be of [pooled!, single!]) expect(same(await run(be), want), `sum ${[outer, r, inner]}`).toBeNull();
     }
   });
 

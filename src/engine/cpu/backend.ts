@@ -172,7 +172,7 @@ export class CpuBackend implements Backend {
           for (let j = 0; j < r; j++) acc += xv[base + j]!;
           o[i] = acc;
         }
-      } else {
+      } else if (!this.ew?.sumMiddle(xv, o, outer, r, inner)) {
         const acc = new Float64Array(inner);
         for (let i = 0; i < outer; i++) {
           acc.fill(0);

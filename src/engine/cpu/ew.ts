@@ -20,6 +20,7 @@ interface EwExports {
     o: number, n1: number, n2: number, tid: number, s: number, e: number): void;
   dw_forward(x: number, K: number, y: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
   dw_forward9(x: number, K: number, y: number, H: number, W: number, C: number, tid: number, s: number, e: number): void;
+  red_sum16(x: number, o: number, r: number, inner: number, tid: number, s: number, e: number): void;
   dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
 
@@ -55,7 +56,7 @@ export class EwKernels {
     return new EwKernels(heap, pool, mem);
   }
 
-  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_forward9' | 'dw_kgrad', n: number, perUnit: number, args: number[], grain?: number): void {
+  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_forward9' | 'dw_kgrad' | 'red_sum16', n: number, perUnit: number, args: number[], grain?: number): void {
     if (this.pool && n * perUnit >= PARALLEL_MIN) {
       // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
       this.pool.run(name, n, grain ?? Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4), args);
@@ -116,6 +117,20 @@ export class EwKernels {
     const p = this.ptrs([a, b, o]);
     if (!p) return false;
     this.run('ew_binary3', shape[0]! * shape[1]!, shape[2]!, [code, p[0]!, sa[0]!, sa[1]!, sa[2]!, p[1]!, sb[0]!, sb[1]!, sb[2]!, p[2]!, shape[1]!, shape[2]!]);
+    return true;
+  }
+
+  /**
+   * o[i, k] = Σ_j x[i, j, k] over [outer, r, inner] with inner a multiple of 16 (float64 sums in row
+   * order, the JS reduce's bits); false when not covered.
+   */
+  sumMiddle(x: Float32Array, o: Float32Array, outer: number, r: number, inner: number): boolean {
+    if (inner % 16 !== 0 || outer * r * inner < WASM_MIN) return false;
+    const p = this.ptrs([x, o]);
+    if (!p) return false;
+    const units = outer * (inner / 16);
+    const grain = this.pool ? Math.max(1, Math.ceil(units / (this.pool.size * 2))) : units;
+    this.run('red_sum16', units, r * 16, [p[0]!, p[1]!, r, inner], grain);
     return true;
   }
 
