@@ -59,8 +59,7 @@ const UNARY: string[] = [
 ];
 
 /**
- * exp of four float32 lanes, computed in float64 (two halves, interleaved so that their dependency
- * chains overlap): x clamped to [−110, 100] (beyond, the float32 result is 0 or ∞ anyway; NaN stays
+ * exp of four float32 lanes, computed in float64 (two halves): x clamped to [−110, 100] (beyond, the float32 result is 0 or ∞ anyway; NaN stays
  * NaN), x = k·ln2 + r with |r| ≤ ln2/2, k nearest (Cody–Waite, fdlibm's split of ln2), e^r by its Taylor
  * polynomial to r¹² (truncation < 2e-16) in Estrin's scheme, times 2^k from the exponent bits.
  * Relative error a few float64 ulps: the float32 rounding is Math.exp's except when e^x lies within
@@ -75,16 +74,14 @@ const EXP4 = (() => {
   const c = (i: number) => f(1 / fact[i]!);
   const L = (h: string, v: string) => `(local.get $${v}${h})`;
   const S = (h: string, v: string, e: string) => `(local.set $${v}${h} ${e})`;
-  const both = (fn: (h: string) => string) => `${fn('a')}\n    ${fn('b')}`;
+  let half = 'a';
+  const both = (fn: (h: string) => string) => fn(half);
   const vars = ['x', 't', 'k', 'r', 'r2', 'r4', 'r8', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5'];
   const fma = (h: string, a: string, b: string, x: string) => `(f64x2.add ${a} (f64x2.mul ${b} ${x}))`;
-  return `
-  (func $exp4 (param $v v128) (result v128)
-    (local $va v128)
-    ${vars.map((v) => `(local $${v}a v128) (local $${v}b v128)`).join(' ')}
-    ${S('a', 'x', '(f64x2.promote_low_f32x4 (local.get $v))')}
-    ${S('b', 'x', '(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))')}
-    ${both((h) => S(h, 'x', `(f64x2.pmin (f64x2.pmax ${f(-110)} ${L(h, 'x')}) ${f(100)})`))}
+  // One half's steps (the halves one after the other: fewer live registers than interleaving them).
+  const steps = (h0: string): string => {
+    half = h0;
+    return `${both((h) => S(h, 'x', `(f64x2.pmin (f64x2.pmax ${f(-110)} ${L(h, 'x')}) ${f(100)})`))}
     ${both((h) => S(h, 't', `(f64x2.add (f64x2.mul ${L(h, 'x')} ${f(Math.LOG2E)}) ${f(MAGIC)})`))}
     ${both((h) => S(h, 'k', `(f64x2.sub ${L(h, 't')} ${f(MAGIC)})`))}
     ${both((h) => S(h, 'r', `(f64x2.sub (f64x2.sub ${L(h, 'x')} (f64x2.mul ${L(h, 'k')} ${f(6.93147180369123816490e-01)})) (f64x2.mul ${L(h, 'k')} ${f(1.90821492927058770002e-10)}))`))}
@@ -98,7 +95,16 @@ const EXP4 = (() => {
     ${both((h) => S(h, 'p0', fma(h, L(h, 'p0'), L(h, 'p2'), L(h, 'r4'))))}
     ${both((h) => S(h, 'p4', fma(h, L(h, 'p4'), c(12), L(h, 'r4'))))}
     ${both((h) => S(h, 'p0', fma(h, L(h, 'p0'), L(h, 'p4'), L(h, 'r8'))))}
-    ${both((h) => S(h, 'p0', `(f64x2.mul ${L(h, 'p0')} (i64x2.shl (i64x2.add ${L(h, 't')} (i64x2.splat (i64.const 1023))) (i32.const 52)))`))}
+    ${both((h) => S(h, 'p0', `(f64x2.mul ${L(h, 'p0')} (i64x2.shl (i64x2.add ${L(h, 't')} (i64x2.splat (i64.const 1023))) (i32.const 52)))`))}`;
+  };
+  return `
+  (func $exp4 (param $v v128) (result v128)
+    (local $va v128)
+    ${vars.map((v) => `(local $${v}a v128) (local $${v}b v128)`).join(' ')}
+    ${S('a', 'x', '(f64x2.promote_low_f32x4 (local.get $v))')}
+    ${S('b', 'x', '(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))')}
+    ${steps('a')}
+    ${steps('b')}
     (local.set $va (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${L('a', 'p0')}) (f32x4.demote_f64x2_zero ${L('b', 'p0')})))
     ;; NaN in, NaN out (the clamp's pmin/pmax dropped it).
     (v128.bitselect (f32x4.add (local.get $v) (local.get $v)) (local.get $va) (f32x4.ne (local.get $v) (local.get $v)))
@@ -316,6 +322,48 @@ const RED_SUM16 = (() => {
   )`;
 })();
 
+/**
+ * dw_kgrad8: dw_kgrad for C a multiple of 8, over units [s, e) of eight channels, whose four
+ * float64x2 sums run side by side (one chain each, as dw_kgrad's: the same order, the same bits).
+ */
+const DW_KGRAD8 = (() => {
+  const lanes = [0, 1, 2, 3];
+  const lo = (v: string) => `(f64x2.promote_low_f32x4 ${v})`;
+  const hi = (v: string) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v}))`;
+  const half = (j: number, v: string) => (j % 2 === 0 ? lo(v) : hi(v));
+  return `
+  (func (export "dw_kgrad8") (param $x i32) (param $g i32) (param $acc i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $tid i32) (param $s i32) (param $e i32)
+    (local $b i32) (local $h i32) (local $dy i32) (local $hs i32) (local $dx i32) (local $q0 i32) (local $q1 i32) (local $q i32)
+    (local $u i32) (local $go i32) (local $inRow i32) (local $tap i32) (local $gi i32) (local $xi i32) (local $ap i32)
+    (local $rowB i32) (local $C4 i32) (local $g0 v128) (local $g1 v128) (local $x0 v128) (local $x1 v128)
+    ${lanes.map((j) => `(local $s${j} v128)`).join(' ')}
+    ${set('rowB', `(i32.shl ${mul(g('W'), g('C'))} ${c32(2)})`)}
+    ${set('C4', `(i32.shl ${g('C')} ${c32(2)})`)}
+    ${forLoop('b', c32(0), g('B'), c32(1), forLoop('h', c32(0), g('H'), c32(1), `
+      ${set('go', add(g('g'), mul(add(mul(g('b'), g('H')), g('h')), g('rowB'))))}
+      ${forLoop('dy', c32(0), c32(9), c32(1), `
+        ${set('hs', sub(add(g('h'), g('dy')), c32(4)))}
+        (if (i32.and (i32.ge_s ${g('hs')} ${c32(0)}) (i32.lt_s ${g('hs')} ${g('H')})) (then
+        ${set('inRow', add(g('x'), mul(add(mul(g('b'), g('H')), g('hs')), g('rowB'))))}
+        ${forLoop('dx', c32(0), c32(9), c32(1), `
+          ${set('tap', mul(add(mul(g('dy'), c32(9)), g('dx')), g('C')))}
+          ${set('q0', `(select ${sub(c32(4), g('dx'))} ${c32(0)} (i32.gt_s ${sub(c32(4), g('dx'))} ${c32(0)}))`)}
+          ${set('q1', `(select ${sub(add(g('W'), c32(4)), g('dx'))} ${g('W')} (i32.lt_s ${sub(add(g('W'), c32(4)), g('dx'))} ${g('W')}))`)}
+          ${forLoop('u', g('s'), g('e'), c32(1), `
+            ${lanes.map((j) => set(`s${j}`, '(v128.const f64x2 0 0)')).join(' ')}
+            ${set('gi', add(add(g('go'), mul(g('q0'), g('C4'))), `(i32.shl ${g('u')} ${c32(5)})`))}
+            ${set('xi', add(add(g('inRow'), mul(sub(add(g('q0'), g('dx')), c32(4)), g('C4'))), `(i32.shl ${g('u')} ${c32(5)})`))}
+            ${forLoop('q', g('q0'), g('q1'), c32(1), `
+              ${set('g0', `(v128.load ${g('gi')})`)} ${set('g1', `(v128.load offset=16 ${g('gi')})`)}
+              ${set('x0', `(v128.load ${g('xi')})`)} ${set('x1', `(v128.load offset=16 ${g('xi')})`)}
+              ${lanes.map((j) => set(`s${j}`, `(f64x2.add ${g(`s${j}`)} (f64x2.mul ${half(j, g(j < 2 ? 'g0' : 'g1'))} ${half(j, g(j < 2 ? 'x0' : 'x1'))}))`)).join('\n              ')}
+              ${set('gi', add(g('gi'), g('C4')))} ${set('xi', add(g('xi'), g('C4')))}`)}
+            ${set('ap', add(g('acc'), `(i32.shl ${add(g('tap'), `(i32.shl ${g('u')} ${c32(3)})`)} ${c32(3)})`))}
+            ${lanes.map((j) => `(v128.store offset=${16 * j} ${g('ap')} (f64x2.add (v128.load offset=${16 * j} ${g('ap')}) ${g(`s${j}`)}))`).join('\n            ')}`)}`)}))`)}`))}
+  )`;
+})();
+
 function build(): string {
   const ld = (p: string) => (vec: boolean) => (vec ? `(v128.load ${addr(p)})` : `(v128.load32_splat ${addr(p)})`);
   const ldStrided = (p: string, st: string) => (vec: boolean) =>
@@ -381,7 +429,7 @@ function build(): string {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl)))
   )`);
-  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP4, RED_SUM16);
+  fns.push(DW_FORWARD, DW_FORWARD9, DW_KGRAD, EXP4, RED_SUM16, DW_KGRAD8);
   return `(module
   (import "env" "memory" (memory 2 65536 shared))${fns.join('\n')}
 )

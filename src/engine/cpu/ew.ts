@@ -20,6 +20,7 @@ interface EwExports {
     o: number, n1: number, n2: number, tid: number, s: number, e: number): void;
   dw_forward(x: number, K: number, y: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
   dw_forward9(x: number, K: number, y: number, H: number, W: number, C: number, tid: number, s: number, e: number): void;
+  dw_kgrad8(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, tid: number, s: number, e: number): void;
   red_sum16(x: number, o: number, r: number, inner: number, tid: number, s: number, e: number): void;
   dw_kgrad(x: number, g: number, acc: number, B: number, H: number, W: number, C: number, k: number, tid: number, s: number, e: number): void;
 }
@@ -56,7 +57,7 @@ export class EwKernels {
     return new EwKernels(heap, pool, mem);
   }
 
-  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_forward9' | 'dw_kgrad' | 'red_sum16', n: number, perUnit: number, args: number[], grain?: number): void {
+  private run(name: 'ew_unary' | 'ew_binary' | 'ew_binary3' | 'bias_rows' | 'dw_forward' | 'dw_forward9' | 'dw_kgrad' | 'dw_kgrad8' | 'red_sum16', n: number, perUnit: number, args: number[], grain?: number): void {
     if (this.pool && n * perUnit >= PARALLEL_MIN) {
       // A few chunks per thread (a late thread does not stall the rest), multiples of 4 elements.
       this.pool.run(name, n, grain ?? Math.max(1, Math.ceil(n / (this.pool.size * 4) / 4) * 4), args);
@@ -166,6 +167,13 @@ export class EwKernels {
     if (C % 2 !== 0) return false;
     const p = this.ptrs([x, g, acc]);
     if (!p || p[2]! % 8 !== 0) return false;
+    if (k === 9 && C % 8 === 0) {
+      // Eight channels per unit, four sums in flight (the same order per channel).
+      const units = C / 8;
+      const grain = this.pool ? Math.max(1, Math.ceil(units / (this.pool.size * 2))) : units;
+      this.run('dw_kgrad8', units, B * H * W * 8 * k * k, [p[0]!, p[1]!, p[2]!, B, H, W, C], grain);
+      return true;
+    }
     const pairs = C / 2;
     const grain = this.pool ? Math.max(1, Math.ceil(pairs / (this.pool.size * 4))) : pairs;
     this.run('dw_kgrad', pairs, B * H * W * 2 * k * k, [p[0]!, p[1]!, p[2]!, B, H, W, C, k], grain);
