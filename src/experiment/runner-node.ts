@@ -219,8 +219,8 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
 }
 
 /**
- * Test batches of the cached (non-timing) plans, generated on one worker thread each in turn with
- * their oracle NLLs; `get` resolves to a plan's list, or null when the worker could not make it
+ * Test batches of the cached (non-timing) plans, generated on worker threads with their oracle
+ * NLLs; `get` resolves to a plan's list, or null when the worker could not make it
  * (the caller then generates on the main thread, as before).
  */
 class TestBatchPrefetch {
@@ -235,19 +235,19 @@ class TestBatchPrefetch {
   start(): void {
     if (this.started || this.disposed) return;
     this.started = true;
-    let prev: Promise<unknown> = Promise.resolve();
+    // All variants at once, a variant's batches on up to two threads: whenever evaluation has to
+    // wait for them, every core is generating (the largest, the scaled GP, takes ~15 s a batch).
     for (const plan of this.plans) {
       if ((plan.variant.warmup ?? 0) > 0 || this.lists.has(plan.key)) continue;
-      const p = prev.then(() => this.generate(plan)).catch(() => null);
-      this.lists.set(plan.key, p);
-      prev = p;
+      this.lists.set(plan.key, this.generate(plan).catch(() => null));
     }
   }
 
   private async generate(plan: EvalPlan): Promise<Batch[] | null> {
     if (this.disposed) return null;
     const rng = Rng.fromSeed(EXPERIMENT_EVAL_SEED).split();
-    const stream = new WorkerBatchStream(plan.variant.task, plan.batchSize, rng.state(), { workers: 1, depth: plan.batches, oracle: true });
+    const workers = Math.min(plan.batches, 2);
+    const stream = new WorkerBatchStream(plan.variant.task, plan.batchSize, rng.state(), { workers, depth: Math.min(plan.batches, 4), oracle: true });
     this.streams.add(stream);
     try {
       const out: Batch[] = [];
