@@ -11,7 +11,9 @@
  *
  * Evaluation uses the test stream of `bsa-tnp eval` (seed 88, split once), so every model and seed
  * sees the same test batches; they are generated once per variant and reused across cells (with
- * the exact GP posterior's NLL where the task is a GP). Timing variants (the SIR size sweep)
+ * the exact GP posterior's NLL where the task is a GP), on a worker thread from the start of the run
+ * (TestBatchPrefetch), so the exact posterior of the large variants is ready when the first cell is
+ * evaluated instead of delaying it. Timing variants (the SIR size sweep)
  * generate their batches inside the timed loop, as the reference does, after `warmup` batches.
  * An out-of-memory error in a variant is recorded for that model and size, not raised. ConvCNP is
  * evaluated on a copy re-gridded onto each variant's domain (baselines.md §3; registry `regridFor`).
@@ -150,6 +152,10 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
   const resultsDir = path.join(opts.out, exp.name);
   fs.mkdirSync(resultsDir, { recursive: true });
   const cache = new Map<string, Batch[]>();
+  // Every cached variant's test batches and exact-posterior NLLs are generated on a worker thread
+  // from the start, one variant after another, while the first cells train: the same batches the
+  // main thread would make (WorkerBatchStream), off the critical path.
+  const prefetch = new TestBatchPrefetch(plans);
   const cells: CellResult[] = [];
   const categorical = shape.output.kind === 'categorical';
 
@@ -172,40 +178,104 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
     return results;
   };
 
-  for (const model of models) {
-    for (const seed of seeds) {
-      const cellDir = path.join(opts.out, exp.trainGroup, model, `seed-${seed}`);
-      const evalFile = path.join(cellDir, `eval-${exp.name}.json`);
-      const want = { plans: plans.map((p) => p.key), steps: opts.steps ?? exp.recipe.steps, task: exp.task };
-      const prior = readJson<{ want: typeof want; cell: CellResult }>(evalFile);
-      if (prior && JSON.stringify(prior.want) === JSON.stringify(want) && prior.cell.status === 'ok') {
-        emit({ type: 'cell', model, seed, phase: 'skip' });
-        cells.push(prior.cell);
-        write();
-        continue;
-      }
-      let cell: CellResult;
-      try {
-        cell = await runCell(exp, opts, model, seed, configs.get(model)!, cellDir, plans, cache, emit);
-      } catch (e) {
-        // Out of memory mid-step can leave the failed step's buffers allocated in this process, so
-        // later cells may fail too: failed cells are not recorded as done, and a rerun retries them.
-        const msg = (e instanceof Error ? e.message : String(e)) + (isOutOfMemory(e)
-          ? ' (out of memory while training; run the same command again to retry the failed cells in a fresh process, done cells are skipped)' : '');
-        emit({ type: 'cell', model, seed, phase: 'error', detail: msg });
-        cell = { model, seed, status: 'error', error: msg, parameters: null, steps: null, trainSeconds: null, variants: {} };
-      }
-      cells.push(cell);
-      // Done cells are kept (out-of-memory is a result); a cell with another error is retried next time.
-      if (cell.status === 'ok' && Object.values(cell.variants).every((v) => v.status !== 'error')) writeFileAtomic(evalFile, `${JSON.stringify({ want, cell }, null, 2)}\n`);
-      write();
-    }
+  try {
+    await runCells();
+  } finally {
+    prefetch.dispose();
   }
   return write();
+
+  async function runCells(): Promise<void> {
+    for (const model of models) {
+      for (const seed of seeds) {
+        const cellDir = path.join(opts.out, exp.trainGroup, model, `seed-${seed}`);
+        const evalFile = path.join(cellDir, `eval-${exp.name}.json`);
+        const want = { plans: plans.map((p) => p.key), steps: opts.steps ?? exp.recipe.steps, task: exp.task };
+        const prior = readJson<{ want: typeof want; cell: CellResult }>(evalFile);
+        if (prior && JSON.stringify(prior.want) === JSON.stringify(want) && prior.cell.status === 'ok') {
+          emit({ type: 'cell', model, seed, phase: 'skip' });
+          cells.push(prior.cell);
+          write();
+          continue;
+        }
+        let cell: CellResult;
+        try {
+          cell = await runCell(exp, opts, model, seed, configs.get(model)!, cellDir, plans, cache, emit, prefetch);
+        } catch (e) {
+          // Out of memory mid-step can leave the failed step's buffers allocated in this process, so
+          // later cells may fail too: failed cells are not recorded as done, and a rerun retries them.
+          const msg = (e instanceof Error ? e.message : String(e)) + (isOutOfMemory(e)
+            ? ' (out of memory while training; run the same command again to retry the failed cells in a fresh process, done cells are skipped)' : '');
+          emit({ type: 'cell', model, seed, phase: 'error', detail: msg });
+          cell = { model, seed, status: 'error', error: msg, parameters: null, steps: null, trainSeconds: null, variants: {} };
+        }
+        cells.push(cell);
+        // Done cells are kept (out-of-memory is a result); a cell with another error is retried next time.
+        if (cell.status === 'ok' && Object.values(cell.variants).every((v) => v.status !== 'error')) writeFileAtomic(evalFile, `${JSON.stringify({ want, cell }, null, 2)}\n`);
+        write();
+      }
+    }
+  }
+}
+
+/**
+ * Test batches of the cached (non-timing) plans, generated on worker threads with their oracle
+ * NLLs; `get` resolves to a plan's list, or null when the worker could not make it
+ * (the caller then generates on the main thread, as before).
+ */
+class TestBatchPrefetch {
+  private readonly lists = new Map<string, Promise<Batch[] | null>>();
+  private readonly streams = new Set<WorkerBatchStream>();
+  private disposed = false;
+  private started = false;
+
+  constructor(private readonly plans: readonly EvalPlan[]) {}
+
+  /** Starts the worker (idempotent): called when a cell is about to train or evaluate. */
+  start(): void {
+    if (this.started || this.disposed) return;
+    this.started = true;
+    // All variants at once, a variant's batches on up to two threads: whenever evaluation has to
+    // wait for them, every core is generating (the largest, the scaled GP, takes ~15 s a batch).
+    for (const plan of this.plans) {
+      if ((plan.variant.warmup ?? 0) > 0 || this.lists.has(plan.key)) continue;
+      this.lists.set(plan.key, this.generate(plan).catch(() => null));
+    }
+  }
+
+  private async generate(plan: EvalPlan): Promise<Batch[] | null> {
+    if (this.disposed) return null;
+    const rng = Rng.fromSeed(EXPERIMENT_EVAL_SEED).split();
+    const workers = Math.min(plan.batches, 2);
+    const stream = new WorkerBatchStream(plan.variant.task, plan.batchSize, rng.state(), { workers, depth: Math.min(plan.batches, 4), oracle: true });
+    this.streams.add(stream);
+    try {
+      const out: Batch[] = [];
+      for (let i = 0; i < plan.batches; i++) {
+        await stream.ready();
+        out.push(stream.next());
+      }
+      return out;
+    } finally {
+      stream.dispose();
+      this.streams.delete(stream);
+    }
+  }
+
+  get(key: string): Promise<Batch[] | null> {
+    return this.lists.get(key) ?? Promise.resolve(null);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const s of this.streams) s.dispose();
+    this.streams.clear();
+  }
 }
 
 async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, seed: number, config: AnyModelConfig, cellDir: string,
-  plans: readonly EvalPlan[], cache: Map<string, Batch[]>, emit: (e: ExperimentEvent) => void): Promise<CellResult> {
+  plans: readonly EvalPlan[], cache: Map<string, Batch[]>, emit: (e: ExperimentEvent) => void, prefetch: TestBatchPrefetch): Promise<CellResult> {
+  prefetch.start();
   const ck = path.join(cellDir, 'checkpoint');
   const train = cellTrainConfig(exp, opts, seed);
   const backend = opts.backend;
@@ -254,7 +324,7 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
       try {
         cfg = regridFor(cfg, resolveTask(plan.variant.task, plan.batchSize, `variant ${plan.variant.label}`).shape);
       } catch { /* reported by evaluateVariant */ }
-      const r = await evaluateVariant(cfg === loaded.config.model ? net : buildModel(cfg), params, backend, plan, cache);
+      const r = await evaluateVariant(cfg === loaded.config.model ? net : buildModel(cfg), params, backend, plan, cache, prefetch);
       variants[plan.variant.label] = r;
       emit({ type: 'variant', model, seed, variant: plan.variant.label, result: r });
     }
@@ -266,7 +336,7 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
 }
 
 async function evaluateVariant(net: ReturnType<typeof buildModel>, params: ReturnType<typeof toParams>, backend: Backend,
-  plan: EvalPlan, cache: Map<string, Batch[]>): Promise<VariantResult> {
+  plan: EvalPlan, cache: Map<string, Batch[]>, prefetch: TestBatchPrefetch): Promise<VariantResult> {
   const empty = { nll: null, rmse: null, mae: null, coverage: null, accuracy: null, oracleNll: null, batches: plan.batches, secondsPerBatch: null };
   try {
     const task: TaskConfig = plan.variant.task;
@@ -280,8 +350,9 @@ async function evaluateVariant(net: ReturnType<typeof buildModel>, params: Retur
       await evaluate(net, params, backend, groups, rng, warmup, undefined, stream);
       source = stream;
     } else {
-      let list = cache.get(plan.key);
-      if (!list) {
+      let list = cache.get(plan.key) ?? (await prefetch.get(plan.key)) ?? undefined;
+      if (list) cache.set(plan.key, list);
+      else {
         const stream = new BatchStream(groups, rng);
         list = Array.from({ length: plan.batches }, () => stream.next());
         for (const b of list) if (b.gp && b.oracleNll === undefined) b.oracleNll = gpOracle(b).meanNll;

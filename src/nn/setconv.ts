@@ -11,20 +11,26 @@ import * as E from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { checkpoint } from './checkpoint.js';
 
-/** ℓ = 1e-6 + exp(θ); returns 1/(2ℓ²) as [1, C, 1, 1]. */
-function inverseTwoL2(theta: Tensor): Tensor {
+/** ℓ = 1e-6 + exp(θ); returns −1/(2ℓ²) as [1, C, 1, 1] (negated here, on C numbers, not on every weight). */
+function negInverseTwoL2(theta: Tensor): Tensor {
   return E.tidy(() => {
     const l = E.add(E.exp(theta), 1e-6);
-    return E.reshape(E.div(0.5, E.square(l)), [1, theta.shape[0]!, 1, 1]);
+    return E.reshape(E.neg(E.div(0.5, E.square(l))), [1, theta.shape[0]!, 1, 1]);
   });
 }
 
-/** exp(−(a_i − s_j)²·inv_c) for one axis: a [n], s [B, N] → [B, C, n, N]. */
-function axisWeights(axis: Tensor, s: Tensor, inv: Tensor): Tensor {
+/**
+ * exp(−(a_i − s_j)²/(2ℓ_c²)) for one axis: a [n], s [B, N] → [B, C, n, N], or with `pointsFirst`
+ * [B, C, N, n] (built in that layout, not transposed afterwards). −(d²·inv) = d²·(−inv) exactly.
+ */
+function axisWeights(axis: Tensor, s: Tensor, negInv: Tensor, pointsFirst = false): Tensor {
   return E.tidy(() => {
     const [B, N] = s.shape as [number, number];
-    const d2 = E.square(E.sub(E.reshape(axis, [1, 1, axis.shape[0]!, 1]), E.reshape(s, [B, 1, 1, N])));
-    return E.exp(E.neg(E.mul(d2, inv)));
+    const n = axis.shape[0]!;
+    const d2 = pointsFirst
+      ? E.square(E.sub(E.reshape(axis, [1, 1, 1, n]), E.reshape(s, [B, 1, N, 1])))
+      : E.square(E.sub(E.reshape(axis, [1, 1, n, 1]), E.reshape(s, [B, 1, 1, N])));
+    return E.exp(E.mul(d2, negInv));
   });
 }
 
@@ -40,7 +46,7 @@ function column(x: Tensor, i: number): Tensor {
  */
 export function pointsToGrid(s: Tensor, vals: Tensor, theta: Tensor, a0: Tensor, a1: Tensor): Tensor {
   return E.tidy(() => {
-    const inv = inverseTwoL2(theta);
+    const inv = negInverseTwoL2(theta);
     const w0 = axisWeights(a0, column(s, 0), inv); // [B, C, n0, N]
     const w1 = axisWeights(a1, column(s, 1), inv); // [B, C, n1, N]
     const v = E.reshape(E.transpose(vals, [0, 2, 1]), [vals.shape[0]!, vals.shape[2]!, 1, vals.shape[1]!]);
@@ -66,9 +72,9 @@ export function gridToPoints(h: Tensor, theta: Tensor, a0: Tensor, a1: Tensor, x
     const rows = Math.max(1, Math.floor(chunkElements / (B * C * n)));
     const hc = E.transpose(h, [0, 3, 1, 2]); // [B, C, n0, n1]
     const part = (hc: Tensor, theta: Tensor, x: Tensor, a0: Tensor, a1: Tensor): Tensor => E.tidy(() => {
-      const inv = inverseTwoL2(theta);
-      const w0 = E.transpose(axisWeights(a0, column(x, 0), inv), [0, 1, 3, 2]); // [B, C, rows, n0]
-      const w1 = E.transpose(axisWeights(a1, column(x, 1), inv), [0, 1, 3, 2]); // [B, C, rows, n1]
+      const inv = negInverseTwoL2(theta);
+      const w0 = axisWeights(a0, column(x, 0), inv, true); // [B, C, rows, n0]
+      const w1 = axisWeights(a1, column(x, 1), inv, true); // [B, C, rows, n1]
       const t = E.matmul(w0, hc); // [B, C, rows, n1]
       return E.transpose(E.sum(E.mul(t, w1), -1), [0, 2, 1]);
     });

@@ -12,72 +12,13 @@ import { createHeap, type CpuHeap } from './heap.js';
 import { matmul } from './matmul.js';
 import type { ThreadPool } from './threads.js';
 import { kernelsFor } from './wasm/kernels.js';
+import { binaryBroadcast, unaryLoop, whereBroadcast } from './elementwise.js';
+import { EwKernels } from './ew.js';
 
 /** CPU storage: a view into the heap. */
 export interface CpuStorage extends Storage {
   readonly data: Float32Array;
   freed: boolean;
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-function unaryFn(op: UnaryOp): (x: number) => number {
-  switch (op) {
-    case 'neg': return (x) => -x;
-    case 'exp': return Math.exp;
-    case 'log': return Math.log;
-    case 'sqrt': return Math.sqrt;
-    case 'rsqrt': return (x) => 1 / Math.sqrt(x);
-    case 'tanh': return Math.tanh;
-    case 'softplus': return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'gelu': return (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
-    case 'relu': return (x) => (x > 0 ? x : 0);
-    case 'sigmoid': return (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-    case 'abs': return Math.abs;
-    case 'square': return (x) => x * x;
-    case 'recip': return (x) => 1 / x;
-    case 'sin': return Math.sin;
-    case 'cos': return Math.cos;
-    case 'isfinite': return (x) => (Number.isFinite(x) ? 1 : 0);
-    case 'sign': return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
-  }
-}
-
-function geluGrad(x: number, dy: number): number {
-  const u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
-  const t = Math.tanh(u);
-  const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
-  return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du);
-}
-
-function binaryFn(op: BinaryOp): (a: number, b: number) => number {
-  switch (op) {
-    case 'add': return (a, b) => a + b;
-    case 'sub': return (a, b) => a - b;
-    case 'mul': return (a, b) => a * b;
-    case 'div': return (a, b) => a / b;
-    case 'max': return (a, b) => (a >= b || Number.isNaN(a) ? a : b);
-    case 'min': return (a, b) => (a <= b || Number.isNaN(a) ? a : b);
-    case 'pow': return Math.pow;
-    case 'gt': return (a, b) => (a > b ? 1 : 0);
-    case 'ge': return (a, b) => (a >= b ? 1 : 0);
-    case 'lt': return (a, b) => (a < b ? 1 : 0);
-    case 'le': return (a, b) => (a <= b ? 1 : 0);
-    case 'eq': return (a, b) => (a === b ? 1 : 0);
-    case 'ne': return (a, b) => (a !== b ? 1 : 0);
-    case 'geluGrad': return geluGrad;
-  }
-}
-
-/** Strides of `shape` (aligned to `out` rank) with 0 on broadcast axes. */
-function bstrides(shape: readonly number[], out: readonly number[]): number[] {
-  const st = new Array<number>(out.length);
-  let s = 1;
-  for (let i = out.length - 1; i >= 0; i--) {
-    st[i] = shape[i] === 1 && out[i] !== 1 ? 0 : s;
-    s *= shape[i]!;
-  }
-  return st;
 }
 
 /** Calls body(outIndex, offsets...) for every element of `shape` with per-operand strides. */
@@ -112,10 +53,13 @@ export class CpuBackend implements Backend {
   readonly memory = new MemoryAccount();
   readonly heap: CpuHeap;
   readonly pool: ThreadPool | undefined;
+  /** SIMD elementwise and convolution kernels on the shared heap (null on a plain-JS heap: JS loops). */
+  readonly ew: EwKernels | null;
 
   constructor(opts: CpuBackendOptions = {}) {
     this.heap = opts.heap ?? createHeap();
     this.pool = opts.pool;
+    this.ew = EwKernels.create(this.heap, this.pool);
     this.description = `cpu (${this.pool ? `${this.pool.size} threads` : '1 thread'}, ${this.heap.memory ? 'shared wasm heap' : 'js heap'})`;
   }
 
@@ -190,8 +134,8 @@ export class CpuBackend implements Backend {
     const xs = this.view(x);
     const [s, o] = this.out(xs.length);
     if (op === 'gelu' && this.geluWasm(o, xs)) return s;
-    const f = unaryFn(op);
-    for (let i = 0; i < xs.length; i++) o[i] = f(xs[i]!);
+    if (this.ew?.unary(op, xs, o, xs.length)) return s;
+    unaryLoop(op, xs, o, xs.length);
     return s;
   }
 
@@ -200,34 +144,19 @@ export class CpuBackend implements Backend {
     const bv = this.view(b);
     const n = outShape.reduce((p, d) => p * d, 1);
     const [s, o] = this.out(n);
-    const f = binaryFn(op);
-    if (av.length === n && bv.length === n) {
-      if (op === 'geluGrad' && this.geluWasm(o, av, bv)) return s;
-      for (let i = 0; i < n; i++) o[i] = f(av[i]!, bv[i]!);
-    } else if (bv.length === 1) {
-      const bb = bv[0]!;
-      for (let i = 0; i < n; i++) o[i] = f(av[i]!, bb);
-    } else if (av.length === 1) {
-      const aa = av[0]!;
-      for (let i = 0; i < n; i++) o[i] = f(aa, bv[i]!);
-    } else {
-      forEachIndex(outShape, [bstrides(aShape, outShape), bstrides(bShape, outShape)], (i, [ia, ib]) => {
-        o[i] = f(av[ia!]!, bv[ib!]!);
-      });
-    }
+    if (op === 'geluGrad' && av.length === n && bv.length === n && this.geluWasm(o, av, bv)) return s;
+    if (this.ew && n > 0 && (av.length === n || av.length === 1) && (bv.length === n || bv.length === 1)
+      && this.ew.binary(op, av, av.length === n ? 1 : 0, bv, bv.length === n ? 1 : 0, o, n)) return s;
+    if (this.ew?.binaryBroadcast(op, o, av, aShape, bv, bShape, outShape)) return s;
+    binaryBroadcast(op, o, av, aShape, bv, bShape, outShape);
     return s;
   }
 
   where(cond: Storage, cShape: readonly number[], a: Storage, aShape: readonly number[], b: Storage,
     bShape: readonly number[], outShape: readonly number[]): Storage {
-    const cv = this.view(cond);
-    const av = this.view(a);
-    const bv = this.view(b);
     const n = outShape.reduce((p, d) => p * d, 1);
     const [s, o] = this.out(n);
-    forEachIndex(outShape, [bstrides(cShape, outShape), bstrides(aShape, outShape), bstrides(bShape, outShape)], (i, [ic, ia, ib]) => {
-      o[i] = cv[ic!] !== 0 ? av[ia!]! : bv[ib!]!;
-    });
+    whereBroadcast(o, this.view(cond), cShape, this.view(a), aShape, this.view(b), bShape, outShape);
     return s;
   }
 
@@ -243,7 +172,7 @@ export class CpuBackend implements Backend {
           for (let j = 0; j < r; j++) acc += xv[base + j]!;
           o[i] = acc;
         }
-      } else {
+      } else if (!this.ew?.sumMiddle(xv, o, outer, r, inner)) {
         const acc = new Float64Array(inner);
         for (let i = 0; i < outer; i++) {
           acc.fill(0);
@@ -255,13 +184,15 @@ export class CpuBackend implements Backend {
         }
       }
     } else {
-      const better = op === 'max' ? (a: number, b: number) => a > b || Number.isNaN(a) : (a: number, b: number) => a < b || Number.isNaN(a);
+      // One loop per op (a shared comparison closure would be called per element); NaN wins.
+      const isMax = op === 'max';
       for (let i = 0; i < outer; i++) {
         for (let k = 0; k < inner; k++) {
           let m = xv[i * r * inner + k]!;
-          for (let j = 1; j < r; j++) {
-            const v = xv[(i * r + j) * inner + k]!;
-            if (better(v, m)) m = v;
+          if (isMax) {
+            for (let j = 1; j < r; j++) { const v = xv[(i * r + j) * inner + k]!; if (v > m || v !== v) m = v; }
+          } else {
+            for (let j = 1; j < r; j++) { const v = xv[(i * r + j) * inner + k]!; if (v < m || v !== v) m = v; }
           }
           o[i * inner + k] = m;
         }
@@ -341,7 +272,7 @@ export class CpuBackend implements Backend {
       const bv = this.view(args.bias);
       const n = args.n;
       if (bv.length < n) throw new Error(`matmul: expected a bias of ${n} elements, got ${bv.length}`);
-      for (let r = 0; r < args.batch * args.m; r++) {
+      if (!this.ew?.biasRows(o, bv, args.batch * args.m, n, false)) for (let r = 0; r < args.batch * args.m; r++) {
         const base = r * n;
         for (let c = 0; c < n; c++) o[base + c] = o[base + c]! + bv[c]!;
       }
@@ -349,7 +280,7 @@ export class CpuBackend implements Backend {
     if (args.residual) {
       const rv = this.view(args.residual);
       if (rv.length < o.length) throw new Error(`matmul: expected a residual of ${o.length} elements, got ${rv.length}`);
-      for (let i = 0; i < o.length; i++) o[i] = o[i]! + rv[i]!;
+      if (!this.ew?.binary('add', o, 1, rv, 1, o, o.length)) for (let i = 0; i < o.length; i++) o[i] = o[i]! + rv[i]!;
     }
     return s;
   }
@@ -427,17 +358,20 @@ export class CpuBackend implements Backend {
   private rowSoftmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
     const xv = this.view(x);
     const [s, o] = this.out(rows * cols);
+    // Each row's exponentials are kept in float64 and reused for the normalisation (one exp per
+    // element, not two; the same values).
+    const e = new Float64Array(cols);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       let m = -Infinity;
       for (let c = 0; c < cols; c++) if (xv[base + c]! > m) m = xv[base + c]!;
       let z = 0;
-      for (let c = 0; c < cols; c++) z += Math.exp(xv[base + c]! - m);
+      for (let c = 0; c < cols; c++) { const v = Math.exp(xv[base + c]! - m); e[c] = v; z += v; }
       if (log) {
         const lz = m + Math.log(z);
         for (let c = 0; c < cols; c++) o[base + c] = xv[base + c]! - lz;
       } else {
-        for (let c = 0; c < cols; c++) o[base + c] = Math.exp(xv[base + c]! - m) / z;
+        for (let c = 0; c < cols; c++) o[base + c] = e[c]! / z;
       }
     }
     return s;

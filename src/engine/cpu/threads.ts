@@ -33,10 +33,10 @@ export interface ThreadPool {
 
 /**
  * Kernels a pool can run: exports of the kernel modules (`kernelModules` in wasm/kernels.ts: the
- * matmul module and the BSA module, both instantiated in every worker) taking (...args, tid, start,
+ * matmul module, the BSA module and the SIMD elementwise module, all instantiated in every worker) taking (...args, tid, start,
  * end).
  */
-export const KERNEL_NAMES = ['pack_b', 'matmul_rows', 'bsa_forward', 'bsa_backward', 'bsa_sum_dq'] as const;
+export const KERNEL_NAMES = ['pack_b', 'matmul_rows', 'bsa_forward', 'bsa_backward', 'bsa_sum_dq', 'ew_unary', 'ew_binary', 'bias_rows', 'dw_forward', 'dw_kgrad', 'ew_binary3', 'dw_forward9', 'red_sum16', 'dw_kgrad8'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export class ThreadPoolError extends Error {

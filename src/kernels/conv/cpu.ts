@@ -1,7 +1,11 @@
 /**
- * CPU (JavaScript) kernels of the depthwise 2-D convolution (op.ts), NHWC, SAME zero padding:
- * the forward (also the input gradient, with the kernel flipped) and the kernel gradient.
+ * CPU kernels of the depthwise 2-D convolution (op.ts), NHWC, SAME zero padding: the forward
+ * (also the input gradient, with the kernel flipped) and the kernel gradient. With a CPU backend
+ * whose heap is shared wasm memory they run the wasm SIMD kernels (engine/cpu/ew.ts; float64x2,
+ * the same arithmetic, rows or channel pairs split over the thread pool); otherwise the JavaScript
+ * loops below, which are also their reference.
  */
+import type { CpuBackend } from '../../engine/cpu/backend.js';
 
 export interface ConvDims {
   B: number;
@@ -18,7 +22,8 @@ export interface ConvDims {
  * K and y) with the k horizontal taps summed in a register before one update of y (the update of
  * y per tap was the bottleneck). The kernel is flipped once up front, not per tap.
  */
-export function depthwiseForwardCpu(x: Float32Array, w: Float32Array, bias: Float32Array | null, d: ConvDims, flip: boolean, y: Float32Array): void {
+export function depthwiseForwardCpu(x: Float32Array, w: Float32Array, bias: Float32Array | null, d: ConvDims, flip: boolean, y: Float32Array,
+  cpu?: CpuBackend): void {
   const { B, H, W, C, k } = d;
   const r = (k - 1) / 2;
   const pixels = B * H * W;
@@ -28,6 +33,16 @@ export function depthwiseForwardCpu(x: Float32Array, w: Float32Array, bias: Floa
   if (flip) {
     K = new Float32Array(k * k * C);
     for (let t = 0; t < k * k; t++) K.set(w.subarray((k * k - 1 - t) * C, (k * k - t) * C), t * C);
+  }
+  if (cpu?.ew) {
+    // The kernel must live in the heap too: a flipped copy is staged there.
+    const staged = K === w ? null : cpu.heap.alloc(K.length);
+    try {
+      if (staged) staged.set(K);
+      if (cpu.ew.depthwiseForward(x, staged ?? K, y, B, H, W, C, k)) return;
+    } finally {
+      if (staged) cpu.heap.free(staged);
+    }
   }
   const rowC = W * C;
   for (let b = 0; b < B; b++) {
@@ -70,8 +85,20 @@ export function depthwiseForwardCpu(x: Float32Array, w: Float32Array, bias: Floa
  * dx, the sum over the row's pixels runs with channels innermost into a float64 row of partial
  * sums (exact enough at any size; the order of the sum is the same as before within a row).
  */
-export function depthwiseKernelGradCpu(x: Float32Array, g: Float32Array, d: ConvDims, dk: Float32Array): void {
+export function depthwiseKernelGradCpu(x: Float32Array, g: Float32Array, d: ConvDims, dk: Float32Array, cpu?: CpuBackend): void {
   const { B, H, W, C, k } = d;
+  if (cpu?.ew) {
+    const acc32 = cpu.heap.alloc(2 * k * k * C);
+    try {
+      acc32.fill(0);
+      if (cpu.ew.depthwiseKernelGrad(x, g, acc32, B, H, W, C, k)) {
+        dk.set(new Float64Array(acc32.buffer, acc32.byteOffset, k * k * C));
+        return;
+      }
+    } finally {
+      cpu.heap.free(acc32);
+    }
+  }
   const r = (k - 1) / 2;
   const acc = new Float64Array(k * k * C);
   const rowC = W * C;

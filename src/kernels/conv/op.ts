@@ -3,7 +3,8 @@
  * W, C] (NHWC), kernel [k, k, C] (odd k), bias [C] → [B, H, W, C], SAME zero padding,
  * y[b,h,w,c] = bias[c] + Σ_{dy,dx} K[dy,dx,c]·x[b, h+dy−r, w+dx−r, c], r = (k − 1)/2.
  * Gradients: dx = the same convolution of dy with the kernel flipped (no bias); dK by its own
- * kernel; dbias = Σ dy over b, h, w. Kernels: cpu.ts (JavaScript) and webgpu.ts (WGSL).
+ * kernel; dbias = Σ dy over b, h, w. Kernels: cpu.ts (JavaScript, or the wasm SIMD ones of
+ * engine/cpu/ew.ts on the shared heap) and webgpu.ts (WGSL).
  */
 import type { Backend, Storage } from '../../engine/backend.js';
 import { CpuBackend } from '../../engine/cpu/backend.js';
@@ -18,7 +19,7 @@ function forward(b: Backend, x: Storage, w: Storage, bias: Storage | null, d: Co
   if (b.kind === 'cpu') {
     const cpu = b as CpuBackend;
     const y = cpu.alloc(d.B * d.H * d.W * d.C);
-    depthwiseForwardCpu(cpu.view(x), cpu.view(w), bias && cpu.view(bias), d, flip, cpu.view(y));
+    depthwiseForwardCpu(cpu.view(x), cpu.view(w), bias && cpu.view(bias), d, flip, cpu.view(y), cpu);
     return y;
   }
   return depthwiseForwardWebGPU(b as WebGPUBackend, x, w, bias, d, flip);
@@ -28,7 +29,7 @@ function kernelGrad(b: Backend, x: Storage, g: Storage, d: ConvDims): Storage {
   if (b.kind === 'cpu') {
     const cpu = b as CpuBackend;
     const dk = cpu.alloc(d.k * d.k * d.C);
-    depthwiseKernelGradCpu(cpu.view(x), cpu.view(g), d, cpu.view(dk));
+    depthwiseKernelGradCpu(cpu.view(x), cpu.view(g), d, cpu.view(dk), cpu);
     return dk;
   }
   return depthwiseKernelGradWebGPU(b as WebGPUBackend, x, g, d);

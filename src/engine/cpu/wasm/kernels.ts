@@ -5,6 +5,7 @@
  * Platform-neutral: base64 is decoded with `atob`, present in Node ≥ 16 and browsers.
  */
 import { BSA_WASM_PLAIN, BSA_WASM_SHARED } from '../../../kernels/bsa/wasm/bsa-wasm.js';
+import { EW_WASM_SHARED } from './ew-wasm.js';
 import { MATMUL_WASM_PLAIN, MATMUL_WASM_SHARED } from './matmul-wasm.js';
 
 /** Exports of the kernel module. Pointers are byte addresses; the last three args of threaded
@@ -50,9 +51,19 @@ export function bsaKernelModule(shared: boolean): WebAssembly.Module {
   return (bsaModules.plain ??= new WebAssembly.Module(decode(BSA_WASM_PLAIN)));
 }
 
+let ewModule: WebAssembly.Module | undefined;
+
+/**
+ * The SIMD elementwise module (ew-wasm.ts, built by scripts/build-ew-wasm.ts); shared memory only
+ * (it runs on the heap's memory, which exists only when shared).
+ */
+export function ewKernelModule(): WebAssembly.Module {
+  return (ewModule ??= new WebAssembly.Module(decode(EW_WASM_SHARED)));
+}
+
 /** Every module a pool worker instantiates (its kernels: KERNEL_NAMES in threads.ts). */
 export function kernelModules(shared: boolean): WebAssembly.Module[] {
-  return [kernelModule(shared), bsaKernelModule(shared)];
+  return shared ? [kernelModule(shared), bsaKernelModule(shared), ewKernelModule()] : [kernelModule(shared), bsaKernelModule(shared)];
 }
 
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
