@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { parseSeeds } from '../../src/cli/commands/experiment.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { EXPERIMENTS, modelConfigForTask } from '../../src/experiment/recipes.js';
 import { isOutOfMemory } from '../../src/experiment/runner-node.js';
@@ -93,6 +94,14 @@ describe('bsa-tnp experiment gp2d (tiny task, bsa-tnp, 2 seeds)', () => {
     const c = await run('experiment', 'gp2d', '--seeds', '7', '--out', 'x');
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('--seeds N takes 1 to 5');
+  });
+
+  it('--seeds: a count, one of the paper\'s seeds by itself, or a list', () => {
+    const paper = [46, 61, 69, 79, 91];
+    expect(parseSeeds('2', paper)).toEqual([46, 61]);
+    expect(parseSeeds('61', paper)).toEqual([61]); // one process per seed
+    expect(parseSeeds('46,7', paper)).toEqual([46, 7]);
+    expect(() => parseSeeds('7', paper)).toThrow('--seeds N takes 1 to 5');
   });
 });
 

@@ -21,7 +21,7 @@ function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-/** `--seeds N` (the first N of the paper's seeds) or `--seeds 46,61` (these). */
+/** `--seeds N` (the first N of the paper's seeds), `--seeds 61` (one of the paper's seeds: that one), or `--seeds 46,61` (these). */
 export function parseSeeds(v: string | undefined, paper: readonly number[]): number[] | undefined {
   if (v === undefined) return undefined;
   const parts = list(v)!;
@@ -30,6 +30,9 @@ export function parseSeeds(v: string | undefined, paper: readonly number[]): num
     throw new UsageError(`bsa-tnp experiment: --seeds expects a count (e.g. 2) or a comma-separated list of seeds (e.g. 46,61), got '${v}'`);
   }
   if (parts.length === 1 && !v.includes(',')) {
+    // A single paper seed (46, 61, …) is that seed: no count that large exists, and running one seed
+    // of a protocol per process is how a run is spread over processes or machines.
+    if (nums[0]! > paper.length && paper.includes(nums[0]!)) return [nums[0]!];
     if (nums[0]! < 1 || nums[0]! > paper.length) throw new UsageError(`bsa-tnp experiment: --seeds N takes 1 to ${paper.length} of the paper's seeds (${paper.join(', ')}), got ${v}; list seeds with commas for others`);
     return paper.slice(0, nums[0]!);
   }
