@@ -219,25 +219,28 @@ void rbf_columns(const double *p, int n, int m, double c, double v, double *out)
 }
 
 /* One factor of a separable kernel for two pairs at once: family `fam` (0 RBF, 1 Matérn 1/2, 2
- * Matérn 3/2, 3 Matérn 5/2) at squared distance d2 with constant c (RBF: c = −1/(2ℓ²); Matérn ν:
- * c = √(2ν)/ℓ). Adds its exponent to *e (the factor is poly · e^{e}) and returns the polynomial
- * (RBF and Matérn 1/2: 1; 3/2: 1 + r; 5/2: 1 + r + r²/3, r = c·d). */
-static inline __attribute__((always_inline)) V factor(int fam, V d2, V c, V *e) {
+ * Matérn 3/2, 3 Matérn 5/2) with constant c (RBF: c = −1/(2ℓ²); Matérn ν: c = √(2ν)/ℓ), at distance
+ * d (Matérn) or squared distance d2 (RBF; the other is not read). Adds its exponent to *e (the
+ * factor is poly · e^{e}) and returns the polynomial (RBF and Matérn 1/2: 1; 3/2: 1 + r; 5/2:
+ * 1 + r + r²/3, r = c·d). */
+static inline __attribute__((always_inline)) V factor(int fam, V d, V d2, V c, V *e) {
   const V one = wasm_f64x2_splat(1.0);
   if (fam == 0) { *e = wasm_f64x2_add(*e, wasm_f64x2_mul(c, d2)); return one; }
-  V r = wasm_f64x2_mul(c, wasm_f64x2_sqrt(d2));
+  V r = wasm_f64x2_mul(c, d);
   *e = wasm_f64x2_sub(*e, r);
   if (fam == 1) return one;
   if (fam == 2) return wasm_f64x2_add(one, r);
-  return wasm_f64x2_add(wasm_f64x2_add(one, r), wasm_f64x2_div(wasm_f64x2_mul(r, r), wasm_f64x2_splat(3.0)));
+  return wasm_f64x2_add(wasm_f64x2_add(one, r), wasm_f64x2_mul(wasm_f64x2_mul(r, r), wasm_f64x2_splat(1.0 / 3.0)));
 }
 
-/* v · k_s · k_t at points i (splatted xi, yi, ti) and the two points of x, y, t (lanes). */
+/* v · k_s · k_t at points i (splatted xi, yi, ti) and the two points of x, y, t (lanes). Only the
+ * distances a family needs are computed (the compiler drops the unused ones). */
 static inline __attribute__((always_inline)) V separable_pair(int fs, int ft, V xi, V yi, V ti, V x, V y, V t, V cs, V ct, V vv) {
   V dx = wasm_f64x2_sub(xi, x), dy = wasm_f64x2_sub(yi, y), dt = wasm_f64x2_sub(ti, t);
   V e = wasm_f64x2_splat(0.0);
-  V ps = factor(fs, wasm_f64x2_add(wasm_f64x2_mul(dx, dx), wasm_f64x2_mul(dy, dy)), cs, &e);
-  V pt = factor(ft, wasm_f64x2_mul(dt, dt), ct, &e);
+  V ds2 = wasm_f64x2_add(wasm_f64x2_mul(dx, dx), wasm_f64x2_mul(dy, dy));
+  V ps = factor(fs, wasm_f64x2_sqrt(ds2), ds2, cs, &e);
+  V pt = factor(ft, wasm_f64x2_abs(dt), wasm_f64x2_mul(dt, dt), ct, &e);
   return wasm_f64x2_mul(wasm_f64x2_mul(wasm_f64x2_mul(vv, ps), pt), exp_neg(e));
 }
 
