@@ -71,6 +71,10 @@ export function sampleGpFunctions(rng: Rng, spec: KernelSpec, locs: ArrayLike<nu
  * loss and gradient are the same, and the cost is m²(n − m)/2 + m³/3 multiply-adds instead of n³/3
  * (2-D GP task, m = 512 context slots, n = 1536: 6.6× fewer).
  *
+ * The 2-D RBF and the separable space-time kernels (`wasmColumns`) run kernel, factor and products
+ * in WebAssembly memory (`columnsFactorTimes`); other kernels build their columns in JavaScript.
+ * Both give the same draws up to float64 rounding (test/data/gp-wasm-columns.test.ts).
+ *
  * **Arguments** as `sampleGpFunctions`, plus `m` (1 ≤ m ≤ n; m = n or a multiple of 64).
  * **Returns** f [B, n] row-major float64.
  * **Throws** `CholeskyError` if the leading m×m block is not positive definite.
