@@ -217,3 +217,64 @@ void rbf_columns(const double *p, int n, int m, double c, double v, double *out)
     }
   }
 }
+
+/* One factor of a separable kernel for two pairs at once: family `fam` (0 RBF, 1 Matérn 1/2, 2
+ * Matérn 3/2, 3 Matérn 5/2) with constant c (RBF: c = −1/(2ℓ²); Matérn ν: c = √(2ν)/ℓ), at distance
+ * d (Matérn) or squared distance d2 (RBF; the other is not read). Adds its exponent to *e (the
+ * factor is poly · e^{e}) and returns the polynomial (RBF and Matérn 1/2: 1; 3/2: 1 + r; 5/2:
+ * 1 + r + r²/3, r = c·d). */
+static inline __attribute__((always_inline)) V factor(int fam, V d, V d2, V c, V *e) {
+  const V one = wasm_f64x2_splat(1.0);
+  if (fam == 0) { *e = wasm_f64x2_add(*e, wasm_f64x2_mul(c, d2)); return one; }
+  V r = wasm_f64x2_mul(c, d);
+  *e = wasm_f64x2_sub(*e, r);
+  if (fam == 1) return one;
+  if (fam == 2) return wasm_f64x2_add(one, r);
+  return wasm_f64x2_add(wasm_f64x2_add(one, r), wasm_f64x2_mul(wasm_f64x2_mul(r, r), wasm_f64x2_splat(1.0 / 3.0)));
+}
+
+/* v · k_s · k_t at points i (splatted xi, yi, ti) and the two points of x, y, t (lanes). Only the
+ * distances a family needs are computed (the compiler drops the unused ones). */
+static inline __attribute__((always_inline)) V separable_pair(int fs, int ft, V xi, V yi, V ti, V x, V y, V t, V cs, V ct, V vv) {
+  V dx = wasm_f64x2_sub(xi, x), dy = wasm_f64x2_sub(yi, y), dt = wasm_f64x2_sub(ti, t);
+  V e = wasm_f64x2_splat(0.0);
+  V ds2 = wasm_f64x2_add(wasm_f64x2_mul(dx, dx), wasm_f64x2_mul(dy, dy));
+  V ps = factor(fs, wasm_f64x2_sqrt(ds2), ds2, cs, &e);
+  V pt = factor(ft, wasm_f64x2_abs(dt), wasm_f64x2_mul(dt, dt), ct, &e);
+  return wasm_f64x2_mul(wasm_f64x2_mul(wasm_f64x2_mul(vv, ps), pt), exp_neg(e));
+}
+
+static inline __attribute__((always_inline)) void separable_rows(int fs, int ft, const double *x, const double *y, const double *t,
+                                                                 int n, int m, double cs, double ct, double v, double *out) {
+  const V csv = wasm_f64x2_splat(cs), ctv = wasm_f64x2_splat(ct), vv = wasm_f64x2_splat(v);
+  for (int i = 0; i < n; i++) {
+    const V xi = wasm_f64x2_splat(x[i]), yi = wasm_f64x2_splat(y[i]), ti = wasm_f64x2_splat(t[i]);
+    int jend = i + 1 < m ? i + 1 : m;
+    double *row = out + i * m;
+    int j = 0;
+    for (; j + 2 <= jend; j += 2) {
+      wasm_v128_store(row + j, separable_pair(fs, ft, xi, yi, ti, wasm_v128_load(x + j), wasm_v128_load(y + j), wasm_v128_load(t + j), csv, ctv, vv));
+    }
+    if (j < jend) {
+      V k = separable_pair(fs, ft, xi, yi, ti, wasm_f64x2_splat(x[j]), wasm_f64x2_splat(y[j]), wasm_f64x2_splat(t[j]), csv, ctv, vv);
+      row[j++] = wasm_f64x2_extract_lane(k, 0);
+    }
+    for (; j < m; j++) row[j] = 0;
+  }
+}
+
+/* The lower triangle of the first m columns of the separable space-time kernel matrix
+ * v · k_s(‖Δs‖) · k_t(|Δt|) (the gp-mixture task), zero above: out[i·m + j] for j ≤ min(i, m − 1).
+ * Points are x, y, t [n] each (structure of arrays); fs, ft the families (see `factor`) with their
+ * constants cs, ct. Both factors share one exponential: k = v · P_s · P_t · e^{e_s + e_t}. */
+void separable_columns(const double *x, const double *y, const double *t, int n, int m,
+                       int fs, double cs, int ft, double ct, double v, double *out) {
+  /* Specialised on the space family (the time family is a well-predicted branch in the loop):
+   * four copies of the loop instead of sixteen keep the module small. */
+  switch (fs) {
+    case 0: separable_rows(0, ft, x, y, t, n, m, cs, ct, v, out); return;
+    case 1: separable_rows(1, ft, x, y, t, n, m, cs, ct, v, out); return;
+    case 2: separable_rows(2, ft, x, y, t, n, m, cs, ct, v, out); return;
+    default: separable_rows(3, ft, x, y, t, n, m, cs, ct, v, out); return;
+  }
+}

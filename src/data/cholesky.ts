@@ -42,6 +42,8 @@ type Kernel = {
   cholesky: (a: number, n: number, m: number) => number;
   lowerTimes: (a: number, n: number, m: number, B: number, out: number, sq: number) => void;
   rbfColumns: (p: number, n: number, m: number, c: number, v: number, out: number) => void;
+  separableColumns: (x: number, y: number, t: number, n: number, m: number, fs: number, cs: number, ft: number, ct: number,
+    v: number, out: number) => void;
 };
 /** The compiled module (null: WebAssembly unavailable here), and this thread's kept instance. */
 let wasmModule: WebAssembly.Module | null | undefined;
@@ -51,7 +53,7 @@ function instantiate(bytes: number): Kernel {
   const memory = new WebAssembly.Memory({ initial: Math.max(2, Math.ceil(bytes / PAGE)) });
   const inst = new WebAssembly.Instance(wasmModule!, { env: { memory } });
   return { memory, cholesky: inst.exports.cholesky as Kernel['cholesky'], lowerTimes: inst.exports.lower_times as Kernel['lowerTimes'],
-    rbfColumns: inst.exports.rbf_columns as Kernel['rbfColumns'] };
+    rbfColumns: inst.exports.rbf_columns as Kernel['rbfColumns'], separableColumns: inst.exports.separable_columns as Kernel['separableColumns'] };
 }
 
 /** A wasm instance whose memory holds `bytes`, or null to use the JavaScript fallback. */
@@ -175,6 +177,72 @@ export function rbfColumns2d(p: Float64Array, n: number, m: number, c: number, v
   w.set(p);
   k.rbfColumns(BASE, n, m, c, v, BASE + 16 * n);
   return w.slice(2 * n, words);
+}
+
+/**
+ * Kernel columns the WebAssembly module builds itself: the 2-D RBF v·exp(c·‖Δs‖²), or the
+ * separable space-time kernel v · k_s(‖Δs‖) · k_t(|Δt|) of points [s0, s1, t] (families 0 RBF,
+ * 1 Matérn 1/2, 2 Matérn 3/2, 3 Matérn 5/2 with constants c: RBF −1/(2ℓ²), Matérn ν √(2ν)/ℓ; both
+ * factors share one exponential, relative error ≤ ~1e-14 against Math.exp). kernels.ts maps a
+ * `KernelSpec` to this (`wasmColumns`).
+ */
+export type WasmColumns =
+  | { kind: 'rbf2d'; c: number; v: number }
+  | { kind: 'separable'; fs: number; cs: number; ft: number; ct: number; v: number };
+
+/** Writes the lower triangle of the first m columns at byte `out`, using `words(n)` doubles at byte `scratch` for the points. */
+function buildColumns(k: Kernel, cols: WasmColumns, p: ArrayLike<number>, n: number, m: number, out: number, scratch: number): void {
+  const w = new Float64Array(k.memory.buffer, scratch, pointWords(cols, n));
+  if (cols.kind === 'rbf2d') {
+    for (let i = 0; i < 2 * n; i++) w[i] = p[i]!;
+    k.rbfColumns(scratch, n, m, cols.c, cols.v, out);
+    return;
+  }
+  for (let i = 0; i < n; i++) { w[i] = p[3 * i]!; w[n + i] = p[3 * i + 1]!; w[2 * n + i] = p[3 * i + 2]!; }
+  k.separableColumns(scratch, scratch + 8 * n, scratch + 16 * n, n, m, cols.fs, cols.cs, cols.ft, cols.ct, cols.v, out);
+}
+
+const pointWords = (cols: WasmColumns, n: number): number => (cols.kind === 'rbf2d' ? 2 * n : 3 * n);
+
+/**
+ * The separable space-time kernel's columns as `kernelColumnsLower` returns them ([n, m], zero
+ * above the diagonal), built in WebAssembly; `p` is [n, 3]. Null where WebAssembly cannot run.
+ */
+export function separableColumns3d(cols: WasmColumns & { kind: 'separable' }, p: ArrayLike<number>, n: number, m: number): Float64Array | null {
+  if (p.length !== 3 * n) return null;
+  const k = kernel(BASE + 8 * (n * m + 3 * n));
+  if (!k) return null;
+  buildColumns(k, cols, p, n, m, BASE, BASE + 8 * n * m);
+  return new Float64Array(k.memory.buffer, BASE, n * m).slice();
+}
+
+/**
+ * The marginal GP sampler's whole numeric core in WebAssembly memory, without moving the n×m
+ * matrix in or out: the kernel columns (`cols` at points `p`, [n, D]), `jitter` on the first m
+ * diagonal entries, `choleskyColumnsInPlace`, then `lowerTimes` with the B normal vectors `z`
+ * ([B, m]). Same results as those three calls in turn (bit for bit, given the same columns).
+ * Returns null where WebAssembly cannot run it (no WebAssembly, m odd, too large for a wasm32
+ * memory); the caller then takes those calls.
+ *
+ * **Throws** `CholeskyError` as `choleskyColumnsInPlace`.
+ */
+export function columnsFactorTimes(cols: WasmColumns, p: ArrayLike<number>, n: number, m: number, jitter: number,
+  z: Float64Array, B: number): { f: Float64Array; sq: Float64Array } | null {
+  if (!(Number.isInteger(m) && m >= 1 && m <= n && (m === n || m % CHOLESKY_TILE === 0)) || m % 2 !== 0) return null;
+  if (z.length !== B * m || p.length !== (cols.kind === 'rbf2d' ? 2 : 3) * n) return null;
+  // [L: n·m][Z: B·m][f: B·n][sq: n − m][points]: Z follows L as lower_times expects.
+  const zAt = n * m, fAt = zAt + B * m, sqAt = fAt + B * n, pAt = sqAt + (n - m);
+  const k = kernel(BASE + 8 * (pAt + pointWords(cols, n)));
+  if (!k) return null;
+  buildColumns(k, cols, p, n, m, BASE, BASE + 8 * pAt);
+  const a = new Float64Array(k.memory.buffer, BASE, n * m);
+  if (jitter !== 0) for (let i = 0; i < m; i++) a[i * m + i]! += jitter;
+  const bad = k.cholesky(BASE, n, m);
+  if (bad >= 0) throw pivotError(n, bad, a[bad * m + bad]!, jitter);
+  for (let r = 0; r < m; r++) a.fill(0, r * m + r + 1, (r + 1) * m);
+  new Float64Array(k.memory.buffer, BASE + 8 * zAt, B * m).set(z);
+  k.lowerTimes(BASE, n, m, B, BASE + 8 * fAt, BASE + 8 * sqAt);
+  return { f: new Float64Array(k.memory.buffer, BASE + 8 * fAt, B * n).slice(), sq: new Float64Array(k.memory.buffer, BASE + 8 * sqAt, n - m).slice() };
 }
 
 /** Returns L with A + jitter·I = L Lᵀ, leaving `a` untouched. Default jitter 1e-5 (experiments.md §2). */

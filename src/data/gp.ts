@@ -3,9 +3,9 @@
  * K = k(s, s) + jitter·I (float64), K = L Lᵀ, and B functions f = L z with z ~ N(0, I).
  */
 import type { Rng } from '../engine/random.js';
-import { choleskyColumnsInPlace, choleskyInPlace, lowerMatVec, lowerTimes } from './cholesky.js';
+import { choleskyColumnsInPlace, choleskyInPlace, columnsFactorTimes, lowerMatVec, lowerTimes } from './cholesky.js';
 import { type LengthscalePrior, sampleLengthscale } from './distributions.js';
-import { type KernelKind, type KernelSpec, kernelColumnsLower, kernelDiagonal, kernelMatrixSymmetric } from './kernels.js';
+import { type KernelKind, type KernelSpec, kernelColumnsLower, kernelDiagonal, kernelMatrixSymmetric, wasmColumns } from './kernels.js';
 
 /** A kernel family with its hyper-prior: σ² fixed, ℓ drawn from `lengthscale`. */
 export interface GpPrior {
@@ -71,6 +71,10 @@ export function sampleGpFunctions(rng: Rng, spec: KernelSpec, locs: ArrayLike<nu
  * loss and gradient are the same, and the cost is m²(n − m)/2 + m³/3 multiply-adds instead of n³/3
  * (2-D GP task, m = 512 context slots, n = 1536: 6.6× fewer).
  *
+ * The 2-D RBF and the separable space-time kernels (`wasmColumns`) run kernel, factor and products
+ * in WebAssembly memory (`columnsFactorTimes`); other kernels build their columns in JavaScript.
+ * Both give the same draws up to float64 rounding (test/data/gp-wasm-columns.test.ts).
+ *
  * **Arguments** as `sampleGpFunctions`, plus `m` (1 ≤ m ≤ n; m = n or a multiple of 64).
  * **Returns** f [B, n] row-major float64.
  * **Throws** `CholeskyError` if the leading m×m block is not positive definite.
@@ -78,13 +82,19 @@ export function sampleGpFunctions(rng: Rng, spec: KernelSpec, locs: ArrayLike<nu
 export function sampleGpFunctionsMarginal(rng: Rng, spec: KernelSpec, locs: ArrayLike<number>, n: number, dim: number,
   m: number, B: number, jitter = GP_JITTER): Float64Array {
   if (m === n) return sampleGpFunctions(rng, spec, locs, n, dim, B, jitter);
-  const l = kernelColumnsLower(spec, locs, n, m, dim); // [n, m]: K[:, 0:m]
-  choleskyColumnsInPlace(l, n, m, jitter);
-  const z = new Float64Array(B * m); // one row of m normals per function
+  // One row of m normals per function (drawn before the factorisation, which uses no randomness).
+  const z = new Float64Array(B * m);
   for (let i = 0; i < B * m; i++) z[i] = rng.normal();
   // f[b] = L z_b on every row (rows i < m: the joint draw; rows i ≥ m: the conditional mean), and
-  // the part of each later point's variance the context explains.
-  const { f, sq } = lowerTimes(l, n, m, z, B);
+  // the part of each later point's variance the context explains, sq = ‖L[i, 0:m]‖². Where the
+  // WebAssembly module builds this kernel itself, the whole chain stays in its memory.
+  const cols = wasmColumns(spec, dim);
+  const fused = cols && columnsFactorTimes(cols, locs, n, m, jitter, z, B);
+  const { f, sq } = fused ?? (() => {
+    const l = kernelColumnsLower(spec, locs, n, m, dim); // [n, m]: K[:, 0:m]
+    choleskyColumnsInPlace(l, n, m, jitter);
+    return lowerTimes(l, n, m, z, B);
+  })();
   const prior = kernelDiagonal(spec) + jitter;
   // Test-point noise: the Schur complement's diagonal, in a fixed order (function, then point).
   for (let b = 0; b < B; b++) for (let i = m; i < n; i++) f[b * n + i]! += Math.sqrt(Math.max(prior - sq[i - m]!, 0)) * rng.normal();

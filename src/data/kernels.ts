@@ -3,7 +3,7 @@
  * Locations are flat row-major arrays [n, D]. A `KernelSpec` is plain data (kind + hyper-parameters),
  * so a batch can carry the true hyper-parameters for the exact-posterior oracle.
  */
-import { rbfColumns2d } from './cholesky.js';
+import { type WasmColumns, rbfColumns2d } from './cholesky.js';
 
 export type KernelKind = 'rbf' | 'matern32' | 'matern52' | 'periodic' | 'exponential' | 'great-circle-exponential';
 
@@ -208,6 +208,32 @@ export function kernelColumnsLower(spec: KernelSpec, a: ArrayLike<number>, n: nu
     for (let j = 0; j < Math.min(i + 1, m); j++) out[i * m + j] = pair(x, i, x, j);
   }
   return out;
+}
+
+/** Family code and constant of one factor for the WebAssembly kernel builder (`WasmColumns`). */
+function wasmFactor(kind: KernelKind, l: number): [number, number] | null {
+  switch (kind) {
+    case 'rbf': return [0, -1 / (2 * l * l)];
+    case 'exponential': return [1, 1 / l];
+    case 'matern32': return [2, Math.sqrt(3) / l];
+    case 'matern52': return [3, Math.sqrt(5) / l];
+    default: return null;
+  }
+}
+
+/**
+ * How the WebAssembly module builds this kernel's columns itself (cholesky.ts, `columnsFactorTimes`):
+ * the 2-D RBF, or a separable space-time kernel on [s0, s1, t] of the four Euclidean families; null
+ * for any other kernel or dimension (the JavaScript `kernelColumnsLower` then).
+ */
+export function wasmColumns(spec: KernelSpec, dim: number): WasmColumns | null {
+  if (spec.time === undefined) {
+    return spec.kind === 'rbf' && dim === 2 ? { kind: 'rbf2d', c: -1 / (2 * spec.lengthscale * spec.lengthscale), v: spec.variance } : null;
+  }
+  if (dim !== 3) return null;
+  const s = wasmFactor(spec.kind, spec.lengthscale), t = wasmFactor(spec.time.kind, spec.time.lengthscale);
+  if (!s || !t || !(s[1] !== 0 && Number.isFinite(s[1]) && t[1] !== 0 && Number.isFinite(t[1]))) return null;
+  return { kind: 'separable', fs: s[0], cs: s[1], ft: t[0], ct: t[1], v: spec.variance };
 }
 
 /** The prior variance k(u, u) (the same for every stationary kernel here). */
