@@ -4,6 +4,7 @@
  * shipped ones), stops cleanly on SIGTERM, and rejects a folder that is not a model folder.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, removeTempDirs, runCli, tempDir, writeRandomModel } from '../cli-predict/fixtures.js';
@@ -26,7 +27,11 @@ describe('bsa-tnp web', () => {
     const msg = JSON.parse(line) as { event: string; url: string; models: string[] };
     expect(msg.event).toBe('web_listening');
     expect(msg.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    expect(msg.models).toEqual(['my-model', 'demo-gp2d']);
+    // The shipped ones: every folder of models/ that holds weights (models/demo-gp2d, models/prior-gp-mixture, …).
+    const shipped = fs.readdirSync(path.join(ROOT, 'models')).filter((n) => fs.existsSync(path.join(ROOT, 'models', n, 'model.safetensors')));
+    expect(shipped).toContain('demo-gp2d');
+    expect([...msg.models].sort()).toEqual(['my-model', ...shipped].sort());
+    expect(msg.models[0]).toBe('my-model');
     const page = await fetch(msg.url);
     expect(page.status).toBe(200);
     expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
@@ -35,7 +40,7 @@ describe('bsa-tnp web', () => {
     expect(js.headers.get('content-type')).toContain('text/javascript');
     expect((await js.text()).length).toBeGreaterThan(100_000);
     expect(await (await fetch(new URL('models/index.json', msg.url))).json())
-      .toEqual([{ name: 'my-model', url: 'models/my-model/' }, { name: 'demo-gp2d', url: 'models/demo-gp2d/' }]);
+      .toEqual(msg.models.map((name) => ({ name, url: `models/${name}/` })));
     const weights = await fetch(new URL('models/my-model/model.safetensors', msg.url));
     expect(weights.status).toBe(200);
     const code = await new Promise<number | null>((resolve) => { child.on('close', resolve); child.kill('SIGTERM'); });
