@@ -3,6 +3,7 @@
 // the three-call chain it replaces (kernel columns → choleskyColumnsInPlace → lowerTimes), and the
 // former all-JavaScript sampler (kernelColumnsLower's closures, Math.exp) on fixed seeds.
 import { describe, expect, it } from 'vitest';
+import { familyReference as family } from '../helpers/kernel-families.js';
 import { Rng } from '../../src/engine/random.js';
 import { CholeskyError, choleskyColumnsInPlace, columnsFactorTimes, lowerTimes, separableColumns3d } from '../../src/data/cholesky.js';
 import { sampleGpFunctionsMarginal } from '../../src/data/gp.js';
@@ -10,16 +11,6 @@ import { type KernelSpec, type SeparableFamily, kernelColumnsLower, wasmColumns 
 
 const FAMILIES = ['rbf', 'exponential', 'matern32', 'matern52'] as const;
 
-/** One family with unit variance, written out. */
-function family(kind: SeparableFamily, d: number, l: number): number {
-  const r = d / l;
-  switch (kind) {
-    case 'rbf': return Math.exp(-0.5 * r * r);
-    case 'exponential': return Math.exp(-r);
-    case 'matern32': return (1 + Math.sqrt(3) * r) * Math.exp(-Math.sqrt(3) * r);
-    case 'matern52': return (1 + Math.sqrt(5) * r + (5 / 3) * r * r) * Math.exp(-Math.sqrt(5) * r);
-  }
-}
 
 /** |exponent| of one family at distance d. */
 function exponent(kind: SeparableFamily, d: number, l: number): number {

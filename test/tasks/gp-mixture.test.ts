@@ -2,6 +2,7 @@
 // empirical covariance vs the kernel formulas written out here, the hyper-prior's sample statistics,
 // and the exact-posterior oracle vs a dense float64 GP posterior written out here.
 import { describe, expect, it } from 'vitest';
+import { familyReference as family } from '../helpers/kernel-families.js';
 import { Rng } from '../../src/engine/random.js';
 import { GP_MIXTURE, type GpMixtureConfig, gpMixtureTask, sampleMixtureDraw } from '../../src/data/gp-mixture.js';
 import { sampleGpFunctionsMarginal } from '../../src/data/gp.js';
@@ -10,17 +11,6 @@ import { gpOracle } from '../../src/data/tasks.js';
 import type { Batch } from '../../src/data/batch.js';
 import { resolveTask, withZeroTime } from '../../src/train/tasks.js';
 
-/** The families written out independently of src/data/kernels.ts. */
-function family(kind: string, d: number, l: number): number {
-  const r = d / l;
-  switch (kind) {
-    case 'rbf': return Math.exp(-0.5 * r * r);
-    case 'exponential': return Math.exp(-r);
-    case 'matern32': return (1 + Math.sqrt(3) * r) * Math.exp(-Math.sqrt(3) * r);
-    case 'matern52': return (1 + Math.sqrt(5) * r + (5 / 3) * r * r) * Math.exp(-Math.sqrt(5) * r);
-    default: throw new Error(kind);
-  }
-}
 
 /** σ² k_s(‖Δs‖) k_t(|Δt|) for points [s0, s1, t]. */
 function spaceTime(spec: KernelSpec, p: ArrayLike<number>, i: number, q: ArrayLike<number>, j: number): number {
