@@ -77,3 +77,26 @@ export function gridCell(grid: GridBounds & GridSize, px: number, py: number): {
   const row = grid.height === 1 ? 0 : ((py - grid.y0) / (grid.y1 - grid.y0)) * (grid.height - 1);
   return { col, row };
 }
+
+/**
+ * A warning when most of the grid lies away from the context (beyond half the context's extent on
+ * each side), as when a bounding box is typed in the GIS order minx,miny,maxx,maxy instead of
+ * x0,x1,y0,y1. Null when the grid is where the data are, or there is no context.
+ */
+export function gridExtentWarning(b: GridBounds, x: ArrayLike<number>, y: ArrayLike<number>, flag = '--grid'): string | null {
+  if (x.length === 0) return null;
+  let cx0 = Infinity, cx1 = -Infinity, cy0 = Infinity, cy1 = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    cx0 = Math.min(cx0, x[i]!); cx1 = Math.max(cx1, x[i]!);
+    cy0 = Math.min(cy0, y[i]!); cy1 = Math.max(cy1, y[i]!);
+  }
+  const padX = 0.5 * (cx1 - cx0), padY = 0.5 * (cy1 - cy0);
+  const ox = Math.max(0, Math.min(b.x1, cx1 + padX) - Math.max(b.x0, cx0 - padX));
+  const oy = Math.max(0, Math.min(b.y1, cy1 + padY) - Math.max(b.y0, cy0 - padY));
+  const inside = (ox * oy) / ((b.x1 - b.x0) * (b.y1 - b.y0));
+  if (inside >= 0.25) return null;
+  const r = (v: number) => String(Math.round(v * 1e4) / 1e4);
+  return `${flag} ${r(b.x0)},${r(b.x1)},${r(b.y0)},${r(b.y1)}: ${Math.round(100 * (1 - inside))} % of the grid lies away from the context points `
+    + `(x ${r(cx0)} to ${r(cx1)}, y ${r(cy0)} to ${r(cy1)}), where predictions are close to the prior; `
+    + `${flag} takes x0,x1,y0,y1 (not minx,miny,maxx,maxy)`;
+}

@@ -136,5 +136,14 @@ describe('predict', () => {
     const ref = await direct(Array.from(grid.x, (x, i) => [x, grid.y[i]!]));
     expect(allclose(cols.get('f_mean')!, ref.mean, 1e-5, 1e-5)).toBeNull();
     expect(fs.readdirSync(png).sort()).toEqual(['mean.png', 'std.png']);
+    expect(res.stderr).not.toContain('lies away from the context');
+  });
+
+  it('warns, and still predicts, when the grid lies mostly away from the context points', async () => {
+    const out = path.join(dir, 'far.csv');
+    const res = await runCli(['predict', model, '--context', path.join(dir, 'ctx.csv'), '--grid=40,60,40,60', '--size', '3x3', '--out', out]);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('warning: --grid 40,60,40,60: 100 % of the grid lies away from the context points');
+    expect(readOut(out).get('f_mean')!.length).toBe(9);
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CsvError, CsvWriter, formatNumber, parseCsv, readCsv, readCsvRows, writeCsv } from '../../src/io/csv.js';
-import { gridCell, makeGrid, parseGridBounds, parseGridSize } from '../../src/api/grid.js';
+import { gridCell, gridExtentWarning, makeGrid, parseGridBounds, parseGridSize } from '../../src/api/grid.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csv-')); });
@@ -107,6 +107,21 @@ describe('CSV writer', () => {
 });
 
 describe('grid', () => {
+  it('warns when most of the grid lies away from the context (a GIS bbox typed as x0,x1,y0,y1)', () => {
+    // Stations in Germany: lon 6..14, lat 48..55.
+    const x = [6, 14, 10, 8], y = [48, 55, 51, 50];
+    expect(gridExtentWarning(parseGridBounds('5.8,15.1,47.2,55.1'), x, y)).toBeNull();
+    // Half the extent around the points still counts as near them.
+    expect(gridExtentWarning(parseGridBounds('2,18,44.5,58.5'), x, y)).toBeNull();
+    // minx,miny,maxx,maxy read as x0,x1,y0,y1: x 5.8..47.2, y 15.1..55.1. Near part: x 5.8..18 (12.2 of
+    // 41.4) × y 44.5..55.1 (10.6 of 40): 7.8 % of the area.
+    const w = gridExtentWarning(parseGridBounds('5.8,47.2,15.1,55.1'), x, y);
+    expect(w).toContain('--grid 5.8,47.2,15.1,55.1: 92 % of the grid lies away from the context points (x 6 to 14, y 48 to 55)');
+    expect(w).toContain('takes x0,x1,y0,y1 (not minx,miny,maxx,maxy)');
+    expect(gridExtentWarning(parseGridBounds('100,110,0,10'), x, y)).toContain('100 % of the grid');
+    expect(gridExtentWarning(parseGridBounds('0,1,0,1'), [], [])).toBeNull();
+  });
+
   it('parses bounds and sizes', () => {
     expect(parseGridBounds('-2,2,-1,1')).toEqual({ x0: -2, x1: 2, y0: -1, y1: 1 });
     expect(parseGridSize('128x64')).toEqual({ width: 128, height: 64 });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PRECISIONS, type Precision } from '../../kernels/bsa/desc.js';
 import { type CliContext, CliError, type CommandSpec, EXIT_OK, type ParsedArgs, UsageError } from '../args.js';
-import { parseGridBounds, parseGridSize } from '../../api/grid.js';
+import { gridExtentWarning, parseGridBounds, parseGridSize } from '../../api/grid.js';
 import { countTableRows, gridAxes, gridTableNames, gridTables, loadContextTable, parseAt, pointAxes, streamTablePredictions, tableTargets } from '../../api/predict-stream.js';
 import { predictionColumns } from '../../api/predict-table.js';
 import { openMapOutput, parseMapArgs, planGrid, planTargetRows } from '../../io/predict-maps.js';
@@ -90,6 +90,11 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     const axes = bounds ? gridAxes(predictor, at, cmd) : null;
     const nc = await loadContextTable(predictor, abs(context!), cmd, tableOptions);
     if (pngDir && predictor.valueKind !== 'gaussian') throw new CliError(`${cmd}: --png needs a Gaussian model (this one is categorical)`);
+    if (bounds && axes) {
+      const pts = await contextPoints(abs(context!), axes, tableOptions.delimiter);
+      const note = pts ? gridExtentWarning(bounds, pts.x, pts.y) : null;
+      if (note !== null) warn(note);
+    }
     // The target source: grid rows (this shard's, without masked cells) or rows of a table file.
     const gridSpec = bounds && size ? { ...bounds, ...size } : null;
     const delimiter = tableOptions.delimiter !== undefined ? { delimiter: tableOptions.delimiter } : {};
