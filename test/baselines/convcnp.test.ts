@@ -6,14 +6,13 @@
  * grid size rule, padding, chunked decoding and the 2-D GP parameter count.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import * as E from '../../src/engine/ops.js';
 import type { Backend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
 import { baselineParameters, DEFAULT_CONVCNP, gridSize, type ConvCnpConfig } from '../../src/models/baseline-config.js';
 import { ConvCnp } from '../../src/models/convcnp.js';
 import { countParams } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
-import { build, checkAgainstReference, disposeInputs, inputsOf, ours, randomTask, rows, type RefModel } from './harness.js';
+import { build, checkAgainstReference, decodeMeansInPieces, ours, randomTask, rows, type RefModel } from './harness.js';
 import { dense, get, mlp, relu, type Mat, type P64 } from './ref.js';
 
 const TINY: ConvCnpConfig = {
@@ -119,18 +118,7 @@ describe('ConvCNP', () => {
     const padded = await ours(model, m.p, b, { ...t, Nc: 10, sCtx, f, mask });
     expect(allclose(padded.mean, base.mean, 1e-5, 1e-6)).toBeNull();
     expect(allclose(padded.std, base.std, 1e-5, 1e-6)).toBeNull();
-    const x = inputsOf(t, b);
-    const cache = model.encode(m.p, x.ctx);
-    const means: number[] = [];
-    for (const [start, n] of [[0, 2], [2, 3]] as const) {
-      const s = E.tensor(t.sTest.subarray(2 * start, 2 * (start + n)), [1, n, 2], b);
-      const out = model.decode(m.p, cache, { s });
-      if (out.kind !== 'gaussian') throw new Error('gaussian expected');
-      means.push(...(await out.mean.data()));
-      out.mean.dispose(); out.std.dispose(); s.dispose();
-    }
-    cache.dispose();
-    disposeInputs(x);
+    const means = await decodeMeansInPieces(model, m.p, b, t, [[0, 2], [2, 3]]);
     expect(allclose(means, base.mean, 1e-5, 1e-6)).toBeNull();
     m.dispose();
   });

@@ -58,6 +58,27 @@ export function disposeInputs(x: ModelInputs): void {
   Object.values(x.test).forEach((v) => v?.dispose());
 }
 
+/**
+ * Encodes the task's context once, then decodes its test points in the given [start, count] pieces
+ * (batch 1, 2-D s) and returns the concatenated means: what a caller streaming targets sees.
+ */
+export async function decodeMeansInPieces(model: NeuralProcess, p: Params, b: Backend, t: Task,
+  pieces: readonly (readonly [number, number])[]): Promise<number[]> {
+  const x = inputsOf(t, b);
+  const cache = model.encode(p, x.ctx);
+  const means: number[] = [];
+  for (const [start, n] of pieces) {
+    const s = E.tensor(t.sTest.subarray(2 * start, 2 * (start + n)), [1, n, 2], b);
+    const out = model.decode(p, cache, { s });
+    if (out.kind !== 'gaussian') throw new Error('gaussian expected');
+    means.push(...(await out.mean.data()));
+    out.mean.dispose(); out.std.dispose(); s.dispose();
+  }
+  cache.dispose();
+  disposeInputs(x);
+  return means;
+}
+
 export interface Built { p: Params; names: string[]; P: P64; dispose(): void }
 
 /** Parameters from the model's specs plus `noise`·N(0, 1), on `b`, and their float64 copies. */

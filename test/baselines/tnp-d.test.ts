@@ -6,14 +6,13 @@
  * decoding and the parameter count of the 2-D GP config.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import * as E from '../../src/engine/ops.js';
 import type { Backend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
 import { DEFAULT_TNPD, type TnpDConfig } from '../../src/models/baseline-config.js';
 import { TnpD } from '../../src/models/tnp-d.js';
 import { countParams } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
-import { build, checkAgainstReference, disposeInputs, inputsOf, ours, randomTask, rows, type RefModel } from './harness.js';
+import { build, checkAgainstReference, decodeMeansInPieces, ours, randomTask, rows, type RefModel } from './harness.js';
 import { add, layerNorm, mha, mlp, type Mat } from './ref.js';
 
 const TINY: TnpDConfig = {
@@ -75,18 +74,7 @@ describe('TNP-D', () => {
     const m = build(model, b, 4);
     const t = randomTask(5, 1, 6, 7);
     const whole = await ours(model, m.p, b, t);
-    const x = inputsOf(t, b);
-    const cache = model.encode(m.p, x.ctx);
-    const means: number[] = [];
-    for (const [start, n] of [[0, 3], [3, 4]] as const) {
-      const s = E.tensor(t.sTest.subarray(2 * start, 2 * (start + n)), [1, n, 2], b);
-      const out = model.decode(m.p, cache, { s });
-      if (out.kind !== 'gaussian') throw new Error('gaussian expected');
-      means.push(...(await out.mean.data()));
-      out.mean.dispose(); out.std.dispose(); s.dispose();
-    }
-    cache.dispose();
-    disposeInputs(x);
+    const means = await decodeMeansInPieces(model, m.p, b, t, [[0, 3], [3, 4]]);
     expect(allclose(means, whole.mean, 1e-5, 1e-6)).toBeNull();
     m.dispose();
   });
