@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/run-main.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { isNotImplemented, notImplemented } from '../../src/cli/commands/not-implemented.js';
 import { DEFAULT_CONFIG, DEFAULT_DATA_SCHEMA, DEFAULT_TRAIN_CONFIG, countParameters } from '../../src/models/config.js';
@@ -21,15 +21,7 @@ function cli(...args: string[]) {
 
 /** Runs `main` in-process with captured streams. */
 async function run(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
-    cwd: dir,
-    env: {},
-  });
-  return { code, stdout, stderr };
+  return runMain(args, dir);
 }
 
 async function makeModel(name: string) {

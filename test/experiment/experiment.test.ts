@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/run-main.js';
 import { parseSeeds } from '../../src/cli/commands/experiment.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { EXPERIMENTS, modelConfigForTask } from '../../src/experiment/recipes.js';
@@ -18,13 +18,8 @@ beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'experiment-')); }
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
 async function run(...args: string[]) {
-  let stdout = '', stderr = '';
-  const code = await main(args, {
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
-    cwd: dir, env: {},
-  });
-  return { code, stdout, stderr, events: stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const r = await runMain(args, dir);
+  return { ...r, events: r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 const QUICK = ['--seeds', '46,61', '--batches', '1', '--variants', 'base,shifted', '--threads', '1',

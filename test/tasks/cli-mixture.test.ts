@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/run-main.js';
 import { loadModelFolder } from '../../src/train/checkpoint.js';
 
 let dir: string;
@@ -12,13 +12,7 @@ beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-mixture-')); 
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
 async function run(...args: string[]) {
-  let stdout = '', stderr = '';
-  const code = await main(args, {
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
-    cwd: dir, env: {},
-  });
-  return { code, stdout, stderr };
+  return runMain(args, dir);
 }
 
 describe('gp-mixture on the command line', () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/run-main.js';
 import { loadCheckpoint, loadModelFolder } from '../../src/train/checkpoint.js';
 import { TINY_MODEL } from './tiny.js';
 
@@ -11,15 +11,7 @@ beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-train-')); })
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
 async function run(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
-    cwd: dir,
-    env: {},
-  });
-  return { code, stdout, stderr };
+  return runMain(args, dir);
 }
 
 describe('bsa-tnp train / eval', () => {
