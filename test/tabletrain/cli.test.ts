@@ -115,6 +115,13 @@ describe('train --data / eval --data / info', () => {
     const c = await cli('train', '--data', 'st.csv', '--out', 'e3', '--f', 'pm1O', '--s', 'longitude,latitude');
     expect(c.code).toBe(1);
     expect(c.stderr).toContain("no column 'pm1O'; did you mean 'pm10'?");
+    const both = await cli('train', '--data', 'st.csv', '--out', 'e4', '--time-budget', '30', '--stop-after', '30', ...SCHEMA, ...SMALL);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --time-budget or --stop-after, not both');
+    const zero = await cli('train', '--data', 'st.csv', '--out', 'e5', '--time-budget', '0', ...SCHEMA, ...SMALL);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain("--time-budget must be a positive number, got '0'");
+    expect(fs.existsSync(path.join(dir, 'e4'))).toBe(false);
   }, 60_000);
 });
 

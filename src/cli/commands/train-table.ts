@@ -27,12 +27,12 @@ import { MODEL_SIZES, modelBase, type ModelSize } from '../../train/table-model.
 import { modelForSchema } from '../../data/schema/model.js';
 import { encodeRows, fitSchemaOn } from '../../train/table-rows.js';
 import { checkRows, generatorsOf, parseTableSettings, TABLE_TASK, tableGenerators, type TableSettings, type TableGenerators } from '../../train/table-run.js';
-import { Trainer, type TimeBudget } from '../../train/trainer.js';
+import { Trainer } from '../../train/trainer.js';
 import { schemaShape } from '../../data/schema/fit.js';
 import { intOption } from './predict.js';
 import { readDataTable } from './table-input.js';
 import { trainProgress } from './train-progress.js';
-import { exportKeptModel } from './train.js';
+import { budgetOption, exportKeptModel } from './train.js';
 import { SCHEMA_OPTIONS, TABLE_TRAIN_OPTIONS } from './table-options.js';
 
 export { SCHEMA_OPTIONS, TABLE_TRAIN_OPTIONS };
@@ -46,18 +46,6 @@ export const TABLE_TRAIN_DEFAULTS = {
 function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
   return typeof v === 'string' ? v : undefined;
-}
-
-/** --time-budget S (the schedule fitted to the steps that fit in S) or --stop-after S (schedule kept). */
-function tableBudget(args: ParsedArgs): TimeBudget | null {
-  const budget = str(args, 'time-budget');
-  const stopAfter = str(args, 'stop-after');
-  if (budget !== undefined && stopAfter !== undefined) throw new CliError('train: give --time-budget or --stop-after, not both');
-  const v = budget ?? stopAfter;
-  if (v === undefined) return null;
-  const seconds = Number(v);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new CliError(`train: --${budget !== undefined ? 'time-budget' : 'stop-after'} expects seconds > 0, got '${v}'`);
-  return budget !== undefined ? { seconds } : { seconds, fitSchedule: false };
 }
 
 /** Table, task and schema problems → the user's error. */
@@ -155,6 +143,7 @@ export async function runTableTrain(args: ParsedArgs, ctx: CliContext): Promise<
   const resume = args.values.resume === true;
   const abs = (p: string) => path.resolve(ctx.cwd, p);
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
+  const budget = budgetOption(args);
   const lossEvery = intOption(args, 'loss-every', cmd, 10);
   const threads = str(args, 'threads') === undefined ? undefined : intOption(args, 'threads', cmd, 1);
   let fresh: { model: ModelConfig; train: TrainConfig; schema: DataSchema; init?: Weights } | null = null;
@@ -230,7 +219,7 @@ export async function runTableTrain(args: ParsedArgs, ctx: CliContext): Promise<
       ? Trainer.resume(ckDir, handle.backend, { ...opts, ...(steps !== undefined ? { steps } : {}) })
       : Trainer.create(fresh!.model, fresh!.train, handle.backend, { ...opts, data: fresh!.schema, ...(fresh!.init ? { init: fresh!.init } : {}) });
     prog.keep = trainer.train.keep;
-    await trainer.run(undefined, tableBudget(args));
+    await trainer.run(undefined, budget);
     const src = exportKeptModel(out, ckDir, prog.keep);
     const st = loadCheckpoint(ckDir).state;
     ctx.stdout.write(`${JSON.stringify({

@@ -81,6 +81,14 @@ function num(args: ParsedArgs, name: string): number | undefined {
   return x;
 }
 
+/** `--time-budget S` (the schedule fitted to the steps that fit in S) or `--stop-after S` (schedule kept); synthetic and table training. */
+export function budgetOption(args: ParsedArgs): TimeBudget | null {
+  const timeBudget = num(args, 'time-budget');
+  const stopAfter = num(args, 'stop-after');
+  if (timeBudget !== undefined && stopAfter !== undefined) throw new UsageError('bsa-tnp train: give --time-budget or --stop-after, not both');
+  return timeBudget !== undefined ? { seconds: timeBudget } : stopAfter !== undefined ? { seconds: stopAfter, fitSchedule: false } : null;
+}
+
 /**
  * `--data-workers N|auto` (train and eval): threads generating batches ahead. `auto`: all cores but
  * one on the GPU backend, where a batch takes longer to generate than to train on; none on the CPU
@@ -152,11 +160,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   }
 
   const replay = args.values['no-replay'] !== true;
-  const timeBudget = num(args, 'time-budget');
-  const stopAfter = num(args, 'stop-after');
-  if (timeBudget !== undefined && stopAfter !== undefined) throw new UsageError('bsa-tnp train: give --time-budget or --stop-after, not both');
-  const budget: TimeBudget | null = timeBudget !== undefined ? { seconds: timeBudget }
-    : stopAfter !== undefined ? { seconds: stopAfter, fitSchedule: false } : null;
+  const budget = budgetOption(args);
   const handle = await createBackend(backendName, cmd, threads);
   const dataWorkers = dataWorkersOption(args, cmd, handle.backend.kind);
   const batchSource: TrainerOptions['batchSource'] = dataWorkers > 0
