@@ -90,11 +90,10 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     const axes = bounds ? gridAxes(predictor, at, cmd) : null;
     const nc = await loadContextTable(predictor, abs(context!), cmd, tableOptions);
     if (pngDir && predictor.valueKind !== 'gaussian') throw new CliError(`${cmd}: --png needs a Gaussian model (this one is categorical)`);
-    if (bounds && axes) {
-      const pts = await contextPoints(abs(context!), axes, tableOptions.delimiter);
-      const note = pts ? gridExtentWarning(bounds, pts.x, pts.y) : null;
-      if (note !== null) warn(note);
-    }
+    // The context points in the grid's units, read once: for the extent warning and the PNG overlay.
+    const points = bounds && axes ? await contextPoints(abs(context!), axes, tableOptions.delimiter) : null;
+    const note = bounds && points ? gridExtentWarning(bounds, points.x, points.y) : null;
+    if (note !== null) warn(note);
     // The target source: grid rows (this shard's, without masked cells) or rows of a table file.
     const gridSpec = bounds && size ? { ...bounds, ...size } : null;
     const delimiter = tableOptions.delimiter !== undefined ? { delimiter: tableOptions.delimiter } : {};
@@ -127,7 +126,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     output.finish();
     const seconds = (performance.now() - t0) / 1000;
     if (pngDir && output.raster && axes) {
-      writeMapPngs(pngDir, output.raster, await contextPoints(abs(context!), axes, tableOptions.delimiter), cmd, axes);
+      writeMapPngs(pngDir, output.raster, points, cmd, axes);
     }
     const summary = {
       event: 'predict_done', out: outFile, points: written, context: nc, chunk, backend: handle.description,
