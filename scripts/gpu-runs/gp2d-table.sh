@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 18 must-show 4: experiment gp2d, 4 models x 3 seeds, one process per seed, same steps for all.
 set -u
-source .gpu/env.sh
+[ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
 B=$PWD/.gpu/bundle/cli.js; S=${S:-400}; NB=${NB:-8}; WK=${WK:-4}; TE=${TE:-540}
 W=/tmp/gp2d; rm -rf $W; mkdir -p $W
 for seed in 46 61 69; do

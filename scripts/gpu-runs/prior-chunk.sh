@@ -2,8 +2,8 @@
 # Issue 17 must-show 3: one chunk of the prior's 60,000-step schedule, then its gap to the oracle.
 # First chunk: no .gpu/prior-ck. Later chunks: unpack the returned prior-ck.tar into .gpu/prior-ck.
 set -u
-source .gpu/env.sh
-B=$PWD/.gpu/bundle/cli.js; SA=${SA:-480}; WP=${WP:-15}
+[ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
+B=$PWD/.gpu/bundle/cli.js; SA=${SA:-480}; WP=${WP:-15}  # EV=0: no evaluation (not the last chunk)
 W=/tmp/prior
 if [ -d .gpu/prior-ck ]; then
   rm -rf $W; mkdir -p $W; cp -r .gpu/prior-ck/. $W/
@@ -13,7 +13,7 @@ else
   node $B train --config /tmp/prior.json --out $W --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
 fi
 grep -v '"progress"' $OUT/train.log | tail -n 2 | cut -c1-300
-for t in gp-smooth gp-noisy; do
+[ "${EV:-1}" = 1 ] && for t in gp-smooth gp-noisy; do
   timeout 60 node $B eval $W --task $t --batches 32 --backend webgpu --data-workers 4 | tr -d '\n ' | cut -c1-400; echo
 done
 (cd $W && tar -cf $OUT/prior-ck.tar .)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 18 must-show 5: where each baseline stops at 1024² (100,000 context, 1,048,576 test points).
 set -u
-source .gpu/env.sh
+[ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
 B=$PWD/.gpu/bundle/cli.js; TM=${TM:-170}
 W=/tmp/sweep; rm -rf $W; mkdir -p $W
 for m in tnp-d te-tnp convcnp; do
