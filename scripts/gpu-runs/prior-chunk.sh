@@ -1,5 +1,6 @@
 #!/bin/bash
-# Issue 17 must-show 3: one chunk of the prior's 60,000-step schedule, then its gap to the oracle.
+# Issue 17 must-show 3: one chunk of a warm restart of the shipped prior (--init, new cosine schedule
+# of N steps, default 40,000), then its gap to the oracle.
 # First chunk: no .gpu/prior-ck. Later chunks: unpack the returned prior-ck.tar into .gpu/prior-ck.
 set -u
 [ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
@@ -9,8 +10,8 @@ if [ -d .gpu/prior-ck ]; then
   rm -rf $W; mkdir -p $W; cp -r .gpu/prior-ck/. $W/
   node $B train --out $W --resume --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
 else
-  python3 -c "import json;c=json.load(open('models/prior-gp-mixture/train.json'));c['train']['testBatches']=0;c['train']['checkpointEvery']=5000;json.dump(c,open('/tmp/prior.json','w'))"
-  node $B train --config /tmp/prior.json --out $W --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
+  python3 -c "import json;c=json.load(open('models/prior-gp-mixture/train.json'));c['train']['testBatches']=0;c['train']['checkpointEvery']=2500;c['train']['steps']=${N:-40000};json.dump(c,open('/tmp/prior.json','w'))"
+  node $B train --config /tmp/prior.json --init models/prior-gp-mixture --out $W --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
 fi
 grep -v '"progress"' $OUT/train.log | tail -n 2 | cut -c1-300
 [ "${EV:-1}" = 1 ] && for t in gp-smooth gp-noisy; do

@@ -23,7 +23,7 @@ export const TABLE_TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   window: { type: 'string', value: 'W', description: 'time steps per task (interpolate: default 1 with --t, all without; forecast: default 5)' },
   split: { type: 'string', value: 'time:A,B|space:A,B', description: 'train/validation fractions by time or by station (test = the rest)', default: 'time:0.8,0.1 with --t, else space:0.8,0.1' },
   size: { type: 'string', value: 'paper|small', description: 'model size for --data: the paper\'s (475K parameters) or small (CPU)', default: 'paper' },
-  init: { type: 'string', value: 'MODEL', description: 'start from this model\'s weights (new covariate columns start at zero weight)' },
+  init: { type: 'string', value: 'MODEL', description: 'start from this model\'s weights (new covariate columns start at zero weight); without --data: continue a model folder on a synthetic task under a new schedule' },
   'max-context': { type: 'string', value: 'N', description: 'at most N context rows per task', default: '512' },
   'max-targets': { type: 'string', value: 'N', description: 'at most N target rows per task', default: '512' },
 };

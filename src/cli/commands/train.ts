@@ -28,6 +28,10 @@ import { Trainer, type TimeBudget, type TrainerOptions } from '../../train/train
 import { WorkerBatchStream } from '../../train/prefetch-node.js';
 import { isTableCheckpoint, runTableTrain } from './train-table.js';
 import { TABLE_TRAIN_OPTIONS } from './table-options.js';
+import { asBsaTnpConfig } from '../../models/registry.js';
+import { adaptWeights, InitMismatchError } from '../../train/init-weights.js';
+import type { ModelConfig } from '../../models/config.js';
+import type { Weights } from '../../train/checkpoint.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 
@@ -110,6 +114,25 @@ export function exportKeptModel(out: string, checkpoint: string, keep: 'last' | 
   return src;
 }
 
+/**
+ * `--init MODEL` on a synthetic task: continue training a model folder's weights under a new
+ * schedule (a warm restart). The architecture is the folder's; a model given with --config or
+ * --model must be the same one.
+ */
+function initFrom(dir: string, given: AnyModelConfig | null): { model: ModelConfig; weights: Weights } {
+  const prior = loadModelFolder(dir);
+  const model = asBsaTnpConfig(prior.config.model, `--init '${dir}': config.json: model`);
+  if (given !== null) {
+    try {
+      adaptWeights(model, prior.weights, [], asBsaTnpConfig(given, 'train: --config model'), []);
+    } catch (e) {
+      if (e instanceof InitMismatchError) throw new UsageError(`bsa-tnp train: ${e.message}`);
+      throw e;
+    }
+  }
+  return { model, weights: prior.weights };
+}
+
 async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const cmd = 'train';
   const outArg = str(args, 'out');
@@ -122,7 +145,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     return runTableTrain(args, ctx);
   }
   for (const o of Object.keys(TABLE_TRAIN_OPTIONS)) {
-    if (args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} needs --data FILE (it describes a table)`);
+    if (o !== 'init' && args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} needs --data FILE (it describes a table)`);
   }
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
   const lossEvery = intOption(args, 'loss-every', cmd, 50);
@@ -130,9 +153,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const backendName = parseBackendName(args.values.backend ?? args.values.device, cmd);
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(ctx.cwd, p));
 
-  let fresh: { model: AnyModelConfig; train: TrainConfig } | null = null;
+  let fresh: { model: AnyModelConfig; train: TrainConfig; init?: Weights } | null = null;
   if (resume) {
-    for (const o of ['config', 'train-config', 'model', 'task', 'batch-size', 'lr', 'seed']) {
+    for (const o of ['config', 'train-config', 'model', 'task', 'batch-size', 'lr', 'seed', 'init']) {
       if (args.values[o] !== undefined) throw new UsageError(`bsa-tnp train: --${o} cannot change a run being resumed (the checkpoint holds its configuration); only --steps can`);
     }
     if (!fs.existsSync(ckDir) && !fs.existsSync(`${ckDir}.old`)) throw new CliError(`train: --resume: no checkpoint at '${ckDir}'`);
@@ -156,7 +179,13 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     if (name !== undefined && !(MODEL_NAMES as readonly string[]).includes(name)) {
       throw new UsageError(`bsa-tnp train: unknown --model '${name}'; expected one of ${MODEL_NAMES.join(', ')}`);
     }
-    fresh = { model: name === undefined ? cfg.model : modelConfigForTask(name, train.task, train.batchSize), train };
+    const model = name === undefined ? cfg.model : modelConfigForTask(name, train.task, train.batchSize);
+    const initArg = str(args, 'init');
+    if (initArg === undefined) fresh = { model, train };
+    else {
+      const init = initFrom(abs(initArg)!, cfg.modelGiven || name !== undefined ? model : null);
+      fresh = { model: init.model, train, init: init.weights };
+    }
   }
 
   const replay = args.values['no-replay'] !== true;
@@ -174,7 +203,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   try {
     trainer = resume
       ? Trainer.resume(ckDir, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay, ...(steps !== undefined ? { steps } : {}) })
-      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay });
+      : Trainer.create(fresh!.model, fresh!.train, handle.backend, { onEvent, lossEvery, out: ckDir, batchSource, replay, ...(fresh!.init ? { init: fresh!.init } : {}) });
     progress.keep = trainer.train.keep;
     const keep = progress.keep;
     await trainer.run(undefined, budget);
