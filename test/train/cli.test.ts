@@ -109,6 +109,32 @@ describe('bsa-tnp train / eval', () => {
     expect(both.stderr).toContain('give --time-budget or --stop-after, not both');
   });
 
+  it('--init on a synthetic task: a warm restart starts from the folder\'s weights; another architecture or --resume is refused', async () => {
+    fs.writeFileSync(path.join(dir, 'cfg-i.json'), JSON.stringify({
+      model: TINY_MODEL,
+      train: { steps: 2, batchSize: 2, validEvery: 100, validBatches: 0, checkpointEvery: 100, task: { name: 'gp2d', options: { ncMin: 8, ncMax: 16, nt: 12 } } },
+    }));
+    expect((await run('train', '--config', 'cfg-i.json', '--out', 'i0', '--lr', '0.01', '--threads', '1')).code).toBe(0);
+    // One step at a negligible learning rate: the weights are still i0's (a fresh start would differ by O(1)).
+    const a = await run('train', '--config', 'cfg-i.json', '--init', 'i0', '--out', 'i1', '--steps', '1', '--lr', '1e-12', '--threads', '1');
+    expect(a.code, a.stderr).toBe(0);
+    const w0 = loadModelFolder(path.join(dir, 'i0')).weights, w1 = loadModelFolder(path.join(dir, 'i1')).weights;
+    for (const [k, v] of w0) {
+      const u = w1.get(k)!.data;
+      v.data.forEach((x, i) => expect(Math.abs(u[i]! - x), k).toBeLessThan(1e-6));
+    }
+    // A fresh run from the same config (and seed) starts at the initial weights, which i0's training moved away from.
+    expect((await run('train', '--config', 'cfg-i.json', '--out', 'i2', '--steps', '1', '--lr', '1e-12', '--threads', '1')).code).toBe(0);
+    const w2 = loadModelFolder(path.join(dir, 'i2')).weights;
+    expect([...w0].some(([k, v]) => v.data.some((x, i) => Math.abs(w2.get(k)!.data[i]! - x) > 1e-3))).toBe(true);
+    const other = await run('train', '--model', 'bsa-tnp', '--task', 'gp2d', '--init', 'i0', '--out', 'i3');
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--init: the model's \w+ is .*train from scratch/);
+    const resumed = await run('train', '--out', 'i1', '--resume', '--init', 'i0');
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toContain('--init cannot change a run being resumed');
+  });
+
   it('errors: missing --out, bad model folder, unknown task, bad config', async () => {
     expect((await run('train')).stderr).toContain('bsa-tnp train: missing --out FOLDER');
     const nf = await run('eval', '--model', 'nope');
