@@ -11,6 +11,7 @@ import { predictTable } from '../api/predict-table.js';
 import type { Predictor } from '../api/predictor.js';
 import { type Table, TableError, makeTable, tableToRecords } from '../data/table.js';
 import { formatNumber } from '../io/csv.js';
+import { gridExtentWarning } from '../api/grid.js';
 import { bodyText, readBody } from './body.js';
 import { tableToCsv } from './csv-table.js';
 import { ClientGoneError, HttpError, limitError } from './http-error.js';
@@ -115,15 +116,17 @@ async function predictOne(ctx: PredictContext, req: http.IncomingMessage, res: h
   out = shortOutputs(out, ctx.predictor);
 
   const timing = `queue;dur=${(queuedMs ?? 0).toFixed(1)}, predict;dur=${predictMs.toFixed(1)}`;
+  const warning = parsed.grid ? gridWarning(parsed, ctx.predictor) : null;
   if (format === 'csv') {
-    send(res, 200, 'text/csv; charset=utf-8', tableToCsv(out), { 'Server-Timing': timing });
+    // A CSV answer has no room for notes: the warning travels in a header.
+    send(res, 200, 'text/csv; charset=utf-8', tableToCsv(out), { 'Server-Timing': timing, ...(warning ? { 'Bsa-Tnp-Warning': warning } : {}) });
   } else {
     const grid = parsed.grid && {
       bounds: [parsed.grid.bounds.x0, parsed.grid.bounds.x1, parsed.grid.bounds.y0, parsed.grid.bounds.y1],
       size: [parsed.grid.size.width, parsed.grid.size.height],
       order: 'row-major, y ascending: point r*width + c is column c of row r',
     };
-    send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ predictions: tableToRecords(out), ...(grid ? { grid } : {}) }), { 'Server-Timing': timing });
+    send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ predictions: tableToRecords(out), ...(grid ? { grid } : {}), ...(warning ? { warnings: [warning] } : {}) }), { 'Server-Timing': timing });
   }
   return { context: parsed.context.rows, targets: parsed.targets.rows, queueMs: Math.round((queuedMs ?? 0) * 10) / 10, predictMs: Math.round(predictMs * 10) / 10 };
 }
@@ -186,6 +189,18 @@ function shortOutputs(out: Table, predictor: Predictor): Table {
 }
 
 /** Writes a complete answer. */
+/** `gridExtentWarning` (api/grid.ts) for a grid request: most of the grid far from the context points. */
+function gridWarning(parsed: PredictRequest, predictor: Predictor): string | null {
+  const [cx, cy] = predictor.layout.coordinates;
+  const col = (n: string | undefined) => {
+    const i = n === undefined ? -1 : parsed.context.names.indexOf(n);
+    const c = i < 0 ? undefined : parsed.context.columns[i];
+    return c?.kind === 'number' ? c.values : null;
+  };
+  const x = col(cx), y = col(cy);
+  return parsed.grid && x && y ? gridExtentWarning(parsed.grid.bounds, x, y, 'grid') : null;
+}
+
 export function send(res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   const bytes = Buffer.from(body, 'utf8');
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(bytes.length), ...headers });

@@ -116,6 +116,7 @@ describe('POST /predict', () => {
     const body = JSON.parse(a.body) as { predictions: Record<string, number>[]; grid: { bounds: number[]; size: number[] } };
     expect(body.grid).toMatchObject({ bounds: [-2, 3, -1.5, 0.5], size: [7, 5] });
     expect(body.predictions).toHaveLength(35);
+    expect(body).not.toHaveProperty('warnings');
     body.predictions.forEach((p, i) => {
       expect(close(p.s0!, cliGrid.get('s0')![i]!) && close(p.s1!, cliGrid.get('s1')![i]!)).toBe(true);
     });
@@ -130,6 +131,20 @@ describe('POST /predict', () => {
     const got = parseCsv(a.body, { label: 'answer' });
     expect(got.header).toEqual(['s0', 's1', ...OUT]);
     expectSame((n, i) => got.values.get(n)![i]!, cliGrid, 35);
+    expect(a.headers).not.toHaveProperty('bsa-tnp-warning');
+  });
+
+  it('a grid that lies away from the context is answered with a warning (JSON field, CSV header), as predict --grid warns', async () => {
+    // The context spans x −3…5, y −1.5…0.5; this grid is all beyond half that extent.
+    const j = await postJson(server.url, { context: ctxCsv, targets: { grid: { bounds: [20, 30, 10, 12], size: [3, 2] } } });
+    expect(j.status, j.body).toBe(200);
+    const body = JSON.parse(j.body) as { predictions: unknown[]; warnings?: string[] };
+    expect(body.predictions).toHaveLength(6);
+    expect(body.warnings).toHaveLength(1);
+    expect(body.warnings![0]).toMatch(/^grid 20,30,10,12: 100 % of the grid lies away from the context points \(x -?2\.9\d* to 4\.9\d*, y .*x0,x1,y0,y1/);
+    const c = await request(`${server.url}/predict?grid=20,30,10,12&size=3x2`, { method: 'POST', headers: { 'Content-Type': 'text/csv', Accept: 'text/csv' }, body: ctxCsv });
+    expect(c.status, c.body).toBe(200);
+    expect(c.headers['bsa-tnp-warning']).toBe(body.warnings![0]);
   });
 
   it('the same request twice gives the same bytes (the context is re-encoded per request)', async () => {
