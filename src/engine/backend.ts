@@ -189,7 +189,9 @@ export interface Backend {
   // ---- optimiser ----
   /**
    * In place AdamW (decoupled weight decay) on n elements of p, m, v with gradient g scaled by
-   * gScale[0] (global-norm clipping factor computed on the device; null = 1).
+   * gScale[0] (global-norm clipping factor computed on the device; null = 1). A gScale[0] that is
+   * not finite (NaN, ±∞) skips the update: p, m and v are left unchanged (the trainer's guard
+   * against a non-finite gradient, train/optimizer.ts `clipScale`).
    */
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, gScale: Storage | null, args: AdamWArgs): void;
   /** `adamw` on every (ps[i], gs[i], ms[i], vs[i]) with one gScale: a few kernels for all of them. */

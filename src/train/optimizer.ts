@@ -4,7 +4,8 @@
  *
  * Clipping stays on the device: ‖g‖ = sqrt(Σ_i sum(g_i²)) is a 1-element tensor and the scale
  * min(1, maxNorm / (‖g‖ + tiny)) is handed to `backend.adamw` as `gScale`, so a training step
- * never waits for the device. The first and second moments `m`, `v` are tensors beside the
+ * never waits for the device. The same scale is the guard against a non-finite step: NaN when ‖g‖
+ * (or the loss) is not finite, and the backend then leaves parameters and moments unchanged. The first and second moments `m`, `v` are tensors beside the
  * parameters (same order, same shapes); `step` counts completed updates (bias correction uses
  * step + 1 for the update in progress).
  */
@@ -49,11 +50,19 @@ export function globalNorm(grads: readonly Tensor[]): Tensor {
 }
 
 /**
- * Clipping factor min(1, maxNorm / (‖g‖ + tiny)) as a [1] tensor on the device; multiplying every
- * gradient by it gives a global norm of at most `maxNorm`.
+ * Clipping factor min(1, maxNorm / (‖g‖ + tiny)) as a [1] tensor on the device (1 when `maxNorm` is
+ * Infinity); multiplying every gradient by it gives a global norm of at most `maxNorm`. It is NaN
+ * when ‖g‖ is not finite (a NaN or ±∞ gradient entry, or Σg² past float32's range) or when the
+ * optional `loss` ([1] or scalar) is not finite: `backend.adamw` then skips the update.
  */
-export function clipScale(grads: readonly Tensor[], maxNorm: number): Tensor {
-  return tidy(() => E.minimum(E.div(maxNorm, E.add(globalNorm(grads), CLIP_TINY)), 1));
+export function clipScale(grads: readonly Tensor[], maxNorm: number, loss?: Tensor): Tensor {
+  return tidy(() => {
+    const norm = globalNorm(grads);
+    let ok = E.isfinite(norm);
+    if (loss) ok = E.mul(ok, E.isfinite(E.reshape(loss, [1])));
+    const scale = Number.isFinite(maxNorm) ? E.minimum(E.div(maxNorm, E.add(norm, CLIP_TINY)), 1) : E.onesLike(norm);
+    return E.where(ok, scale, NaN);
+  });
 }
 
 /** Moments of one optimiser, as host arrays (for checkpoints). */
@@ -125,9 +134,19 @@ export class AdamW implements Disposable {
 
   /**
    * One update of every parameter, in place: clip (device-side), then AdamW with learning rate `lr`.
-   * `grads` are borrowed (the caller disposes them).
+   * `grads` are borrowed (the caller disposes them). When the gradient (or the optional `loss`) is
+   * not finite the update is skipped on the device: parameters and moments stay as they were (the
+   * step still counts, so the schedule moves on). Nothing is read back.
    */
-  update(params: readonly Tensor[], grads: readonly Tensor[], lr: number): void {
+  update(params: readonly Tensor[], grads: readonly Tensor[], lr: number, loss?: Tensor): void {
+    this.guardedUpdate(params, grads, lr, loss).dispose();
+  }
+
+  /**
+   * `update`, returning (owned by the caller) a [1] tensor on the device: 1 when the update was
+   * applied, 0 when it was skipped because the gradient or `loss` was not finite.
+   */
+  guardedUpdate(params: readonly Tensor[], grads: readonly Tensor[], lr: number, loss?: Tensor): Tensor {
     if (grads.length !== params.length || params.length !== this.m.length) {
       throw new OptimizerStateError(`AdamW.update: expected ${this.m.length} params and grads, got ${params.length} and ${grads.length}`);
     }
@@ -136,15 +155,18 @@ export class AdamW implements Disposable {
         throw new OptimizerStateError(`AdamW.update: grads[${i}] has shape [${grads[i]!.shape.join(', ')}], param has [${params[i]!.shape.join(', ')}]`);
       }
     }
-    const scale = Number.isFinite(this.config.clipNorm) ? keep(clipScale(grads, this.config.clipNorm)) : null;
+    const scale = keep(clipScale(grads, this.config.clipNorm, loss));
+    let applied: Tensor;
     try {
       const args = this.nextArgs(lr);
       this.backend.adamwMany(params.map((p) => p.storage('adamw')), grads.map((g) => g.storage('adamw')),
-        this.m.map((m) => m.storage('adamw')), this.v.map((v) => v.storage('adamw')), scale ? scale.storage('adamw') : null, args);
+        this.m.map((m) => m.storage('adamw')), this.v.map((v) => v.storage('adamw')), scale.storage('adamw'), args);
+      applied = E.isfinite(scale);
     } finally {
-      scale?.dispose();
+      scale.dispose();
     }
     this.steps++;
+    return applied;
   }
 
   /** The kernel arguments of the next update with learning rate `lr` (step = completed + 1). */

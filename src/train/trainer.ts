@@ -35,11 +35,18 @@ import { AdamW, adamWConfig, scheduledLr } from './optimizer.js';
 import { resolveTask, withZeroTime } from './tasks.js';
 
 export class TrainingDivergedError extends Error {
-  constructor(step: number, loss: number) {
-    super(`training: the loss became ${loss} at step ${step}; lower train.lr or train.clipNorm, or resume from an earlier checkpoint`);
+  /** `skippedInARow`: steps skipped in a row for a non-finite loss or gradient (the guard's stop). */
+  constructor(step: number, loss: number, skippedInARow = 0) {
+    super(skippedInARow > 0
+      ? `training: the loss or its gradient was not finite for ${skippedInARow} steps in a row (skipped, weights unchanged) up to step ${step}; ` +
+        'lower train.lr or train.clipNorm, or resume from an earlier checkpoint'
+      : `training: the loss became ${loss} at step ${step}; lower train.lr or train.clipNorm, or resume from an earlier checkpoint`);
     this.name = 'TrainingDivergedError';
   }
 }
+
+/** Default of TrainerOptions.maxSkippedInARow. */
+export const MAX_SKIPPED_IN_A_ROW = 10;
 
 /**
  * Metrics averaged over evaluation batches (experiments.md §1). Categorical outputs (SIR): `nll` is
@@ -62,6 +69,8 @@ export type TrainEvent =
   | { type: 'loss'; step: number; steps: number; loss: number; lr: number; stepsPerSecond: number }
   | { type: 'validation'; step: number; metrics: EvalMetrics; best: boolean }
   | { type: 'checkpoint'; step: number; folder: string }
+  /** Steps skipped (non-finite loss or gradient, weights unchanged) since the last loss readback. */
+  | { type: 'skipped'; step: number; skipped: number; total: number }
   | { type: 'done'; step: number; elapsedSeconds: number; best: ValidationRecord | null };
 
 export interface TrainerOptions {
@@ -69,6 +78,13 @@ export interface TrainerOptions {
   lossEvery?: number;
   /** Progress events (the CLI renders them). */
   onEvent?: (e: TrainEvent) => void;
+  /**
+   * A step whose loss or gradient is not finite is skipped on the device (parameters and AdamW
+   * moments unchanged, reported as a 'skipped' event at the next loss readback); training stops
+   * with `TrainingDivergedError` once this many steps in a row were skipped (default 10). Checked
+   * at loss readbacks, so up to `lossEvery` more steps may run first.
+   */
+  maxSkippedInARow?: number;
   /** Checkpoint folder; null = never write (tests). */
   out?: string | null;
   /** Data schema written to config.json (default: s0, s1 → f, no normalisation). */
@@ -214,9 +230,15 @@ export class Trainer implements Disposable {
   private readonly out: string | null;
   private readonly lossEvery: number;
   private readonly onEvent: (e: TrainEvent) => void;
-  /** Sum of the training losses since the last readLoss, on the device, updated in place. */
+  /**
+   * On the device, updated in place by every step (no readback): [sum of the losses of applied steps
+   * since the last readLoss, steps skipped since then, steps skipped in a row now, the longest such
+   * run since then].
+   */
   private readonly lossAcc: Tensor;
   private lossCount = 0;
+  private skippedTotal = 0;
+  private readonly maxSkippedInARow: number;
   private replay: boolean;
   private replayed = 0;
   /** Recordings replaced after fewer than two replays (batch shapes that keep changing). */
@@ -253,7 +275,8 @@ export class Trainer implements Disposable {
     this.validations = a.validations;
     this.elapsedBefore = a.elapsed;
     this.resumed = a.resumed;
-    this.lossAcc = keep(E.zeros([1], a.backend));
+    this.lossAcc = keep(E.zeros([4], a.backend));
+    this.maxSkippedInARow = a.opts.maxSkippedInARow ?? MAX_SKIPPED_IN_A_ROW;
     this.replay = (a.opts.replay ?? true) && typeof a.backend.beginCapture === 'function';
   }
 
@@ -382,16 +405,27 @@ export class Trainer implements Disposable {
     try {
       const lr = scheduledLr(this.train, this.optimizer.step);
       const { value, grads } = E.valueAndGrad((ps) => this.model.loss(toParams(this.specs, ps), bt.inputs, bt.fTest, bt.maskTest))(this.params);
+      let applied: Tensor;
       try {
-        this.optimizer.update(this.params, grads, lr);
+        applied = this.optimizer.guardedUpdate(this.params, grads, lr, value);
       } finally {
         for (const g of grads) g.dispose();
       }
-      // lossAcc += loss, in place (its buffer stays the same for replays).
+      // lossAcc (see its comment) updated in place: its buffer stays the same for replays.
       E.tidy(() => {
-        const s = E.add(this.lossAcc, E.reshape(value, [1]));
-        this.backend.stridedWrite(this.lossAcc.storage('loss'), s.storage('loss'), [1], [1], 0);
+        const acc = this.lossAcc;
+        const at = (i: number) => E.slice(acc, [i], [1]);
+        const skipped = E.sub(1, applied);
+        const run = E.mul(E.add(at(2), skipped), skipped);
+        const next = E.concat([
+          E.add(at(0), E.where(applied, E.reshape(value, [1]), 0)),
+          E.add(at(1), skipped),
+          run,
+          E.maximum(at(3), run),
+        ], 0);
+        this.backend.stridedWrite(acc.storage('loss'), next.storage('loss'), [4], [1], 0);
       });
+      applied.dispose();
       value.dispose();
       this.lossCount++;
       return bt.uploaded.map((t) => t.storage('upload'));
@@ -400,12 +434,30 @@ export class Trainer implements Disposable {
     }
   }
 
-  /** Mean training loss since the last call (one readback); null if no step ran. */
+  /** Steps skipped so far by this trainer (non-finite loss or gradient; see TrainerOptions). */
+  get skippedSteps(): number {
+    return this.skippedTotal;
+  }
+
+  /**
+   * Mean training loss of the applied steps since the last call (one readback); null if no step
+   * ran or every one was skipped. Emits a 'skipped' event when steps were skipped, and throws
+   * `TrainingDivergedError` once `maxSkippedInARow` steps in a row were skipped.
+   */
   async readLoss(): Promise<number | null> {
     if (this.lossCount === 0) return null;
-    const v = (await this.lossAcc.item()) / this.lossCount;
-    E.tidy(() => this.backend.stridedWrite(this.lossAcc.storage('loss'), E.zeros([1], this.backend).storage('loss'), [1], [1], 0));
+    const [sum, skipped, run, longest] = Array.from(await this.lossAcc.data());
+    // Keep the current run (it may go on past this readback); zero the rest.
+    E.tidy(() => this.backend.stridedWrite(this.lossAcc.storage('loss'), E.tensor(Float32Array.of(0, 0, run!, 0), [4], this.backend).storage('loss'), [4], [1], 0));
+    const counted = this.lossCount - skipped!;
     this.lossCount = 0;
+    if (skipped! > 0) {
+      this.skippedTotal += skipped!;
+      this.onEvent({ type: 'skipped', step: this.step, skipped: skipped!, total: this.skippedTotal });
+    }
+    if (longest! >= this.maxSkippedInARow) throw new TrainingDivergedError(this.step, NaN, longest!);
+    if (counted <= 0) return null;
+    const v = sum! / counted;
     if (!Number.isFinite(v)) throw new TrainingDivergedError(this.step, v);
     return v;
   }

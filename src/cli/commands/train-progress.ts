@@ -33,6 +33,11 @@ export function trainProgress(sink: OutputStream, out: string, label: string, on
           if (sink.isTTY) sink.write('\n');
           sink.write(`${JSON.stringify({ event: 'validation', step: e.step, ...e.metrics, best: e.best })}\n`);
           break;
+        case 'skipped':
+          // Steps whose loss or gradient was not finite: skipped, the weights unchanged.
+          if (sink.isTTY) sink.write('\n');
+          sink.write(`${JSON.stringify({ event: 'skipped_steps', step: e.step, skipped: e.skipped, total: e.total })}\n`);
+          break;
         case 'checkpoint':
           onCheckpoint();
           break;

@@ -415,6 +415,7 @@ export class CpuBackend implements Backend {
     const mv = this.view(m);
     const vv = this.view(v);
     const scale = gScale ? this.view(gScale)[0]! : 1;
+    if (!Number.isFinite(scale)) return; // a skipped step (Backend.adamw)
     const c1 = 1 - Math.pow(a.beta1, a.step);
     const c2 = 1 - Math.pow(a.beta2, a.step);
     for (let i = 0; i < pv.length; i++) {

@@ -2,6 +2,7 @@
  * In-place AdamW (decoupled weight decay) on the GPU:
  *   g ← g·gScale;  m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
  *   p ← p − lr (m̂ / (sqrt(v̂) + eps) + wd·p),  m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t).
+ * A gScale that is not finite leaves p, m, v unchanged (a skipped step, Backend.adamw).
  * Coefficients (1 − β, bias corrections) are computed in float64 on the host. The step-dependent
  * ones (lr and the bias corrections) come from a small uploaded storage, not the uniforms, so that a
  * recorded training step can replay with the next step's values (ADAMW_STEP_LABEL).
@@ -78,6 +79,8 @@ ${decl}@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<
   let stride = nwg.x * ${WG}u;
   var sc = 1.0;
   if (pu(6u) != 0u) { sc = Sc[0]; }
+  // A scale that is not finite skips the update (Backend.adamw): exponent bits all ones.
+  if ((bitcast<u32>(sc) & 0x7f800000u) == 0x7f800000u) { return; }
   let lr = HY[0];
   let bc1 = HY[1];
   let bc2 = HY[2];
