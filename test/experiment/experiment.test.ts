@@ -61,6 +61,12 @@ describe('bsa-tnp experiment gp2d (tiny task, bsa-tnp, 2 seeds)', () => {
     expect(md).toContain(`| bsa-tnp | ${mean.toFixed(3)} ± ${se.toFixed(3)} |`);
     expect(md).toContain('| model | NLL | RMSE | MAE | coverage | s / test batch | runtime (train s) |');
     expect(md).toContain('exact GP posterior (oracle)');
+    // The gap table: NLL − oracle NLL per cell, averaged here (both seeds see the same batches).
+    const gaps = (res.cells as CellResult[]).map((c) => c.variants.shifted!.nll! - c.variants.shifted!.oracleNll!);
+    const gapRow = md.split('Gap to the exact GP posterior')[1]!.split('\n').find((l) => l.startsWith('| bsa-tnp |'))!;
+    const shown = gapRow.split('|')[3]!.trim().split(' ± ').map(Number);
+    expect(shown[0]).toBeCloseTo((gaps[0]! + gaps[1]!) / 2, 3);
+    expect(shown[1]).toBeCloseTo(Math.abs(gaps[0]! - gaps[1]!) / 2, 3);
 
     // Again: every cell is skipped and the results are unchanged.
     const b = await run('experiment', 'gp2d', '--models', 'bsa-tnp', '--steps', '2', ...QUICK);
