@@ -47,6 +47,11 @@ export interface TrainConfig {
   readonly logEvery: number;
   readonly seed: number;
   readonly task: TaskConfig;
+  /**
+   * Steps the starting weights had been trained before this schedule (`train --init`, a warm
+   * restart), in all; absent when training started from scratch. Informational (`info`).
+   */
+  readonly initSteps?: number;
 }
 
 /** experiments.md §1, 2D GP row. Seed: the first of the pinned seeds [46, 61, 69, 79, 91]. */
@@ -74,7 +79,7 @@ export const DEFAULT_TRAIN_CONFIG = {
 /** Validates a training configuration; absent fields take `DEFAULT_TRAIN_CONFIG`'s values. */
 export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
   const d: TrainConfig = DEFAULT_TRAIN_CONFIG;
-  const o = object(json, path, Object.keys(DEFAULT_TRAIN_CONFIG));
+  const o = object(json, path, [...Object.keys(DEFAULT_TRAIN_CONFIG), 'initSteps']);
   const taskIn = object(or(o.task, {}), `${path}.task`, ['name', 'options']);
   const options = or(taskIn.options, {});
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -103,6 +108,7 @@ export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
       name: nonEmptyString(or(taskIn.name, d.task.name), `${path}.task.name`),
       options: structuredClone(options as Record<string, unknown>),
     },
+    ...(o.initSteps === undefined ? {} : { initSteps: nonNegativeInt(o.initSteps, `${path}.initSteps`) }),
   };
 }
 

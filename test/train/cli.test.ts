@@ -127,6 +127,12 @@ describe('bsa-tnp train / eval', () => {
     expect((await run('train', '--config', 'cfg-i.json', '--out', 'i2', '--steps', '1', '--lr', '1e-12', '--threads', '1')).code).toBe(0);
     const w2 = loadModelFolder(path.join(dir, 'i2')).weights;
     expect([...w0].some(([k, v]) => v.data.some((x, i) => Math.abs(w2.get(k)!.data[i]! - x) > 1e-3))).toBe(true);
+    // The folder records how far its starting weights had been trained: i0 ran 2 steps, i1 1 more.
+    expect(loadModelFolder(path.join(dir, 'i1')).config.training).toMatchObject({ steps: 1, initSteps: 2 });
+    expect(loadModelFolder(path.join(dir, 'i2')).config.training!.initSteps).toBeUndefined();
+    expect((await run('info', 'i1')).stdout).toContain('1 steps after 2 steps of earlier training (train --init; 3 in all)');
+    expect((await run('train', '--config', 'cfg-i.json', '--init', 'i1', '--out', 'i4', '--steps', '1', '--threads', '1')).code).toBe(0);
+    expect(loadModelFolder(path.join(dir, 'i4')).config.training!.initSteps).toBe(3);
     const other = await run('train', '--model', 'bsa-tnp', '--task', 'gp2d', '--init', 'i0', '--out', 'i3');
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/--init: the model's \w+ is .*train from scratch/);

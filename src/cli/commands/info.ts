@@ -159,7 +159,8 @@ Example:
     ];
     if (config.training !== null) {
       const t = config.training;
-      lines.push(`training: task ${t.task.name}, ${t.steps} steps, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
+      const after = t.initSteps ? ` after ${t.initSteps} steps of earlier training (train --init; ${t.steps + t.initSteps} in all)` : '';
+      lines.push(`training: task ${t.task.name}, ${t.steps} steps${after}, batch ${t.batchSize}, lr ${t.lr} (${t.schedule}), seed ${t.seed}`);
       lines.push(...describeTableTask(t.task));
     }
     const meta = Object.entries(header.metadata);

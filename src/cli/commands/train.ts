@@ -119,7 +119,7 @@ export function exportKeptModel(out: string, checkpoint: string, keep: 'last' | 
  * schedule (a warm restart). The architecture is the folder's; a model given with --config or
  * --model must be the same one.
  */
-function initFrom(dir: string, given: AnyModelConfig | null): { model: ModelConfig; weights: Weights } {
+function initFrom(dir: string, given: AnyModelConfig | null): { model: ModelConfig; weights: Weights; steps: number } {
   const prior = loadModelFolder(dir);
   const model = asBsaTnpConfig(prior.config.model, `--init '${dir}': config.json: model`);
   if (given !== null) {
@@ -130,7 +130,9 @@ function initFrom(dir: string, given: AnyModelConfig | null): { model: ModelConf
       throw e;
     }
   }
-  return { model, weights: prior.weights };
+  // The folder's own schedule plus whatever it had started from: the weights' steps in all.
+  const t = prior.config.training;
+  return { model, weights: prior.weights, steps: t === null ? 0 : t.steps + (t.initSteps ?? 0) };
 }
 
 async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
@@ -184,7 +186,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
     if (initArg === undefined) fresh = { model, train };
     else {
       const init = initFrom(abs(initArg)!, cfg.modelGiven || name !== undefined ? model : null);
-      fresh = { model: init.model, train, init: init.weights };
+      fresh = { model: init.model, train: init.steps > 0 ? { ...train, initSteps: init.steps } : train, init: init.weights };
     }
   }
 
