@@ -123,8 +123,10 @@ export function markdownTables(t: TableInput): string {
     for (const m of t.models) {
       lines.push(`| ${m} | ${t.variants.map((v) => {
         const e = t.summary[m]?.[v];
-        if (!e?.nll || !e.oracleNll) return cell(e, 'nll', 3);
-        return fmt({ ...e.nll, mean: e.nll.mean - e.oracleNll.mean }, 3);
+        // No NLL: the cell's status (OOM, error, –). An NLL without an oracle has no gap.
+        if (!e?.nll) return cell(e, 'nll', 3);
+        if (!e.oracleNll) return '–';
+        return fmt({ ...e.nll, mean: e.nll.mean - e.oracleNll.mean }, 3) + (e.oom > 0 ? ` (OOM ×${e.oom})` : '');
       }).join(' | ')} |`);
     }
   }

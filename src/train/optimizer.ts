@@ -5,9 +5,10 @@
  * Clipping stays on the device: ‖g‖ = sqrt(Σ_i sum(g_i²)) is a 1-element tensor and the scale
  * min(1, maxNorm / (‖g‖ + tiny)) is handed to `backend.adamw` as `gScale`, so a training step
  * never waits for the device. The same scale is the guard against a non-finite step: NaN when ‖g‖
- * (or the loss) is not finite, and the backend then leaves parameters and moments unchanged. The first and second moments `m`, `v` are tensors beside the
- * parameters (same order, same shapes); `step` counts completed updates (bias correction uses
- * step + 1 for the update in progress).
+ * (or the loss) is not finite, and the backend then leaves parameters and moments unchanged.
+ * The first and second moments `m`, `v` are tensors beside the parameters (same order, same
+ * shapes); `step` counts completed updates (bias correction uses step + 1 for the update in
+ * progress).
  */
 import type { AdamWArgs, Backend } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
