@@ -13,6 +13,7 @@ else
   python3 -c "import json;c=json.load(open('models/prior-gp-mixture/train.json'));c['train']['testBatches']=0;c['train']['checkpointEvery']=2500;c['train']['steps']=${N:-40000};json.dump(c,open('/tmp/prior.json','w'))"
   # TB=S: one whole warm restart, its cosine schedule fitted to the steps that fit in S seconds.
   if [ -n "${TB:-}" ]; then LIM="--time-budget $TB"; else LIM="--stop-after $SA"; fi
+  [ -n "${LR:-}" ] && LIM="$LIM --lr $LR"  # LR: peak learning rate of the new schedule
   node $B train --config /tmp/prior.json --init ${INIT:-models/prior-gp-mixture} --out $W --backend webgpu --data-workers $WP $LIM > $OUT/train.log 2>&1
 fi
 grep -v '"progress"' $OUT/train.log | tail -n 2 | cut -c1-300
