@@ -46,6 +46,8 @@ export interface ExperimentOptions {
   backend: Backend;
   /** Training steps per cell (default: the recipe's, the paper's protocol). */
   steps?: number;
+  /** Peak learning rate (default: the recipe's); a reduced budget may train faster with a larger one. */
+  lr?: number;
   /** Seeds (default: the paper's five). */
   seeds?: readonly number[];
   /** Models (default: the experiment's). */
@@ -82,12 +84,12 @@ export interface ExperimentResults {
 }
 
 /** The training configuration of a cell: the recipe, the flags, the seed. */
-export function cellTrainConfig(exp: Experiment, opts: Pick<ExperimentOptions, 'steps' | 'batches'>, seed: number): TrainConfig {
+export function cellTrainConfig(exp: Experiment, opts: Pick<ExperimentOptions, 'steps' | 'batches' | 'lr'>, seed: number): TrainConfig {
   const r = exp.recipe;
   const steps = opts.steps ?? r.steps;
   const validBatches = opts.batches !== undefined ? Math.min(r.validBatches, opts.batches) : r.validBatches;
   return parseTrainConfig({
-    steps, batchSize: r.batchSize, lr: r.lr, schedule: r.schedule, alpha: r.alpha,
+    steps, batchSize: r.batchSize, lr: opts.lr ?? r.lr, schedule: r.schedule, alpha: r.alpha,
     // Validation keeps its cadence: a run shorter than validEvery is evaluated only at the end.
     validEvery: r.validEvery, validBatches, testBatches: 0, keep: r.keep,
     checkpointEvery: Math.min(1000, steps), seed, task: exp.task,
@@ -170,7 +172,7 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
     writeFileAtomic(path.join(resultsDir, 'results.md'), markdownTables({
       title: exp.title, models, variants: results.variants, seeds, summary, timing: exp.timing === true, categorical,
       notes: [
-        `Training: ${steps} steps, batch ${exp.recipe.batchSize}, lr ${exp.recipe.lr} (${exp.recipe.schedule}, α ${exp.recipe.alpha}), task ${exp.task.name}; kept state: ${exp.recipe.keep}.`,
+        `Training: ${steps} steps, batch ${exp.recipe.batchSize}, lr ${opts.lr ?? exp.recipe.lr}${opts.lr !== undefined && opts.lr !== exp.recipe.lr ? ` (the recipe's is ${exp.recipe.lr})` : ''} (${exp.recipe.schedule}, α ${exp.recipe.alpha}), task ${exp.task.name}; kept state: ${exp.recipe.keep}.`,
         `Evaluation: ${plans.map((p) => `${p.variant.label} = ${p.variant.task.name}, ${p.batches} batch${p.batches === 1 ? '' : 'es'} of ${p.batchSize}${p.variant.warmup ? ` after ${p.variant.warmup} warm-up` : ''}`).join('; ')}; test stream seed ${EXPERIMENT_EVAL_SEED}.`,
         `Backend: ${opts.backend.description}. Runtime = wall-clock seconds of training; s / test batch = the model's evaluation time per batch${exp.timing ? ' (data generation included, as in the reference)' : ' (test batches are generated once, outside the timing)'}.`,
       ],
@@ -190,7 +192,9 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
       for (const seed of seeds) {
         const cellDir = path.join(opts.out, exp.trainGroup, model, `seed-${seed}`);
         const evalFile = path.join(cellDir, `eval-${exp.name}.json`);
-        const want = { plans: plans.map((p) => p.key), steps: opts.steps ?? exp.recipe.steps, task: exp.task };
+        // The recipe's lr is left out, so cells written before --lr existed still count as done.
+        const want = { plans: plans.map((p) => p.key), steps: opts.steps ?? exp.recipe.steps, task: exp.task,
+          ...(opts.lr !== undefined && opts.lr !== exp.recipe.lr ? { lr: opts.lr } : {}) };
         const prior = readJson<{ want: typeof want; cell: CellResult }>(evalFile);
         if (prior && JSON.stringify(prior.want) === JSON.stringify(want) && prior.cell.status === 'ok') {
           emit({ type: 'cell', model, seed, phase: 'skip' });
@@ -291,9 +295,9 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
     emit({ type: 'cell', model, seed, phase: 'resume', detail: state ? `step ${state.step}` : undefined });
     trainer = Trainer.resume(ck, backend, { out: ck, onEvent, batchSource, steps: train.steps });
     const had = trainer.train;
-    if (had.seed !== seed || JSON.stringify(had.task) !== JSON.stringify(exp.task) || had.batchSize !== train.batchSize) {
+    if (had.seed !== seed || JSON.stringify(had.task) !== JSON.stringify(exp.task) || had.batchSize !== train.batchSize || had.lr !== train.lr) {
       trainer.dispose();
-      throw new Error(`${ck} holds a different run (seed ${had.seed}, task ${JSON.stringify(had.task)}, batch ${had.batchSize}); remove it or choose another output folder`);
+      throw new Error(`${ck} holds a different run (seed ${had.seed}, task ${JSON.stringify(had.task)}, batch ${had.batchSize}, lr ${had.lr}); remove it or choose another output folder`);
     }
   } else {
     emit({ type: 'cell', model, seed, phase: 'train' });

@@ -83,6 +83,23 @@ describe('bsa-tnp experiment gp2d (tiny task, bsa-tnp, 2 seeds)', () => {
     expect(phases).not.toContain('train');
     const third = JSON.parse(fs.readFileSync(path.join(dir, 'exp/gp2d/results.json'), 'utf8'));
     expect((third.cells as CellResult[]).map((x) => x.steps)).toEqual([3, 3]);
+
+    // --lr: a new out folder trains with that peak lr (checkpoint and table say so); the same
+    // lr again skips, and a cell trained with another lr is not taken for it.
+    const L = ['--models', 'bsa-tnp', '--steps', '2', '--seeds', '46', ...QUICK.slice(2, -1), 'exp-lr'];
+    const d = await run('experiment', 'gp2d', ...L, '--lr', '0.0005');
+    expect(d.code).toBe(0);
+    expect(loadCheckpoint(path.join(dir, 'exp-lr/gp2d/bsa-tnp/seed-46/checkpoint')).state.train.lr).toBe(0.0005);
+    const mdLr = fs.readFileSync(path.join(dir, 'exp-lr/gp2d/results.md'), 'utf8');
+    expect(mdLr).toContain("lr 0.0005 (the recipe's is 0.0001)");
+    const e = await run('experiment', 'gp2d', ...L, '--lr', '0.0005');
+    expect(e.events.filter((x) => x.event === 'cell').map((x) => x.phase)).toEqual(['skip']);
+    const f = await run('experiment', 'gp2d', ...L);
+    expect(f.stderr).toContain('holds a different run');
+    expect(f.stderr).toContain('lr 0.0005');
+    const g = await run('experiment', 'gp2d', ...L, '--lr', '2');
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain('--lr expected a number in (0, 1), got 2');
   });
 
   it('rejects an unknown experiment, model or variant with the choices', async () => {

@@ -53,6 +53,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const out = path.resolve(ctx.cwd, str(args, 'out') ?? 'experiments');
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
   const batches = str(args, 'batches') === undefined ? undefined : intOption(args, 'batches', cmd, 1);
+  const lr = str(args, 'lr') === undefined ? undefined : Number(str(args, 'lr'));
+  if (lr !== undefined && !(Number.isFinite(lr) && lr > 0 && lr < 1)) throw new UsageError(`bsa-tnp experiment: --lr expected a number in (0, 1), got ${str(args, 'lr')}`);
   const seeds = parseSeeds(str(args, 'seeds'), [46, 61, 69, 79, 91]);
   const models = list(str(args, 'models'));
   const variants = list(str(args, 'variants'));
@@ -74,7 +76,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   try {
     const results = await runExperiment(exp, {
       out, backend: handle.backend, dataWorkers: dataWorkersOption(args, cmd, handle.backend.kind),
-      ...(steps !== undefined ? { steps } : {}), ...(batches !== undefined ? { batches } : {}),
+      ...(steps !== undefined ? { steps } : {}), ...(batches !== undefined ? { batches } : {}), ...(lr !== undefined ? { lr } : {}),
       ...(seeds ? { seeds } : {}), ...(taskOptions ? { taskOptions } : {}), ...(models ? { models } : {}), ...(variants ? { variants } : {}),
       onEvent: (e) => {
         if (e.type === 'cell') sink.write(`${JSON.stringify({ event: 'cell', model: e.model, seed: e.seed, phase: e.phase, ...(e.detail ? { detail: e.detail } : {}) })}\n`);
@@ -116,6 +118,7 @@ Example:
     seeds: { type: 'string', value: 'N|S1,S2', description: 'the first N of the paper\'s seeds 46,61,69,79,91, or a list (default: all 5)' },
     models: { type: 'string', value: 'M1,M2', description: 'models to compare (default: the experiment\'s)' },
     batches: { type: 'string', value: 'N', description: 'test batches per evaluation variant (default: the paper\'s)' },
+    lr: { type: 'string', value: 'LR', description: 'peak learning rate of every cell (default: the recipe\'s); stated in the table' },
     variants: { type: 'string', value: 'V1,V2', description: 'evaluation variants by label (default: all)' },
     'task-options': { type: 'string', value: 'JSON', description: 'options merged into the training task and every variant, e.g. \'{"ncMax":16,"nt":16}\' for a quick run' },
     backend: { type: 'string', value: 'cpu|webgpu', description: 'compute backend', default: 'cpu' },
