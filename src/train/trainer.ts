@@ -538,6 +538,12 @@ export class Trainer implements Disposable {
           probe = null;
         }
       }
+      // A fitted schedule that the deadline cuts short (the rate fell after the probe) records the
+      // steps that ran, so config.json and `info` say what the weights saw.
+      if (deadline && budget !== null && budget.fitSchedule !== false && k < untilStep) {
+        untilStep = k;
+        this.train = { ...this.train, steps: k };
+      }
       const end = k >= untilStep || deadline;
       if (k % this.lossEvery === 0 || end) {
         const loss = await this.readLoss();

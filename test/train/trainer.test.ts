@@ -97,6 +97,16 @@ describe('Trainer', () => {
     t.dispose();
   });
 
+  it('a fitted schedule cut short by the deadline records the steps that ran', async () => {
+    // No probe within the budget (probeSteps far beyond what 0.5 s allows): the deadline ends it.
+    const t = Trainer.create(TINY_MODEL, tinyTrain({ steps: 1_000_000 }), new CpuBackend(), { out: null, lossEvery: 1000 });
+    await t.run(undefined, { seconds: 0.5, warmupSteps: 2, probeSteps: 900_000 });
+    expect(t.step).toBeGreaterThan(2);
+    expect(t.step).toBeLessThan(1_000_000);
+    expect(t.train.steps).toBe(t.step);
+    t.dispose();
+  });
+
   it('a time budget without fitSchedule stops at the deadline and keeps the schedule', async () => {
     const t = Trainer.create(TINY_MODEL, tinyTrain({ steps: 1_000_000 }), new CpuBackend(), { out: null, lossEvery: 1000 });
     const t0 = Date.now();
