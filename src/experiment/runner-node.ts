@@ -8,6 +8,9 @@
  * request is skipped; a cell with a checkpoint short of the requested steps resumes exactly where
  * it stopped (the trainer's resume); `OUT/<experiment>/results.json` and `results.md` are rewritten
  * (atomically) after every cell, so an interrupted run still leaves a table of what is done.
+ * `stopAfter` (seconds) bounds one call: the cell training at the deadline stops there with a
+ * checkpoint (schedule unchanged) and later cells are not started, so a long budget can be trained
+ * across calls of limited length (each resumes where the last stopped, losing nothing).
  *
  * Evaluation uses the test stream of `bsa-tnp eval` (seed 88, split once), so every model and seed
  * sees the same test batches; they are generated once per variant and reused across cells (with
@@ -46,6 +49,8 @@ export interface ExperimentOptions {
   backend: Backend;
   /** Training steps per cell (default: the recipe's, the paper's protocol). */
   steps?: number;
+  /** Wall-clock seconds for this call (see the file comment); default: no limit. */
+  stopAfter?: number;
   /** Peak learning rate (default: the recipe's); a reduced budget may train faster with a larger one. */
   lr?: number;
   /** Seeds (default: the paper's five). */
@@ -67,7 +72,7 @@ export interface ExperimentOptions {
 }
 
 export type ExperimentEvent =
-  | { type: 'cell'; model: string; seed: number; phase: 'skip' | 'train' | 'resume' | 'evaluate' | 'done' | 'error'; detail?: string }
+  | { type: 'cell'; model: string; seed: number; phase: 'skip' | 'train' | 'resume' | 'evaluate' | 'done' | 'error' | 'stopped'; detail?: string }
   | { type: 'train'; model: string; seed: number; event: TrainEvent }
   | { type: 'variant'; model: string; seed: number; variant: string; result: VariantResult };
 
@@ -75,6 +80,8 @@ export interface ExperimentResults {
   experiment: string;
   title: string;
   backend: string;
+  /** True when `stopAfter` ended the call before every cell was done (run the command again). */
+  stopped?: boolean;
   recipe: TrainConfig | null;
   seeds: number[];
   models: string[];
@@ -151,6 +158,8 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
     return { variant: v, batches, batchSize, key: JSON.stringify({ task: v.task, batches, batchSize, warmup: v.warmup ?? 0, seed: EXPERIMENT_EVAL_SEED }) };
   });
   const emit = opts.onEvent ?? (() => {});
+  const deadline = opts.stopAfter !== undefined ? Date.now() + opts.stopAfter * 1000 : null;
+  let stopped = false;
   const resultsDir = path.join(opts.out, exp.name);
   fs.mkdirSync(resultsDir, { recursive: true });
   const cache = new Map<string, Batch[]>();
@@ -164,7 +173,7 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
   const write = () => {
     const summary = summarise(cells, models, plans.map((p) => p.variant.label));
     const results: ExperimentResults = {
-      experiment: exp.name, title: exp.title, backend: opts.backend.description,
+      experiment: exp.name, title: exp.title, backend: opts.backend.description, ...(stopped ? { stopped } : {}),
       recipe: cellTrainConfig(exp, opts, seeds[0] ?? 0), seeds, models, variants: plans.map((p) => p.variant.label), cells, summary,
     };
     writeFileAtomic(path.join(resultsDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -202,9 +211,14 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
           write();
           continue;
         }
-        let cell: CellResult;
+        if (deadline !== null && Date.now() >= deadline) {
+          stopped = true;
+          emit({ type: 'cell', model, seed, phase: 'stopped', detail: 'not started: --stop-after reached' });
+          continue; // done cells after it are still skipped into the table
+        }
+        let cell: CellResult | null;
         try {
-          cell = await runCell(exp, opts, model, seed, configs.get(model)!, cellDir, plans, cache, emit, prefetch);
+          cell = await runCell(exp, opts, model, seed, configs.get(model)!, cellDir, plans, cache, emit, prefetch, deadline);
         } catch (e) {
           // Out of memory mid-step can leave the failed step's buffers allocated in this process, so
           // later cells may fail too: failed cells are not recorded as done, and a rerun retries them.
@@ -212,6 +226,10 @@ export async function runExperiment(exp0: Experiment, opts: ExperimentOptions): 
             ? ' (out of memory while training; run the same command again to retry the failed cells in a fresh process, done cells are skipped)' : '');
           emit({ type: 'cell', model, seed, phase: 'error', detail: msg });
           cell = { model, seed, status: 'error', error: msg, parameters: null, steps: null, trainSeconds: null, variants: {} };
+        }
+        if (cell === null) {
+          stopped = true;
+          continue;
         }
         cells.push(cell);
         // Done cells are kept (out-of-memory is a result); a cell with another error is retried next time.
@@ -278,7 +296,8 @@ class TestBatchPrefetch {
 }
 
 async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, seed: number, config: AnyModelConfig, cellDir: string,
-  plans: readonly EvalPlan[], cache: Map<string, Batch[]>, emit: (e: ExperimentEvent) => void, prefetch: TestBatchPrefetch): Promise<CellResult> {
+  plans: readonly EvalPlan[], cache: Map<string, Batch[]>, emit: (e: ExperimentEvent) => void, prefetch: TestBatchPrefetch,
+  deadline: number | null = null): Promise<CellResult | null> {
   prefetch.start();
   const ck = path.join(cellDir, 'checkpoint');
   const train = cellTrainConfig(exp, opts, seed);
@@ -306,7 +325,14 @@ async function runCell(exp: Experiment, opts: ExperimentOptions, model: string, 
   }
   const parameters = trainer.parameterCount;
   try {
-    if (trainer.step < trainer.train.steps) await trainer.run();
+    if (trainer.step < trainer.train.steps) {
+      await trainer.run(undefined, deadline === null ? null : { seconds: Math.max(0, (deadline - Date.now()) / 1000), fitSchedule: false });
+    }
+    if (trainer.step < trainer.train.steps) {
+      // The deadline came first: the checkpoint is written; the next call resumes from it.
+      emit({ type: 'cell', model, seed, phase: 'stopped', detail: `step ${trainer.step} of ${trainer.train.steps}` });
+      return null;
+    }
   } finally {
     trainer.dispose();
   }

@@ -102,6 +102,30 @@ describe('bsa-tnp experiment gp2d (tiny task, bsa-tnp, 2 seeds)', () => {
     expect(g.stderr).toContain('--lr expected a number in (0, 1), got 2');
   });
 
+  it('--stop-after ends a call with a checkpoint mid-cell; the same command again resumes and finishes', async () => {
+    const S = ['gp2d', '--models', 'bsa-tnp', '--steps', '2000', ...QUICK.slice(0, -1), 'exp-stop'];
+    const a = await run('experiment', ...S, '--stop-after', '5');
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('"stopped":true');
+    const phases = a.events.filter((e) => e.event === 'cell').map((e) => e.phase);
+    expect(phases).toEqual(['train', 'stopped', 'stopped']); // seed 46 stopped mid-run, seed 61 not started
+    const ck = path.join(dir, 'exp-stop/gp2d/bsa-tnp/seed-46/checkpoint');
+    const step = loadCheckpoint(ck).state.step;
+    expect(step).toBeGreaterThan(0);
+    expect(step).toBeLessThan(2000);
+    expect(loadCheckpoint(ck).state.train.steps).toBe(2000); // schedule unchanged
+    expect(fs.existsSync(path.join(dir, 'exp-stop/gp2d/bsa-tnp/seed-46/eval-gp2d.json'))).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'exp-stop/gp2d/results.json'), 'utf8')).stopped).toBe(true);
+    // Again, without a limit but fewer steps to keep it quick: seed 46 resumes at its step.
+    const b = await run('experiment', ...S.map((x) => (x === '2000' ? String(step + 2) : x)));
+    expect(b.code).toBe(0);
+    const resumed = b.events.find((e) => e.event === 'cell' && e.seed === 46 && e.phase === 'resume');
+    expect(resumed?.detail).toBe(`step ${step}`);
+    const res = JSON.parse(fs.readFileSync(path.join(dir, 'exp-stop/gp2d/results.json'), 'utf8'));
+    expect(res.stopped).toBeUndefined();
+    expect((res.cells as CellResult[]).map((c) => [c.seed, c.steps])).toEqual([[46, step + 2], [61, step + 2]]);
+  });
+
   it('rejects an unknown experiment, model or variant with the choices', async () => {
     const a = await run('experiment', 'gp3d');
     expect(a.code).toBe(2);

@@ -53,6 +53,8 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const out = path.resolve(ctx.cwd, str(args, 'out') ?? 'experiments');
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
   const batches = str(args, 'batches') === undefined ? undefined : intOption(args, 'batches', cmd, 1);
+  const stopAfter = str(args, 'stop-after') === undefined ? undefined : Number(str(args, 'stop-after'));
+  if (stopAfter !== undefined && !(Number.isFinite(stopAfter) && stopAfter >= 0)) throw new UsageError(`bsa-tnp experiment: --stop-after expected seconds ≥ 0, got ${str(args, 'stop-after')}`);
   const lr = str(args, 'lr') === undefined ? undefined : Number(str(args, 'lr'));
   if (lr !== undefined && !(Number.isFinite(lr) && lr > 0 && lr < 1)) throw new UsageError(`bsa-tnp experiment: --lr expected a number in (0, 1), got ${str(args, 'lr')}`);
   const seeds = parseSeeds(str(args, 'seeds'), [46, 61, 69, 79, 91]);
@@ -76,7 +78,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   try {
     const results = await runExperiment(exp, {
       out, backend: handle.backend, dataWorkers: dataWorkersOption(args, cmd, handle.backend.kind),
-      ...(steps !== undefined ? { steps } : {}), ...(batches !== undefined ? { batches } : {}), ...(lr !== undefined ? { lr } : {}),
+      ...(steps !== undefined ? { steps } : {}), ...(batches !== undefined ? { batches } : {}), ...(lr !== undefined ? { lr } : {}), ...(stopAfter !== undefined ? { stopAfter } : {}),
       ...(seeds ? { seeds } : {}), ...(taskOptions ? { taskOptions } : {}), ...(models ? { models } : {}), ...(variants ? { variants } : {}),
       onEvent: (e) => {
         if (e.type === 'cell') sink.write(`${JSON.stringify({ event: 'cell', model: e.model, seed: e.seed, phase: e.phase, ...(e.detail ? { detail: e.detail } : {}) })}\n`);
@@ -85,7 +87,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       },
     });
     const dir = path.join(out, exp.name);
-    ctx.stdout.write(`${JSON.stringify({ event: 'experiment_done', experiment: exp.name, cells: results.cells.length,
+    ctx.stdout.write(`${JSON.stringify({ event: 'experiment_done', experiment: exp.name, cells: results.cells.length, ...(results.stopped ? { stopped: true } : {}),
       failed: results.cells.filter((c) => c.status !== 'ok').length, results: path.join(dir, 'results.json'), table: path.join(dir, 'results.md') })}\n`);
     return EXIT_OK;
   } catch (e) {
@@ -118,6 +120,7 @@ Example:
     seeds: { type: 'string', value: 'N|S1,S2', description: 'the first N of the paper\'s seeds 46,61,69,79,91, or a list (default: all 5)' },
     models: { type: 'string', value: 'M1,M2', description: 'models to compare (default: the experiment\'s)' },
     batches: { type: 'string', value: 'N', description: 'test batches per evaluation variant (default: the paper\'s)' },
+    'stop-after': { type: 'string', value: 'SECONDS', description: 'end this call after SECONDS: the cell in training stops with a checkpoint, later cells wait; the same command again resumes' },
     lr: { type: 'string', value: 'LR', description: 'peak learning rate of every cell (default: the recipe\'s); stated in the table' },
     variants: { type: 'string', value: 'V1,V2', description: 'evaluation variants by label (default: all)' },
     'task-options': { type: 'string', value: 'JSON', description: 'options merged into the training task and every variant, e.g. \'{"ncMax":16,"nt":16}\' for a quick run' },
