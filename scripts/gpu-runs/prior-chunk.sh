@@ -10,6 +10,7 @@ if [ -d .gpu/prior-ck ]; then
   rm -rf $W; mkdir -p $W; cp -r .gpu/prior-ck/. $W/
   node $B train --out $W --resume --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
 else
+  rm -rf $W  # a warm machine keeps /tmp from the last call
   python3 -c "import json;c=json.load(open('models/prior-gp-mixture/train.json'));c['train']['testBatches']=0;c['train']['checkpointEvery']=2500;c['train']['steps']=${N:-40000};json.dump(c,open('/tmp/prior.json','w'))"
   # TB=S: one whole warm restart, its cosine schedule fitted to the steps that fit in S seconds.
   if [ -n "${TB:-}" ]; then LIM="--time-budget $TB"; else LIM="--stop-after $SA"; fi
