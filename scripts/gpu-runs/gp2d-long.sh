@@ -4,7 +4,9 @@
 # loss and metrics as the joint draw, a quarter of the host cost) and one peak lr for all (LR).
 # Each cell's checkpoint comes back (one tar per cell, MODEL-SEED.tar): copy them into .gpu/gp2d-long/
 # and the next call resumes each cell where it stopped, or carries done cells further with a larger S.
-# MODELS='te-tnp convcnp' runs the other two models of the table the same way.
+# A call carries and returns at most 64 MiB: a cell tar is about 7.7 MB (bsa-tnp, tnp-d, convcnp),
+# a TE-TNP one about 29 MB (over the 16 MiB per returned file), so TE-TNP cells must finish in one
+# call. MODELS='bsa-tnp tnp-d te-tnp convcnp' runs all four (12 processes).
 set -u
 [ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
 B=$PWD/.gpu/bundle/cli.js; S=${S:-6000}; NB=${NB:-16}; WK=${WK:-2}; TE=${TE:-450}; LR=${LR:-3e-4}
