@@ -6,7 +6,7 @@
 # and the next call resumes each cell where it stopped, or carries done cells further with a larger S.
 # A call carries and returns at most 64 MiB: a cell tar is about 7.7 MB (bsa-tnp, tnp-d, convcnp),
 # a TE-TNP one about 29 MB (over the 16 MiB per returned file), so TE-TNP cells must finish in one
-# call. MODELS='bsa-tnp tnp-d te-tnp convcnp' runs all four (12 processes).
+# call. CK=0 MODELS='bsa-tnp tnp-d te-tnp convcnp' runs all four (12 processes, no checkpoints back).
 set -u
 [ -n "${GPU_ENV_DONE:-}" ] || source .gpu/env.sh
 B=$PWD/.gpu/bundle/cli.js; S=${S:-6000}; NB=${NB:-16}; WK=${WK:-2}; TE=${TE:-450}; LR=${LR:-3e-4}
@@ -30,6 +30,6 @@ timeout ${TC:-30} node $B experiment gp2d --models $ML --seeds $SL --steps $S --
   --data-workers 1 --task-options "$TO" --out $W/all > $W/all.log 2>&1
 echo "== combined rc $?"; cat $W/all/gp2d/results.md 2>/dev/null | head -40
 (cd $W && tar -cf $OUT/gp2d-long.tar *.log $(find . -name 'eval-*.json' -o -name 'results.*'))
-for m in $MODELS; do for s in $SEEDS; do
+[ "${CK:-1}" = 1 ] && for m in $MODELS; do for s in $SEEDS; do  # CK=0: no checkpoints back
   (cd $W/$m-$s && tar -cf $OUT/$m-$s.tar --exclude='*.old' gp2d/$m/seed-$s/checkpoint gp2d/$m/seed-$s/eval-gp2d.json 2>/dev/null)
 done; done
