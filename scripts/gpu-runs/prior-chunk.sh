@@ -11,11 +11,12 @@ if [ -d .gpu/prior-ck ]; then
   node $B train --out $W --resume --backend webgpu --data-workers $WP --stop-after $SA > $OUT/train.log 2>&1
 else
   rm -rf $W  # a warm machine keeps /tmp from the last call
-  python3 -c "import json;c=json.load(open('models/prior-gp-mixture/train.json'));c['train']['testBatches']=0;c['train']['checkpointEvery']=2500;c['train']['steps']=${N:-40000};json.dump(c,open('/tmp/prior.json','w'))"
-  # TB=S: one whole warm restart, its cosine schedule fitted to the steps that fit in S seconds.
+  python3 -c "import json;c=json.load(open('${CFG:-models/prior-gp-mixture/train.json}'));c['train']['testBatches']=0;c['train']['checkpointEvery']=2500;c['train']['steps']=${N:-40000};json.dump(c,open('/tmp/prior.json','w'))"
+  # CFG: another configuration (train-standardize.json: the same prior with output.standardize);
+  # INIT=none trains from scratch. TB=S: one whole warm restart, its cosine schedule fitted to the steps that fit in S seconds.
   if [ -n "${TB:-}" ]; then LIM="--time-budget $TB"; else LIM="--stop-after $SA"; fi
   [ -n "${LR:-}" ] && LIM="$LIM --lr $LR"  # LR: peak learning rate of the new schedule
-  node $B train --config /tmp/prior.json --init ${INIT:-models/prior-gp-mixture} --out $W --backend webgpu --data-workers $WP $LIM > $OUT/train.log 2>&1
+  node $B train --config /tmp/prior.json $([ "${INIT:-}" = none ] || echo --init ${INIT:-models/prior-gp-mixture}) --out $W --backend webgpu --data-workers $WP $LIM > $OUT/train.log 2>&1
 fi
 grep -v '"progress"' $OUT/train.log | tail -n 2 | cut -c1-300
 [ "${EV:-1}" = 1 ] && for t in gp-smooth gp-noisy; do

@@ -154,6 +154,13 @@ function mlpParameters(input: number, widths: readonly number[]): number {
   return n;
 }
 
+/** parseOutput, refusing `standardize` (implemented for BSA-TNP only). */
+function baselineOutput(v: unknown, path: string, base: OutputConfig): OutputConfig {
+  const o = parseOutput(v, path, base);
+  if (o.kind === 'gaussian' && o.standardize) throw new ConfigError(`${path}.standardize`, 'is implemented for BSA-TNP only; remove it for this baseline');
+  return o;
+}
+
 function valueDims(o: OutputConfig): number {
   return o.kind === 'gaussian' ? o.dims : o.classes;
 }
@@ -243,7 +250,7 @@ function parseTnpD(json: unknown, path: string): TnpDConfig {
   const c: TnpDConfig = {
     kind: 'tnp-d',
     groups: parseGroups(o.groups, `${path}.groups`, d.groups, true, 'TNP-D puts every coordinate group in the tokens and has no attention bias'),
-    output: parseOutput(or(o.output, {}), `${path}.output`, d.output),
+    output: baselineOutput(or(o.output, {}), `${path}.output`, d.output),
     norm: oneOf(or(o.norm, d.norm), `${path}.norm`, ['post', 'pre'] as const),
     blocks: positiveInt(or(o.blocks, d.blocks), `${path}.blocks`),
     embedDim: positiveInt(or(o.embedDim, d.embedDim), `${path}.embedDim`),
@@ -266,7 +273,7 @@ function parseTeTnp(json: unknown, path: string): TeTnpConfig {
   const c: TeTnpConfig = {
     kind: 'te-tnp',
     groups: parseGroups(o.groups, `${path}.groups`, d.groups, false, 'TE-TNP reads every coordinate group only through differences z_i − z_j'),
-    output: parseOutput(or(o.output, {}), `${path}.output`, d.output),
+    output: baselineOutput(or(o.output, {}), `${path}.output`, d.output),
     layers: positiveInt(or(o.layers, d.layers), `${path}.layers`),
     pseudoTokens: nonNegativeInt(or(o.pseudoTokens, d.pseudoTokens), `${path}.pseudoTokens`),
     embedDim: positiveInt(or(o.embedDim, d.embedDim), `${path}.embedDim`),
@@ -301,7 +308,7 @@ function parseConvCnp(json: unknown, path: string): ConvCnpConfig {
   const c: ConvCnpConfig = {
     kind: 'convcnp',
     groups,
-    output: parseOutput(or(o.output, {}), `${path}.output`, d.output),
+    output: baselineOutput(or(o.output, {}), `${path}.output`, d.output),
     grid,
     pointsPerUnit: numberIn(or(o.pointsPerUnit, d.pointsPerUnit), `${path}.pointsPerUnit`, 0, 1e6, { lo: true }),
     channels: positiveInt(or(o.channels, d.channels), `${path}.channels`),

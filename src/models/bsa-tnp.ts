@@ -41,9 +41,36 @@ export type ModelOutput =
 export interface ContextCache {
   kv: { k: Tensor; v: Tensor }[];
   mask: Tensor | null;
+  /** The context values' mean and std per task [B, 1, Df] (output.standardize), else null. */
+  scale: ContextScale | null;
   coords: Coords;
   B: number;
   dispose(): void;
+}
+
+/** Per-task location and scale of the context values (output.standardize). */
+export interface ContextScale {
+  m: Tensor;
+  s: Tensor;
+}
+
+/** Floor under the context values' variance (so a constant context is not divided by zero). */
+export const STANDARDIZE_VARIANCE_FLOOR = 1e-6;
+
+/**
+ * Mean m and std s = √(var + floor) per task and output over the valid context rows [B, 1, Df]
+ * (population variance; padded rows, mask 0, are left out whatever their values).
+ */
+export function contextScale(f: Tensor, mask: Tensor | null): ContextScale {
+  return E.tidy(() => {
+    const [B, Nc] = f.shape as [number, number, number];
+    const w = mask ? E.reshape(mask, [B, Nc, 1]) : E.onesLike(E.slice(f, [0, 0, 0], [B, Nc, 1]));
+    const n = E.sum(w, 1, true);
+    const fz = mask ? E.where(E.reshape(mask, [B, Nc, 1]), f, 0) : f;
+    const m = E.div(E.sum(E.mul(fz, w), 1, true), n);
+    const v = E.div(E.sum(E.mul(E.square(E.sub(fz, m)), w), 1, true), n);
+    return { m, s: E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR)) };
+  });
 }
 
 export class ModelInputError extends Error {
@@ -148,8 +175,10 @@ export class BsaTnp {
   encode(p: Params, ctx: ContextInputs): ContextCache {
     const c = this.config;
     const { B, Nc, mask } = this.checkContext('encode', ctx);
+    const scale = this.standardizes() ? contextScale(ctx.f, mask) : null;
     const kv = E.tidy(() => {
-      let k = this.embed(p, this.tokens(p, ctx.coords, ctx.f, B, Nc));
+      const f = scale ? E.div(E.sub(ctx.f, scale.m), scale.s) : ctx.f;
+      let k = this.embed(p, this.tokens(p, ctx.coords, f, B, Nc));
       const out: { k: Tensor; v: Tensor }[] = [];
       const coords = this.blockCoords(ctx.coords, ctx.coords);
       for (let l = 0; l < c.blocks; l++) {
@@ -166,8 +195,12 @@ export class BsaTnp {
       return out;
     });
     return {
-      kv, mask, coords: ctx.coords, B,
-      dispose() { for (const x of kv) { x.k.dispose(); x.v.dispose(); } },
+      kv, mask, coords: ctx.coords, B, scale,
+      dispose() {
+        for (const x of kv) { x.k.dispose(); x.v.dispose(); }
+        scale?.m.dispose();
+        scale?.s.dispose();
+      },
     };
   }
 
@@ -195,8 +228,13 @@ export class BsaTnp {
           i++;
         }
       }
-      return this.head(p, q, cache.B, Nt);
+      return this.head(p, q, cache.B, Nt, cache.scale);
     });
+  }
+
+  /** True when the model standardises each task's context values (output.standardize). */
+  private standardizes(): boolean {
+    return this.config.output.kind === 'gaussian' && this.config.output.standardize === true;
   }
 
   forward(p: Params, inputs: ModelInputs): ModelOutput {
@@ -230,7 +268,9 @@ export class BsaTnp {
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('loss (test)', inputs.test, B, Nt);
     return E.tidy(() => {
-      const tokens = E.concat([this.tokens(p, ctx.coords, ctx.f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
+      const scale = this.standardizes() ? contextScale(ctx.f, mask) : null;
+      const f = scale ? E.div(E.sub(ctx.f, scale.m), scale.s) : ctx.f;
+      const tokens = E.concat([this.tokens(p, ctx.coords, f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);
       // Query coordinates of the joint rows. Padded context rows (mask 0) get none (NaN): as
       // queries they then have no valid pair, so their attention outputs are 0 and the kernels
@@ -246,12 +286,12 @@ export class BsaTnp {
         for (let r = 0; r < c.reps; r++) x = krBlockJoint(p, `blocks.${l}`, this.block, x, Nc, mask, coords);
       }
       const q = E.slice(x, [0, Nc, 0], [B, Nt, c.embedDim]);
-      return this.head(p, q, B, Nt);
+      return this.head(p, q, B, Nt, scale);
     });
   }
 
-  /** The output head on final test tokens [B, Nt, E]. */
-  private head(p: Params, q: Tensor, B: number, Nt: number): ModelOutput {
+  /** The output head on final test tokens [B, Nt, E]; `scale` maps a standardised prediction back. */
+  private head(p: Params, q: Tensor, B: number, Nt: number, scale: ContextScale | null = null): ModelOutput {
     const c = this.config;
     const h = mlp(p, 'head', c.headHidden.length + 1, c.activation, layerNorm(p, 'ln_out', q, c.layerNormEps));
     if (c.output.kind === 'categorical') return { kind: 'categorical', logits: h } as const;
@@ -260,6 +300,7 @@ export class BsaTnp {
     const raw = E.slice(h, [0, 0, D], [B, Nt, D]);
     const m = c.output.minStd;
     const std = m > 0 ? E.add(E.mul(E.softplus(raw), 1 - m), m) : E.softplus(raw);
+    if (scale) return { kind: 'gaussian', mean: E.add(E.mul(mean, scale.s), scale.m), std: E.mul(std, scale.s) } as const;
     return { kind: 'gaussian', mean, std } as const;
   }
 }

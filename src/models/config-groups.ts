@@ -41,15 +41,17 @@ export function parseGroup(v: unknown, path: string, name: GroupName, base: Grou
 }
 
 export function parseOutput(v: unknown, path: string, base: OutputConfig): OutputConfig {
-  const probe = object(v, path, ['kind', 'dims', 'minStd', 'classes']);
+  const probe = object(v, path, ['kind', 'dims', 'minStd', 'standardize', 'classes']);
   const kind = oneOf(or(probe.kind, base.kind), `${path}.kind`, ['gaussian', 'categorical'] as const);
   if (kind === 'gaussian') {
-    const b = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
-    const o = object(v, path, ['kind', 'dims', 'minStd']);
+    const b: { dims: number; minStd: number; standardize?: boolean } = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
+    const o = object(v, path, ['kind', 'dims', 'minStd', 'standardize']);
+    const standardize = boolean(or(o.standardize, b.standardize ?? false), `${path}.standardize`);
     return {
       kind,
       dims: positiveInt(or(o.dims, b.dims), `${path}.dims`),
       minStd: numberIn(or(o.minStd, b.minStd), `${path}.minStd`, 0, 1, { hi: true }),
+      ...(standardize ? { standardize } : {}),
     };
   }
   const o = object(v, path, ['kind', 'classes']);

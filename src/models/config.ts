@@ -60,8 +60,14 @@ export interface GroupConfig {
 }
 
 export type OutputConfig =
-  /** Diagonal Gaussian over `dims` values; σ = minStd + (1 − minStd)·softplus(ρ) (model.md §6). */
-  | { readonly kind: 'gaussian'; readonly dims: number; readonly minStd: number }
+  /**
+   * Diagonal Gaussian over `dims` values; σ = minStd + (1 − minStd)·softplus(ρ) (model.md §6).
+   * `standardize` (ours, BSA-TNP only; absent = false): each task's context values are centred and
+   * scaled by their own mean and standard deviation before the model sees them, and the predicted
+   * mean and std are mapped back (μ·s + m, σ·s), so predictions are equivariant to an affine change
+   * of the values' units and a prior need not learn the signal's scale.
+   */
+  | { readonly kind: 'gaussian'; readonly dims: number; readonly minStd: number; readonly standardize?: boolean }
   /** Categorical over `classes` (one-hot `f` of width `classes` in the tokens). */
   | { readonly kind: 'categorical'; readonly classes: number };
 

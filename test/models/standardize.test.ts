@@ -1,0 +1,150 @@
+/**
+ * BSA-TNP with `output.standardize` (per-task standardised context values, predictions mapped
+ * back): equivariance to an affine change of the values' units, padded rows left out of the
+ * statistics, the training loss against encode + decode (value and gradient), a gradient against
+ * finite differences, on cpu and (where present) webgpu; and the configuration's checks.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import * as E from '../../src/engine/ops.js';
+import type { Backend } from '../../src/engine/backend.js';
+import { Rng } from '../../src/engine/random.js';
+import { BsaTnp, type ModelInputs, type ModelOutput } from '../../src/models/bsa-tnp.js';
+import { DEFAULT_CONFIG, parseAnyConfig, parseConfig, type ModelConfig } from '../../src/models/config.js';
+import { materialise, toParams, type Params } from '../../src/nn/params.js';
+import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
+
+const STD: ModelConfig = { ...DEFAULT_CONFIG, blocks: 2, tile: { queries: 16, keys: 8 }, output: { kind: 'gaussian', dims: 1, minStd: 0, standardize: true } };
+
+interface Task { B: number; Nc: number; Nt: number; s: Float32Array; st: Float32Array; f: Float32Array; mask: Float32Array }
+
+function task(seed: number, B: number, Nc: number, Nt: number): Task {
+  const rng = Rng.fromSeed(seed);
+  const arr = (n: number, k = 1, c = 0) => Float32Array.from({ length: n }, () => c + k * rng.normal());
+  // Values far from mean 0 / std 1, so standardising does something.
+  return { B, Nc, Nt, s: arr(B * Nc * 2), st: arr(B * Nt * 2), f: arr(B * Nc, 0.2, 5), mask: new Float32Array(B * Nc).fill(1) };
+}
+
+function inputs(b: Backend, t: Task): ModelInputs {
+  return {
+    ctx: { f: E.tensor(t.f, [t.B, t.Nc, 1], b), mask: E.tensor(t.mask, [t.B, t.Nc], b), coords: { s: E.tensor(t.s, [t.B, t.Nc, 2], b) } },
+    test: { s: E.tensor(t.st, [t.B, t.Nt, 2], b) },
+  };
+}
+
+function drop(x: ModelInputs): void {
+  x.ctx.f.dispose(); x.ctx.mask?.dispose(); x.ctx.coords.s!.dispose(); x.test.s!.dispose();
+}
+
+function build(b: Backend): { model: BsaTnp; p: Params; dispose: () => void } {
+  const model = new BsaTnp(STD);
+  const specs = model.specs(Rng.fromSeed(1));
+  const values = materialise(specs, b);
+  return { model, p: toParams(specs, values), dispose: () => values.forEach((v) => v.dispose()) };
+}
+
+async function predict(model: BsaTnp, p: Params, b: Backend, t: Task): Promise<{ mean: Float32Array; std: Float32Array }> {
+  const x = inputs(b, t);
+  const out = model.forward(p, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
+  drop(x);
+  const r = { mean: await out.mean.data(), std: await out.std.data() };
+  out.mean.dispose(); out.std.dispose();
+  return r;
+}
+
+describe.each([
+  { name: 'cpu', get: async () => cpuBackend() as Backend | null },
+  { name: 'webgpu', get: () => webgpuBackend() },
+])('BSA-TNP output.standardize on $name', ({ get }) => {
+  let b: Backend | null = null;
+  afterAll(() => b?.destroy());
+
+  it('values in other units (f → 3.7·f − 2.5) give mean → 3.7·mean − 2.5 and std → 3.7·std', async () => {
+    b = await get();
+    if (!b) return;
+    const { model, p, dispose } = build(b);
+    const t = task(2, 2, 19, 11);
+    const base = await predict(model, p, b, t);
+    const moved = await predict(model, p, b, { ...t, f: t.f.map((v) => 3.7 * v - 2.5) });
+    expect(allclose(moved.mean, base.mean.map((m) => 3.7 * m - 2.5), 1e-4, 1e-4)).toBeNull();
+    expect(allclose(moved.std, base.std.map((s) => 3.7 * s), 1e-4, 1e-6)).toBeNull();
+    // Sanity: the predictions live in the values' units (context mean 5, std 0.2).
+    const mu = base.mean.reduce((a, v) => a + v, 0) / base.mean.length;
+    expect(Math.abs(mu - 5)).toBeLessThan(1);
+    dispose();
+  });
+
+  it('padded context rows (mask 0, wild values) change nothing', async () => {
+    if (!b) return;
+    const { model, p, dispose } = build(b);
+    const t = task(3, 1, 15, 8);
+    const base = await predict(model, p, b, t);
+    const pad = 5;
+    const s = new Float32Array((15 + pad) * 2); s.set(t.s); s.fill(1e4, 30);
+    const f = new Float32Array(15 + pad); f.set(t.f); f.fill(1e4, 15);
+    const mask = new Float32Array(15 + pad); mask.fill(1, 0, 15);
+    const padded = await predict(model, p, b, { ...t, Nc: 15 + pad, s, f, mask });
+    expect(allclose(padded.mean, base.mean, 1e-5, 1e-5)).toBeNull();
+    expect(allclose(padded.std, base.std, 1e-5, 1e-6)).toBeNull();
+    dispose();
+  });
+
+  it('the training loss equals encode + decode (value and gradient), and its gradient matches finite differences', async () => {
+    if (!b) return;
+    const be = b;
+    const { model, p, dispose } = build(be);
+    const t = task(4, 2, 13, 7);
+    t.mask[11] = 0;
+    const rng = Rng.fromSeed(5);
+    const fTest = E.tensor(Float32Array.from({ length: 14 }, () => 5 + 0.2 * rng.normal()), [2, 7, 1], be);
+    const names = [...p.keys()];
+    const run = async (f: (ps: Params, x: ModelInputs) => ReturnType<typeof model.loss>) => {
+      const x = inputs(be, t);
+      const { value, grads } = E.valueAndGrad((ps) => f(new Map(names.map((n, i) => [n, ps[i]!])), x))(names.map((n) => p.get(n)!));
+      drop(x);
+      const out = { value: (await value.data())[0]!, grads: await Promise.all(grads.map((g) => g.data())) };
+      value.dispose(); grads.forEach((g) => g.dispose());
+      return out;
+    };
+    const joint = await run((ps, x) => model.loss(ps, x, fTest));
+    const separate = await run((ps, x) => {
+      const out = model.forward(ps, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
+      return E.gaussianNll(fTest, out.mean, out.std);
+    });
+    expect(Math.abs(joint.value - separate.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(separate.value)));
+    joint.grads.forEach((g, i) => expect(allclose(g, separate.grads[i]!, 1e-3, 1e-5), names[i]).toBeNull());
+    // Central differences on the output layer's biases (mean and std slots), which act through
+    // the map back to the values' units.
+    const head = names.find((n) => /^head\.\d+\.bias$/.test(n) && p.get(n)!.shape[0] === 2)!;
+    const hi = names.indexOf(head);
+    const b0 = await p.get(head)!.data();
+    for (const j of [0, 1]) {
+      const lossAt = async (delta: number) => {
+        const v = Float32Array.from(b0); v[j]! += delta;
+        const tensor = E.tensor(v, [2], be);
+        const ps = new Map(p); ps.set(head, tensor);
+        const x = inputs(be, t);
+        const l = model.loss(ps, x, fTest);
+        drop(x);
+        const r = (await l.data())[0]!;
+        l.dispose(); tensor.dispose();
+        return r;
+      };
+      const h = 1e-2;
+      const fd = ((await lossAt(h)) - (await lossAt(-h))) / (2 * h);
+      expect(Math.abs(fd - joint.grads[hi]![j]!)).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
+    }
+    fTest.dispose();
+    dispose();
+  });
+});
+
+describe('output.standardize configuration', () => {
+  it('is off unless asked for, round-trips, and is refused for a baseline', () => {
+    expect(parseConfig({}).output).toEqual({ kind: 'gaussian', dims: 1, minStd: 0 });
+    const on = parseConfig({ output: { standardize: true } });
+    expect(on.output).toEqual({ kind: 'gaussian', dims: 1, minStd: 0, standardize: true });
+    expect(parseConfig(JSON.parse(JSON.stringify(on))).output).toEqual(on.output);
+    expect(() => parseConfig({ output: { standardize: 'yes' } })).toThrow(/standardize/);
+    expect(() => parseAnyConfig({ kind: 'tnp-d', output: { standardize: true } })).toThrow('is implemented for BSA-TNP only');
+  });
+});
