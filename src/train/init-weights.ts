@@ -4,7 +4,8 @@
  * of the input MLP gets zero rows for the new columns, so the starting function equals the trained
  * model's whatever the new columns hold. Anything else that changes a parameter's shape or the
  * meaning of an input (other widths, s/t groups, outputs, an `x` distance bias) is refused with an
- * error naming the mismatch. No Node built-ins.
+ * error naming the mismatch. The output's `standardize` switch may differ (it has no parameters):
+ * the weights then start from the trained model's features, not its function. No Node built-ins.
  */
 import { GROUP_NAMES, type ModelConfig } from '../models/config.js';
 import { BsaTnp } from '../models/bsa-tnp.js';
@@ -19,6 +20,12 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** The output configuration without `standardize` (which changes no parameter). */
+function outputShape(o: ModelConfig['output']): ModelConfig['output'] {
+  if (o.kind !== 'gaussian') return o;
+  return { kind: o.kind, dims: o.dims, minStd: o.minStd };
+}
+
 /**
  * Weights for `next` (x dimensions named `nextX`) from `prior`'s weights (x dimensions `priorX`).
  * Throws `InitMismatchError` naming the first difference that cannot be bridged.
@@ -27,7 +34,7 @@ export function adaptWeights(prior: ModelConfig, priorWeights: Weights, priorX: 
   next: ModelConfig, nextX: readonly string[], label = '--init'): Weights {
   const fields = ['output', 'blocks', 'reps', 'embedDim', 'heads', 'headDim', 'obsEmbedDim', 'inputMlp', 'ffn', 'headHidden', 'activation', 'layerNormEps'] as const;
   for (const f of fields) {
-    if (!same(prior[f], next[f])) {
+    if (f === 'output' ? !same(outputShape(prior.output), outputShape(next.output)) : !same(prior[f], next[f])) {
       throw new InitMismatchError(`${label}: the model's ${f} is ${JSON.stringify(prior[f])}, the new data needs ${JSON.stringify(next[f])}; ` +
         (f === 'output' ? 'the outputs (--f) must be those of the initial model' : 'train from scratch (without --init) or give the same size'));
     }

@@ -82,6 +82,16 @@ describe('adaptWeights', () => {
     expect(() => adaptWeights(prior, priorW, ['elev'], noT, ['elev'])).toThrow("--init: the model's 't' group is null");
     expect(() => adaptWeights(prior, priorW, ['elev'], modelForShape(shape(1), 'euclidean', 'small'), ['slope'])).toThrow("the new data lacks covariate(s) 'elev' of the initial model");
   });
+
+  it('output.standardize may be switched on: the same weights, which now see standardised values', () => {
+    const std = { ...prior, output: { kind: 'gaussian' as const, dims: 1, minStd: 0, standardize: true } };
+    const w = adaptWeights(prior, priorW, ['elev'], std, ['elev']);
+    expect([...w.keys()]).toEqual([...priorW.keys()]);
+    for (const [k, v] of w) expect(Array.from(v.data)).toEqual(Array.from(priorW.get(k)!.data));
+    // minStd still has to match (it changes the function's range, not only its inputs).
+    const floor = { ...prior, output: { kind: 'gaussian' as const, dims: 1, minStd: 0.1, standardize: true } };
+    expect(() => adaptWeights(prior, priorW, ['elev'], floor, ['elev'])).toThrow("--init: the model's output is");
+  });
 });
 
 describe('prior domain', () => {
