@@ -136,6 +136,11 @@ describe('bsa-tnp train / eval', () => {
     const other = await run('train', '--model', 'bsa-tnp', '--task', 'gp2d', '--init', 'i0', '--out', 'i3');
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/--init: the model's \w+ is .*train from scratch/);
+    // output.standardize may be switched on over the same weights; the new folder keeps it.
+    fs.writeFileSync(path.join(dir, 'cfg-is.json'), JSON.stringify({ model: { ...TINY_MODEL, output: { kind: 'gaussian', dims: 1, minStd: 0, standardize: true } },
+      train: JSON.parse(fs.readFileSync(path.join(dir, 'cfg-i.json'), 'utf8')).train }));
+    expect((await run('train', '--config', 'cfg-is.json', '--init', 'i0', '--out', 'i5', '--steps', '1', '--threads', '1')).code).toBe(0);
+    expect(loadModelFolder(path.join(dir, 'i5')).config.model.output).toMatchObject({ standardize: true });
     const resumed = await run('train', '--out', 'i1', '--resume', '--init', 'i0');
     expect(resumed.code).toBe(2);
     expect(resumed.stderr).toContain('--init cannot change a run being resumed');

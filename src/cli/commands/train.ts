@@ -121,10 +121,13 @@ export function exportKeptModel(out: string, checkpoint: string, keep: 'last' | 
  */
 function initFrom(dir: string, given: AnyModelConfig | null): { model: ModelConfig; weights: Weights; steps: number } {
   const prior = loadModelFolder(dir);
-  const model = asBsaTnpConfig(prior.config.model, `--init '${dir}': config.json: model`);
+  let model = asBsaTnpConfig(prior.config.model, `--init '${dir}': config.json: model`);
   if (given !== null) {
+    const next = asBsaTnpConfig(given, 'train: --config model');
     try {
-      adaptWeights(model, prior.weights, [], asBsaTnpConfig(given, 'train: --config model'), []);
+      adaptWeights(model, prior.weights, [], next, []);
+      // The one output setting that may differ (no parameters): the given configuration's wins.
+      model = { ...model, output: next.output };
     } catch (e) {
       if (e instanceof InitMismatchError) throw new UsageError(`bsa-tnp train: ${e.message}`);
       throw e;
