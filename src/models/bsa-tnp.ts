@@ -64,13 +64,19 @@ export const STANDARDIZE_VARIANCE_FLOOR = 1e-6;
 export function contextScale(f: Tensor, mask: Tensor | null): ContextScale {
   return E.tidy(() => {
     const [B, Nc] = f.shape as [number, number, number];
-    const w = mask ? E.reshape(mask, [B, Nc, 1]) : E.onesLike(E.slice(f, [0, 0, 0], [B, Nc, 1]));
+    const m3 = mask && E.reshape(mask, [B, Nc, 1]);
+    const w = m3 ?? E.onesLike(E.slice(f, [0, 0, 0], [B, Nc, 1]));
     const n = E.sum(w, 1, true);
-    const fz = mask ? E.where(E.reshape(mask, [B, Nc, 1]), f, 0) : f;
+    const fz = m3 ? E.where(m3, f, 0) : f;
     const m = E.div(E.sum(E.mul(fz, w), 1, true), n);
     const v = E.div(E.sum(E.mul(E.square(E.sub(fz, m)), w), 1, true), n);
     return { m, s: E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR)) };
   });
+}
+
+/** Context values in standard units, (f − m) / s, or f itself without a scale. */
+function standardized(f: Tensor, scale: ContextScale | null): Tensor {
+  return scale ? E.div(E.sub(f, scale.m), scale.s) : f;
 }
 
 export class ModelInputError extends Error {
@@ -175,9 +181,9 @@ export class BsaTnp {
   encode(p: Params, ctx: ContextInputs): ContextCache {
     const c = this.config;
     const { B, Nc, mask } = this.checkContext('encode', ctx);
-    const scale = this.standardizes() ? contextScale(ctx.f, mask) : null;
+    const scale = this.scaleOf(ctx.f, mask);
     const kv = E.tidy(() => {
-      const f = scale ? E.div(E.sub(ctx.f, scale.m), scale.s) : ctx.f;
+      const f = standardized(ctx.f, scale);
       let k = this.embed(p, this.tokens(p, ctx.coords, f, B, Nc));
       const out: { k: Tensor; v: Tensor }[] = [];
       const coords = this.blockCoords(ctx.coords, ctx.coords);
@@ -232,9 +238,9 @@ export class BsaTnp {
     });
   }
 
-  /** True when the model standardises each task's context values (output.standardize). */
-  private standardizes(): boolean {
-    return this.config.output.kind === 'gaussian' && this.config.output.standardize === true;
+  /** The context values' scale when the model standardises them (output.standardize), else null. */
+  private scaleOf(f: Tensor, mask: Tensor | null): ContextScale | null {
+    return this.config.output.kind === 'gaussian' && this.config.output.standardize === true ? contextScale(f, mask) : null;
   }
 
   forward(p: Params, inputs: ModelInputs): ModelOutput {
@@ -268,8 +274,8 @@ export class BsaTnp {
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('loss (test)', inputs.test, B, Nt);
     return E.tidy(() => {
-      const scale = this.standardizes() ? contextScale(ctx.f, mask) : null;
-      const f = scale ? E.div(E.sub(ctx.f, scale.m), scale.s) : ctx.f;
+      const scale = this.scaleOf(ctx.f, mask);
+      const f = standardized(ctx.f, scale);
       const tokens = E.concat([this.tokens(p, ctx.coords, f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);
       // Query coordinates of the joint rows. Padded context rows (mask 0) get none (NaN): as

@@ -10,7 +10,7 @@ import { ConfigError } from '../../models/config-checks.js';
 import { experimentByName, EXPERIMENT_NAMES, EXPERIMENTS } from '../../experiment/recipes.js';
 import { runExperiment } from '../../experiment/runner-node.js';
 import { intOption } from './predict.js';
-import { dataWorkersOption } from './train.js';
+import { dataWorkersOption, num } from './train.js';
 
 function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.values[name];
@@ -53,10 +53,9 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const out = path.resolve(ctx.cwd, str(args, 'out') ?? 'experiments');
   const steps = str(args, 'steps') === undefined ? undefined : intOption(args, 'steps', cmd, 1);
   const batches = str(args, 'batches') === undefined ? undefined : intOption(args, 'batches', cmd, 1);
-  const stopAfter = str(args, 'stop-after') === undefined ? undefined : Number(str(args, 'stop-after'));
-  if (stopAfter !== undefined && !(Number.isFinite(stopAfter) && stopAfter >= 0)) throw new UsageError(`bsa-tnp experiment: --stop-after expected seconds ≥ 0, got ${str(args, 'stop-after')}`);
-  const lr = str(args, 'lr') === undefined ? undefined : Number(str(args, 'lr'));
-  if (lr !== undefined && !(Number.isFinite(lr) && lr > 0 && lr < 1)) throw new UsageError(`bsa-tnp experiment: --lr expected a number in (0, 1), got ${str(args, 'lr')}`);
+  const stopAfter = num(args, 'stop-after', cmd);
+  const lr = num(args, 'lr', cmd);
+  if (lr !== undefined && lr >= 1) throw new UsageError(`bsa-tnp experiment: --lr expected a number in (0, 1), got ${str(args, 'lr')}`);
   const seeds = parseSeeds(str(args, 'seeds'), [46, 61, 69, 79, 91]);
   const models = list(str(args, 'models'));
   const variants = list(str(args, 'variants'));

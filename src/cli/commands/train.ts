@@ -77,11 +77,12 @@ export function readConfigs(configFile: string | undefined, trainFile: string | 
   return { model: parseAnyConfig(modelJson, `${where}:model`), train: parseTrainConfig(trainJson, `${where}:train`), modelGiven };
 }
 
-function num(args: ParsedArgs, name: string): number | undefined {
+/** A positive number option, or undefined when absent (train, experiment). */
+export function num(args: ParsedArgs, name: string, cmd = 'train'): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new UsageError(`bsa-tnp train: --${name} must be a positive number, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new UsageError(`bsa-tnp ${cmd}: --${name} must be a positive number, got '${v}'`);
   return x;
 }
 
