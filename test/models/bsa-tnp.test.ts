@@ -12,6 +12,7 @@ import { BsaTnp, type ModelInputs, type ModelOutput } from '../../src/models/bsa
 import { DEFAULT_CONFIG, type ModelConfig } from '../../src/models/config.js';
 import { countParams, materialise, toParams, type Params } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
+import { disposeInputs, jointAndSeparateLoss } from '../helpers/model-loss.js';
 
 const SMALL: ModelConfig = { ...DEFAULT_CONFIG, blocks: 2, tile: { queries: 16, keys: 8 } };
 
@@ -43,12 +44,6 @@ function inputs(b: Backend, r: Raw, D = 2): ModelInputs {
   };
 }
 
-function disposeInputs(x: ModelInputs): void {
-  x.ctx.f.dispose();
-  x.ctx.mask?.dispose();
-  Object.values(x.ctx.coords).forEach((t) => t?.dispose());
-  Object.values(x.test).forEach((t) => t?.dispose());
-}
 
 async function predict(model: BsaTnp, p: Params, b: Backend, r: Raw): Promise<{ mean: Float32Array; std: Float32Array }> {
   const x = inputs(b, r);
@@ -185,22 +180,8 @@ describe('BSA-TNP', () => {
     const r = rawTask(rng, 2, 13, 7);
     r.mask[11] = 0;
     r.mask[13 + 2] = 0;
-    const names = [...p.keys()];
     const fTest = E.tensor(Float32Array.from({ length: 14 }, () => rng.normal()), [2, 7, 1], b);
-    const run = async (f: (ps: Params, x: ModelInputs) => Tensor) => {
-      const x = inputs(b, r);
-      const { value, grads } = E.valueAndGrad((ps) => f(new Map(names.map((n, i) => [n, ps[i]!])), x))(names.map((n) => p.get(n)!));
-      disposeInputs(x);
-      const out = { value: (await value.data())[0]!, grads: await Promise.all(grads.map((g) => g.data())) };
-      value.dispose();
-      grads.forEach((g) => g.dispose());
-      return out;
-    };
-    const joint = await run((ps, x) => model.loss(ps, x, fTest));
-    const separate = await run((ps, x) => {
-      const out = model.forward(ps, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
-      return E.gaussianNll(fTest, out.mean, out.std);
-    });
+    const { names, joint, separate } = await jointAndSeparateLoss(model, p, () => inputs(b, r), fTest);
     expect(Math.abs(joint.value - separate.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(separate.value)));
     joint.grads.forEach((g, i) => expect(allclose(g, separate.grads[i]!, 1e-4, 1e-6), names[i]).toBeNull());
     fTest.dispose();

@@ -12,6 +12,7 @@ import { BsaTnp, type ModelInputs, type ModelOutput } from '../../src/models/bsa
 import { DEFAULT_CONFIG, parseAnyConfig, parseConfig, type ModelConfig } from '../../src/models/config.js';
 import { materialise, toParams, type Params } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
+import { disposeInputs, jointAndSeparateLoss } from '../helpers/model-loss.js';
 
 const STD: ModelConfig = { ...DEFAULT_CONFIG, blocks: 2, tile: { queries: 16, keys: 8 }, output: { kind: 'gaussian', dims: 1, minStd: 0, standardize: true } };
 
@@ -31,9 +32,6 @@ function inputs(b: Backend, t: Task): ModelInputs {
   };
 }
 
-function drop(x: ModelInputs): void {
-  x.ctx.f.dispose(); x.ctx.mask?.dispose(); x.ctx.coords.s!.dispose(); x.test.s!.dispose();
-}
 
 function build(b: Backend): { model: BsaTnp; p: Params; dispose: () => void } {
   const model = new BsaTnp(STD);
@@ -45,7 +43,7 @@ function build(b: Backend): { model: BsaTnp; p: Params; dispose: () => void } {
 async function predict(model: BsaTnp, p: Params, b: Backend, t: Task): Promise<{ mean: Float32Array; std: Float32Array }> {
   const x = inputs(b, t);
   const out = model.forward(p, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
-  drop(x);
+  disposeInputs(x);
   const r = { mean: await out.mean.data(), std: await out.std.data() };
   out.mean.dispose(); out.std.dispose();
   return r;
@@ -96,20 +94,7 @@ describe.each([
     t.mask[11] = 0;
     const rng = Rng.fromSeed(5);
     const fTest = E.tensor(Float32Array.from({ length: 14 }, () => 5 + 0.2 * rng.normal()), [2, 7, 1], be);
-    const names = [...p.keys()];
-    const run = async (f: (ps: Params, x: ModelInputs) => ReturnType<typeof model.loss>) => {
-      const x = inputs(be, t);
-      const { value, grads } = E.valueAndGrad((ps) => f(new Map(names.map((n, i) => [n, ps[i]!])), x))(names.map((n) => p.get(n)!));
-      drop(x);
-      const out = { value: (await value.data())[0]!, grads: await Promise.all(grads.map((g) => g.data())) };
-      value.dispose(); grads.forEach((g) => g.dispose());
-      return out;
-    };
-    const joint = await run((ps, x) => model.loss(ps, x, fTest));
-    const separate = await run((ps, x) => {
-      const out = model.forward(ps, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
-      return E.gaussianNll(fTest, out.mean, out.std);
-    });
+    const { names, joint, separate } = await jointAndSeparateLoss(model, p, () => inputs(be, t), fTest);
     expect(Math.abs(joint.value - separate.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(separate.value)));
     joint.grads.forEach((g, i) => expect(allclose(g, separate.grads[i]!, 1e-3, 1e-5), names[i]).toBeNull());
     // Central differences on the output layer's biases (mean and std slots), which act through
@@ -124,7 +109,7 @@ describe.each([
         const ps = new Map(p); ps.set(head, tensor);
         const x = inputs(be, t);
         const l = model.loss(ps, x, fTest);
-        drop(x);
+        disposeInputs(x);
         const r = (await l.data())[0]!;
         l.dispose(); tensor.dispose();
         return r;
