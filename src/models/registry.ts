@@ -69,6 +69,8 @@ export function modelConfigFor(name: string, task: TaskShape = {}): AnyModelConf
   const bsa = (embed: boolean, biased: boolean, attention: 'scan' | 'dense', distance?: BiasConfig['distance']): ModelConfig =>
     ({ ...DEFAULT_CONFIG, groups: groupsOf(task, embed, biased, distance), output, attention });
   const noBias = (embed: boolean) => groupsOf(task, embed, false);
+  // TE-TNP reads every group, covariates x included, only through differences (baselines.md §2).
+  const coordsOnly = () => { const g = noBias(false); return { ...g, x: g.x && { ...g.x, embed: false } }; };
   switch (name) {
     case 'bsa-tnp':
     case 'only-bias': return bsa(false, true, 'scan');
@@ -79,9 +81,9 @@ export function modelConfigFor(name: string, task: TaskShape = {}): AnyModelConf
       return bsa(false, true, 'scan', 'great-circle');
     case 'tnp-d': return { ...DEFAULT_TNPD, groups: noBias(true), output };
     case 'tnp-d-prenorm': return { ...DEFAULT_TNPD, norm: 'pre' as const, groups: noBias(true), output };
-    case 'te-tnp': return { ...DEFAULT_TETNP, groups: noBias(false), output };
-    case 'te-tnp-128': return { ...DEFAULT_TETNP, pseudoTokens: 128, groups: noBias(false), output };
-    case 'te-tnp-vanilla': return { ...DEFAULT_TETNP, pseudoTokens: 0, groups: noBias(false), output };
+    case 'te-tnp': return { ...DEFAULT_TETNP, groups: coordsOnly(), output };
+    case 'te-tnp-128': return { ...DEFAULT_TETNP, pseudoTokens: 128, groups: coordsOnly(), output };
+    case 'te-tnp-vanilla': return { ...DEFAULT_TETNP, pseudoTokens: 0, groups: coordsOnly(), output };
     case 'convcnp': {
       const d = task.dims ?? { s: 2 };
       if (d.s !== 2 || d.x || d.t) throw new ConfigError('model', 'convcnp is 2-D: it takes tasks with 2-D s and no x or t');
