@@ -51,13 +51,15 @@ for e in $EXPS; do for m in $(models $e); do for s in $SEEDS; do
     --data-workers $WK $(opts $e) --stop-after $((T + 60)) --out $W/run/$e-$m-$s > $W/run/$e-$m-$s.log 2>&1 &
 done; done; done
 wait
-for e in $EXPS; do
+for e in $EXPS; do  # combine each experiment's cells (done cells are skipped into one table), in parallel
   mkdir -p $W/all/$e
   for d in $W/run/$e-*/; do cp -r $d$e/. $W/all/$e/ 2>/dev/null; done
   ML=$(models $e | tr ' ' ','); SL=$(echo $SEEDS | tr ' ' ',')
   timeout 60 node $B experiment $e --models $ML --seeds $SL --steps ${STEPS[$e]} --batches $NB --backend $BK \
-    --data-workers 1 $(opts $e) --stop-after 0.01 --out $W/all > $W/all/$e.log 2>&1
-  echo "== $e combined rc $?"; sed -n '1,/^## /p' $W/all/$e/results.md 2>/dev/null | head -30
+    --data-workers 1 $(opts $e) --stop-after 0.01 --out $W/all > $W/all/$e.log 2>&1 &
 done
+wait
+for e in $EXPS; do echo "== $e"; sed -n '1,/^## /p' $W/all/$e/results.md 2>/dev/null | head -30; done
+for f in $W/cal/*.log; do grep -q '"phase":"error"' $f && { echo "== $f"; grep '"phase":"error"' $f | cut -c1-300; }; done
 for f in $W/run/*.log; do grep -q '"phase":"error"\|"phase":"stopped"' $f && { echo "== $f"; grep '"phase":"error"\|"phase":"stopped"' $f | cut -c1-300; }; done
 (cd $W && tar -cf $OUT/tables.tar cal/*.log run/*.log all/*.log $(cd $W && find all -name 'eval-*.json' -o -name 'results.*'))
