@@ -53,7 +53,7 @@ done; done; done
 wait
 for e in $EXPS; do  # combine each experiment's cells (done cells are skipped into one table), in parallel
   mkdir -p $W/all/$e
-  for d in $W/run/$e-*/; do cp -r $d$e/. $W/all/$e/ 2>/dev/null; done
+  for d in $W/run/$e-*/; do cp -r $d. $W/all/; done  # cells live under the recipe's trainGroup (num-basis: gp2d/)
   ML=$(models $e | tr ' ' ','); SL=$(echo $SEEDS | tr ' ' ',')
   timeout 60 node $B experiment $e --models $ML --seeds $SL --steps ${STEPS[$e]} --batches $NB --backend $BK \
     --data-workers 1 $(opts $e) --stop-after 0.01 --out $W/all > $W/all/$e.log 2>&1 &
