@@ -28,19 +28,20 @@ export const noNodeBuiltins: Plugin = {
   },
 };
 
-/** The page's files by name (index.html, style.css, main.js, main.js.map). */
+/** The page's files by name (index.html, style.css, main.js, cpu-worker.js and their source maps). */
 export type PageFiles = Map<string, Uint8Array>;
 
 /** Bundles the page in memory. `minify` for dist builds. */
 export async function buildWebPage(options: { minify?: boolean } = {}): Promise<PageFiles> {
   const { build } = await import('esbuild');
   const res = await build({
-    entryPoints: [path.join(WEB_SRC, 'main.ts')],
+    // main.js, and cpu-worker.js: the CPU backend in a worker (main.ts starts it beside main.js).
+    entryPoints: { main: path.join(WEB_SRC, 'main.ts'), 'cpu-worker': path.join(WEB_SRC, 'cpu-worker.ts') },
     bundle: true,
     platform: 'browser',
     format: 'esm',
     target: 'es2022',
-    outfile: 'main.js',
+    outdir: '.',
     sourcemap: 'linked',
     minify: options.minify ?? false,
     write: false,

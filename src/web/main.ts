@@ -2,7 +2,8 @@
  * The bsa-tnp web page (index.html): pick a model folder served by `bsa-tnp web`, load
  * observations from a CSV or Parquet file or click on the map to add them, and see the predictive
  * mean and standard deviation over an area as colour maps, with a hover read-out and the time
- * taken. Runs on WebGPU, else on the WebAssembly CPU backend. URL parameters: `backend=cpu|webgpu|auto`,
+ * taken. Runs on WebGPU, else on the WebAssembly CPU backend in a worker (cpu-worker.ts, so the page
+ * stays responsive while it predicts). URL parameters: `backend=cpu|webgpu|auto`,
  * `model=NAME`, `grid=N` (grid nodes along the longer side).
  *
  * Everything goes through the browser prediction API (api/load-browser.ts, api/predict-table.ts),
@@ -18,6 +19,7 @@ import { UserError } from '../api/errors.js';
 import { makeTable, numericColumn, type Table, TableError, tableFromRecords, tableToRecords } from '../data/table.js';
 import { ConfigError } from '../models/config-checks.js';
 import { readTableFile } from '../io/browser-table.js';
+import { CpuWorkerClient } from './cpu-client.js';
 import { drawColorBar, drawField, type Field, formatTick, nearestNode, pixelToData, type Point, range } from './draw.js';
 
 const COMMAND = 'web';
@@ -58,7 +60,9 @@ const state: {
   clicked: Record<string, number>[];
   fields: { mean: Field; std: Field } | null;
   busy: Promise<void>;
-} = { compute: null, predictor: null, loaded: null, clicked: [], fields: null, busy: Promise.resolve() };
+  /** On the CPU backend: the worker that predicts (cpu-worker.ts), so the page stays responsive. */
+  worker: CpuWorkerClient | null;
+} = { compute: null, predictor: null, loaded: null, clicked: [], fields: null, busy: Promise.resolve(), worker: null };
 
 const page = globalThis as unknown as { bsaTnpPage?: { result: PageResult | null; error: string | null } };
 page.bsaTnpPage = { result: null, error: null };
@@ -187,10 +191,16 @@ async function predict(): Promise<void> {
   const { sx, sy, f } = names(p);
   const ctx = contextTable();
   const t0 = performance.now();
-  setContextTable(p, ctx.table, ctx.label);
-  const out = await predictTargets(p, makeTable([sx, sy], [{ kind: 'number', values: grid.x }, { kind: 'number', values: grid.y }], 'grid'), {}, 'grid');
+  let mean: Float64Array, std: Float64Array;
+  if (state.worker) {
+    ({ mean, std } = await state.worker.predict(ctx.table, ctx.label, { x: Float64Array.from(grid.x), y: Float64Array.from(grid.y) }));
+  } else {
+    setContextTable(p, ctx.table, ctx.label);
+    const out = await predictTargets(p, makeTable([sx, sy], [{ kind: 'number', values: grid.x }, { kind: 'number', values: grid.y }], 'grid'), {}, 'grid');
+    mean = numericColumn(out, `${f}_mean`);
+    std = numericColumn(out, `${f}_std`);
+  }
   const seconds = (performance.now() - t0) / 1000;
-  const mean = numericColumn(out, `${f}_mean`), std = numericColumn(out, `${f}_std`);
   const field = (values: Float64Array): Field => ({ bounds: area, ...size, values });
   state.fields = { mean: field(mean), std: field(std) };
   sizeCanvases(area);
@@ -229,6 +239,8 @@ async function selectModel(entry: ModelEntry): Promise<void> {
     p.dispose();
     throw new UserError(`${COMMAND}: the page maps models with exactly 2 coordinate columns; '${entry.name}' takes ${cols.length} (${cols.join(', ')}); use 'bsa-tnp predict --targets FILE' instead`);
   }
+  // On the CPU the worker predicts with its own copy; this one gives the page the model's columns.
+  if (state.worker) await state.worker.load(new URL(entry.url, location.href).href);
   state.predictor = p;
   const b = state.compute!;
   ui.backend.textContent = `Backend: ${b.kind === 'webgpu' ? 'WebGPU' : 'WebAssembly CPU'} (${b.description.replace(/^WebAssembly /, '')})` +
@@ -286,6 +298,7 @@ async function start(): Promise<void> {
   const choice = (params.get('backend') ?? 'auto') as BrowserBackendChoice;
   if (!['auto', 'cpu', 'webgpu'].includes(choice)) throw new UserError(`${COMMAND}: ?backend= must be auto, cpu or webgpu, got '${choice}'`);
   state.compute = await createBrowserBackend(choice, COMMAND);
+  if (state.compute.kind === 'cpu') state.worker = new CpuWorkerClient(new URL('cpu-worker.js', import.meta.url));
   const res = await fetch('models/index.json');
   if (!res.ok) throw new UserError(`${COMMAND}: cannot list the models: models/index.json answered ${res.status}`);
   const models = await res.json() as ModelEntry[];

@@ -238,6 +238,35 @@ describe.skipIf(!HAVE_CHROMIUM)('web page in Chromium', () => {
     await page.close();
   });
 
+  it('keeps the page responsive while the CPU backend predicts (the work runs in a worker)', async () => {
+    const { page, problems } = await open('backend=cpu&model=demo-gp2d&grid=160');
+    // A timer on the page's main thread: the longest gap between its ticks while the page predicts.
+    await page.evaluate(() => {
+      const w = globalThis as unknown as { ticks: number[] };
+      w.ticks = [];
+      const tick = () => { w.ticks.push(performance.now()); setTimeout(tick, 5); };
+      tick();
+    });
+    const rows = randomContext(200, 13).map(([a, b, f]) => [a! / 2.5, b! / 2.5, f!]);
+    const file = path.join(dir, 'many.csv');
+    writeCsvText(file, ['s0', 's1', 'f'], rows);
+    const t0 = await page.evaluate(() => performance.now());
+    await page.setInputFiles('#file', file);
+    expect(await waitState(page, ['done', 'error'])).toBe('done');
+    const r = await result(page);
+    const ticks = await page.evaluate((from) => (globalThis as unknown as { ticks: number[] }).ticks.filter((t) => t >= from), t0);
+    let gap = 0;
+    for (let i = 1; i < ticks.length; i++) gap = Math.max(gap, ticks[i]! - ticks[i - 1]!);
+    // The prediction (25,600 grid points from 200 observations on one CPU thread) takes long
+    // enough that a blocked main thread would show a gap of about its whole duration.
+    expect(r.seconds).toBeGreaterThan(0.4);
+    expect(gap, `longest gap ${gap.toFixed(0)} ms during ${(r.seconds * 1000).toFixed(0)} ms of prediction`).toBeLessThan(r.seconds * 1000 * 0.5);
+    const ref = await nodePredictions(DEMO, rows, r.x, r.y);
+    expect(allclose(r.mean, ref.mean, 0, 1e-4)).toBeNull();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('reads observations from a Parquet file (int64 and text columns too) like from a CSV', async () => {
     const rows = randomContext(25, 11);
     const file = path.join(dir, 'obs.parquet');
