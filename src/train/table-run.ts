@@ -7,7 +7,7 @@
  */
 import type { TaskGenerator } from '../data/batch.js';
 import {
-  TableTaskError, TableTasks, TEST, TRAIN, VALID, formatSplit, parseSplit, rolesFor, splitRows, usableRows,
+  TableTaskError, TableTasks, TEST, TRAIN, VALID, formatSplit, parseSplit, rolesFor, splitRows, timeSteps, usableRows,
   type EncodedRows, type SplitSpec, type TableTaskKind,
 } from '../data/table-tasks.js';
 import { Rng } from '../engine/random.js';
@@ -49,6 +49,12 @@ export interface FitSettings {
   readonly zeroShotNll: number | null;
   /** Data from one time on a space–time prior: the prior's time group was dropped (prior-domain.ts). */
   readonly dropTime: boolean;
+  /**
+   * Forecast fitting (`fit --task forecast`): the last `horizon` distinct times are held out and
+   * training tasks predict the last `horizon` times of `window`-step windows from the earlier ones
+   * (null window: half the distinct times, at least horizon + 1). Null: interpolation (random splits).
+   */
+  readonly forecast?: { readonly horizon: number; readonly window: number | null } | null;
 }
 
 function num(o: Record<string, unknown>, k: string, path: string): number {
@@ -86,7 +92,17 @@ export function parseFitSettings(task: TaskConfig, path = 'training.task.options
     rows: num(o, 'rows', path), file: text(o, 'file', path), prior: text(o, 'prior', path), patience: num(o, 'patience', path),
     zeroShotNll: o.zeroShotNll === null || o.zeroShotNll === undefined ? null : num(o, 'zeroShotNll', path),
     dropTime: o.dropTime === true,
+    forecast: parseForecast(o.forecast, `${path}.forecast`),
   };
+}
+
+function parseForecast(v: unknown, path: string): FitSettings['forecast'] {
+  if (v === undefined || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const h = o.horizon, w = o.window;
+  if (typeof h !== 'number' || !Number.isInteger(h) || h < 1) throw new TableTaskError(`${path}.horizon: expected a positive integer, got ${JSON.stringify(h)}`);
+  if (w !== null && (typeof w !== 'number' || !Number.isInteger(w) || w <= h)) throw new TableTaskError(`${path}.window: expected null or an integer > horizon, got ${JSON.stringify(w)}`);
+  return { horizon: h, window: w as number | null };
 }
 
 /** Checks that a data file read again is the one the model was trained on (same row count). */
@@ -123,6 +139,7 @@ export function tableGenerators(rows: EncodedRows, s: TableSettings, seed: numbe
  * predicts every held-out row (up to maxTargets) from all TRAIN rows (up to maxContext).
  */
 export function fitGenerators(rows: EncodedRows, s: FitSettings, seed: number, batchSize: number): { train: TableTasks; valid: TableTasks; part: Uint8Array } {
+  if (s.forecast) return fitForecastGenerators(rows, s, s.forecast, batchSize);
   const usable = usableRows(rows);
   const ids: number[] = [];
   for (let i = 0; i < rows.n; i++) if (usable[i]) ids.push(i);
@@ -143,6 +160,31 @@ export function fitGenerators(rows: EncodedRows, s: FitSettings, seed: number, b
     // Validation is a forward pass only: its context may be larger (every training point, up to
     // 4 × maxContext), so the held-out score is that of the model as it will be used.
     valid: new TableTasks(rows, validRoles, { ...base, maxContext: 4 * s.maxContext, batchSize: 1, contextFraction: [1, 1] }, 'held-out'),
+    part,
+  };
+}
+
+/**
+ * The parts of a forecast fit: rows at the last `horizon` distinct times are VALID, earlier rows
+ * TRAIN. Training tasks are forecasts inside the TRAIN period (windows of `window` steps, their last
+ * `horizon` steps the targets); validation forecasts the held-out times from every earlier row, as
+ * the fitted model will be used.
+ */
+function fitForecastGenerators(rows: EncodedRows, s: FitSettings, f: { horizon: number; window: number | null }, batchSize: number): { train: TableTasks; valid: TableTasks; part: Uint8Array } {
+  if (rows.time === null) throw new TableTaskError('fit --task forecast needs a time column (--t)');
+  const usable = usableRows(rows);
+  const { times, step } = timeSteps(rows);
+  const U = times.length, H = f.horizon;
+  if (U < H + 2) throw new TableTaskError(`fit --task forecast: --horizon ${H} needs at least ${H + 2} distinct times (${H} held out, 2 to train on), the data has ${U}`);
+  const W = f.window ?? Math.max(H + 1, Math.ceil(U / 2));
+  if (W > U - H) throw new TableTaskError(`fit --task forecast: --window ${W} must fit in the ${U - H} times before the held-out ${H}`);
+  const part = new Uint8Array(rows.n).fill(TEST);
+  for (let i = 0; i < rows.n; i++) if (usable[i]) part[i] = step[i]! >= U - H ? VALID : TRAIN;
+  const base = { kind: 'forecast' as const, horizon: H, maxContext: s.maxContext, maxTargets: s.maxTargets };
+  return {
+    train: new TableTasks(rows, rolesFor(part, null, TRAIN, 'forecast', usable), { ...base, window: W, batchSize }, 'training'),
+    valid: new TableTasks(rows, rolesFor(part, { by: 'time', train: 0, valid: 0 }, VALID, 'forecast', usable),
+      { ...base, window: U, batchSize: 1, maxContext: 4 * s.maxContext }, 'held-out'),
     part,
   };
 }

@@ -158,6 +158,34 @@ describe('train --init and fit early stopping', () => {
   }, 90_000);
 });
 
+describe('fit --task forecast', () => {
+  it('holds out the last day, trains on forecasts of earlier days, and records the task; flags out of place are usage errors', async () => {
+    const obs = stationRows(6, 6, 7);
+    fs.writeFileSync(path.join(dir, 'fc.csv'), `lon,lat,day,pm10\n${obs.map((r) => `${r.longitude},${r.latitude},${r.day},${r.pm10 ?? ''}`).join('\n')}\n`);
+    const prior = path.resolve('models/prior-gp-mixture');
+    const args = ['--model', prior, '--context', 'fc.csv', '--s', 'lon,lat', '--t', 'day', '--f', 'pm10', '--steps', '2', '--valid-every', '1', '--threads', '1'];
+    const r = await cli('fit', ...args, '--task', 'forecast', '--horizon', '1', '--out', 'fc1');
+    expect(r.code, r.stderr).toBe(0);
+    const lastDay = obs.map((o) => o.day).sort().at(-1)!;
+    const done = JSON.parse(r.stdout) as { heldOut: number; step: number };
+    // The held-out points are exactly the observed values of the last day.
+    expect(done.heldOut).toBe(obs.filter((o) => o.day === lastDay && o.pm10 !== null).length);
+    expect(done.step).toBe(2);
+    const cfg = loadModelFolder(path.join(dir, 'fc1')).config;
+    expect((cfg.training!.task.options as { forecast: unknown }).forecast).toEqual({ horizon: 1, window: null });
+    const e1 = await cli('fit', ...args, '--horizon', '2', '--out', 'fc2');
+    expect(e1.code).toBe(2);
+    expect(e1.stderr).toContain('--horizon needs --task forecast');
+    const e2 = await cli('fit', ...args, '--task', 'forecast', '--horizon', '5', '--out', 'fc3');
+    expect(e2.code).toBe(1);
+    expect(e2.stderr).toContain('--horizon 5 needs at least 7 distinct times');
+    const e3 = await cli('fit', ...args, '--task', 'predict', '--out', 'fc4');
+    expect(e3.code).toBe(2);
+    expect(e3.stderr).toContain("--task expected interpolate or forecast, got 'predict'");
+    for (const d of ['fc2', 'fc3', 'fc4']) expect(fs.existsSync(path.join(dir, d, 'config.json')), d).toBe(false);
+  }, 120_000);
+});
+
 describe('must-show 5: killed runs resume exactly', () => {
   it('train --data: SIGKILL after a checkpoint, --resume, same final weights as an uninterrupted run', async () => {
     const args = ['--data', 'st.csv', '--task', 'interpolate', '--split', 'space:0.6,0.2', '--steps', '12', '--train-config', 'tc.json', ...SCHEMA, ...SMALL];

@@ -3,6 +3,7 @@
 // mark exactly the real rows, and the same seed gives the same batches.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
+import { fitGenerators } from '../../src/train/table-run.js';
 import {
   TableTasks, TEST, TRAIN, VALID, parseSplit, rolesFor, splitRows, usableRows, type EncodedRows,
 } from '../../src/data/table-tasks.js';
@@ -146,5 +147,41 @@ describe('tasks', () => {
     const roles2 = rolesFor(new Uint8Array(12), null, TRAIN, 'forecast', usableRows(rows));
     expect(() => new TableTasks(rows, roles2, { ...opts, kind: 'forecast', window: 3, horizon: 3 }, 'train')).toThrow('expected 1 ≤ --horizon < --window, got horizon 3, window 3');
     expect(() => new TableTasks(rows, roles2, { ...opts, kind: 'forecast', window: 9, horizon: 1 }, 'train')).toThrow('--window 9: the data has only 4 distinct times');
+  });
+});
+
+describe('fit --task forecast (fitGenerators)', () => {
+  const settings = { holdout: 0.15, maxContext: 1000, maxTargets: 1000, rows: 0, file: 'x', prior: 'p', patience: 3, zeroShotNll: null, dropTime: false };
+
+  it('holds out exactly the last horizon times; training forecasts stay before them; validation forecasts them from every earlier row', () => {
+    const rows = grid(4, 10); // hours 0..9; row 7 unobserved
+    const g = fitGenerators(rows, { ...settings, forecast: { horizon: 2, window: 4 } }, 1, 8);
+    for (let i = 0; i < rows.n; i++) {
+      const hour = rows.f[i]! % 100;
+      if (i === 7) expect(g.part[i]).toBe(TEST);
+      else expect(g.part[i], `row ${i} (hour ${hour})`).toBe(hour >= 8 ? VALID : TRAIN);
+    }
+    const b = g.train.batch(Rng.fromSeed(3));
+    const seenTargets = new Set<number>();
+    for (let e = 0; e < b.B; e++) {
+      const ctxT = rowsOf(b, e, 'ctx').map((v) => v % 100), tgtT = rowsOf(b, e, 'test').map((v) => v % 100);
+      expect(Math.max(...ctxT)).toBeLessThan(Math.min(...tgtT));
+      expect(Math.max(...tgtT)).toBeLessThan(8);
+      expect(Math.max(...tgtT) - Math.min(...ctxT)).toBeLessThanOrEqual(3);
+      for (const h of tgtT) seenTargets.add(h);
+    }
+    expect(seenTargets.size).toBeGreaterThan(2); // several windows, not one
+    const v = g.valid.batch(Rng.fromSeed(4));
+    const vc = rowsOf(v, 0, 'ctx'), vt = rowsOf(v, 0, 'test');
+    expect(new Set(vt.map((x) => x % 100))).toEqual(new Set([8, 9]));
+    const observed = Array.from(rows.f).filter((_, i) => i !== 7).map((x) => x % 100);
+    expect(vt).toHaveLength(observed.filter((h) => h >= 8).length); // every observed row of hours 8–9
+    expect(vc).toHaveLength(observed.filter((h) => h < 8).length); // from every observed row of hours 0–7
+  });
+
+  it('needs a time column and enough times, and the window must fit before the held-out times', () => {
+    expect(() => fitGenerators(grid(4, 10, false), { ...settings, forecast: { horizon: 1, window: null } }, 1, 2)).toThrow('needs a time column (--t)');
+    expect(() => fitGenerators(grid(4, 3), { ...settings, forecast: { horizon: 2, window: null } }, 1, 2)).toThrow('--horizon 2 needs at least 4 distinct times');
+    expect(() => fitGenerators(grid(4, 10), { ...settings, forecast: { horizon: 2, window: 9 } }, 1, 2)).toThrow('--window 9 must fit in the 8 times before the held-out 2');
   });
 });

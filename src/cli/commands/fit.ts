@@ -71,6 +71,20 @@ function exportFitted(out: string, ckDir: string, settings: FitSettings, priorWe
   return fitted ? 'fitted' : 'prior';
 }
 
+/** `--task forecast --horizon H [--window W]` → the fit's forecast settings; `interpolate` → null. */
+function forecastOption(args: ParsedArgs, cmd: string, dropTime: boolean): FitSettings['forecast'] {
+  const task = str(args, 'task') ?? 'interpolate';
+  if (task !== 'interpolate' && task !== 'forecast') throw new UsageError(`bsa-tnp fit: --task expected interpolate or forecast, got '${task}'`);
+  if (task === 'interpolate') {
+    for (const f of ['horizon', 'window']) if (str(args, f) !== undefined) throw new UsageError(`bsa-tnp fit: --${f} needs --task forecast`);
+    return null;
+  }
+  if (dropTime) throw new UsageError('bsa-tnp fit: --task forecast needs a time column (--t)');
+  const horizon = intOption(args, 'horizon', cmd, 1);
+  const window = str(args, 'window') === undefined ? null : intOption(args, 'window', cmd, horizon + 1);
+  return { horizon, window };
+}
+
 async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
   const cmd = 'fit';
   const started = Date.now();
@@ -122,7 +136,7 @@ async function run(args: ParsedArgs, ctx: CliContext): Promise<number> {
       settings = {
         holdout: fraction(args, 'holdout', 0.15), maxContext: intOption(args, 'max-context', cmd, 512),
         maxTargets: intOption(args, 'max-targets', cmd, 256), rows: table.rows, file, prior: priorDir,
-        patience: intOption(args, 'patience', cmd, 3), zeroShotNll: null, dropTime,
+        patience: intOption(args, 'patience', cmd, 3), zeroShotNll: null, dropTime, forecast: forecastOption(args, cmd, dropTime),
       };
       rows = encodeRows(table, schema, `--context '${file}'`).rows;
       const t: Record<string, unknown> = { ...FIT_DEFAULTS, task: { name: FIT_TASK, options: settings } };
@@ -197,10 +211,14 @@ Coordinates are mapped into the prior's domain for you (one scale for both spati
 through a local plane in km), and the map is stored with the model, so 'predict --model OUT' takes
 your own units. Observations without a time column (--t) on a space–time prior use the prior at one
 time (its time bias dropped, which is exact). --resume continues OUT/checkpoint exactly.
+To forecast, --task forecast holds out the last --horizon times instead, and each step predicts
+the last --horizon times of a --window of earlier times from the times before them, so the fitted
+intervals are those of a forecast, not of filling in between observations.
 
 Example:
   bsa-tnp fit --model models/prior-gp-mixture --context obs.csv --s lon,lat --t date --f pm10 --out fitted/
-  bsa-tnp predict --model fitted/ --context obs.csv --targets grid.csv --out map.csv`,
+  bsa-tnp predict --model fitted/ --context obs.csv --targets grid.csv --out map.csv
+  bsa-tnp fit --model models/prior-gp-mixture --context week.csv --s lon,lat --t date --f pm10 --task forecast --out fc/`,
   options: {
     model: { type: 'string', short: 'm', value: 'PRIOR', description: 'the prior model folder' },
     context: { type: 'string', short: 'c', value: 'FILE', description: 'observations (CSV or Parquet)' },
@@ -208,7 +226,10 @@ Example:
     out: { type: 'string', short: 'o', value: 'FOLDER', description: 'fitted model folder to write' },
     steps: { type: 'string', value: 'N', description: 'at most this many steps', default: String(FIT_DEFAULTS.steps) },
     'max-seconds': { type: 'string', value: 'S', description: 'stop training S seconds after the command started (with a checkpoint; --resume continues)', default: '100' },
-    holdout: { type: 'string', value: 'FRACTION', description: 'share of the observations held out for early stopping', default: '0.15' },
+    holdout: { type: 'string', value: 'FRACTION', description: 'share of the observations held out for early stopping (interpolate)', default: '0.15' },
+    task: { type: 'string', value: 'interpolate|forecast', description: 'interpolate: random splits of the observations; forecast: hold out the last --horizon times and train on forecasts of earlier ones', default: 'interpolate' },
+    horizon: { type: 'string', value: 'N', description: 'forecast: time steps ahead (held out, and predicted in training)', default: '1' },
+    window: { type: 'string', value: 'N', description: 'forecast: time steps per training window, --horizon of them targets (default: half the distinct times, at least horizon + 1)' },
     patience: { type: 'string', value: 'N', description: 'stop after N validations without improvement', default: '3' },
     'valid-every': { type: 'string', value: 'N', description: 'steps between validations (and checkpoints)', default: String(FIT_DEFAULTS.validEvery) },
     'batch-size': { type: 'string', value: 'N', description: 'random context/target splits per step', default: String(FIT_DEFAULTS.batchSize) },
