@@ -16,10 +16,9 @@ import { type GridBounds, makeGrid } from '../api/grid.js';
 import { setContextTable, predictTargets } from '../api/predict-table.js';
 import { describeColumns, type Predictor } from '../api/predictor.js';
 import { UserError } from '../api/errors.js';
-import { makeTable, numericColumn, type Table, TableError, tableFromRecords, tableToRecords } from '../data/table.js';
-import { ConfigError } from '../models/config-checks.js';
+import { makeTable, numericColumn, type Table, tableFromRecords, tableToRecords } from '../data/table.js';
 import { readTableFile } from '../io/browser-table.js';
-import { CpuWorkerClient } from './cpu-client.js';
+import { CpuWorkerClient, errorText } from './cpu-client.js';
 import { drawColorBar, drawField, type Field, formatTick, nearestNode, pixelToData, type Point, range } from './draw.js';
 
 const COMMAND = 'web';
@@ -72,10 +71,10 @@ function setState(s: string): void {
 }
 
 function showError(e: unknown): void {
-  const known = e instanceof UserError || e instanceof TableError || e instanceof ConfigError;
-  // Reader errors (TableError) get the command prefix the prediction API's UserErrors carry.
-  const text = !known ? `internal error: ${e instanceof Error ? e.message : String(e)}`
-    : e instanceof TableError ? `${COMMAND}: ${e.message}` : (e as Error).message;
+  // Reader errors (TableError) get the command prefix the prediction API's UserErrors carry; the
+  // CPU worker words its errors with the same function.
+  const { message, known } = errorText(e, COMMAND);
+  const text = known ? message : `internal error: ${message}`;
   ui.error.textContent = text;
   ui.error.hidden = false;
   page.bsaTnpPage!.error = text;
