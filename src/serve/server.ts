@@ -240,10 +240,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       shuttingDown = true;
-      log({ event: 'shutdown_start', queue: queueState() });
       // Stop accepting. Not http.Server.close(): that also destroys every connection it deems
       // idle, including one whose last answer is ended but still being flushed to a slow reader.
       const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+      // Logged once the listening socket is closed (close() closes it at once), so a client that
+      // has read this line is refused: no window in which the kernel still takes new connections.
+      log({ event: 'shutdown_start', queue: queueState() });
       for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
       for (const [socket, n] of active) if (n === 0) socket.end();
       await queue.drain();
