@@ -51,6 +51,7 @@ const fitSeconds = opt('fit-seconds', '15')!;
 // last day, train on next-day forecasts), the fit that matches a next-day forecast task.
 const fitTask = opt('fit-task', 'interpolate')!;
 if (fitTask !== 'interpolate' && fitTask !== 'forecast') throw new Error(`real-data: --fit-task expected interpolate or forecast, got '${fitTask}'`);
+const fitNote = `prior ${priorDir}, fit per task ≤ ${fitSeconds} s${fitTask === 'forecast' ? ', fit --task forecast --horizon 1' : ''}`;
 const only = new Set((opt('rows', 'trained,fitted,gp,naive')!).split(','));
 if (which !== 'pm10' && which !== 'colorado') throw new Error(`real-data: expected 'pm10' or 'colorado' first, got '${which}'`);
 
@@ -187,7 +188,7 @@ if (which === 'pm10') {
   console.error(`pm10: ${days.size} days, mean context ${(nCtx / days.size).toFixed(0)} rows`);
   const ds = `PM10 next day, ${nTasks} test days of 2008–2009`;
   if (predictors[0]) report(ds, names[0]!, rows[0]!, modelDir);
-  if (priorDir && only.has('fitted')) report(ds, names[1]!, rows[1]!, `prior ${priorDir}, fit per task ≤ ${fitSeconds} s${fitTask === 'forecast' ? ', fit --task forecast --horizon 1' : ''}`);
+  if (priorDir && only.has('fitted')) report(ds, names[1]!, rows[1]!, fitNote);
   if (only.has('gp')) report(ds, 'exact GP, Matérn 3/2 (lon/lat + date, log), ML-II per task', rows[2]!);
   if (only.has('naive')) {
     report(ds, 'persistence (previous day, log)', rows[3]!);
@@ -249,7 +250,7 @@ if (which === 'pm10') {
   console.error(`colorado: ${months.size} months, mean context ${(nCtx / months.size).toFixed(0)}, mean targets ${(nTgt / months.size).toFixed(0)}`);
   const ds = `Colorado tmax at held-out stations, ${nTasks} months of 1950–1997`;
   if (predictors[0] && only.has('trained')) report(ds, names[0]!, rows[0]!, modelDir);
-  if (priorDir && only.has('fitted')) report(ds, names[1]!, rows[1]!, `prior ${priorDir}, fit per task ≤ ${fitSeconds} s${fitTask === 'forecast' ? ', fit --task forecast --horizon 1' : ''}`);
+  if (priorDir && only.has('fitted')) report(ds, names[1]!, rows[1]!, fitNote);
   if (only.has('gp')) report(ds, 'exact GP, Matérn 3/2 (lon/lat + date + elev), ML-II per task', rows[2]!);
   if (only.has('naive')) report(ds, 'climatology (station mean for the calendar month, other years)', rows[3]!);
 }

@@ -7,10 +7,9 @@
  */
 import { CpuBackend } from '../engine/cpu/backend.js';
 import { loadModel } from '../api/load-browser.js';
-import { predictTargets, setContextTable } from '../api/predict-table.js';
 import type { Predictor } from '../api/predictor.js';
-import { makeTable, numericColumn } from '../data/table.js';
 import { type CpuWorkerReply, type CpuWorkerRequest, errorText } from './cpu-client.js';
+import { predictGrid } from './predict-grid.js';
 
 const COMMAND = 'web';
 const backend = new CpuBackend();
@@ -23,15 +22,10 @@ async function handle(req: CpuWorkerRequest): Promise<{ reply: CpuWorkerReply; t
     predictor = await loadModel(req.url, { backend, command: COMMAND });
     return { reply: { type: 'loaded' }, transfer: [] };
   }
-  const p = predictor;
-  if (!p) throw new Error('cpu worker: predict before a model was loaded');
-  const [sx, sy] = p.layout.coordinates;
-  const f = p.layout.values[0]!;
-  setContextTable(p, req.context, req.label);
-  const grid = makeTable([sx!, sy!], [{ kind: 'number', values: req.grid.x }, { kind: 'number', values: req.grid.y }], 'grid');
-  const out = await predictTargets(p, grid, {}, 'grid');
-  const mean = Float64Array.from(numericColumn(out, `${f}_mean`));
-  const std = Float64Array.from(numericColumn(out, `${f}_std`));
+  if (!predictor) throw new Error('cpu worker: predict before a model was loaded');
+  const r = await predictGrid(predictor, req.context, req.label, req.grid);
+  // Copies of the two columns, so that their buffers can be handed over whole.
+  const mean = Float64Array.from(r.mean), std = Float64Array.from(r.std);
   return { reply: { type: 'predicted', mean, std }, transfer: [mean.buffer, std.buffer] };
 }
 

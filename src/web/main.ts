@@ -13,12 +13,12 @@
  */
 import { type BrowserBackend, type BrowserBackendChoice, createBrowserBackend, loadModel } from '../api/load-browser.js';
 import { type GridBounds, makeGrid } from '../api/grid.js';
-import { setContextTable, predictTargets } from '../api/predict-table.js';
 import { describeColumns, type Predictor } from '../api/predictor.js';
 import { UserError } from '../api/errors.js';
-import { makeTable, numericColumn, type Table, tableFromRecords, tableToRecords } from '../data/table.js';
+import { numericColumn, type Table, tableFromRecords, tableToRecords } from '../data/table.js';
 import { readTableFile } from '../io/browser-table.js';
 import { CpuWorkerClient, errorText } from './cpu-client.js';
+import { predictGrid } from './predict-grid.js';
 import { drawColorBar, drawField, type Field, formatTick, nearestNode, pixelToData, type Point, range } from './draw.js';
 
 const COMMAND = 'web';
@@ -190,15 +190,8 @@ async function predict(): Promise<void> {
   const { sx, sy, f } = names(p);
   const ctx = contextTable();
   const t0 = performance.now();
-  let mean: Float64Array, std: Float64Array;
-  if (state.worker) {
-    ({ mean, std } = await state.worker.predict(ctx.table, ctx.label, { x: Float64Array.from(grid.x), y: Float64Array.from(grid.y) }));
-  } else {
-    setContextTable(p, ctx.table, ctx.label);
-    const out = await predictTargets(p, makeTable([sx, sy], [{ kind: 'number', values: grid.x }, { kind: 'number', values: grid.y }], 'grid'), {}, 'grid');
-    mean = numericColumn(out, `${f}_mean`);
-    std = numericColumn(out, `${f}_std`);
-  }
+  const xy = { x: grid.x, y: grid.y };
+  const { mean, std } = state.worker ? await state.worker.predict(ctx.table, ctx.label, xy) : await predictGrid(p, ctx.table, ctx.label, xy);
   const seconds = (performance.now() - t0) / 1000;
   const field = (values: Float64Array): Field => ({ bounds: area, ...size, values });
   state.fields = { mean: field(mean), std: field(std) };
