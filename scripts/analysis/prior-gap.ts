@@ -3,7 +3,7 @@
  * point the model's and the oracle's mean and std. Reports the NLL gap, RMSE of each mean, the mean
  * log std ratio (model / oracle), and two counterfactual NLLs: the model's mean with the oracle's
  * std ("mean only") and the oracle's mean with the model's std ("std only"); plus the gap by the
- * number of context points. Same batches as `bsa-tnp eval --task T` (test stream seed 88).
+ * number of context points and by the test point's distance to the box's edge (tasks on [−2, 2]^D). Same batches as `bsa-tnp eval --task T` (test stream seed 88).
  *
  * Usage: npx tsx scripts/analysis/prior-gap.ts --model models/prior-gp-mixture --task gp-smooth --batches 8
  */
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const stream = new BatchStream(task.groups, Rng.fromSeed(Number(v.seed)));
   const acc = { n: 0, model: 0, oracle: 0, meanOnly: 0, stdOnly: 0, se_m: 0, se_o: 0, logRatio: 0, z2: 0 };
   const byNc: Record<string, { n: number; gap: number }> = {};
+  const byEdge: Record<string, { n: number; gap: number; se_m: number; se_o: number }> = {};
   for (let i = 0; i < Number(v.batches); i++) {
     const raw = stream.next() as never as Parameters<typeof gpOracle>[0];
     const batch = withZeroTime(raw, net.config.groups.t?.dims ?? 0);
@@ -62,6 +63,12 @@ async function main(): Promise<void> {
         acc.meanOnly += nll(y, m, os); acc.stdOnly += nll(y, om, s);
         acc.se_m += (y - m) ** 2; acc.se_o += (y - om) ** 2; acc.logRatio += Math.log(s / os); acc.z2 += ((y - m) / s) ** 2;
         byNc[bucket].n++; byNc[bucket].gap += g;
+        const Ds = raw.dims.Ds;
+        let edge = Infinity;
+        for (let d = 0; d < Ds; d++) edge = Math.min(edge, 2 - Math.abs(raw.s_test[k * Ds + d]!));
+        const eb = edge < 0.2 ? 'edge<0.2' : edge < 0.6 ? 'edge 0.2-0.6' : 'edge≥0.6';
+        byEdge[eb] ??= { n: 0, gap: 0, se_m: 0, se_o: 0 };
+        byEdge[eb].n++; byEdge[eb].gap += g; byEdge[eb].se_m += (y - m) ** 2; byEdge[eb].se_o += (y - om) ** 2;
       }
     }
   }
@@ -72,6 +79,8 @@ async function main(): Promise<void> {
     rmse_model: Math.sqrt(acc.se_m / n), rmse_oracle: Math.sqrt(acc.se_o / n), mean_log_std_ratio: acc.logRatio / n,
     mean_z2_model: acc.z2 / n,
     gap_by_context: Object.fromEntries(Object.entries(byNc).map(([k, x]) => [k, x.gap / x.n])),
+    by_edge_distance: Object.fromEntries(Object.entries(byEdge).map(([k, x]) => [k,
+      { share: x.n / n, gap: x.gap / x.n, rmse_model: Math.sqrt(x.se_m / x.n), rmse_oracle: Math.sqrt(x.se_o / x.n) }])),
   }));
 }
 void main();

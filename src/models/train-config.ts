@@ -52,6 +52,12 @@ export interface TrainConfig {
    * restart), in all; absent when training started from scratch. Informational (`info`).
    */
   readonly initSteps?: number;
+  /**
+   * Learning-rate multiplier of the attention-bias parameters (a, b, c of every bias group; absent:
+   * 1, as the paper). Ours: with lr 1e-4 the bias bandwidths move about lr per step from their
+   * initial value 1, so a wide range of lengthscales is out of reach within a run.
+   */
+  readonly biasLrScale?: number;
 }
 
 /** experiments.md §1, 2D GP row. Seed: the first of the pinned seeds [46, 61, 69, 79, 91]. */
@@ -79,7 +85,7 @@ export const DEFAULT_TRAIN_CONFIG = {
 /** Validates a training configuration; absent fields take `DEFAULT_TRAIN_CONFIG`'s values. */
 export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
   const d: TrainConfig = DEFAULT_TRAIN_CONFIG;
-  const o = object(json, path, [...Object.keys(DEFAULT_TRAIN_CONFIG), 'initSteps']);
+  const o = object(json, path, [...Object.keys(DEFAULT_TRAIN_CONFIG), 'initSteps', 'biasLrScale']);
   const taskIn = object(or(o.task, {}), `${path}.task`, ['name', 'options']);
   const options = or(taskIn.options, {});
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -109,6 +115,7 @@ export function parseTrainConfig(json: unknown, path = 'train'): TrainConfig {
       options: structuredClone(options as Record<string, unknown>),
     },
     ...(o.initSteps === undefined ? {} : { initSteps: nonNegativeInt(o.initSteps, `${path}.initSteps`) }),
+    ...(o.biasLrScale === undefined ? {} : { biasLrScale: numberIn(o.biasLrScale, `${path}.biasLrScale`, 0, 1e4, { lo: true }) }),
   };
 }
 

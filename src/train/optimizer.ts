@@ -25,11 +25,25 @@ export interface AdamWConfig {
   readonly weightDecay: number;
   /** Global L2 norm the gradient is clipped to (Infinity: no clipping). */
   readonly clipNorm: number;
+  /**
+   * Optional learning-rate multiplier per parameter (same order as the parameters; absent: all 1).
+   * Parameters of one multiplier are updated together, with lr × multiplier.
+   */
+  readonly lrScales?: readonly number[];
 }
 
-/** The optimiser fields of a training configuration. */
-export function adamWConfig(c: TrainConfig): AdamWConfig {
-  return { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, clipNorm: c.clipNorm };
+/** Parameters whose learning rate `train.biasLrScale` multiplies: the attention-bias a, b, c of every block. */
+export const BIAS_PARAM = /(^|\.)bias_[^.]+\.[abc]$/;
+
+/**
+ * The optimiser fields of a training configuration. With `names` (the parameters' names, in order)
+ * and a `biasLrScale` other than 1, the attention-bias parameters get that learning-rate multiplier.
+ */
+export function adamWConfig(c: TrainConfig, names?: readonly string[]): AdamWConfig {
+  const base = { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, clipNorm: c.clipNorm };
+  const k = c.biasLrScale ?? 1;
+  if (k === 1 || names === undefined) return base;
+  return { ...base, lrScales: names.map((n) => (BIAS_PARAM.test(n) ? k : 1)) };
 }
 
 /**
@@ -95,7 +109,22 @@ export class AdamW implements Disposable {
   private steps: number;
   private readonly backend: Backend;
 
+  /** Parameter indices per learning-rate multiplier, in the order the updates run. */
+  private readonly groups: { scale: number; idx: number[] }[];
+
   private constructor(config: AdamWConfig, backend: Backend, m: Tensor[], v: Tensor[], step: number) {
+    const scales = config.lrScales;
+    if (scales !== undefined && (scales.length !== m.length || scales.some((x) => !(x > 0 && Number.isFinite(x))))) {
+      throw new OptimizerStateError(`AdamW: expected ${m.length} positive finite lrScales, got ${scales.length}`);
+    }
+    const groups: { scale: number; idx: number[] }[] = [];
+    for (let i = 0; i < m.length; i++) {
+      const sc = scales?.[i] ?? 1;
+      let g = groups.find((x) => x.scale === sc);
+      if (!g) groups.push(g = { scale: sc, idx: [] });
+      g.idx.push(i);
+    }
+    this.groups = groups;
     this.config = config;
     this.backend = backend;
     this.m = m;
@@ -160,8 +189,11 @@ export class AdamW implements Disposable {
     let applied: Tensor;
     try {
       const args = this.nextArgs(lr);
-      this.backend.adamwMany(params.map((p) => p.storage('adamw')), grads.map((g) => g.storage('adamw')),
-        this.m.map((m) => m.storage('adamw')), this.v.map((v) => v.storage('adamw')), scale.storage('adamw'), args);
+      for (const { scale: k, idx } of this.groups) {
+        const pick = (ts: readonly Tensor[]) => idx.map((i) => ts[i]!.storage('adamw'));
+        this.backend.adamwMany(pick(params), pick(grads), pick(this.m), pick(this.v), scale.storage('adamw'),
+          k === 1 ? args : { ...args, lr: lr * k });
+      }
       applied = E.isfinite(scale);
     } finally {
       scale.dispose();
@@ -173,6 +205,11 @@ export class AdamW implements Disposable {
   /** The kernel arguments of the next update with learning rate `lr` (step = completed + 1). */
   nextArgs(lr: number): AdamWArgs {
     return { lr, beta1: this.config.beta1, beta2: this.config.beta2, eps: this.config.eps, weightDecay: this.config.weightDecay, step: this.steps + 1 };
+  }
+
+  /** The learning-rate multiplier of each backend update of one step, in order (one adamwMany each). */
+  get updateScales(): number[] {
+    return this.groups.map((g) => g.scale);
   }
 
   /** Counts an update that ran without `update` (a replayed training step, see Trainer). */

@@ -287,7 +287,7 @@ export class Trainer implements Disposable {
     let specs = buildModel(model).specs(init);
     if (opts.init) specs = specs.map((s) => ({ ...s, init: initialValue(opts.init!, s.name, s.shape) }));
     const params = materialise(specs, backend).map((t) => keep(t));
-    const optimizer = AdamW.create(params, adamWConfig(train));
+    const optimizer = AdamW.create(params, adamWConfig(train, specs.map((s) => s.name)));
     const generator: GroupGenerator = opts.tasks?.train ?? resolveTask(train.task, train.batchSize).groups;
     const custom = opts.tasks !== undefined;
     return new Trainer({
@@ -308,7 +308,7 @@ export class Trainer implements Disposable {
     const model = ck.config.model;
     const specs = buildModel(model).specs(Rng.fromSeed(0)); // names and shapes; values come from the file
     const params = specs.map((s) => keep(E.tensor(ck.weights.get(s.name)!.data, s.shape, backend)));
-    const optimizer = AdamW.fromState(params, adamWConfig(train), {
+    const optimizer = AdamW.fromState(params, adamWConfig(train, specs.map((s) => s.name)), {
       step: ck.state.step,
       m: specs.map((s) => ck.moments.m.get(s.name)!.data),
       v: specs.map((s) => ck.moments.v.get(s.name)!.data),
@@ -356,8 +356,9 @@ export class Trainer implements Disposable {
     if (r && r.sig === sig) {
       const inputs = new Map<number, Float32Array>();
       r.slots.forEach((slot, i) => inputs.set(slot, arrays[i]!));
-      const scalars = adamwStepScalars(this.optimizer.nextArgs(scheduledLr(this.train, this.optimizer.step)));
-      for (const slot of r.stepSlots) inputs.set(slot, scalars);
+      const args = this.optimizer.nextArgs(scheduledLr(this.train, this.optimizer.step));
+      const scales = this.optimizer.updateScales;
+      r.stepSlots.forEach((slot, i) => inputs.set(slot, adamwStepScalars({ ...args, lr: args.lr * scales[i]! })));
       r.rec.replay(inputs);
       r.uses++;
       this.replayed++;
@@ -386,7 +387,7 @@ export class Trainer implements Disposable {
     const rec = be.endCapture(external);
     try {
       const stepSlots = rec.slotsLabelled(ADAMW_STEP_LABEL);
-      if (stepSlots.length === 0) {
+      if (stepSlots.length !== this.optimizer.updateScales.length) {
         // This backend's optimiser takes its learning rate elsewhere: replaying would reuse it.
         rec.dispose();
         this.replay = false;

@@ -11,8 +11,8 @@ import type { WebGPUBackend } from '../../src/engine/webgpu/backend.js';
 import { gpu } from '../webgpu/util.js';
 import { TINY_MODEL, tinyTrain } from './tiny.js';
 
-async function history(be: WebGPUBackend, replay: boolean, out: string | null) {
-  const t = Trainer.create(TINY_MODEL, tinyTrain({ validBatches: 2 }), be, { out, replay });
+async function history(be: WebGPUBackend, replay: boolean, out: string | null, over: Record<string, unknown> = {}) {
+  const t = Trainer.create(TINY_MODEL, tinyTrain({ validBatches: 2, ...over }), be, { out, replay });
   const losses: (number | null)[] = [];
   const d0 = be.dispatches;
   for (let k = 0; k < 3; k++) t.trainStep();
@@ -54,6 +54,20 @@ describe('replayed training steps (WebGPU)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  }, 300_000);
+
+  it('with train.biasLrScale (two optimiser updates per step, each its own lr) replays match running every step', async () => {
+    const be = await gpu();
+    if (!be) return;
+    const a = await history(be, false, null, { biasLrScale: 20 });
+    const b = await history(be, true, null, { biasLrScale: 20 });
+    const plain = await history(be, true, null);
+    expect(b.replayed).toBe(5);
+    expect(b.losses).toEqual(a.losses);
+    for (const [k, w] of a.weights) expect(Array.from(b.weights.get(k)!.data), k).toEqual(Array.from(w.data));
+    // The multiplier is applied in the replays too: the bias moved further than without it.
+    const moved = (w: typeof a.weights) => Math.abs(w.get('blocks.0.attn.bias_s.b')!.data[0]! - 1);
+    expect(moved(b.weights)).toBeGreaterThan(5 * moved(plain.weights));
   }, 300_000);
 
   it('two recordings that share a buffer: disposing one keeps the other\'s reservation', async () => {
