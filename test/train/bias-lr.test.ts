@@ -82,7 +82,7 @@ function randomWeights(seed: number): Weights {
         for (let k = 0; k < F; k++) data[h * F + k] = v;
       }
     }
-    w.set(s.name, { data, shape: s.shape });
+    w.set(s.name, { data, shape: [...s.shape] });
   }
   return w;
 }
