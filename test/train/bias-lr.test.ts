@@ -37,6 +37,8 @@ describe('AdamW lrScales', () => {
     const names = ['blocks.0.attn.bias_s.a', 'blocks.0.attn.bias_s.b', 'blocks.1.attn.bias_t.c', 'blocks.0.attn.wq.weight', 'head.bias'];
     expect(adamWConfig(parseTrainConfig({ biasLrScale: 30 }), names).lrScales).toEqual([30, 30, 30, 1, 1]);
     expect(adamWConfig(parseTrainConfig({}), names).lrScales).toBeUndefined();
+    // Kept through a save and reload of the configuration (so --resume continues with it).
+    expect(parseTrainConfig(JSON.parse(JSON.stringify(parseTrainConfig({ biasLrScale: 30 })))).biasLrScale).toBe(30);
     expect(() => parseTrainConfig({ biasLrScale: 0 })).toThrow(/train\.biasLrScale: expected a number in \(0, 10000\]/);
   });
 });
