@@ -19,7 +19,7 @@ else
   node $B train --config /tmp/prior.json $([ "${INIT:-}" = none ] || echo --init ${INIT:-models/prior-gp-mixture}) --out $W --backend webgpu --data-workers $WP $LIM > $OUT/train.log 2>&1
 fi
 grep -v '"progress"' $OUT/train.log | tail -n 2 | cut -c1-300
-[ "${EV:-1}" = 1 ] && for t in gp-smooth gp-noisy; do
+[ "${EV:-1}" = 1 ] && for t in gp-smooth gp-noisy ${EVT:-}; do
   timeout 60 node $B eval $W --task $t --batches 32 --backend webgpu --data-workers 4 | tr -d '\n ' | cut -c1-400; echo
 done
 (cd $W && tar -cf $OUT/prior-ck.tar .)
