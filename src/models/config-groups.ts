@@ -7,7 +7,7 @@ import { ConfigError, boolean, numberIn, object, oneOf, or, positiveInt } from '
 import type { BiasConfig, GroupConfig, GroupName, OutputConfig } from './config.js';
 
 const GROUP_FIELDS = ['dims', 'embed', 'bias'] as const;
-const BIAS_FIELDS = ['family', 'numBasis', 'distance'] as const;
+const BIAS_FIELDS = ['family', 'numBasis', 'distance', 'untie'] as const;
 
 function defaultBias(group: GroupName): BiasConfig {
   // model.md §5.2: s → RBF F=5, t → RBF F=3.
@@ -17,10 +17,21 @@ function defaultBias(group: GroupName): BiasConfig {
 function parseBias(v: unknown, path: string, base: BiasConfig): BiasConfig {
   const o = object(v, path, BIAS_FIELDS);
   const family = oneOf(or(o.family, base.family), `${path}.family`, ['rbf', 'tisa', 'exponential', 'scalar'] as const);
+  const numBasis = positiveInt(or(o.numBasis, base.numBasis), `${path}.numBasis`);
+  const untieIn = o.untie === undefined && o.family === undefined && o.numBasis === undefined ? base.untie : o.untie;
+  let untie: number[] | undefined;
+  if (untieIn !== undefined) {
+    if (family !== 'rbf') throw new ConfigError(`${path}.untie`, `only for the "rbf" family, got "${family}"`);
+    if (!Array.isArray(untieIn) || untieIn.length !== numBasis - 1 || untieIn.some((l) => typeof l !== 'number' || !(l > 0) || !Number.isFinite(l))) {
+      throw new ConfigError(`${path}.untie`, `expected ${numBasis - 1} positive lengthscales (numBasis − 1), got ${JSON.stringify(untieIn)}`);
+    }
+    untie = [...(untieIn as number[])];
+  }
   return {
     family,
-    numBasis: positiveInt(or(o.numBasis, base.numBasis), `${path}.numBasis`),
+    numBasis,
     distance: oneOf(or(o.distance, base.distance), `${path}.distance`, ['euclidean', 'great-circle'] as const),
+    ...(untie ? { untie } : {}),
   };
 }
 

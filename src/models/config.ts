@@ -48,6 +48,12 @@ export interface BiasConfig {
   /** Basis functions F per head (ignored by `scalar`, which has one parameter per head). */
   readonly numBasis: number;
   readonly distance: Distance;
+  /**
+   * RBF only (ours, off by default): start the basis functions untied, basis k ≥ 2 with lengthscale
+   * `untie[k − 2]` and amplitude 0 (nn/bias.ts). numBasis − 1 positive numbers. Only the initial
+   * values change, not the parameters: weights load whichever way they were started.
+   */
+  readonly untie?: readonly number[];
 }
 
 /** One coordinate group (`x` fixed effects, `s` space, `t` time). */

@@ -15,11 +15,27 @@ export interface BiasSpec {
   family: BiasFamily;
   numBasis: number;
   distance: Distance;
+  /**
+   * RBF only (ours): lengthscales ℓ_2..ℓ_F of basis functions 2..F. They start with a = 0 and
+   * b = 1/ℓ², and basis 1 with a = F, b = 1: the same initial bias as the paper's constant init
+   * (F·exp(−δ²)), but the basis functions are not tied (model.md §5.2's observation).
+   */
+  untie?: readonly number[];
 }
 
-/** Parameter specs of one group's bias in one block (model.md §5.2 inits). */
+/** Parameter specs of one group's bias in one block (model.md §5.2 inits; `untie` above). */
 export function biasSpecs(name: string, bias: BiasSpec, heads: number): ParamSpec[] {
   const hf = heads * bias.numBasis;
+  if (bias.untie !== undefined && bias.family === 'rbf') {
+    const F = bias.numBasis;
+    const a = new Float32Array(hf), b = new Float32Array(hf);
+    for (let h = 0; h < heads; h++) {
+      a[h * F] = F;
+      b[h * F] = 1;
+      for (let k = 1; k < F; k++) b[h * F + k] = 1 / bias.untie[k - 1]! ** 2;
+    }
+    return [{ name: `${name}.a`, shape: [heads, F], init: a }, { name: `${name}.b`, shape: [heads, F], init: b }];
+  }
   switch (bias.family) {
     case 'scalar':
       return [{ name: `${name}.a`, shape: [heads], init: new Float32Array(heads).fill(-1) }];

@@ -39,8 +39,11 @@ export function adaptWeights(prior: ModelConfig, priorWeights: Weights, priorX: 
         (f === 'output' ? 'the outputs (--f) must be those of the initial model' : 'train from scratch (without --init) or give the same size'));
     }
   }
+  // `untie` only sets initial values: weights load whichever way they were started.
+  const shape = (gc: ModelConfig['groups']['s']) => gc === null || gc.bias === null ? gc
+    : { ...gc, bias: { family: gc.bias.family, numBasis: gc.bias.numBasis, distance: gc.bias.distance } };
   for (const g of ['s', 't'] as const) {
-    if (!same(prior.groups[g], next.groups[g])) {
+    if (!same(shape(prior.groups[g]), shape(next.groups[g]))) {
       throw new InitMismatchError(`${label}: the model's '${g}' group is ${JSON.stringify(prior.groups[g])}, the new data needs ${JSON.stringify(next.groups[g])}; ` +
         `give the same ${g === 's' ? 'location (--s)' : 'time (--t)'} columns as the initial model`);
     }

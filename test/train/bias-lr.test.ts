@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/engine/cpu/backend.js';
 import * as E from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/random.js';
-import { parseTrainConfig } from '../../src/models/config.js';
+import { parseConfig, parseTrainConfig } from '../../src/models/config.js';
+import { adaptWeights } from '../../src/train/init-weights.js';
 import { buildModel } from '../../src/models/registry.js';
 import { toParams } from '../../src/nn/params.js';
 import { batchToTensors } from '../../src/train/batch-inputs.js';
@@ -127,5 +128,29 @@ describe('untieRbfBias', () => {
     expect(() => untieRbfBias(u, { s: [0.1, 2] })).toThrow(/head 0 is not tied \(basis 1 differs from basis 0\)/);
     expect(() => untieRbfBias(randomWeights(12), { s: [0.1] })).toThrow(/group 's' has F = 3 basis functions; expected 2 positive lengthscales, got \[0\.1\]/);
     expect(() => untieRbfBias(randomWeights(12), { t: [1, 2] })).toThrow(/no RBF bias of the groups t found/);
+  });
+});
+
+describe('bias.untie in the model configuration (fresh models)', () => {
+  const untied = parseConfig({ ...JSON.parse(JSON.stringify(TINY_MODEL)), groups: { s: { dims: 2, embed: false, bias: { family: 'rbf', numBasis: 3, untie: [0.1, 2] } } } });
+
+  it('starts from the values untieRbfBias gives the tied init, and predicts the same at step 0', async () => {
+    const tiedSpecs = buildModel(TINY_MODEL).specs(Rng.fromSeed(4));
+    const untiedSpecs = buildModel(untied).specs(Rng.fromSeed(4));
+    const asWeights = (specs: typeof tiedSpecs): Weights => new Map(specs.map((s) => [s.name, { data: Float32Array.from(s.init as Float32Array), shape: [...s.shape] }]));
+    const fromTied = untieRbfBias(asWeights(tiedSpecs), { s: [0.1, 2] });
+    const fresh = asWeights(untiedSpecs);
+    for (const [k, w] of fromTied) expect(Array.from(fresh.get(k)!.data), k).toEqual(Array.from(w.data));
+    const p = await predict(asWeights(tiedSpecs)), q = await predict(fresh);
+    for (let i = 0; i < p.mean.length; i++) expect(Math.abs(q.mean[i]! - p.mean[i]!)).toBeLessThan(1e-5);
+  });
+
+  it('is checked, and a model started untied takes --init weights of a tied one', () => {
+    const at = (bias: unknown) => () => parseConfig({ groups: { s: { dims: 2, embed: false, bias } } });
+    expect(at({ numBasis: 5, untie: [1, 2] })).toThrow(/groups\.s\.bias\.untie: expected 4 positive lengthscales \(numBasis − 1\), got \[1,2\]/);
+    expect(at({ family: 'tisa', untie: [1, 2, 3, 4] })).toThrow(/untie: only for the "rbf" family, got "tisa"/);
+    expect(at({ untie: [1, 2, 0, 4] })).toThrow(/untie: expected 4 positive lengthscales/);
+    const w = randomWeights(5);
+    expect(() => adaptWeights(TINY_MODEL, w, [], untied, [])).not.toThrow();
   });
 });
