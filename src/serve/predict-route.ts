@@ -116,7 +116,12 @@ async function predictOne(ctx: PredictContext, req: http.IncomingMessage, res: h
   out = shortOutputs(out, ctx.predictor);
 
   const timing = `queue;dur=${(queuedMs ?? 0).toFixed(1)}, predict;dur=${predictMs.toFixed(1)}`;
-  const warning = parsed.grid ? gridWarning(parsed, ctx.predictor) : null;
+  const warnings = [
+    ...(parsed.grid ? [gridWarning(parsed, ctx.predictor)] : []),
+    ...(parsed.ignored.length > 0 ? [`context column${parsed.ignored.length > 1 ? 's' : ''} ${parsed.ignored.map((n) => `'${n}'`).join(', ')} ` +
+      `not used by the model (it uses ${[...ctx.predictor.layout.coordinates, ...ctx.predictor.layout.values].join(', ')}); ignored`] : []),
+  ].filter((w): w is string => w !== null);
+  const warning = warnings.length > 0 ? warnings.join('; ') : null;
   if (format === 'csv') {
     // A CSV answer has no room for notes: the warning travels in a header.
     send(res, 200, 'text/csv; charset=utf-8', tableToCsv(out), { 'Server-Timing': timing, ...(warning ? { 'Bsa-Tnp-Warning': warning } : {}) });
@@ -126,7 +131,7 @@ async function predictOne(ctx: PredictContext, req: http.IncomingMessage, res: h
       size: [parsed.grid.size.width, parsed.grid.size.height],
       order: 'row-major, y ascending: point r*width + c is column c of row r',
     };
-    send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ predictions: tableToRecords(out), ...(grid ? { grid } : {}), ...(warning ? { warnings: [warning] } : {}) }), { 'Server-Timing': timing });
+    send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ predictions: tableToRecords(out), ...(grid ? { grid } : {}), ...(warnings.length > 0 ? { warnings } : {}) }), { 'Server-Timing': timing });
   }
   return { context: parsed.context.rows, targets: parsed.targets.rows, queueMs: Math.round((queuedMs ?? 0) * 10) / 10, predictMs: Math.round(predictMs * 10) / 10 };
 }

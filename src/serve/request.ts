@@ -24,6 +24,8 @@ export interface PredictRequest {
   targets: Table;
   /** Set when the targets are a grid (row-major, y ascending; api/grid.ts). */
   grid: { bounds: GridBounds; size: GridSize } | null;
+  /** Context columns the model does not use (ignored; the answer says so). */
+  ignored: string[];
 }
 
 type PointLimits = Pick<ServeLimits, 'maxContext' | 'maxTargets'>;
@@ -84,8 +86,7 @@ export function parseJsonRequest(text: string, query: URLSearchParams, predictor
   } else {
     targets = pointsTable(t, 'targets', limits.maxTargets, 'max-targets');
   }
-  checkColumns(predictor, context, targets);
-  return { context, targets, grid };
+  return { context, targets, grid, ignored: checkColumns(predictor, context, targets) };
 }
 
 /** Parses a text/csv body (the context) with the grid in the query string. */
@@ -113,8 +114,7 @@ export function parseCsvRequest(text: string, query: URLSearchParams, predictor:
     throw e;
   }
   const targets = gridTable(predictor, grid);
-  checkColumns(predictor, context, targets);
-  return { context, targets, grid };
+  return { context, targets, grid, ignored: checkColumns(predictor, context, targets) };
 }
 
 function limitPoints(n: number, label: string, max: number, flag: string): void {
@@ -188,10 +188,12 @@ function gridTable(predictor: Predictor, grid: { bounds: GridBounds; size: GridS
 
 /**
  * The model's columns must be present (context: coordinates and values; targets: coordinates).
- * Context columns the model does not use are refused (likely a misspelt name); extra target
- * columns (ids, labels) are carried through to the answer.
+ * Other context columns (a station id, another pollutant) are ignored, as `predict` ignores them,
+ * and returned so that the answer can say so. (A misspelt model column cannot hide among them: the
+ * model column would be missing, which is refused above with a did-you-mean.) Extra target columns
+ * are carried through to the answer.
  */
-function checkColumns(predictor: Predictor, context: Table, targets: Table): void {
+function checkColumns(predictor: Predictor, context: Table, targets: Table): string[] {
   const { coordinates, values } = predictor.layout;
   const need = (table: Table, names: readonly string[], label: string) => {
     for (const n of names) {
@@ -204,9 +206,5 @@ function checkColumns(predictor: Predictor, context: Table, targets: Table): voi
   need(context, [...coordinates, ...values], 'context');
   need(targets, coordinates, 'targets');
   const used = [...coordinates, ...values];
-  for (const n of context.names) {
-    if (used.includes(n)) continue;
-    const guess = didYouMean(n, used);
-    throw new HttpError(422, `context: unexpected column '${n}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}; the model uses exactly ${used.join(', ')}`, { field: n });
-  }
+  return context.names.filter((n) => !used.includes(n));
 }

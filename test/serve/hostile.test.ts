@@ -98,7 +98,6 @@ function cases(): Case[] {
     [json({ context, targets: { grd: {} } }), /^targets: unknown field 'grd'; did you mean 'grid'\?/],
     [json({ context, targets: { grid: { bounds: [0, 1, 0, 1], size: 2, step: 1 } } }), /^targets.grid: unknown field 'step'/],
     [post(validText, { path: '/predict?format=csv' }), /^unknown query parameter 'format'/],
-    [json({ context: context.map((r) => ({ ...r, elevation: 3 })), targets }), /^context: unexpected column 'elevation'/],
   ];
   add(150, (i) => ({ kind: 'unknown field', raw: unknown[i % unknown.length]![0], status: 422, error: unknown[i % unknown.length]![1] }));
   // Slow clients: stall mid-body, or mid-headers.

@@ -94,6 +94,23 @@ describe('POST /predict', () => {
     expectSame((n, i) => predictions[i]![n]!, cliPoints, tgt.length);
   });
 
+  it('context columns the model does not use (ids, other measurements) are ignored, and the answer says so', async () => {
+    const records = ctx.map(([s0, s1, f], i) => ({ station: `st-${i}`, pm25: i * 0.5, s0, s1, f }));
+    const targets = tgt.map(([s0, s1]) => ({ s0, s1 }));
+    const a = await postJson(server.url, { context: records, targets });
+    expect(a.status, a.body).toBe(200);
+    const body = JSON.parse(a.body) as { predictions: Record<string, number>[]; warnings: string[] };
+    expectSame((n, i) => body.predictions[i]![n]!, cliPoints, tgt.length);
+    expect(body.warnings).toEqual(["context columns 'station', 'pm25' not used by the model (it uses s0, s1, f); ignored"]);
+    // As CSV (the answer's warning in a header).
+    const csv = `site,s0,s1,f\n${ctx.map((r, i) => `x${i},${r.join(',')}`).join('\n')}\n`;
+    const b = await postJson(server.url, { context: csv, targets }, { Accept: 'text/csv' });
+    expect(b.status, b.body).toBe(200);
+    expect(b.headers['bsa-tnp-warning']).toBe("context column 'site' not used by the model (it uses s0, s1, f); ignored");
+    const got = parseCsv(b.body, { label: 'answer' }).values;
+    expectSame((n, i) => got.get(n)![i]!, cliPoints, tgt.length);
+  });
+
   it('CSV text inside JSON, answered as CSV with Accept: text/csv', async () => {
     const targets = `id,s0,s1\n${tgt.map((r, i) => `${100 + i},${r[0]},${r[1]}`).join('\n')}\n`;
     const a = await postJson(server.url, { context: ctxCsv, targets }, { Accept: 'text/csv' });
