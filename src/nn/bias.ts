@@ -23,17 +23,31 @@ export interface BiasSpec {
   untie?: readonly number[];
 }
 
+/**
+ * The untied layout of an RBF bias ([H, F] row-major a and b) from a tied one: per head h, the F
+ * equal terms a_h·exp(−b_h·δ²) folded into basis 1 (a = F·a_h, b = b_h), basis k ≥ 2 with a = 0 and
+ * b = 1/ℓ_k² (`lengthscales` = ℓ_2..ℓ_F). The bias is unchanged. Used for a fresh model's init
+ * (`untie`) and for trained weights (train/untie-bias.ts).
+ */
+export function untiedRbf(headA: ArrayLike<number>, headB: ArrayLike<number>, F: number,
+  lengthscales: readonly number[]): { a: Float32Array; b: Float32Array } {
+  const H = headA.length;
+  const a = new Float32Array(H * F), b = new Float32Array(H * F);
+  for (let h = 0; h < H; h++) {
+    a[h * F] = F * headA[h]!;
+    b[h * F] = headB[h]!;
+    for (let k = 1; k < F; k++) b[h * F + k] = 1 / (lengthscales[k - 1]! * lengthscales[k - 1]!);
+  }
+  return { a, b };
+}
+
 /** Parameter specs of one group's bias in one block (model.md §5.2 inits; `untie` above). */
 export function biasSpecs(name: string, bias: BiasSpec, heads: number): ParamSpec[] {
   const hf = heads * bias.numBasis;
   if (bias.untie !== undefined && bias.family === 'rbf') {
     const F = bias.numBasis;
-    const a = new Float32Array(hf), b = new Float32Array(hf);
-    for (let h = 0; h < heads; h++) {
-      a[h * F] = F;
-      b[h * F] = 1;
-      for (let k = 1; k < F; k++) b[h * F + k] = 1 / bias.untie[k - 1]! ** 2;
-    }
+    const ones = new Float32Array(heads).fill(1);
+    const { a, b } = untiedRbf(ones, ones, F, bias.untie);
     return [{ name: `${name}.a`, shape: [heads, F], init: a }, { name: `${name}.b`, shape: [heads, F], init: b }];
   }
   switch (bias.family) {

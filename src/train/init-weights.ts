@@ -40,8 +40,11 @@ export function adaptWeights(prior: ModelConfig, priorWeights: Weights, priorX: 
     }
   }
   // `untie` only sets initial values: weights load whichever way they were started.
-  const shape = (gc: ModelConfig['groups']['s']) => gc === null || gc.bias === null ? gc
-    : { ...gc, bias: { family: gc.bias.family, numBasis: gc.bias.numBasis, distance: gc.bias.distance } };
+  const shape = (gc: ModelConfig['groups']['s']) => {
+    if (gc === null || gc.bias === null) return gc;
+    const { untie: _, ...bias } = gc.bias;
+    return { ...gc, bias };
+  };
   for (const g of ['s', 't'] as const) {
     if (!same(shape(prior.groups[g]), shape(next.groups[g]))) {
       throw new InitMismatchError(`${label}: the model's '${g}' group is ${JSON.stringify(prior.groups[g])}, the new data needs ${JSON.stringify(next.groups[g])}; ` +

@@ -8,6 +8,7 @@
  * float32 rounding of F·a); training can then grow the new terms (∂β/∂a_k = exp(−b_k·δ²) ≠ 0), which
  * gives each head a bias with several widths. No Node built-ins.
  */
+import { untiedRbf } from '../nn/bias.js';
 import type { Weights } from './checkpoint.js';
 
 /** Lengthscales of the new basis functions, per bias group name (`s`, `t`, `x`). */
@@ -39,23 +40,19 @@ export function untieRbfBias(weights: Weights, lengthscales: UntieLengthscales):
     if (ls.length !== F - 1 || ls.some((l) => !(l > 0 && Number.isFinite(l)))) {
       throw new RangeError(`untieRbfBias: group '${group}' has F = ${F} basis functions; expected ${F - 1} positive lengthscales, got [${ls.join(', ')}]`);
     }
-    const na = new Float32Array(H * F), nb = new Float32Array(H * F);
+    const headA = new Float32Array(H), headB = new Float32Array(H);
     for (let h = 0; h < H; h++) {
-      const a0 = a.data[h * F]!, b0 = b.data[h * F]!;
+      headA[h] = a.data[h * F]!;
+      headB[h] = b.data[h * F]!;
       for (let k = 1; k < F; k++) {
-        if (a.data[h * F + k] !== a0 || b.data[h * F + k] !== b0) {
+        if (a.data[h * F + k] !== headA[h] || b.data[h * F + k] !== headB[h]) {
           throw new RangeError(`untieRbfBias: ${name} head ${h} is not tied (basis ${k} differs from basis 0); nothing to untie`);
         }
       }
-      na[h * F] = F * a0;
-      nb[h * F] = b0;
-      for (let k = 1; k < F; k++) {
-        na[h * F + k] = 0;
-        nb[h * F + k] = 1 / (ls[k - 1]! * ls[k - 1]!);
-      }
     }
-    out.set(name, { data: na, shape: a.shape });
-    out.set(bName, { data: nb, shape: b.shape });
+    const u = untiedRbf(headA, headB, F, ls);
+    out.set(name, { data: u.a, shape: a.shape });
+    out.set(bName, { data: u.b, shape: b.shape });
     untied++;
   }
   if (untied === 0) throw new RangeError(`untieRbfBias: no RBF bias of the groups ${Object.keys(lengthscales).join(', ')} found`);
