@@ -41,6 +41,15 @@ export function untiedRbf(headA: ArrayLike<number>, headB: ArrayLike<number>, F:
   return { a, b };
 }
 
+/**
+ * The group and field of an attention-bias parameter (`….bias_G.a`, `.b` or `.c`, as nn/attention.ts
+ * names them), else null. The optimiser's bias learning rate and untying trained weights find them so.
+ */
+export function biasParam(name: string): { group: string; field: 'a' | 'b' | 'c' } | null {
+  const m = /(?:^|\.)bias_([^.]+)\.([abc])$/.exec(name);
+  return m ? { group: m[1]!, field: m[2] as 'a' | 'b' | 'c' } : null;
+}
+
 /** Parameter specs of one group's bias in one block (model.md §5.2 inits; `untie` above). */
 export function biasSpecs(name: string, bias: BiasSpec, heads: number): ParamSpec[] {
   const hf = heads * bias.numBasis;

@@ -19,7 +19,7 @@ import type { ServeLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import { answerFormat, bodyKind } from './negotiate.js';
 import { QueueFullError, type SerialQueue } from './queue.js';
-import { type PredictRequest, parseCsvRequest, parseJsonRequest } from './request.js';
+import { type PredictRequest, contextColumns, parseCsvRequest, parseJsonRequest } from './request.js';
 
 export interface PredictContext {
   predictor: Predictor;
@@ -119,7 +119,7 @@ async function predictOne(ctx: PredictContext, req: http.IncomingMessage, res: h
   const warnings = [
     ...(parsed.grid ? [gridWarning(parsed, ctx.predictor)] : []),
     ...(parsed.ignored.length > 0 ? [`context column${parsed.ignored.length > 1 ? 's' : ''} ${parsed.ignored.map((n) => `'${n}'`).join(', ')} ` +
-      `not used by the model (it uses ${[...ctx.predictor.layout.coordinates, ...ctx.predictor.layout.values].join(', ')}); ignored`] : []),
+      `not used by the model (it uses ${contextColumns(ctx.predictor).join(', ')}); ignored`] : []),
   ].filter((w): w is string => w !== null);
   const warning = warnings.length > 0 ? warnings.join('; ') : null;
   if (format === 'csv') {

@@ -194,17 +194,22 @@ function gridTable(predictor: Predictor, grid: { bounds: GridBounds; size: GridS
  * are carried through to the answer.
  */
 function checkColumns(predictor: Predictor, context: Table, targets: Table): string[] {
-  const { coordinates, values } = predictor.layout;
+  const { coordinates } = predictor.layout;
+  const used = contextColumns(predictor);
   const need = (table: Table, names: readonly string[], label: string) => {
     for (const n of names) {
       if (table.names.includes(n)) continue;
       const guess = didYouMean(n, table.names);
       throw new HttpError(422, `${label}: no column '${n}'${guess !== undefined ? ` (is '${guess}' meant to be '${n}'?)` : ''}; ` +
-        `the model needs ${label === 'context' ? [...coordinates, ...values].join(', ') : coordinates.join(', ')}; got ${table.names.join(', ')}`);
+        `the model needs ${names.join(', ')}; got ${table.names.join(', ')}`);
     }
   };
-  need(context, [...coordinates, ...values], 'context');
+  need(context, used, 'context');
   need(targets, coordinates, 'targets');
-  const used = [...coordinates, ...values];
   return context.names.filter((n) => !used.includes(n));
+}
+
+/** The columns a context must have, in the model's order: coordinates, then values. */
+export function contextColumns(predictor: Predictor): string[] {
+  return [...predictor.layout.coordinates, ...predictor.layout.values];
 }

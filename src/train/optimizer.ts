@@ -14,6 +14,7 @@ import type { AdamWArgs, Backend } from '../engine/backend.js';
 import * as E from '../engine/ops.js';
 import { keep, Tensor, tidy } from '../engine/tensor.js';
 import { learningRate, type TrainConfig } from '../models/config.js';
+import { biasParam } from '../nn/bias.js';
 
 /** Added to the norm before dividing, so an all-zero gradient gives scale 1, not NaN. */
 export const CLIP_TINY = 1e-12;
@@ -32,18 +33,16 @@ export interface AdamWConfig {
   readonly lrScales?: readonly number[];
 }
 
-/** Parameters whose learning rate `train.biasLrScale` multiplies: the attention-bias a, b, c of every block. */
-export const BIAS_PARAM = /(^|\.)bias_[^.]+\.[abc]$/;
-
 /**
  * The optimiser fields of a training configuration. With `names` (the parameters' names, in order)
- * and a `biasLrScale` other than 1, the attention-bias parameters get that learning-rate multiplier.
+ * and a `biasLrScale` other than 1, the attention-bias parameters (a, b, c of every block; nn/bias.ts
+ * `biasParam`) get that learning-rate multiplier.
  */
 export function adamWConfig(c: TrainConfig, names?: readonly string[]): AdamWConfig {
   const base = { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, clipNorm: c.clipNorm };
   const k = c.biasLrScale ?? 1;
   if (k === 1 || names === undefined) return base;
-  return { ...base, lrScales: names.map((n) => (BIAS_PARAM.test(n) ? k : 1)) };
+  return { ...base, lrScales: names.map((n) => (biasParam(n) !== null ? k : 1)) };
 }
 
 /**

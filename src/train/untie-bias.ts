@@ -8,7 +8,7 @@
  * float32 rounding of F·a); training can then grow the new terms (∂β/∂a_k = exp(−b_k·δ²) ≠ 0), which
  * gives each head a bias with several widths. No Node built-ins.
  */
-import { untiedRbf } from '../nn/bias.js';
+import { biasParam, untiedRbf } from '../nn/bias.js';
 import type { Weights } from './checkpoint.js';
 
 /** Lengthscales of the new basis functions, per bias group name (`s`, `t`, `x`). */
@@ -24,9 +24,9 @@ export function untieRbfBias(weights: Weights, lengthscales: UntieLengthscales):
   const out: Weights = new Map(weights);
   let untied = 0;
   for (const [name, a] of weights) {
-    const m = /^(.*\.)?bias_([^.]+)\.a$/.exec(name);
-    if (!m) continue;
-    const group = m[2]!;
+    const param = biasParam(name);
+    if (param === null || param.field !== 'a') continue;
+    const { group } = param;
     const ls = lengthscales[group];
     if (ls === undefined) continue;
     const bName = name.slice(0, -1) + 'b';
