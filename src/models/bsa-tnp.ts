@@ -16,6 +16,7 @@ import { krBlockContext, krBlockJoint, krBlockKeys, krBlockSpecs, krBlockTest, t
 import { embeddingSpecs, layerNorm, layerNormSpecs, mlp, mlpSpecs } from '../nn/layers.js';
 import { get, type ParamSpec, type Params } from '../nn/params.js';
 import { GROUP_NAMES, headOutputDims, tokenDims, valueDims, type GroupName, type ModelConfig } from './config.js';
+import { disposeTrend, fitTrend, trendAt, type Trend, type TrendKind } from './trend.js';
 
 /** Coordinates of a set of points: [B, N, dims] per configured group. */
 export type Coords = Partial<Record<GroupName, Tensor>>;
@@ -48,10 +49,14 @@ export interface ContextCache {
   dispose(): void;
 }
 
-/** Per-task location and scale of the context values (output.standardize). */
+/**
+ * Per-task location and scale of the context values (output.standardize): mean m and std s
+ * [B, 1, Df]; with output.trend also a spatial trend, and s is then the residuals' std.
+ */
 export interface ContextScale {
   m: Tensor;
   s: Tensor;
+  trend: Trend | null;
 }
 
 /** Floor under the context values' variance (so a constant context is not divided by zero). */
@@ -59,9 +64,11 @@ export const STANDARDIZE_VARIANCE_FLOOR = 1e-6;
 
 /**
  * Mean m and std s = √(var + floor) per task and output over the valid context rows [B, 1, Df]
- * (population variance; padded rows, mask 0, are left out whatever their values).
+ * (population variance; padded rows, mask 0, are left out whatever their values). With a trend
+ * kind and the context locations `s`, the trend is fitted too and s is the std of the residuals
+ * from m + trend.
  */
-export function contextScale(f: Tensor, mask: Tensor | null): ContextScale {
+export function contextScale(f: Tensor, mask: Tensor | null, trend: { kind: TrendKind; s: Tensor } | null = null): ContextScale {
   return E.tidy(() => {
     const [B, Nc] = f.shape as [number, number, number];
     const m3 = mask && E.reshape(mask, [B, Nc, 1]);
@@ -69,14 +76,33 @@ export function contextScale(f: Tensor, mask: Tensor | null): ContextScale {
     const n = E.sum(w, 1, true);
     const fz = m3 ? E.where(m3, f, 0) : f;
     const m = E.div(E.sum(E.mul(fz, w), 1, true), n);
-    const v = E.div(E.sum(E.mul(E.square(E.sub(fz, m)), w), 1, true), n);
-    return { m, s: E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR)) };
+    let tr: Trend | null = null;
+    let centred = E.sub(fz, m);
+    if (trend) {
+      const sz = m3 ? E.where(m3, trend.s, 0) : trend.s;
+      tr = fitTrend(trend.kind, fz, sz, w, n);
+      centred = E.sub(centred, trendAt(tr, sz));
+    }
+    const v = E.div(E.sum(E.mul(E.square(centred), w), 1, true), n);
+    return { m, s: E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR)), trend: tr };
   });
 }
 
-/** Context values in standard units, (f − m) / s, or f itself without a scale. */
-function standardized(f: Tensor, scale: ContextScale | null): Tensor {
-  return scale ? E.div(E.sub(f, scale.m), scale.s) : f;
+/** The scale's location at points with locations `s` (m, plus the trend there): [B, N or 1, Df]. */
+function locationAt(scale: ContextScale, s: Tensor | undefined): Tensor {
+  if (!scale.trend) return scale.m.alias(scale.m.shape);
+  return E.tidy(() => E.add(scale.m, trendAt(scale.trend!, s!)));
+}
+
+/** Context values in standard units, (f − location) / s, or f itself without a scale. */
+function standardized(f: Tensor, scale: ContextScale | null, s: Tensor | undefined, mask: Tensor | null): Tensor {
+  if (!scale) return f;
+  return E.tidy(() => {
+    // Padded rows' locations may hold anything; their values are never read (masked keys).
+    const [B, Nc] = f.shape as [number, number];
+    const sz = scale.trend && mask ? E.where(E.reshape(mask, [B, Nc, 1]), s!, 0) : s;
+    return E.div(E.sub(f, locationAt(scale, sz)), scale.s);
+  });
 }
 
 export class ModelInputError extends Error {
@@ -181,9 +207,9 @@ export class BsaTnp {
   encode(p: Params, ctx: ContextInputs): ContextCache {
     const c = this.config;
     const { B, Nc, mask } = this.checkContext('encode', ctx);
-    const scale = this.scaleOf(ctx.f, mask);
+    const scale = this.scaleOf(ctx, mask);
     const kv = E.tidy(() => {
-      const f = standardized(ctx.f, scale);
+      const f = standardized(ctx.f, scale, ctx.coords.s, mask);
       let k = this.embed(p, this.tokens(p, ctx.coords, f, B, Nc));
       const out: { k: Tensor; v: Tensor }[] = [];
       const coords = this.blockCoords(ctx.coords, ctx.coords);
@@ -206,6 +232,7 @@ export class BsaTnp {
         for (const x of kv) { x.k.dispose(); x.v.dispose(); }
         scale?.m.dispose();
         scale?.s.dispose();
+        if (scale?.trend) disposeTrend(scale.trend);
       },
     };
   }
@@ -234,13 +261,15 @@ export class BsaTnp {
           i++;
         }
       }
-      return this.head(p, q, cache.B, Nt, cache.scale);
+      return this.head(p, q, cache.B, Nt, cache.scale, test.s);
     });
   }
 
   /** The context values' scale when the model standardises them (output.standardize), else null. */
-  private scaleOf(f: Tensor, mask: Tensor | null): ContextScale | null {
-    return this.config.output.kind === 'gaussian' && this.config.output.standardize === true ? contextScale(f, mask) : null;
+  private scaleOf(ctx: ContextInputs, mask: Tensor | null): ContextScale | null {
+    const o = this.config.output;
+    if (o.kind !== 'gaussian' || o.standardize !== true) return null;
+    return contextScale(ctx.f, mask, o.trend ? { kind: o.trend, s: ctx.coords.s! } : null);
   }
 
   forward(p: Params, inputs: ModelInputs): ModelOutput {
@@ -274,8 +303,8 @@ export class BsaTnp {
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('loss (test)', inputs.test, B, Nt);
     return E.tidy(() => {
-      const scale = this.scaleOf(ctx.f, mask);
-      const f = standardized(ctx.f, scale);
+      const scale = this.scaleOf(ctx, mask);
+      const f = standardized(ctx.f, scale, ctx.coords.s, mask);
       const tokens = E.concat([this.tokens(p, ctx.coords, f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);
       // Query coordinates of the joint rows. Padded context rows (mask 0) get none (NaN): as
@@ -292,12 +321,12 @@ export class BsaTnp {
         for (let r = 0; r < c.reps; r++) x = krBlockJoint(p, `blocks.${l}`, this.block, x, Nc, mask, coords);
       }
       const q = E.slice(x, [0, Nc, 0], [B, Nt, c.embedDim]);
-      return this.head(p, q, B, Nt, scale);
+      return this.head(p, q, B, Nt, scale, inputs.test.s);
     });
   }
 
-  /** The output head on final test tokens [B, Nt, E]; `scale` maps a standardised prediction back. */
-  private head(p: Params, q: Tensor, B: number, Nt: number, scale: ContextScale | null = null): ModelOutput {
+  /** The output head on final test tokens [B, Nt, E]; `scale` maps a standardised prediction back (test locations `s` for its trend). */
+  private head(p: Params, q: Tensor, B: number, Nt: number, scale: ContextScale | null = null, s?: Tensor): ModelOutput {
     const c = this.config;
     const h = mlp(p, 'head', c.headHidden.length + 1, c.activation, layerNorm(p, 'ln_out', q, c.layerNormEps));
     if (c.output.kind === 'categorical') return { kind: 'categorical', logits: h } as const;
@@ -306,7 +335,7 @@ export class BsaTnp {
     const raw = E.slice(h, [0, 0, D], [B, Nt, D]);
     const m = c.output.minStd;
     const std = m > 0 ? E.add(E.mul(E.softplus(raw), 1 - m), m) : E.softplus(raw);
-    if (scale) return { kind: 'gaussian', mean: E.add(E.mul(mean, scale.s), scale.m), std: E.mul(std, scale.s) } as const;
+    if (scale) return { kind: 'gaussian', mean: E.add(E.mul(mean, scale.s), locationAt(scale, s)), std: E.mul(std, scale.s) } as const;
     return { kind: 'gaussian', mean, std } as const;
   }
 }

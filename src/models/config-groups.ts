@@ -52,17 +52,21 @@ export function parseGroup(v: unknown, path: string, name: GroupName, base: Grou
 }
 
 export function parseOutput(v: unknown, path: string, base: OutputConfig): OutputConfig {
-  const probe = object(v, path, ['kind', 'dims', 'minStd', 'standardize', 'classes']);
+  const probe = object(v, path, ['kind', 'dims', 'minStd', 'standardize', 'trend', 'classes']);
   const kind = oneOf(or(probe.kind, base.kind), `${path}.kind`, ['gaussian', 'categorical'] as const);
   if (kind === 'gaussian') {
-    const b: { dims: number; minStd: number; standardize?: boolean } = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
-    const o = object(v, path, ['kind', 'dims', 'minStd', 'standardize']);
+    const b: { dims: number; minStd: number; standardize?: boolean; trend?: 'linear' | 'quadratic' } = base.kind === 'gaussian' ? base : { dims: 1, minStd: 0 };
+    const o = object(v, path, ['kind', 'dims', 'minStd', 'standardize', 'trend']);
     const standardize = boolean(or(o.standardize, b.standardize ?? false), `${path}.standardize`);
+    const t = or(o.trend, b.trend ?? null);
+    const trend = t === null ? null : oneOf(t, `${path}.trend`, ['linear', 'quadratic'] as const);
+    if (trend && !standardize) throw new ConfigError(`${path}.trend`, 'needs "standardize": true (the trend is taken off with the mean, and the residuals are scaled)');
     return {
       kind,
       dims: positiveInt(or(o.dims, b.dims), `${path}.dims`),
       minStd: numberIn(or(o.minStd, b.minStd), `${path}.minStd`, 0, 1, { hi: true }),
       ...(standardize ? { standardize } : {}),
+      ...(trend ? { trend } : {}),
     };
   }
   const o = object(v, path, ['kind', 'classes']);

@@ -72,8 +72,13 @@ export type OutputConfig =
    * scaled by their own mean and standard deviation before the model sees them, and the predicted
    * mean and std are mapped back (μ·s + m, σ·s), so predictions are equivariant to an affine change
    * of the values' units and a prior need not learn the signal's scale.
+   * `trend` (ours, needs standardize and an `s` group; absent = none): a per-task least-squares
+   * polynomial in the locations s ('linear' or 'quadratic', models/trend.ts) is taken off the
+   * context values with their mean and added back to the predicted mean, and s is the residuals'
+   * std (universal kriging's drift), so a smooth field's broad shape need not pass through the
+   * attention.
    */
-  | { readonly kind: 'gaussian'; readonly dims: number; readonly minStd: number; readonly standardize?: boolean }
+  | { readonly kind: 'gaussian'; readonly dims: number; readonly minStd: number; readonly standardize?: boolean; readonly trend?: 'linear' | 'quadratic' }
   /** Categorical over `classes` (one-hot `f` of width `classes` in the tokens). */
   | { readonly kind: 'categorical'; readonly classes: number };
 
@@ -272,6 +277,9 @@ export function parseConfig(json: unknown, path = 'config'): ModelConfig {
   }
   if (config.ffn.at(-1) !== e) {
     throw new ConfigError(`${path}.ffn`, `last width must equal embedDim (${e}) for the residual, got ${JSON.stringify(config.ffn)}`);
+  }
+  if (config.output.kind === 'gaussian' && config.output.trend && groups.s === null) {
+    throw new ConfigError(`${path}.output.trend`, 'is a trend in the locations s, and the model has no s group');
   }
   return config;
 }
