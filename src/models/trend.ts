@@ -6,6 +6,12 @@
  * it is equivariant to translations and rotations of `s` (centred coordinates, an orthonormal
  * quadratic basis, an isotropic ridge per degree), so the model's invariances are kept.
  *
+ * The trend is taken off in proportion to how much of the values' variance it explains: by the
+ * adjusted R² of the fit, none below TREND_GATE[0], all above TREND_GATE[1], linearly between. A
+ * rough or noisy field (or a context too small to pin the polynomial) is left as it is, a field
+ * that is nearly a polynomial over the context is handed over as its residuals. The gate too is a
+ * function of the context only, so the model still loses nothing.
+ *
  * Only data enter here (values, locations, mask), never parameters, so nothing needs a gradient.
  */
 import * as E from '../engine/ops.js';
@@ -20,12 +26,14 @@ export interface Trend {
   centre: Tensor;
   /** Mean feature over the context [B, 1, k]. */
   mu: Tensor;
-  /** Coefficients [B, k, Df]. */
+  /** Coefficients [B, k, Df], the gate already applied. */
   beta: Tensor;
 }
 
 /** Relative ridge on each degree's block of the feature covariance (× its mean variance). */
 export const TREND_RIDGE = 1e-3;
+/** Adjusted R² at which the trend starts to be taken off, and at which it is taken off whole. */
+export const TREND_GATE = [0.5, 0.9] as const;
 /** Absolute floor under that ridge (a context at one point: the trend is its mean). */
 const RIDGE_FLOOR = 1e-12;
 
@@ -105,7 +113,15 @@ export function fitTrend(kind: TrendKind, f: Tensor, s: Tensor, w: Tensor, n: Te
       return E.broadcastTo(E.add(E.mul(m, TREND_RIDGE), RIDGE_FLOOR), [B, 1, len!]);
     }), 2);
     const eye = E.tensor(Float32Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)), [1, k, k], s.backend);
-    const beta = solveSpd(E.add(cov, E.mul(eye, ridge)), rhs);
+    const full = solveSpd(E.add(cov, E.mul(eye, ridge)), rhs);
+    // Gate: adjusted R² = 1 − (SSres / SStot)·(n − 1)/(n − k − 1); 0 when n ≤ k + 1.
+    const explained = E.sum(E.mul(full, rhs), 1, true);
+    const total = E.div(E.sum(E.square(fc), 1, true), n);
+    const resid = E.maximum(E.sub(total, explained), 0);
+    const dof = E.sub(n, k + 1);
+    const r2 = E.sub(1, E.div(E.mul(E.div(resid, E.add(total, 1e-30)), E.sub(n, 1)), E.maximum(dof, 1e-6)));
+    const gate = E.where(E.gt(dof, 0.5), E.minimum(E.maximum(E.div(E.sub(r2, TREND_GATE[0]), TREND_GATE[1] - TREND_GATE[0]), 0), 1), 0);
+    const beta = E.mul(full, gate);
     return { kind, centre, mu, beta };
   });
 }

@@ -11,7 +11,7 @@ import type { Backend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
 import { BsaTnp, contextScale, type ModelInputs, type ModelOutput } from '../../src/models/bsa-tnp.js';
 import { DEFAULT_CONFIG, parseConfig, type ModelConfig } from '../../src/models/config.js';
-import { solveSpd, TREND_RIDGE, trendAt, type TrendKind } from '../../src/models/trend.js';
+import { solveSpd, TREND_GATE, TREND_RIDGE, trendAt, type TrendKind } from '../../src/models/trend.js';
 import { materialise, toParams, type Params } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
 import { disposeInputs, jointAndSeparateLoss } from '../helpers/model-loss.js';
@@ -91,7 +91,12 @@ function reference(kind: TrendKind, s: Float32Array, f: Float32Array, mask: Floa
     for (let j = o!; j < o! + len!; j++) v += cov[j]![j]!;
     for (let j = o!; j < o! + len!; j++) cov[j]![j]! += TREND_RIDGE * v / len!;
   }
-  const beta = solve64(cov, rhs);
+  const full = solve64(cov, rhs);
+  // The gate: adjusted R² with the explained variance βᵀ·rhs (the least-squares identity).
+  const total = rows.reduce((a, i) => a + (f[i]! - fm) ** 2, 0) / n;
+  const r2 = 1 - ((total - full.reduce((a, b, j) => a + b * rhs[j]!, 0)) / total) * (n - 1) / (n - k - 1);
+  const gate = Math.min(1, Math.max(0, (r2 - TREND_GATE[0]) / (TREND_GATE[1] - TREND_GATE[0])));
+  const beta = full.map((b) => b * gate);
   const out: number[] = [];
   for (let i = 0; i < at.length / 2; i++) {
     const p = basis(kind, at[2 * i]! - cx, at[2 * i + 1]! - cy);
@@ -130,10 +135,11 @@ describe.each([
     }
   });
 
-  it.each(['linear', 'quadratic'] as const)('the %s trend equals a float64 ridge least-squares fit (padded rows left out)', async (kind) => {
+  it.each(['linear', 'quadratic'] as const)('the %s trend equals a float64 ridge least-squares fit, gated (padded rows left out)', async (kind) => {
     if (!b) return;
     const t = task(11, 1, 40, 9);
-    // A curved field plus noise, and 6 padded rows holding wild values.
+    // A curved field plus noise (the linear fit explains part of it: a partial gate; the
+    // quadratic nearly all: gate 1), and 6 padded rows holding wild values.
     for (let i = 0; i < 40; i++) t.f[i] = 3 + 0.8 * t.s[2 * i]! - 0.3 * t.s[2 * i + 1]! + 0.4 * t.s[2 * i]! ** 2 + 0.1 * t.f[i]!;
     t.mask.fill(0, 34);
     for (let i = 34; i < 40; i++) { t.f[i] = 1e3; t.s[2 * i] = 50; }
@@ -151,6 +157,8 @@ describe.each([
     // Enough context for the ridge (TREND_RIDGE) to shrink the added coefficients by well under 1 %.
     const t = task(2, 2, 200, 11);
     const poly = (x: number, y: number) => 1.5 + 2 * x - 0.7 * y + (kind === 'quadratic' ? 0.6 * x * x - 0.9 * x * y + 0.3 * y * y : 0);
+    // A field the trend explains (gate 1) before and after the polynomial is added.
+    t.f = t.f.map((v, i) => 0.1 * v + poly(-t.s[2 * i + 1]!, t.s[2 * i]!));
     const base = await predict(model, p, b, t);
     const moved = await predict(model, p, b, { ...t, f: t.f.map((v, i) => v + poly(t.s[2 * i]!, t.s[2 * i + 1]!)) });
     const shifted = base.mean.map((m, i) => m + poly(t.st[2 * i]!, t.st[2 * i + 1]!));
@@ -200,6 +208,28 @@ describe.each([
     joint.grads.forEach((g, i) => expect(allclose(g, separate.grads[i]!, 1e-3, 1e-5), names[i]).toBeNull());
     fTest.dispose();
     dispose();
+  });
+});
+
+describe('output.trend gate', () => {
+  it('takes off no trend from pure noise or a context too small for the polynomial, and all of it from a polynomial', async () => {
+    const b = cpuBackend();
+    const rng = Rng.fromSeed(21);
+    /** The fitted location (mean + trend) at (0.7, −0.4), and the trend part alone. */
+    const fit = async (n: number, value: (x: number, y: number) => number) => {
+      const s = Float32Array.from({ length: 2 * n }, () => rng.normal());
+      const f = Float32Array.from({ length: n }, (_, i) => value(s[2 * i]!, s[2 * i + 1]!));
+      const fT = E.tensor(f, [1, n, 1], b), sT = E.tensor(s, [1, n, 2], b), aT = E.tensor(Float32Array.from([0.7, -0.4]), [1, 1, 2], b);
+      const scale = contextScale(fT, null, { kind: 'quadratic', s: sT });
+      const tr = trendAt(scale.trend!, aT);
+      const r = { trend: (await tr.data())[0]!, at: (await scale.m.data())[0]! + (await tr.data())[0]! };
+      tr.dispose(); fT.dispose(); sT.dispose(); aT.dispose();
+      return r;
+    };
+    expect((await fit(200, () => rng.normal())).trend).toBe(0);
+    expect((await fit(6, (x, y) => 1 + x * y)).trend).toBe(0);
+    const poly = (x: number, y: number) => 1 + 2 * x * y - y * y + 0.5 * x;
+    expect(Math.abs((await fit(50, poly)).at - poly(0.7, -0.4))).toBeLessThan(0.01);
   });
 });
 
