@@ -66,9 +66,10 @@ export const STANDARDIZE_VARIANCE_FLOOR = 1e-6;
  * Mean m and std s = √(var + floor) per task and output over the valid context rows [B, 1, Df]
  * (population variance; padded rows, mask 0, are left out whatever their values). With a trend
  * kind and the context locations `s`, the trend is fitted too and s is the std of the residuals
- * from m + trend.
+ * from m + trend. Also returns the context values in those standard units, (f − m − trend) / s
+ * (0 − m over s on padded rows, which nothing reads).
  */
-export function contextScale(f: Tensor, mask: Tensor | null, trend: { kind: TrendKind; s: Tensor } | null = null): ContextScale {
+export function standardizeContext(f: Tensor, mask: Tensor | null, trend: { kind: TrendKind; s: Tensor } | null = null): { scale: ContextScale; f: Tensor } {
   return E.tidy(() => {
     const [B, Nc] = f.shape as [number, number, number];
     const m3 = mask && E.reshape(mask, [B, Nc, 1]);
@@ -79,30 +80,28 @@ export function contextScale(f: Tensor, mask: Tensor | null, trend: { kind: Tren
     let tr: Trend | null = null;
     let centred = E.sub(fz, m);
     if (trend) {
+      // Padded rows' locations may hold anything.
       const sz = m3 ? E.where(m3, trend.s, 0) : trend.s;
       tr = fitTrend(trend.kind, fz, sz, w, n);
       centred = E.sub(centred, trendAt(tr, sz));
     }
     const v = E.div(E.sum(E.mul(E.square(centred), w), 1, true), n);
-    return { m, s: E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR)), trend: tr };
+    const s = E.sqrt(E.add(v, STANDARDIZE_VARIANCE_FLOOR));
+    return { scale: { m, s, trend: tr }, f: E.div(centred, s) };
   });
+}
+
+/** `standardizeContext`'s scale alone. */
+export function contextScale(f: Tensor, mask: Tensor | null, trend: { kind: TrendKind; s: Tensor } | null = null): ContextScale {
+  const r = standardizeContext(f, mask, trend);
+  r.f.dispose();
+  return r.scale;
 }
 
 /** The scale's location at points with locations `s` (m, plus the trend there): [B, N or 1, Df]. */
 function locationAt(scale: ContextScale, s: Tensor | undefined): Tensor {
   if (!scale.trend) return scale.m.alias(scale.m.shape);
   return E.tidy(() => E.add(scale.m, trendAt(scale.trend!, s!)));
-}
-
-/** Context values in standard units, (f − location) / s, or f itself without a scale. */
-function standardized(f: Tensor, scale: ContextScale | null, s: Tensor | undefined, mask: Tensor | null): Tensor {
-  if (!scale) return f;
-  return E.tidy(() => {
-    // Padded rows' locations may hold anything; their values are never read (masked keys).
-    const [B, Nc] = f.shape as [number, number];
-    const sz = scale.trend && mask ? E.where(E.reshape(mask, [B, Nc, 1]), s!, 0) : s;
-    return E.div(E.sub(f, locationAt(scale, sz)), scale.s);
-  });
 }
 
 export class ModelInputError extends Error {
@@ -207,9 +206,8 @@ export class BsaTnp {
   encode(p: Params, ctx: ContextInputs): ContextCache {
     const c = this.config;
     const { B, Nc, mask } = this.checkContext('encode', ctx);
-    const scale = this.scaleOf(ctx, mask);
+    const { scale, f } = this.standardize(ctx, mask);
     const kv = E.tidy(() => {
-      const f = standardized(ctx.f, scale, ctx.coords.s, mask);
       let k = this.embed(p, this.tokens(p, ctx.coords, f, B, Nc));
       const out: { k: Tensor; v: Tensor }[] = [];
       const coords = this.blockCoords(ctx.coords, ctx.coords);
@@ -226,6 +224,7 @@ export class BsaTnp {
       }
       return out;
     });
+    f.dispose();
     return {
       kv, mask, coords: ctx.coords, B, scale,
       dispose() {
@@ -265,11 +264,14 @@ export class BsaTnp {
     });
   }
 
-  /** The context values' scale when the model standardises them (output.standardize), else null. */
-  private scaleOf(ctx: ContextInputs, mask: Tensor | null): ContextScale | null {
+  /**
+   * The context values' scale and the values in its units when the model standardises them
+   * (output.standardize), else no scale and the values as they are (a handle to dispose).
+   */
+  private standardize(ctx: ContextInputs, mask: Tensor | null): { scale: ContextScale | null; f: Tensor } {
     const o = this.config.output;
-    if (o.kind !== 'gaussian' || o.standardize !== true) return null;
-    return contextScale(ctx.f, mask, o.trend ? { kind: o.trend, s: ctx.coords.s! } : null);
+    if (o.kind !== 'gaussian' || o.standardize !== true) return { scale: null, f: ctx.f.alias(ctx.f.shape) };
+    return standardizeContext(ctx.f, mask, o.trend ? { kind: o.trend, s: ctx.coords.s! } : null);
   }
 
   forward(p: Params, inputs: ModelInputs): ModelOutput {
@@ -303,8 +305,7 @@ export class BsaTnp {
     const Nt = first ? first.shape[1]! : 0;
     this.checkCoords('loss (test)', inputs.test, B, Nt);
     return E.tidy(() => {
-      const scale = this.scaleOf(ctx, mask);
-      const f = standardized(ctx.f, scale, ctx.coords.s, mask);
+      const { scale, f } = this.standardize(ctx, mask);
       const tokens = E.concat([this.tokens(p, ctx.coords, f, B, Nc), this.tokens(p, inputs.test, null, B, Nt)], 1);
       let x = this.embed(p, tokens);
       // Query coordinates of the joint rows. Padded context rows (mask 0) get none (NaN): as

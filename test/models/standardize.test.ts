@@ -8,46 +8,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../src/engine/ops.js';
 import type { Backend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
-import { BsaTnp, type ModelInputs, type ModelOutput } from '../../src/models/bsa-tnp.js';
 import { DEFAULT_CONFIG, parseAnyConfig, parseConfig, type ModelConfig } from '../../src/models/config.js';
-import { materialise, toParams, type Params } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
 import { disposeInputs, jointAndSeparateLoss } from '../helpers/model-loss.js';
+import { build, inputs, predict, task } from '../helpers/standardize-task.js';
 
 const STD: ModelConfig = { ...DEFAULT_CONFIG, blocks: 2, tile: { queries: 16, keys: 8 }, output: { kind: 'gaussian', dims: 1, minStd: 0, standardize: true } };
 
-interface Task { B: number; Nc: number; Nt: number; s: Float32Array; st: Float32Array; f: Float32Array; mask: Float32Array }
-
-function task(seed: number, B: number, Nc: number, Nt: number): Task {
-  const rng = Rng.fromSeed(seed);
-  const arr = (n: number, k = 1, c = 0) => Float32Array.from({ length: n }, () => c + k * rng.normal());
-  // Values far from mean 0 / std 1, so standardising does something.
-  return { B, Nc, Nt, s: arr(B * Nc * 2), st: arr(B * Nt * 2), f: arr(B * Nc, 0.2, 5), mask: new Float32Array(B * Nc).fill(1) };
-}
-
-function inputs(b: Backend, t: Task): ModelInputs {
-  return {
-    ctx: { f: E.tensor(t.f, [t.B, t.Nc, 1], b), mask: E.tensor(t.mask, [t.B, t.Nc], b), coords: { s: E.tensor(t.s, [t.B, t.Nc, 2], b) } },
-    test: { s: E.tensor(t.st, [t.B, t.Nt, 2], b) },
-  };
-}
-
-
-function build(b: Backend): { model: BsaTnp; p: Params; dispose: () => void } {
-  const model = new BsaTnp(STD);
-  const specs = model.specs(Rng.fromSeed(1));
-  const values = materialise(specs, b);
-  return { model, p: toParams(specs, values), dispose: () => values.forEach((v) => v.dispose()) };
-}
-
-async function predict(model: BsaTnp, p: Params, b: Backend, t: Task): Promise<{ mean: Float32Array; std: Float32Array }> {
-  const x = inputs(b, t);
-  const out = model.forward(p, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
-  disposeInputs(x);
-  const r = { mean: await out.mean.data(), std: await out.std.data() };
-  out.mean.dispose(); out.std.dispose();
-  return r;
-}
+const taskOf = (seed: number, B: number, Nc: number, Nt: number) => task(seed, B, Nc, Nt, 0.2, 5); // values far from mean 0 / std 1
 
 describe.each([
   { name: 'cpu', get: async () => cpuBackend() as Backend | null },
@@ -59,8 +27,8 @@ describe.each([
   it('values in other units (f → 3.7·f − 2.5) give mean → 3.7·mean − 2.5 and std → 3.7·std', async () => {
     b = await get();
     if (!b) return;
-    const { model, p, dispose } = build(b);
-    const t = task(2, 2, 19, 11);
+    const { model, p, dispose } = build(b, STD);
+    const t = taskOf(2, 2, 19, 11);
     const base = await predict(model, p, b, t);
     const moved = await predict(model, p, b, { ...t, f: t.f.map((v) => 3.7 * v - 2.5) });
     expect(allclose(moved.mean, base.mean.map((m) => 3.7 * m - 2.5), 1e-4, 1e-4)).toBeNull();
@@ -73,8 +41,8 @@ describe.each([
 
   it('padded context rows (mask 0, wild values) change nothing', async () => {
     if (!b) return;
-    const { model, p, dispose } = build(b);
-    const t = task(3, 1, 15, 8);
+    const { model, p, dispose } = build(b, STD);
+    const t = taskOf(3, 1, 15, 8);
     const base = await predict(model, p, b, t);
     const pad = 5;
     const s = new Float32Array((15 + pad) * 2); s.set(t.s); s.fill(1e4, 30);
@@ -89,8 +57,8 @@ describe.each([
   it('the training loss equals encode + decode (value and gradient), and its gradient matches finite differences', async () => {
     if (!b) return;
     const be = b;
-    const { model, p, dispose } = build(be);
-    const t = task(4, 2, 13, 7);
+    const { model, p, dispose } = build(be, STD);
+    const t = taskOf(4, 2, 13, 7);
     t.mask[11] = 0;
     const rng = Rng.fromSeed(5);
     const fTest = E.tensor(Float32Array.from({ length: 14 }, () => 5 + 0.2 * rng.normal()), [2, 7, 1], be);

@@ -9,48 +9,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../src/engine/ops.js';
 import type { Backend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
-import { BsaTnp, contextScale, type ModelInputs, type ModelOutput } from '../../src/models/bsa-tnp.js';
+import { contextScale } from '../../src/models/bsa-tnp.js';
 import { DEFAULT_CONFIG, parseConfig, type ModelConfig } from '../../src/models/config.js';
 import { solveSpd, TREND_GATE, TREND_RIDGE, trendAt, type TrendKind } from '../../src/models/trend.js';
-import { materialise, toParams, type Params } from '../../src/nn/params.js';
 import { allclose, cpuBackend, webgpuBackend } from '../helpers/backends.js';
 import { disposeInputs, jointAndSeparateLoss } from '../helpers/model-loss.js';
+import { build, inputs, predict, task } from '../helpers/standardize-task.js';
 
 const cfg = (trend: TrendKind): ModelConfig => ({
   ...DEFAULT_CONFIG, blocks: 2, tile: { queries: 16, keys: 8 },
   output: { kind: 'gaussian', dims: 1, minStd: 0, standardize: true, trend },
 });
 
-interface Task { B: number; Nc: number; Nt: number; s: Float32Array; st: Float32Array; f: Float32Array; mask: Float32Array }
-
-function task(seed: number, B: number, Nc: number, Nt: number): Task {
-  const rng = Rng.fromSeed(seed);
-  const arr = (n: number, k = 1, c = 0) => Float32Array.from({ length: n }, () => c + k * rng.normal());
-  return { B, Nc, Nt, s: arr(B * Nc * 2), st: arr(B * Nt * 2), f: arr(B * Nc, 0.5, 2), mask: new Float32Array(B * Nc).fill(1) };
-}
-
-function inputs(b: Backend, t: Task): ModelInputs {
-  return {
-    ctx: { f: E.tensor(t.f, [t.B, t.Nc, 1], b), mask: E.tensor(t.mask, [t.B, t.Nc], b), coords: { s: E.tensor(t.s, [t.B, t.Nc, 2], b) } },
-    test: { s: E.tensor(t.st, [t.B, t.Nt, 2], b) },
-  };
-}
-
-function build(b: Backend, kind: TrendKind): { model: BsaTnp; p: Params; dispose: () => void } {
-  const model = new BsaTnp(cfg(kind));
-  const specs = model.specs(Rng.fromSeed(1));
-  const values = materialise(specs, b);
-  return { model, p: toParams(specs, values), dispose: () => values.forEach((v) => v.dispose()) };
-}
-
-async function predict(model: BsaTnp, p: Params, b: Backend, t: Task): Promise<{ mean: Float32Array; std: Float32Array }> {
-  const x = inputs(b, t);
-  const out = model.forward(p, x) as Extract<ModelOutput, { kind: 'gaussian' }>;
-  disposeInputs(x);
-  const r = { mean: await out.mean.data(), std: await out.std.data() };
-  out.mean.dispose(); out.std.dispose();
-  return r;
-}
+const taskOf = (seed: number, B: number, Nc: number, Nt: number) => task(seed, B, Nc, Nt, 0.5, 2);
 
 /** Solves a·x = r in float64 by Gaussian elimination with partial pivoting (a: k×k, r: k). */
 function solve64(a: number[][], r: number[]): number[] {
@@ -137,7 +108,7 @@ describe.each([
 
   it.each(['linear', 'quadratic'] as const)('the %s trend equals a float64 ridge least-squares fit, gated (padded rows left out)', async (kind) => {
     if (!b) return;
-    const t = task(11, 1, 40, 9);
+    const t = taskOf(11, 1, 40, 9);
     // A curved field plus noise (the linear fit explains part of it: a partial gate; the
     // quadratic nearly all: gate 1), and 6 padded rows holding wild values.
     for (let i = 0; i < 40; i++) t.f[i] = 3 + 0.8 * t.s[2 * i]! - 0.3 * t.s[2 * i + 1]! + 0.4 * t.s[2 * i]! ** 2 + 0.1 * t.f[i]!;
@@ -153,9 +124,9 @@ describe.each([
 
   it.each(['linear', 'quadratic'] as const)('with a %s trend, adding such a polynomial to the values adds it to the mean; std unchanged', async (kind) => {
     if (!b) return;
-    const { model, p, dispose } = build(b, kind);
+    const { model, p, dispose } = build(b, cfg(kind));
     // Enough context for the ridge (TREND_RIDGE) to shrink the added coefficients by well under 1 %.
-    const t = task(2, 2, 200, 11);
+    const t = taskOf(2, 2, 200, 11);
     const poly = (x: number, y: number) => 1.5 + 2 * x - 0.7 * y + (kind === 'quadratic' ? 0.6 * x * x - 0.9 * x * y + 0.3 * y * y : 0);
     // A field the trend explains (gate 1) before and after the polynomial is added.
     t.f = t.f.map((v, i) => 0.1 * v + poly(-t.s[2 * i + 1]!, t.s[2 * i]!));
@@ -169,8 +140,8 @@ describe.each([
 
   it('rotating and shifting all locations changes no prediction (quadratic trend)', async () => {
     if (!b) return;
-    const { model, p, dispose } = build(b, 'quadratic');
-    const t = task(3, 1, 30, 10);
+    const { model, p, dispose } = build(b, cfg('quadratic'));
+    const t = taskOf(3, 1, 30, 10);
     const base = await predict(model, p, b, t);
     const c = Math.cos(0.9), sn = Math.sin(0.9);
     const move = (s: Float32Array) => s.map((_, i) => (i % 2 === 0 ? c * s[i]! - sn * s[i + 1]! + 3 : sn * s[i - 1]! + c * s[i]! - 1));
@@ -182,8 +153,8 @@ describe.each([
 
   it('padded context rows (mask 0, wild values) change nothing', async () => {
     if (!b) return;
-    const { model, p, dispose } = build(b, 'quadratic');
-    const t = task(4, 1, 15, 8);
+    const { model, p, dispose } = build(b, cfg('quadratic'));
+    const t = taskOf(4, 1, 15, 8);
     const base = await predict(model, p, b, t);
     const pad = 5;
     const s = new Float32Array((15 + pad) * 2); s.set(t.s); s.fill(1e4, 30);
@@ -198,8 +169,8 @@ describe.each([
   it('the training loss equals encode + decode (value and gradient)', async () => {
     if (!b) return;
     const be = b;
-    const { model, p, dispose } = build(be, 'linear');
-    const t = task(5, 2, 13, 7);
+    const { model, p, dispose } = build(be, cfg('linear'));
+    const t = taskOf(5, 2, 13, 7);
     t.mask[11] = 0;
     const rng = Rng.fromSeed(5);
     const fTest = E.tensor(Float32Array.from({ length: 14 }, () => 2 + 0.5 * rng.normal()), [2, 7, 1], be);
